@@ -1,0 +1,69 @@
+"""Problems and errors: the values every other layer reports with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from difflib import get_close_matches
+from typing import Iterable
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One configuration problem, at a position in a file.
+
+    Problems compare (and sort) by file, line, column, so tests can assert on them
+    and the CLI can print them in file order.
+    """
+
+    file: str
+    line: int
+    column: int
+    severity: str  # "error" | "warning"
+    code: str  # stable kebab-case word
+    message: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.file}:{self.line}:{self.column}: {self.severity}: "
+            f"{self.message} [{self.code}]"
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+        }
+
+
+class ConfigError(Exception):
+    """The configuration could not be loaded; ``problems`` says every reason."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = sorted(problems)
+        errors = [p for p in self.problems if p.severity == "error"]
+        head = str(errors[0]) if errors else "invalid configuration"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(head + more)
+
+
+class RecordError(Exception):
+    """A row that cannot be processed: a stable ``code``, a message, the field."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict[str, object]:
+        return {"code": self.code, "message": self.message, "field": self.field}
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    close = get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
