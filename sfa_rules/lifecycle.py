@@ -26,7 +26,10 @@ Choices where SPEC is silent (also in docs/lifecycle.md):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
+
+from sfa_rules import criteria
+from sfa_rules.criteria import CriteriaContext
 
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.errors import RecordError, did_you_mean
@@ -84,7 +87,9 @@ class FireResult:
 class Lifecycle:
     """The lifecycle of one configuration; call ``close()`` (or use ``with``) when done."""
 
-    def __init__(self, config: Config, criteria_ctx: Any, engine: EngineName = "auto") -> None:
+    def __init__(
+        self, config: Config, criteria_ctx: CriteriaContext, engine: EngineName = "auto"
+    ) -> None:
         self._config = config
         self._ctx = criteria_ctx
         settings = config.settings
@@ -110,18 +115,15 @@ class Lifecycle:
     # -- setup ------------------------------------------------------------
 
     def _compile_guard(self, block: Mapping[str, Any], path: tuple[Any, ...]) -> Predicate:
-        from sfa_rules import criteria  # the criteria layer (ARCHITECTURE.md)
-
-        node = criteria.parse(dict(block), path, self._ctx)
-        pred: Predicate = criteria.compile(node)
+        # The context parsed every block at load (problems included): compile its node.
+        pred: Predicate = criteria.compile(self._ctx.node(path))
         return pred
 
-    def _facts_factory(self) -> Any:
+    def _facts_factory(self) -> Callable[[Mapping[str, Any]], Any]:
         if not any(t.guard is not None for t in self._transitions):
-            return lambda record: record
-        from sfa_rules import criteria
-
-        return criteria.Facts
+            return lambda record: record  # no guard reads facts: skip building them
+        make: Callable[[Mapping[str, Any]], Any] = self._ctx.facts
+        return make
 
     def _evaluator(self, engine: EngineName) -> TransitionEvaluator:
         if engine == "native":
