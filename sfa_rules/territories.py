@@ -1,0 +1,299 @@
+"""The compiled territory index: first match by priority (SPEC §4, §13).
+
+Each territory's full criteria (its named rules and ``when`` under ``match``, and its
+parents' criteria, recursively) compile into one predicate. The index buckets
+territories by one required text value (``country: US``, ``state: [CA, OR]``) or zip
+prefix (``prefix``, or the common prefix of a text ``between``), chosen per territory
+as the least crowded of its options; the rest sit in a residual list. A record looks up
+its own field values, merges the hit buckets in try order and tests only those
+candidates, so the cost per record stays nearly flat as territories grow.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date as Date
+from typing import Iterator, Sequence
+
+from .criteria import CriteriaContext
+from .facts import Facts
+from .models import Config, Territory
+from .predicates import ALWAYS, NEVER, All, Any_, Node, Not, Predicate, RuleRef, Test, compile
+
+DateLike = str | Date | None
+# A text range is indexed by its common prefix plus the span of its next character,
+# when that span is no wider than this (e.g. "90000".."96199" -> "90".."96").
+_MAX_SPAN = 64
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTerritory:
+    """A territory as the per-record loop sees it: plain values and one predicate."""
+
+    id: str
+    rank: int  # position in try order (the default territory is last)
+    predicate: Predicate
+    active: bool
+    start: str | None  # effective window, ISO dates, inclusive
+    end: str | None
+    default: bool
+    members: tuple[tuple[str, int], ...]  # (rep id, weight), declared order
+    distribution: str
+
+    def in_effect(self, day: str) -> bool:
+        """Active and within its effective window on ``day`` (ISO)."""
+        if not self.active:
+            return False
+        return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
+
+
+def iso_day(day: DateLike) -> str:
+    """An ISO date string for ``day`` (today when None)."""
+    if day is None:
+        return Date.today().isoformat()
+    return day.isoformat() if isinstance(day, Date) else day
+
+
+def try_order(territories: Sequence[Territory]) -> list[int]:
+    """Indexes of the non-default territories in try order: priority (lower first),
+    then file order, except that a child at its parent's priority comes before it."""
+    first = {t.id: i for i, t in reversed(list(enumerate(territories)))}
+    children: dict[int, list[int]] = defaultdict(list)
+    for i, t in enumerate(territories):
+        parent = first.get(t.parent) if t.parent is not None else None
+        if parent is not None and territories[parent].priority == t.priority:
+            children[parent].append(i)
+    out: list[int] = []
+    seen: set[int] = set()
+
+    def visit(i: int) -> None:
+        if i in seen:
+            return
+        seen.add(i)
+        for child in children[i]:
+            visit(child)
+        out.append(i)
+
+    others = [i for i, t in enumerate(territories) if not t.default]
+    for i in sorted(others, key=lambda i: territories[i].priority):
+        visit(i)
+    return [i for i in out if not territories[i].default]
+
+
+class TerritoryIndex:
+    """Territories compiled for matching; ``candidates`` / ``first_match`` use the
+    index, ``scan`` / ``scan_first`` test every territory in order (the reference)."""
+
+    def __init__(self, config: Config, ctx: CriteriaContext) -> None:
+        self.ctx = ctx
+        territories = config.territories
+        nodes = _full_nodes(config, ctx)
+        order = try_order(territories)
+        defaults = [i for i, t in enumerate(territories) if t.default]
+        self.order: tuple[CompiledTerritory, ...] = tuple(
+            _compiled(territories[i], rank, nodes[i]) for rank, i in enumerate(order)
+        )
+        self.default: CompiledTerritory | None = None
+        if defaults:
+            i = defaults[0]
+            self.default = _compiled(territories[i], len(order), nodes[i])
+        self.by_id = {t.id: t for t in (*self.order, *([self.default] if self.default else []))}
+        self._build([nodes[i] for i in order])
+
+    # -- matching ---------------------------------------------------------------
+
+    def candidates(self, facts: Facts, day: DateLike = None) -> Iterator[CompiledTerritory]:
+        """The matching territories in try order, lazily; the default one last."""
+        today = iso_day(day)
+        order = self.order
+        for rank in self._ranks(facts):
+            t = order[rank]
+            if t.predicate.test(facts) and t.in_effect(today):
+                yield t
+        default = self.default
+        if default is not None and default.in_effect(today) and default.predicate.test(facts):
+            yield default
+
+    def first_match(self, facts: Facts, day: DateLike = None) -> CompiledTerritory | None:
+        """The first matching territory (the default one when no other matches)."""
+        return next(self.candidates(facts, day), None)
+
+    def scan(self, facts: Facts, day: DateLike = None) -> Iterator[CompiledTerritory]:
+        """The same as ``candidates``, testing every territory in order (no index)."""
+        today = iso_day(day)
+        for t in (*self.order, *([self.default] if self.default else [])):
+            if t.in_effect(today) and t.predicate.test(facts):
+                yield t
+
+    def scan_first(self, facts: Facts, day: DateLike = None) -> CompiledTerritory | None:
+        """The first matching territory by plain scan."""
+        return next(self.scan(facts, day), None)
+
+    def tried(self) -> tuple[CompiledTerritory, ...]:
+        """Every territory in try order, the default last (for traces)."""
+        return (*self.order, *([self.default] if self.default else []))
+
+    # -- the index ----------------------------------------------------------------
+
+    def _build(self, nodes: list[Node]) -> None:
+        options = [_options(node) for node in nodes]
+        crowd: Counter[tuple[str, str, str]] = Counter()
+        for opts in options:
+            for (field, kind), values in opts.items():
+                crowd.update((field, kind, v) for v in values)
+        eq: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        prefix: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        residual: list[int] = []
+        for rank, opts in enumerate(options):
+            if not self.order[rank].active:
+                continue  # never matches: in no bucket at all
+            if not opts:
+                residual.append(rank)
+                continue
+            # A record hits one bucket of an option: pick the option whose buckets
+            # are least crowded on average.
+            (field, kind), values = min(
+                opts.items(),
+                key=lambda o: sum(crowd[(o[0][0], o[0][1], v)] for v in o[1]) / len(o[1]),
+            )
+            table = eq if kind == "eq" else prefix
+            for value in values:
+                table[field][value].append(rank)
+        self._eq = tuple((f, dict(b)) for f, b in eq.items())
+        self._prefix = tuple(
+            (f, tuple(sorted({len(p) for p in b})), dict(b)) for f, b in prefix.items()
+        )
+        self._residual = residual
+
+    def _ranks(self, facts: Facts) -> list[int]:
+        """Candidate ranks in try order: the hit buckets and the residual, merged."""
+        text = facts.text
+        hits: list[list[int]] = []
+        for field, buckets in self._eq:
+            value = text.get(field)
+            if value is not None:
+                bucket = buckets.get(value)
+                if bucket is not None:
+                    hits.append(bucket)
+        for field, lengths, buckets in self._prefix:
+            value = text.get(field)
+            if value is not None:
+                size = len(value)
+                for length in lengths:
+                    if length > size:
+                        break
+                    bucket = buckets.get(value[:length])
+                    if bucket is not None:
+                        hits.append(bucket)
+        if self._residual:
+            hits.append(self._residual)
+        if len(hits) == 1:
+            return hits[0]
+        if not hits:
+            return hits  # type: ignore[return-value]
+        return sorted([rank for bucket in hits for rank in bucket])
+
+
+def _compiled(t: Territory, rank: int, node: Node) -> CompiledTerritory:
+    window = t.effective
+    return CompiledTerritory(
+        id=t.id,
+        rank=rank,
+        predicate=compile(node),
+        active=t.active,
+        start=window.from_.isoformat() if window and window.from_ else None,
+        end=window.to.isoformat() if window and window.to else None,
+        default=t.default,
+        members=tuple((m.rep, m.weight) for m in t.members),
+        distribution=t.distribution,
+    )
+
+
+def _full_nodes(config: Config, ctx: CriteriaContext) -> list[Node]:
+    """Each territory's own criteria and, recursively, its parents'."""
+    territories = config.territories
+    first = {t.id: i for i, t in reversed(list(enumerate(territories)))}
+    own: list[Node] = []
+    for i, t in enumerate(territories):
+        parts = [RuleRef(r, ctx.rule(r, ("territories", i, "rules", j))) for j, r in enumerate(t.rules)]
+        if t.when is not None:
+            parts.append(ctx.node(("territories", i, "when")))
+        if not parts:
+            own.append(ALWAYS)
+        elif len(parts) == 1:
+            own.append(parts[0])
+        else:
+            own.append(All(tuple(parts)) if t.match == "all" else Any_(tuple(parts)))
+    full: dict[int, Node] = {}
+
+    def resolve(i: int, seen: frozenset[int]) -> Node:
+        if i in full:
+            return full[i]
+        if i in seen:
+            return NEVER  # a parent loop (a `checks` error): never match
+        parent = territories[i].parent
+        p = first.get(parent) if parent is not None else None
+        node = own[i] if p is None else All((own[i], resolve(p, seen | {i})))
+        full[i] = node
+        return node
+
+    return [resolve(i, frozenset()) for i in range(len(territories))]
+
+
+Options = dict[tuple[str, str], frozenset[str]]
+
+
+def _options(node: Node) -> Options:
+    """The index keys a node requires: (field, "eq"|"prefix") -> values, one of which
+    every matching record must hold; empty when nothing usable is required."""
+    if isinstance(node, Test):
+        if node.op in ("eq", "in"):
+            values = (node.value,) if node.op == "eq" else node.value
+            return {(node.field, "eq"): frozenset(values)}
+        if node.op == "prefix":
+            return {(node.field, "prefix"): _minimal(node.value)}
+        if node.op == "between" and node.kind == "text":
+            spans = _range_prefixes(*node.value)
+            return {(node.field, "prefix"): spans} if spans else {}
+        return {}
+    if isinstance(node, RuleRef):
+        return _options(node.node)
+    if isinstance(node, Not):
+        return {}
+    children = [_options(child) for child in node.nodes]
+    if isinstance(node, All):
+        out: Options = {}
+        for opts in children:
+            for key, values in opts.items():
+                if key not in out or len(values) < len(out[key]):
+                    out[key] = values
+        return out
+    if not children:
+        return {}
+    common = set.intersection(*(set(opts) for opts in children))
+    merged: Options = {}
+    for key in common:
+        union = frozenset().union(*(opts[key] for opts in children))
+        merged[key] = _minimal(union) if key[1] == "prefix" else union
+    return merged
+
+
+def _minimal(prefixes: Sequence[str] | frozenset[str]) -> frozenset[str]:
+    """Drop prefixes that a shorter one already covers, so a value hits one bucket."""
+    kept: list[str] = []
+    for p in sorted(set(prefixes), key=len):
+        if not any(p.startswith(k) for k in kept):
+            kept.append(p)
+    return frozenset(kept)
+
+
+def _range_prefixes(low: str, high: str) -> frozenset[str]:
+    """Prefixes every text in [low, high] starts with one of (may be {""}: no help)."""
+    k = 0
+    while k < len(low) and k < len(high) and low[k] == high[k]:
+        k += 1
+    common = low[:k]
+    if k < len(low) and k < len(high) and ord(high[k]) - ord(low[k]) < _MAX_SPAN:
+        return frozenset(common + chr(c) for c in range(ord(low[k]), ord(high[k]) + 1))
+    return frozenset([common]) if common else frozenset()
