@@ -9,6 +9,7 @@ configuration's own keys just as in its values.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from pathlib import Path as FsPath
@@ -253,3 +254,36 @@ def load_config(
         sm.docs[file] = doc
         merger.add_file(file, doc)
     return merger.config(), sm, sorted(merger.problems)
+
+
+def validate(
+    folder: str | os.PathLike[str] | None,
+) -> tuple[models.Config | None, SourceMap, list[Problem]]:
+    """Load and check a configuration: every problem ``sfa validate`` reports, sorted.
+
+    Runs loading, :mod:`checks`, the criteria compiler's checks and, when nothing else
+    is wrong, the static analysis of SPEC §15 (its proofs need the whole configuration).
+    The Config is None when any problem is an error.
+    """
+    # Imported here: checks, criteria and analysis sit on top of this module and
+    # import it; validate is the one entry point that gathers them all.
+    from . import checks, criteria
+
+    config, sm, problems = load_config(folder)
+    problems += checks.run(config, sm)
+    broken_rules = {f"unknown sales rule '{i}'" for i in sm.invalid_ids["sales_rules"]}
+    problems += [
+        p for p in criteria.check_config(config, sm)
+        # A rule dropped for its own errors is reported once, not at every use.
+        if not (p.code == "unknown-rule" and any(p.message.startswith(b) for b in broken_rules))
+    ]
+    if not any(p.severity == "error" for p in problems):
+        try:
+            analysis = importlib.import_module("sfa_rules.analysis")
+        except ModuleNotFoundError:  # pragma: no cover - analysis is being written alongside
+            analysis = None
+        if analysis is not None:
+            problems += analysis.check(config, sm)
+    problems.sort()
+    ok = not any(p.severity == "error" for p in problems)
+    return (config if ok else None), sm, problems

@@ -99,7 +99,8 @@ def _pick_branches(errors: list[dict[str, Any]], data: Any) -> list[dict[str, An
             # A member that got further (wrong keys, bad values inside): its errors.
             tried: list[list[dict[str, Any]]] = [
                 e for t, e in branches.items() if t not in refused]
-            kept.extend(min(tried, key=_branch_cost))
+            best = min(tried, key=_branch_cost)
+            kept.extend(best)
             continue
         # Every member refused the value's type: one problem naming what would fit.
         wants = {EXPECTED[e["type"]] for errs in branches.values() for e in errs}
