@@ -6,7 +6,7 @@ and returns the ``entities`` values (the engine loads and stores them) and raise
 ``TransitionEvaluator``: durable-rules' Rete engine (``lifecycle_durable``) or the
 built-in one (``transitions.NativeTransitions``); both decide identically.
 
-Choices where SPEC is silent (also in docs/lifecycle.md):
+Choices where SPEC is silent:
 
 - A default slot that is not set: a new lead / prospect / customer row without a
   status gets the first status of its stage in file order; a transition to an unset
@@ -82,6 +82,7 @@ class FireResult:
     transition: str | None
     fired: str | None = None
     trace: tuple[dict[str, Any], ...] | None = None
+    warnings: tuple[str, ...] = ()  # unreadable values the guards met (SPEC §3)
 
 
 class Lifecycle:
@@ -343,11 +344,13 @@ class Lifecycle:
             assert picked is chosen, "the evaluator and its explanation disagree"
         else:
             chosen = self.evaluator.pick(event, current, rank, view)
+        warnings = view.warnings()
         if chosen is None:
-            return FireResult(current, None, None, trace)
+            return FireResult(current, None, None, trace, warnings)
         target = view.target(chosen)[0]
         assert target is not None  # pick never returns a transition without a target
-        return FireResult(target, chosen.id if target != current else None, chosen.id, trace)
+        changed = chosen.id if target != current else None
+        return FireResult(target, changed, chosen.id, trace, warnings)
 
     def _guard_record(
         self, record: Mapping[str, Any], customer: Customer, opportunities: Sequence[Opportunity]

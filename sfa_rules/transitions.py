@@ -79,6 +79,10 @@ class GuardView:
             self._facts = self._make_facts(self._record)
         return self._facts
 
+    def warnings(self) -> tuple[str, ...]:
+        """The facts' warnings (values a numeric or date guard could not read)."""
+        return tuple(getattr(self._facts, "warnings", ())) if self._facts is not None else ()
+
     def guard(self, t: CompiledTransition) -> bool:
         """Whether ``t``'s guard holds (True without a guard)."""
         if t.guard is None:

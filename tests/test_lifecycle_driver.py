@@ -110,12 +110,16 @@ def _decide(lc: Lifecycle, world: World, kind: str, row: dict[str, Any], explain
         customer = _customer(world, row["customer"])
         key = (kind, str(row["id"]))
         new_status, transition, fired_event, trace = customer.status, None, None, None
+        warnings: tuple[str, ...] = ()
         if key not in world.seen:
             fired_event = event
             result = lc.fire(event, row, customer, world.opportunities_of(customer.id), explain)
             new_status, transition, trace = result.status, result.transition, result.trace
+            warnings = result.warnings
         effects = [lambda: world.seen.add(key), _put(world, customer, new_status)]
-        return _transaction_out(lc, customer, new_status, transition, fired_event, trace), effects
+        out = _transaction_out(lc, customer, new_status, transition, fired_event, trace)
+        out["warnings"] = [w.split(":")[0] for w in warnings]
+        return out, effects
     if kind == "status_change":
         _required(row, "customer", "status")
         customer = _customer(world, row["customer"])
@@ -193,6 +197,7 @@ def _opportunity_row(lc: Lifecycle, world: World, row: dict[str, Any], explain: 
             out["previous_status"] = customer.status
         if result.trace is not None:
             out["trace"] = list(result.trace)
+        out["warnings"] += [w.split(":")[0] for w in result.warnings]
         effects.append(_put(world, customer, result.status))
     elif customer is not None:
         out["stage"] = lc.stage(customer.status)
