@@ -4,7 +4,7 @@ Pure and exact: the engine hands one :class:`ForecastItem` per opportunity (owne
 territory already resolved), :func:`build` sums them into a :class:`ForecastReport`
 with exact ``Decimal`` values, and the renderers round to cents only at output.
 
-Choices the SPEC leaves open, documented here and in the report's users' docs:
+Choices the SPEC leaves open:
 
 - Amounts are plain decimal text: an optional leading ``-``, digits, optionally
   grouped by ``,`` in threes (``1,234,567``), an optional ``.`` and decimal digits.
@@ -13,14 +13,16 @@ Choices the SPEC leaves open, documented here and in the report's users' docs:
 - ``expected_close`` is an ISO date, exactly ``YYYY-MM-DD`` (and a real date).
 - Amounts, weighted amounts and rollups are rounded to cents, half up (what finance
   expects, unlike Python's default half-even), only when rendered; the report keeps
-  the exact sums, so its totals row is exactly the sum of its group rows.
+  the exact sums, so its totals row is exactly the sum of its group rows (rendered, a
+  total may differ from the sum of its rounded rows by rounding, as in any ledger).
 - An opportunity with no group value (no owner, no territory) is grouped under
   ``(none)``, sorted after the named groups, as ``unscheduled`` is after the periods.
   Categories sort most certain first (closed, commit, best_case, pipeline), other
-  groups by text.
+  groups by text ignoring case.
 - Only counted opportunities are checked: a lost deal, an open one in ``omitted`` or
   one below ``minimum_probability`` gets no warning and no error for its amount or date,
-  since the report does not use them.
+  since the report does not use them. An item with an error gets no warning either:
+  it is left out, so "counted as 0" or "unscheduled" would not be true.
 - Won opportunities count in full whatever their category. An open opportunity in the
   category ``closed`` (not a NetSuite setup) counts from the ``closed`` rollup on,
   weighted like every open one.
@@ -52,8 +54,12 @@ CENT = Decimal("0.01")
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
 
-# Exact sums and products whatever the magnitudes: no rounding until output.
+# Exact sums and products whatever the magnitudes: no rounding until output. Used through
+# its methods in the loop, not as the thread's context: ``items`` may be a generator
+# running the caller's code, which must keep its own context.
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+_ADD = _EXACT.add
+_MUL = _EXACT.multiply
 _AMOUNT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _RANK = {"closed": 0, "commit": 1, "best_case": 2, "pipeline": 3}
@@ -162,31 +168,31 @@ def build(
     sums: dict[tuple[str, str], _Sums] = {}  # (group, period) -> sums
     factors: dict[float, Decimal] = {}  # probability -> probability/100, exact
     periods: dict[str, str | None] = {}  # date text -> period (dates repeat a lot)
-    with localcontext(_EXACT):
-        for item in items:
-            if item.outcome == "won":
-                rank, factor = 0, _ONE
-            elif (
-                item.outcome == "lost"
-                or item.category == "omitted"
-                or item.probability < minimum_probability
-            ):
-                continue
-            else:
-                rank = _RANK[item.category]
-                found = factors.get(item.probability)
-                factor = found if found is not None else _factor(item.probability, factors)
-            amount, close = _read(item, period, periods, warnings, errors)
-            if amount is None or close is None:
-                continue
-            group = getattr(item, by) or NO_GROUP
-            acc = sums.get((group, close))
-            if acc is None:
-                acc = sums[(group, close)] = _Sums()
-            acc.count += 1
-            acc.amounts[rank] += amount
-            acc.weighted[rank] += amount * factor
-        keys = sorted(sums, key=_sort_key(by))
+    for item in items:
+        if item.outcome == "won":
+            rank, factor = 0, _ONE
+        elif (
+            item.outcome == "lost"
+            or item.category == "omitted"
+            or item.probability < minimum_probability
+        ):
+            continue
+        else:
+            rank = _RANK[item.category]
+            found = factors.get(item.probability)
+            factor = found if found is not None else _factor(item.probability, factors)
+        amount, close = _read(item, period, periods, warnings, errors)
+        if amount is None or close is None:
+            continue
+        group = getattr(item, by) or NO_GROUP
+        acc = sums.get((group, close))
+        if acc is None:
+            acc = sums[(group, close)] = _Sums()
+        acc.count += 1
+        acc.amounts[rank] = _ADD(acc.amounts[rank], amount)
+        acc.weighted[rank] = _ADD(acc.weighted[rank], _MUL(amount, factor))
+    keys = sorted(sums, key=_sort_key(by))
+    with localcontext(_EXACT):  # only our own arithmetic runs in here
         rows = [sums[key].row(key, weighted) for key in keys]
         rows.append(_total(rows))
     return ForecastReport(by, period, weighted, tuple(rows), tuple(warnings), tuple(errors))
@@ -220,7 +226,7 @@ class _Sums:
 def _factor(probability: float, cache: dict[float, Decimal]) -> Decimal:
     # repr() is the shortest text of a float, so 33.3 gives exactly 0.333, not its binary
     # neighbour; scaleb(-2) divides by 100 exactly.
-    factor = cache[probability] = Decimal(repr(probability)).scaleb(-2)
+    factor = cache[probability] = Decimal(repr(probability)).scaleb(-2, context=_EXACT)
     return factor
 
 
@@ -232,10 +238,12 @@ def _read(
     errors: list[ForecastIssue],
 ) -> tuple[Decimal | None, str | None]:
     """The item's amount and period, with its warnings and errors; None: left out."""
-    amount: Decimal | None = Decimal(0)
+    notes: list[ForecastIssue] = []
+    found = len(errors)
+    amount: Decimal | None = _ZERO
     text = item.amount
     if text is None or not text.strip():
-        warnings.append(_issue(item, "no-amount", "amount", "no amount: counted as 0"))
+        notes.append(_issue(item, "no-amount", "amount", "no amount: counted as 0"))
     else:
         amount = parse_amount(text)
         if amount is None:
@@ -247,19 +255,22 @@ def _read(
     close: str | None = UNSCHEDULED
     text = item.expected_close
     if text is None or not text.strip():
-        warnings.append(_issue(
+        notes.append(_issue(
             item, "no-expected-close", "expected_close",
             f"no expected_close: counted in the period '{UNSCHEDULED}'",
         ))
     else:
-        close = periods.get(text)
-        if close is None:
+        try:
+            close = periods[text]
+        except KeyError:
             close = periods[text] = period_of(text, kind)
         if close is None:
             errors.append(_issue(
                 item, "bad-date", "expected_close",
                 f"expected_close {text!r} is not a date (expected YYYY-MM-DD)",
             ))
+    if len(errors) == found:
+        warnings.extend(notes)
     return amount, close
 
 
@@ -267,14 +278,17 @@ def _issue(item: ForecastItem, code: str, field: str, what: str) -> ForecastIssu
     return ForecastIssue(item.source, item.row, code, f"opportunity {item.id!r}: {what}", field)
 
 
-def _sort_key(by: GroupBy) -> Callable[[tuple[str, str]], tuple[bool, int, str, bool, str]]:
+_Key = tuple[bool, int, str, str, bool, str]
+
+
+def _sort_key(by: GroupBy) -> Callable[[tuple[str, str]], _Key]:
     """Groups by text (categories most certain first), ``(none)`` and unscheduled last."""
     order = {name: rank for rank, name in enumerate(ROLLUPS + ("omitted",))}
 
-    def key(entry: tuple[str, str]) -> tuple[bool, int, str, bool, str]:
+    def key(entry: tuple[str, str]) -> _Key:
         group, close = entry
         rank = order.get(group, len(order)) if by == "category" else 0
-        return (group == NO_GROUP, rank, group, close == UNSCHEDULED, close)
+        return (group == NO_GROUP, rank, group.casefold(), group, close == UNSCHEDULED, close)
 
     return key
 
@@ -294,8 +308,9 @@ def _total(rows: list[ForecastRow]) -> ForecastRow:
 
 
 def rounded(value: Decimal) -> Decimal:
-    """``value`` to cents, half up (the only rounding the forecast does)."""
-    return value.quantize(CENT, rounding=ROUND_HALF_UP, context=_EXACT)
+    """``value`` to cents, half up (the only rounding the forecast does); never ``-0.00``."""
+    cents = value.quantize(CENT, rounding=ROUND_HALF_UP, context=_EXACT)
+    return cents.copy_abs() if cents.is_zero() else cents
 
 
 def _number(value: Decimal) -> int | float:
