@@ -122,9 +122,11 @@ class CriteriaContext:
         """The facts of one record under this configuration."""
         return Facts(record, self.schema)
 
-    def problem(self, path: Path, code: str, message: str) -> None:
-        """Record an error at the position of ``path``."""
-        file, line, column = self.sourcemap.at(path)
+    def problem(self, path: Path, code: str, message: str, key: bool = False) -> None:
+        """Record an error at the position of ``path`` (of its key with ``key``, when
+        the source map knows key positions)."""
+        at = getattr(self.sourcemap, "key_at", self.sourcemap.at) if key else self.sourcemap.at
+        file, line, column = at(path)
         self.problems.append(Problem(file, line, column, "error", code, message))
 
     # -- value normalisation --------------------------------------------------
@@ -235,7 +237,7 @@ def _operator(name: str, op: str, arg: Any, path: Path, ctx: CriteriaContext) ->
         _note_kind(name, kind, ctx)
         return Test(name, op, bound, kind)
     hint = did_you_mean(op, OPERATORS)
-    ctx.problem(path, "unknown-operator", f"'{name}': unknown operator '{op}'{hint}")
+    ctx.problem(path, "unknown-operator", f"'{name}': unknown operator '{op}'{hint}", key=True)
     return NEVER
 
 

@@ -98,7 +98,7 @@ class FactSchema:
                 self._fill(facts, value, f"{prefix}{field_key(str(raw))}.")
                 continue
             if prefix or not isinstance(raw, str):
-                name = self._key(str(raw), prefix)
+                name = self._key(field_key(str(raw)), prefix)
             else:
                 name = keys[raw] if raw in keys else self._key(raw, "")
             if name is None:

@@ -1,0 +1,160 @@
+"""Criteria (SPEC §3): every operator, facts, configuration errors with positions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sfa_rules import yamlread
+from sfa_rules.criteria import CriteriaContext, check_config, compile
+from sfa_rules.facts import Facts
+from sfa_rules.loader import load_config
+from sfa_rules.models import Config
+
+CASES = Path(__file__).parent / "cases" / "criteria"
+
+
+class Positions:
+    """A stand-in source map: every path is at line 1, column = its depth."""
+
+    def at(self, path: tuple[Any, ...]) -> tuple[str, int, int]:
+        return ("test.yaml", 1, len(path))
+
+
+def read_cases(name: str) -> list[dict[str, Any]]:
+    doc = yamlread.load((CASES / name).read_text(), name)
+    assert not doc.problems, doc.problems
+    cases: list[dict[str, Any]] = doc.data["cases"]
+    return cases
+
+
+def context(settings: dict[str, Any] | None = None, **more: Any) -> CriteriaContext:
+    config = Config.model_validate({"settings": settings or {}, **more})
+    return CriteriaContext(config, Positions())
+
+
+def territory_ctx(when: dict[str, Any], settings: dict[str, Any] | None = None) -> CriteriaContext:
+    rules = [{"id": "big", "when": {"employees": {"gte": 1000}}}]
+    return context(settings, sales_rules=rules, territories=[{"id": "t", "when": when}])
+
+
+OPERATOR_CASES = read_cases("operators.yaml")
+
+
+@pytest.mark.parametrize("case", OPERATOR_CASES, ids=[c["name"] for c in OPERATOR_CASES])
+def test_operator(case: dict[str, Any]) -> None:
+    ctx = territory_ctx(case["when"], case.get("settings"))
+    assert ctx.problems == []
+    pred = compile(ctx.node(("territories", 0, "when")))
+    facts = ctx.facts(case["record"])
+    assert pred(facts) is case["match"]
+    assert (pred.explain(facts) == []) is case["match"]
+    if "warnings" in case:
+        assert facts.warnings == case["warnings"]
+
+
+ERROR_CASES = read_cases("errors.yaml")
+
+
+@pytest.mark.parametrize("case", ERROR_CASES, ids=[c["name"] for c in ERROR_CASES])
+def test_config_error_positions(case: dict[str, Any], tmp_path: Path) -> None:
+    for name, text in case["files"].items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    config, sourcemap, load_problems = load_config(tmp_path)
+    assert load_problems == []
+    problems = sorted(check_config(config, sourcemap))
+    assert [[p.code, p.file, p.line, p.column] for p in problems] == case["problems"]
+    assert all(p.severity == "error" for p in problems)
+    if "message" in case:
+        assert problems[0].message == case["message"]
+
+
+def test_warning_is_the_same_whatever_runs() -> None:
+    """One warning per bad field, built with the facts: no criteria need to run."""
+    ctx = territory_ctx({"employees": {"gte": 10}, "any": [{"employees": {"lt": 5}}]})
+    facts = ctx.facts({"employees": "n/a", "revenue": "n/a"})
+    assert facts.warnings == ["employees: 'n/a' is not a number"]  # revenue: not compared
+
+
+def test_only_used_fields_are_kept_and_key_cache_follows_header() -> None:
+    ctx = territory_ctx({"country": "US"}, {"fields": {"country": ["Billing Country"]}})
+    first = ctx.facts({"Billing Country": "US", "Notes": "call back"})
+    second = ctx.facts({"Billing Country": "CA", "Notes": "x"})
+    assert first.text == {"country": "us"} and second.text == {"country": "ca"}
+
+
+def test_kept_values_are_unfolded() -> None:
+    ctx = territory_ctx({"country": "US"})
+    facts = ctx.facts({" Owner ": " Ana.Gomez ", "country": "US"})
+    assert facts.raw("owner") == "Ana.Gomez"
+    assert facts.raw("created") is None
+
+
+def test_explain_lists_failing_tests() -> None:
+    ctx = territory_ctx({"country": "US", "state": ["CA", "OR"], "employees": {"gte": 500},
+                         "not": {"industry": "Government"}})
+    pred = compile(ctx.node(("territories", 0, "when")))
+    facts = ctx.facts({"country": "US", "state": "NV", "employees": "n/a",
+                       "industry": "Government"})
+    assert pred.explain(facts) == [
+        {"field": "state", "op": "in", "expected": ["ca", "or"], "actual": "nv"},
+        {"field": "employees", "op": "gte", "expected": 500, "actual": "n/a"},
+        {"field": "industry", "op": "not", "expected": {"industry": {"eq": "government"}},
+         "actual": {"industry": "government"}},
+    ]
+
+
+def test_named_rule_parsed_once_and_shared() -> None:
+    ctx = context(
+        sales_rules=[{"id": "r", "when": {"x": {"bad-op": 1}}}],
+        territories=[{"id": "a", "rules": ["r"]}, {"id": "b", "when": {"rule": "r"}}],
+    )
+    assert [p.code for p in ctx.problems] == ["unknown-operator"]
+
+
+def test_case_sensitive_values_but_not_field_names() -> None:
+    ctx = territory_ctx({"Country": "US"}, {"case_sensitive": True})
+    pred = compile(ctx.node(("territories", 0, "when")))
+    assert pred(ctx.facts({"COUNTRY": "US"}))
+    assert not pred(ctx.facts({"country": "us"}))
+
+
+# -- properties ---------------------------------------------------------------
+
+WORDS = st.sampled_from(["us", "US", " Us ", "ca", "", "  ", "01234", "94107", "n/a", "12", "3.5"])
+
+
+@given(value=st.one_of(WORDS, st.integers(-5, 99_999), st.none()))
+def test_missing_or_empty_fails_all_but_negations(value: Any) -> None:
+    """Each operator on an absent/empty field: only exists:false, ne and not_in hold."""
+    blocks = {
+        "eq": {"f": "x"}, "in": {"f": ["x"]}, "prefix": {"f": {"prefix": "x"}},
+        "between": {"f": {"between": [1, 2]}}, "gt": {"f": {"gt": 0}},
+        "regex": {"f": {"regex": "."}}, "exists": {"f": {"exists": True}},
+        "not-exists": {"f": {"exists": False}}, "ne": {"f": {"ne": "x"}},
+        "not_in": {"f": {"not_in": ["x"]}},
+    }
+    ctx = context(territories=[{"id": k, "when": v} for k, v in blocks.items()])
+    record = {"f": value}
+    empty = value is None or (isinstance(value, str) and not value.strip())
+    facts = ctx.facts(record)
+    for i, name in enumerate(blocks):
+        held = compile(ctx.node(("territories", i, "when")))(facts)
+        if empty:
+            assert held is (name in ("not-exists", "ne", "not_in")), name
+
+
+@given(n=st.one_of(st.integers(-10**6, 10**6), st.floats(-1e6, 1e6, allow_nan=False)),
+       low=st.integers(-1000, 1000), width=st.integers(0, 1000))
+def test_numeric_between_agrees_with_python(n: float, low: int, width: int) -> None:
+    ctx = territory_ctx({"v": {"between": [low, low + width]}})
+    pred = compile(ctx.node(("territories", 0, "when")))
+    for value in (n, str(n), f"  {n} "):
+        facts = Facts({"v": value}, ctx.schema)
+        assert pred(facts) is (low <= n <= low + width)
+        assert facts.warnings == []
