@@ -1,0 +1,231 @@
+"""The two transition evaluators: durable-rules housekeeping, engine choice, traces,
+and a property test that both decide identically on random event streams."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sfa_rules import lifecycle_durable
+from sfa_rules.entities import Customer
+from sfa_rules.lifecycle import Lifecycle
+from test_lifecycle_driver import load, play, write_config
+
+needs_durable = pytest.mark.skipif(
+    not lifecycle_durable.available(), reason="durable-rules cannot be imported here"
+)
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    return load(write_config("shipped", tmp_path_factory.mktemp("shipped")))
+
+
+def test_native_is_chosen_by_name(shipped: tuple[Any, Any]) -> None:
+    with Lifecycle(*shipped, engine="native") as lc:
+        assert lc.engine == "native"
+
+
+@needs_durable
+def test_auto_picks_durable_where_it_imports(shipped: tuple[Any, Any]) -> None:
+    with Lifecycle(*shipped, engine="auto") as lc:
+        assert lc.engine == "durable"
+
+
+def test_auto_falls_back_and_durable_refuses_without_durable_rules(
+    shipped: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lifecycle_durable, "_IMPORTED", False)
+    with Lifecycle(*shipped, engine="auto") as lc:
+        assert lc.engine == "native"
+    with pytest.raises(lifecycle_durable.EngineUnavailable, match="native engine"):
+        Lifecycle(*shipped, engine="durable")
+
+
+def test_importing_sfa_rules_leaves_no_ruleset_behind() -> None:
+    code = (
+        "import sfa_rules, sfa_rules.lifecycle, sfa_rules.lifecycle_durable\n"
+        "import sys\n"
+        "lang = sys.modules.get('durable.lang')\n"
+        "assert lang is None or (not lang._rulesets and lang._main_host is None), 'global state'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@needs_durable
+def test_each_engine_has_its_own_ruleset_and_frees_it(shipped: tuple[Any, Any]) -> None:
+    import durable_rules_engine
+    from durable import lang
+
+    first = Lifecycle(*shipped, engine="durable")
+    second = Lifecycle(*shipped, engine="durable")
+    a, b = first.evaluator, second.evaluator
+    assert a._ruleset_name != b._ruleset_name  # type: ignore[attr-defined]
+    assert not lang._rulesets and lang._main_host is None  # nothing process-global
+    handle = a._ruleset._handle  # type: ignore[attr-defined]
+    first.close()
+    first.close()  # idempotent
+    with pytest.raises(Exception):  # the C engine no longer knows the handle
+        durable_rules_engine.get_state(handle, "0")
+    # The other engine is unaffected, and a closed one decides nothing.
+    lead = Customer("L1", "LEAD-New")
+    assert second.fire("estimate.created", {}, lead, []).status == "PROSPECT-Proposal"
+    assert first.fire("estimate.created", {}, lead, []).status == "LEAD-New"
+    second.close()
+
+
+@needs_durable
+def test_many_engines_do_not_exhaust_handles(shipped: tuple[Any, Any]) -> None:
+    # One ruleset per engine, freed on close: far more engines than a leak would allow
+    # within the test's time would still be fine; 300 shows nothing accumulates per use.
+    for _ in range(300):
+        with Lifecycle(*shipped, engine="durable") as lc:
+            lc.fire("invoice.created", {}, Customer("C", "LEAD-New"), [])
+
+
+@needs_durable
+def test_an_event_no_rule_handles_is_no_transition(shipped: tuple[Any, Any]) -> None:
+    with Lifecycle(*shipped, engine="durable") as lc:
+        result = lc.fire("invoice.created", {}, Customer("C", "CUSTOMER-Closed Won"), [])
+    assert (result.status, result.transition, result.fired) == ("CUSTOMER-Closed Won", None, None)
+
+
+def test_trace_says_why_each_transition_failed(tmp_path: Path) -> None:
+    config = {
+        "files": {
+            "rules/lifecycle.yaml": """
+statuses:
+  - {id: LEAD-New, stage: lead, probability: 0}
+  - {id: PROSPECT-Open, stage: prospect, probability: 20}
+  - {id: CUSTOMER-Won, stage: customer, probability: 100}
+lifecycle:
+  defaults: {customer: CUSTOMER-Won}
+  transitions:
+    - {id: other-event, on: [estimate.created], to: PROSPECT-Open}
+    - {id: wrong-from, on: [invoice.created], from: {stage: lead}, to: CUSTOMER-Won}
+    - {id: lower, on: [invoice.created], to: LEAD-New}
+    - {id: unset, on: [invoice.created], to: {default: prospect_with_estimate}}
+    - {id: guarded, on: [invoice.created], when: {amount: {gt: 100}}, to: CUSTOMER-Won}
+    - {id: fires, on: [invoice.created], to: PROSPECT-Open}
+    - {id: never-tried, on: [invoice.created], to: CUSTOMER-Won}
+"""
+        }
+    }
+    cfg, ctx = load(write_config(config, tmp_path))
+    with Lifecycle(cfg, ctx, engine="native") as lc:
+        result = lc.fire(
+            "invoice.created", {"amount": "50"}, Customer("P", "PROSPECT-Open"), [], explain_=True
+        )
+    assert result.trace is not None
+    reasons = {step["transition"]: step for step in result.trace}
+    assert list(reasons) == ["other-event", "wrong-from", "lower", "unset", "guarded", "fires"]
+    assert reasons["other-event"]["reason"] == "event invoice.created is not in on"
+    assert reasons["wrong-from"]["from"] == {"stage": ["lead"]}
+    assert reasons["lower"]["reason"].startswith("lower stage")
+    assert "prospect_with_estimate is not set" in reasons["unset"]["reason"]
+    assert reasons["guarded"]["failed"] == [
+        {"field": "amount", "op": "gt", "expected": 100, "actual": "50"}
+    ]
+    assert reasons["fires"] == {"transition": "fires", "matched": True, "to": "PROSPECT-Open"}
+    # The target is the current status: it fired, but the decision names no transition.
+    assert (result.status, result.transition, result.fired) == ("PROSPECT-Open", None, "fires")
+
+
+# -- property: both evaluators decide identically on random streams -----------------
+
+CUSTOMERS = ["C1", "C2", "C3"]
+OPP_STATUSES = [
+    "Identified Opportunity", "In Discussion", "Proposal", "In Negotiation", "Purchasing",
+    "Closed Won", "Closed Lost", "Bogus",
+]
+CUSTOMER_STATUSES = ["LEAD-New", "LEAD-Dead", "PROSPECT-Proposal", "PROSPECT-Closed Lost",
+                     "CUSTOMER-Closed Won"]
+
+
+def _row() -> st.SearchStrategy[dict[str, Any]]:
+    cid = st.sampled_from(CUSTOMERS)
+    return st.one_of(
+        st.builds(lambda t, c, s: {"type": t, "id": c, "status": s},
+                  st.sampled_from(["lead", "prospect", "customer"]), cid,
+                  st.sampled_from([None, *CUSTOMER_STATUSES])),
+        st.builds(lambda o, c, s, p: {"type": "opportunity", "id": o, "customer": c,
+                                      "status": s, "probability": p},
+                  st.sampled_from(["O1", "O2", "O3", "O4"]), cid, st.sampled_from(OPP_STATUSES),
+                  st.sampled_from([None, None, 5, "95", 150])),
+        st.builds(lambda t, i, c, a: {"type": t, "id": i, "customer": c, "amount": a},
+                  st.sampled_from(["estimate", "sales_order", "invoice", "cash_sale"]),
+                  st.sampled_from(["T1", "T2", "T3"]), cid, st.sampled_from([None, "0", "10", "x"])),
+        st.builds(lambda c, s: {"type": "status_change", "customer": c, "status": s},
+                  cid, st.sampled_from(CUSTOMER_STATUSES)),
+    )
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    """The shipped configuration plus guards on event fields, for the property test."""
+    extra = """
+    - id: big-estimate-makes-customer
+      on: [estimate.created]
+      from: {stage: prospect}
+      when: {amount: {gte: 10}, customer.won_opportunities: 0}
+      to: CUSTOMER-Closed Won
+"""
+    folder = write_config("shipped", tmp_path_factory.mktemp("guarded"))
+    path = folder / "rules" / "lifecycle.yaml"
+    text = path.read_text()
+    marker = "  transitions:\n"
+    path.write_text(text.replace(marker, marker + extra.lstrip("\n"), 1))
+    return load(folder)
+
+
+@needs_durable
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(_row(), max_size=25))
+def test_random_streams_decide_identically(rows: list[dict[str, Any]], guarded: tuple[Any, Any]) -> None:
+    with Lifecycle(*guarded, engine="native") as native, Lifecycle(*guarded, engine="durable") as durable:
+        decisions = play(native, rows, explain=True)
+        assert decisions == play(durable, rows, explain=True)
+        assert play(native, rows) == play(durable, rows)
+
+
+def _random_rows(rng: random.Random, n: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for i in range(n):
+        cid = rng.choice(CUSTOMERS)
+        kind = rng.random()
+        if kind < 0.15:
+            rows.append({"type": rng.choice(["lead", "prospect", "customer"]), "id": cid,
+                         "status": rng.choice([None, None, None, *CUSTOMER_STATUSES])})
+        elif kind < 0.65:
+            # Outcomes weigh more here, so that customers also run out of open deals.
+            rows.append({"type": "opportunity", "id": f"O{rng.randrange(6)}", "customer": cid,
+                         "status": rng.choice([*OPP_STATUSES, "Closed Lost", "Closed Lost"]),
+                         "probability": rng.choice([None, None, None, 5, "95", 150])})
+        elif kind < 0.9:
+            rows.append({"type": rng.choice(["estimate", "sales_order", "invoice", "cash_sale"]),
+                         "id": f"T{i}", "customer": cid,
+                         "amount": rng.choice([None, "0", "10", "500", "x"])})
+        else:
+            rows.append({"type": "status_change", "customer": cid,
+                         "status": rng.choice(CUSTOMER_STATUSES)})
+    return rows
+
+
+@needs_durable
+def test_long_seeded_stream_decides_identically_and_reaches_every_transition(
+    guarded: tuple[Any, Any],
+) -> None:
+    rows = _random_rows(random.Random(20261127), 3000)
+    with Lifecycle(*guarded, engine="native") as native, Lifecycle(*guarded, engine="durable") as durable:
+        decisions = play(native, rows, explain=True)
+        assert decisions == play(durable, rows, explain=True)
+    fired = {d["transition"] for d in decisions if d.get("transition")}
+    config = guarded[0]
+    assert fired == {t.id for t in config.lifecycle.transitions} | {"manual"}
