@@ -144,7 +144,11 @@ def _validate(model: type[BaseModel], value: Any, base: Path, doc: Document,
     try:
         return model.model_validate_json(json.dumps(value), strict=True), []
     except ValidationError as exc:
-        return None, problems_from(exc, base, doc, file)
+        # A value YAML reading already refused (a tag, a merge key) stands as None
+        # in the data: its type error would only repeat that problem.
+        reported = {(p.line, p.column) for p in doc.problems}
+        return None, [p for p in problems_from(exc, base, doc, file)
+                      if (p.line, p.column) not in reported]
 
 
 class _Merger:

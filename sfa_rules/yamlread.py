@@ -206,7 +206,9 @@ def load(text: str, filename: str) -> Document:
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or exc.context or "invalid YAML"
         if exc.problem and exc.context:
-            what = f"{exc.problem} ({exc.context})"
+            started = exc.context_mark
+            where = f" at {started.line + 1}:{started.column + 1}" if started else ""
+            what = f"{exc.problem} ({exc.context}{where})"
         doc.problems.append(Problem(filename, line, column, "error", "yaml-syntax", what))
         return doc
     except yaml.YAMLError as exc:  # reader errors: bad bytes / control characters

@@ -1,0 +1,196 @@
+"""The loader and the checks, through the broken configurations of tests/cases/config.
+
+Each case file holds the files of a small configuration inline and the problems
+``validate`` must report, as ``file:line:col code`` lines in output order (sorted by
+file, then line), plus message fragments that must appear.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sfa_rules import loader, models
+from sfa_rules.loader import discover, load_config, resolve_folder, validate
+
+from conftest import CASES, REPO, WriteConfig, write_config_files
+
+CONFIG_CASES = sorted((CASES / "config").glob("*.yaml"))
+
+
+def _case(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as fh:
+        case: dict[str, Any] = yaml.safe_load(fh)
+    return case
+
+
+@pytest.mark.parametrize("case_path", CONFIG_CASES, ids=[p.stem for p in CONFIG_CASES])
+def test_config_case(case_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case = _case(case_path)
+    folder = write_config_files(tmp_path / "config", case["files"])
+    monkeypatch.chdir(tmp_path)  # where a tag that ran would have left its marker
+    config, _, problems = validate(folder)
+    got = [f"{p.file}:{p.line}:{p.column} {p.code}" for p in problems]
+    assert got == case["expected"]
+    assert problems == sorted(problems)
+    messages = "\n".join(p.message for p in problems)
+    for fragment in case.get("messages", []):
+        assert fragment in messages
+    if case.get("not_created"):
+        assert not (tmp_path / case["not_created"]).exists()
+    assert (config is None) == any(p.severity == "error" for p in problems)
+
+
+def test_there_are_enough_cases() -> None:
+    assert len(CONFIG_CASES) >= 30
+
+
+# -- the shipped configuration ----------------------------------------------
+
+
+def test_shipped_configuration_is_clean() -> None:
+    config, _, problems = validate(REPO)
+    assert [str(p) for p in problems if p.severity == "error"] == []
+    assert config is not None
+    assert config.territories and config.reps and config.statuses
+
+
+def test_packaged_copy_is_the_top_level_configuration() -> None:
+    for sub in ("rules", "territories"):
+        packaged, top = loader.PACKAGED / sub, REPO / sub
+        assert packaged.is_dir()
+        names = sorted(p.name for p in top.rglob("*.y*ml"))
+        assert names == sorted(p.name for p in packaged.rglob("*.y*ml"))
+        match, mismatch, errors = filecmp.cmpfiles(top, packaged, names, shallow=False)
+        assert (mismatch, errors) == ([], [])
+
+
+# -- discovery and folder resolution ------------------------------------------
+
+
+def test_discovery_is_recursive_sorted_and_skips_other_files(write_config: WriteConfig) -> None:
+    folder = write_config({
+        "territories/b.yaml": "", "territories/a/z.yml": "", "rules/x.yaml": "",
+        "rules/notes.txt": "", "rules/.#x.yaml": "", "other/y.yaml": "", "top.yaml": "",
+        "territories/.git/config.yaml": "",
+    })
+    found = [p.relative_to(folder).as_posix() for p in discover(folder)]
+    assert found == ["rules/x.yaml", "territories/a/z.yml", "territories/b.yaml"]
+
+
+def test_resolve_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_folder(tmp_path / "given") == tmp_path / "given"
+    monkeypatch.chdir(tmp_path)
+    assert resolve_folder(None) == loader.PACKAGED
+    (tmp_path / "territories").mkdir()
+    assert resolve_folder(None) == tmp_path
+
+
+def test_missing_and_empty_folders_are_problems_not_exceptions(tmp_path: Path) -> None:
+    _, _, problems = load_config(tmp_path / "nowhere")
+    assert [p.code for p in problems] == ["no-configuration"]
+    _, _, problems = load_config(tmp_path)
+    assert [p.code for p in problems] == ["no-configuration"]
+
+
+def test_undecodable_file_is_reported_and_others_still_load(write_config: WriteConfig) -> None:
+    folder = write_config({"territories/reps.yaml": "reps: [{id: ana}]\n"})
+    (folder / "rules").mkdir()
+    (folder / "rules" / "bad.yaml").write_bytes(b"settings:\n  x: \xff\xfe\n")
+    config, _, problems = load_config(folder)
+    assert [(p.file, p.code) for p in problems] == [("rules/bad.yaml", "unreadable-file")]
+    assert [r.id for r in config.reps] == ["ana"]
+
+
+def test_byte_order_mark_is_accepted(write_config: WriteConfig) -> None:
+    folder = write_config({"territories/reps.yaml": "\ufeffreps: [{id: ana}]\n"})
+    config, _, problems = load_config(folder)
+    assert problems == [] and [r.id for r in config.reps] == ["ana"]
+
+
+# -- merging and the source map -----------------------------------------------
+
+
+MERGE = {
+    "rules/lifecycle.yaml": (
+        "statuses:\n"
+        "  - {id: LEAD-New, stage: lead, probability: 0}\n"
+        "lifecycle:\n"
+        "  transitions:\n"
+        "    - id: t\n"
+        "      on: estimate.created\n"
+        "      to: LEAD-New\n"
+    ),
+    "territories/a.yaml": "reps:\n  - id: ana\n  - id: luis\nterritories:\n  - id: one\n",
+    "territories/b.yaml": (
+        "territories:\n"
+        "  - id: two\n"
+        "    members:\n"
+        "      - rep: ana\n"
+        "      - rep: luis\n"
+        "        weight: 3\n"
+        "reps:\n"
+        "  - id: carla\n"
+    ),
+}
+
+
+def test_lists_concatenate_in_file_order(write_config: WriteConfig) -> None:
+    config, _, problems = load_config(write_config(MERGE))
+    assert problems == []
+    assert [t.id for t in config.territories] == ["one", "two"]
+    assert [r.id for r in config.reps] == ["ana", "luis", "carla"]
+    assert config.territories[1].members[1] == models.Member(rep="luis", weight=3)
+
+
+@pytest.mark.parametrize(
+    ("path", "value_at", "key_at"),
+    [
+        (("territories", 1, "members", 1, "weight"), ("territories/b.yaml", 6, 17),
+         ("territories/b.yaml", 6, 9)),
+        (("territories", 1, "members", 1), ("territories/b.yaml", 5, 9),
+         ("territories/b.yaml", 5, 9)),
+        (("territories", 0, "id"), ("territories/a.yaml", 5, 9), ("territories/a.yaml", 5, 5)),
+        (("reps", 2, "id"), ("territories/b.yaml", 8, 9), ("territories/b.yaml", 8, 5)),
+        # Longest known prefix: the item, for a key it does not have.
+        (("territories", 0, "when", "zip"), ("territories/a.yaml", 5, 5),
+         ("territories/a.yaml", 5, 5)),
+        (("lifecycle", "transitions", 0, "to"), ("rules/lifecycle.yaml", 7, 11),
+         ("rules/lifecycle.yaml", 7, 7)),
+    ],
+)
+def test_sourcemap_positions(
+    write_config: WriteConfig, path: tuple[str | int, ...], value_at: tuple[str, int, int],
+    key_at: tuple[str, int, int],
+) -> None:
+    _, sm, _ = load_config(write_config(MERGE))
+    assert sm.at(path) == value_at
+    assert sm.key_at(path) == key_at
+
+
+def test_one_bad_item_leaves_the_others(write_config: WriteConfig) -> None:
+    folder = write_config({
+        "territories/t.yaml": (
+            "territories:\n  - {id: a}\n  - {id: b, priority: high}\n  - {id: c}\n"
+        ),
+    })
+    config, sm, problems = load_config(folder)
+    assert [t.id for t in config.territories] == ["a", "c"]
+    assert [p.code for p in problems] == ["wrong-type"]
+    assert sm.at(("territories", 1, "id")) == ("territories/t.yaml", 4, 10)
+    assert sm.invalid_ids["territories"] == {"b"}
+
+
+def test_load_config_never_raises_on_garbage(write_config: WriteConfig) -> None:
+    texts = ["", "---\n", "42\n", "[[[", "a: b: c", "territories: [1, [2], {x: 1}]",
+             "reps: [{id: null}, {id: ''}, {id: [1]}]", "\t- tab", "? [a]\n: b\n"]
+    for i, text in enumerate(texts):
+        folder = write_config({f"rules/f{i}.yaml": text})
+        _, _, problems = load_config(folder)
+        assert all(p.file == f"rules/f{i}.yaml" for p in problems)
+    assert os.getcwd()  # nothing above changed the process state
