@@ -1,0 +1,211 @@
+"""The territory index (SPEC §4, §13): try order, matching rules, index == plain scan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sfa_rules.criteria import CriteriaContext
+from sfa_rules.models import Config
+from sfa_rules.territories import TerritoryIndex, try_order
+
+
+class Positions:
+    def at(self, path: tuple[Any, ...]) -> tuple[str, int, int]:
+        return ("test.yaml", 1, len(path))
+
+
+def build(territories: list[dict[str, Any]], rules: list[dict[str, Any]] | None = None,
+          ) -> tuple[CriteriaContext, TerritoryIndex]:
+    config = Config.model_validate({"territories": territories, "sales_rules": rules or []})
+    ctx = CriteriaContext(config, Positions())
+    assert ctx.problems == []
+    return ctx, TerritoryIndex(config, ctx)
+
+
+def matches(territories: list[dict[str, Any]], record: dict[str, Any],
+            day: str = "2026-06-01", rules: list[dict[str, Any]] | None = None) -> list[str]:
+    ctx, index = build(territories, rules)
+    facts = ctx.facts(record)
+    found = [t.id for t in index.candidates(facts, day)]
+    assert found == [t.id for t in index.scan(facts, day)]
+    return found
+
+
+def test_priority_then_file_order_then_default_last() -> None:
+    territories = [
+        {"id": "catch-all", "default": True},
+        {"id": "late", "priority": 50},
+        {"id": "first-at-10", "priority": 10},
+        {"id": "second-at-10", "priority": 10},
+        {"id": "no-priority"},  # 100
+    ]
+    assert matches(territories, {}) == [
+        "first-at-10", "second-at-10", "late", "no-priority", "catch-all"]
+
+
+def test_child_at_parents_priority_goes_first() -> None:
+    territories = [
+        {"id": "other", "priority": 10},
+        {"id": "us", "priority": 10, "when": {"country": "US"}},
+        {"id": "ca-west", "priority": 10, "parent": "us", "when": {"state": "CA"}},
+        {"id": "sf", "priority": 10, "parent": "ca-west", "when": {"zip": {"prefix": "941"}}},
+    ]
+    config = Config.model_validate({"territories": territories})
+    assert [territories[i]["id"] for i in try_order(config.territories)] == [
+        "other", "sf", "ca-west", "us"]
+    assert matches(territories, {"country": "US", "state": "CA", "zip": "94107"}) == [
+        "other", "sf", "ca-west", "us"]
+
+
+def test_child_requires_parent_criteria_recursively() -> None:
+    territories = [
+        {"id": "us", "when": {"country": "US"}},
+        {"id": "west", "parent": "us", "when": {"state": ["CA", "OR"]}},
+        {"id": "bay", "parent": "west", "priority": 5, "when": {"zip": {"prefix": "94"}}},
+    ]
+    assert matches(territories, {"country": "CA", "state": "CA", "zip": "94107"}) == []
+    assert matches(territories, {"country": "US", "state": "NV", "zip": "94107"}) == ["us"]
+    assert matches(territories, {"country": "US", "state": "CA", "zip": "94107"}) == [
+        "bay", "west", "us"]
+
+
+RULES = [{"id": "us", "when": {"country": "US"}}, {"id": "big", "when": {"employees": {"gte": 1000}}}]
+
+
+@pytest.mark.parametrize(("match", "record", "expected"), [
+    ("all", {"country": "US", "employees": 5000, "industry": "Retail"}, ["t"]),
+    ("all", {"country": "US", "employees": 5000, "industry": "Banking"}, []),
+    ("all", {"country": "US", "employees": 10, "industry": "Retail"}, []),
+    ("any", {"country": "US"}, ["t"]),
+    ("any", {"employees": 5000}, ["t"]),
+    ("any", {"industry": "Retail"}, ["t"]),
+    ("any", {"industry": "Banking"}, []),
+])
+def test_match_all_or_any_over_rules_and_when(match: str, record: dict[str, Any],
+                                               expected: list[str]) -> None:
+    territories = [{"id": "t", "match": match, "rules": ["us", "big"],
+                    "when": {"industry": "Retail"}}]
+    assert matches(territories, record, rules=RULES) == expected
+
+
+@pytest.mark.parametrize(("day", "expected"), [
+    ("2026-12-31", ["old"]), ("2027-01-01", ["new"]), ("2027-06-30", ["new"]),
+    ("2027-07-01", []),
+])
+def test_effective_window_by_record_date(day: str, expected: list[str]) -> None:
+    territories = [
+        {"id": "new", "effective": {"from": "2027-01-01", "to": "2027-06-30"}},
+        {"id": "old", "effective": {"to": "2026-12-31"}},
+    ]
+    assert matches(territories, {}, day) == expected
+
+
+def test_inactive_never_matches_and_no_criteria_matches_all() -> None:
+    territories = [
+        {"id": "off", "active": False, "when": {"country": "US"}},
+        {"id": "off-everything", "active": False},
+        {"id": "everything"},
+    ]
+    assert matches(territories, {"country": "US"}) == ["everything"]
+
+
+def test_first_match_and_default() -> None:
+    ctx, index = build([{"id": "us", "when": {"country": "US"}}, {"id": "pool", "default": True}])
+    assert index.first_match(ctx.facts({"country": "us"}), "2026-01-01").id == "us"  # type: ignore[union-attr]
+    assert index.first_match(ctx.facts({"country": "mx"}), "2026-01-01").id == "pool"  # type: ignore[union-attr]
+    _, bare = build([{"id": "us", "when": {"country": "US"}}])
+    assert bare.first_match(ctx.facts({"country": "mx"}), "2026-01-01") is None
+
+
+def test_candidates_are_lazy() -> None:
+    ctx, index = build([{"id": f"t{i}"} for i in range(3)])
+    found = index.candidates(ctx.facts({}), "2026-01-01")
+    assert next(found).id == "t0"
+    assert next(found).id == "t1"
+
+
+# -- property: the index agrees with the plain scan ----------------------------
+
+COUNTRIES = ["us", "ca", "mx", "NO"]
+STATES = ["ca", "or", "wa", "ny", "tx"]
+ZIPS = ["01234", "02139", "94107", "95014", "96199", "9", "10001", "941"]
+INDUSTRIES = ["retail", "banking", "government"]
+
+leaf = st.one_of(
+    st.builds(lambda c: {"country": c}, st.sampled_from(COUNTRIES)),
+    st.builds(lambda s: {"country": s}, st.lists(st.sampled_from(COUNTRIES), min_size=1, max_size=3)),
+    st.builds(lambda s: {"state": s}, st.lists(st.sampled_from(STATES), min_size=1, max_size=3)),
+    st.builds(lambda p: {"zip": {"prefix": p}},
+              st.lists(st.sampled_from(["0", "01", "9", "94", "941", "95", "1"]), min_size=1, max_size=3)),
+    st.builds(lambda a, b: {"zip": {"between": sorted([a, b])}},
+              st.sampled_from(ZIPS), st.sampled_from(ZIPS)),
+    st.builds(lambda i: {"industry": {"not_in": [i]}}, st.sampled_from(INDUSTRIES)),
+    st.builds(lambda i: {"industry": i}, st.sampled_from(INDUSTRIES)),
+    st.builds(lambda lo, w: {"employees": {"gte": lo, "lt": lo + w}},
+              st.integers(0, 2000), st.integers(1, 3000)),
+)
+
+
+def _block(parts: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    if kind == "any":
+        return {"any": parts}
+    if kind == "not":
+        return {"not": parts[0], **{k: v for p in parts[1:] for k, v in p.items()}}
+    merged: dict[str, Any] = {}
+    for p in parts:
+        merged.update(p)
+    return merged
+
+
+blocks = st.builds(_block, st.lists(leaf, min_size=1, max_size=3),
+                   st.sampled_from(["all", "all", "any", "not"]))
+
+
+@st.composite
+def configurations(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    rules = [{"id": f"r{i}", "when": draw(blocks)} for i in range(draw(st.integers(0, 3)))]
+    territories: list[dict[str, Any]] = []
+    for i in range(draw(st.integers(1, 12))):
+        t: dict[str, Any] = {"id": f"t{i}", "priority": draw(st.sampled_from([5, 10, 10, 100]))}
+        if draw(st.booleans()):
+            t["when"] = draw(blocks)
+        if rules and draw(st.booleans()):
+            t["rules"] = draw(st.lists(st.sampled_from([r["id"] for r in rules]),
+                                       min_size=1, max_size=2, unique=True))
+            t["match"] = draw(st.sampled_from(["all", "any"]))
+        if i and draw(st.integers(0, 3)) == 0:
+            t["parent"] = f"t{draw(st.integers(0, i - 1))}"
+        t["active"] = draw(st.integers(0, 5)) > 0
+        if draw(st.integers(0, 4)) == 0:
+            t["effective"] = {"from": "2026-03-01"}
+        territories.append(t)
+    if draw(st.booleans()):
+        territories.append({"id": "pool", "default": True})
+    return territories, rules
+
+
+records = st.fixed_dictionaries({}, optional={
+    "country": st.sampled_from([*COUNTRIES, "US ", ""]),
+    "state": st.sampled_from(STATES),
+    "zip": st.sampled_from([*ZIPS, "", "9410", "961990"]),
+    "industry": st.sampled_from(INDUSTRIES),
+    "employees": st.one_of(st.integers(0, 6000), st.sampled_from(["n/a", "150"])),
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(configurations(), st.lists(records, min_size=1, max_size=8),
+       st.sampled_from(["2026-01-01", "2026-06-01"]))
+def test_index_equals_plain_scan(
+    configuration: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+    rows: list[dict[str, Any]], day: str,
+) -> None:
+    territories, rules = configuration
+    ctx, index = build(territories, rules)
+    for row in rows:
+        facts = ctx.facts(row)
+        assert [t.id for t in index.candidates(facts, day)] == [t.id for t in index.scan(facts, day)]
