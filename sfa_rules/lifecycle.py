@@ -16,23 +16,26 @@ Choices where SPEC is silent:
 - A transition whose target is the current status fires (it stops the search) but
   changes nothing: the decision's ``transition`` is null, as for any row whose status
   did not change. A manual change to the current status likewise.
-- An opportunity row without a status keeps its previous status, or, when new, gets
-  the first opportunity status without an outcome.
-- A won or lost status always takes its own probability unless the row carries one:
-  an outcome ends a per-opportunity override under ``keep`` too.
-- A probability may carry a trailing ``%`` (``"75%"``).
+- Opportunity rows: see ``lifecycle_opportunities``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Literal, Self
 
 from sfa_rules import criteria
 from sfa_rules.criteria import CriteriaContext
-
 from sfa_rules.entities import Customer, Opportunity
-from sfa_rules.errors import RecordError, did_you_mean
+from sfa_rules.errors import RecordError
+from sfa_rules.lifecycle_opportunities import (
+    OpportunityOutcome,
+    OpportunityRules,
+    blank,
+    fold_index,
+    resolve_id,
+)
 from sfa_rules.models import Config, StatusMatch
 from sfa_rules.transitions import (
     STAGE_RANK,
@@ -56,18 +59,6 @@ TRANSACTION_EVENTS: dict[str, str] = {
     "cash_sale": "cash_sale.created",
 }
 _NEW_SLOTS = {"lead": "new_lead", "prospect": "new_prospect", "customer": "customer"}
-
-
-@dataclass(frozen=True, slots=True)
-class OpportunityOutcome:
-    """What an opportunity row decides: the new value and the event it raises."""
-
-    opportunity: Opportunity
-    event: str | None
-    status: str
-    probability: float | int
-    forecast: str
-    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,14 +89,8 @@ class Lifecycle:
         self._statuses = {s.id: s for s in config.statuses}
         self._stage_of = {s.id: s.stage for s in config.statuses}
         self._rank_of = {s.id: STAGE_RANK[s.stage] for s in config.statuses}
-        self._folded = _fold_index(self._statuses)
-        self._opp = {o.id: o for o in config.opportunity_statuses}
-        self._opp_folded = _fold_index(self._opp)
-        self._opp_open = frozenset(o.id for o in config.opportunity_statuses if o.outcome is None)
-        self._opp_outcome = {o.id: o.outcome for o in config.opportunity_statuses}
-        self._opp_map = {o.id: o.customer_status for o in config.opportunity_statuses}
-        first_open = [o.id for o in config.opportunity_statuses if o.outcome is None]
-        self._opp_first = first_open[0] if first_open else None
+        self._folded = fold_index(self._statuses)
+        self._opportunities = OpportunityRules(config)
         self._defaults = config.lifecycle.defaults
         self._manual = config.lifecycle.manual
         self._transitions = compile_transitions(config, self._compile_guard)
@@ -139,7 +124,7 @@ class Lifecycle:
         """Free the evaluator (durable-rules: delete its ruleset)."""
         self.evaluator.close()
 
-    def __enter__(self) -> Lifecycle:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -163,11 +148,11 @@ class Lifecycle:
 
     def resolve_status(self, status: Any) -> str:
         """The configured status id ``status`` names, or ``unknown-status``."""
-        return _resolve(status, self._statuses, self._folded, self._fold, "unknown-status", "status")
+        return resolve_id(status, self._statuses, self._folded, self._fold, "unknown-status", "status")
 
     def new_customer(self, record_type: str, status: Any) -> tuple[str, tuple[str, ...]]:
         """The status of a new lead / prospect / customer row, and its warnings."""
-        if _blank(status):
+        if blank(status):
             slot = _NEW_SLOTS[record_type]
             chosen = getattr(self._defaults, slot)
             if chosen:
@@ -184,10 +169,11 @@ class Lifecycle:
         sid = self.resolve_status(status)
         stage = self._stage_of[sid]
         if stage != record_type:
-            return sid, (
+            warning = (
                 f"stage-mismatch: a {record_type} row with status {sid!r} (stage {stage}): "
-                "the status decides the stage",
+                "the status decides the stage"
             )
+            return sid, (warning,)
         return sid, ()
 
     def manual_change(self, customer: Customer, new_status: Any) -> tuple[str, str | None]:
@@ -197,25 +183,23 @@ class Lifecycle:
         if sid == current:
             return sid, None
         allow = self._manual.allow
-        if allow == "forward_only":
-            if self._rank_of[sid] < self._rank_of.get(current, -1):
-                raise RecordError(
-                    "manual-change-refused",
-                    f"manual change of {customer.id} from {current!r} to {sid!r} refused: "
-                    "manual.allow is forward_only and the stage may not decrease",
-                    field="status",
-                )
-        elif allow == "listed":
-            if not any(
-                self._admits(c.from_, current) and self._admits(c.to, sid)
-                for c in self._manual.changes
-            ):
-                raise RecordError(
-                    "manual-change-refused",
-                    f"manual change of {customer.id} from {current!r} to {sid!r} refused: "
-                    "manual.allow is listed and no entry of manual.changes allows it",
-                    field="status",
-                )
+        if allow == "forward_only" and self._rank_of[sid] < self._rank_of.get(current, -1):
+            raise RecordError(
+                "manual-change-refused",
+                f"manual change of {customer.id} from {current!r} to {sid!r} refused: "
+                "manual.allow is forward_only and the stage may not decrease",
+                field="status",
+            )
+        if allow == "listed" and not any(
+            self._admits(c.from_, current) and self._admits(c.to, sid)
+            for c in self._manual.changes
+        ):
+            raise RecordError(
+                "manual-change-refused",
+                f"manual change of {customer.id} from {current!r} to {sid!r} refused: "
+                "manual.allow is listed and no entry of manual.changes allows it",
+                field="status",
+            )
         return sid, "manual"
 
     def _admits(self, match: StatusMatch, status: str) -> bool:
@@ -243,77 +227,12 @@ class Lifecycle:
         customer: Customer | None,
         seq: int,
     ) -> OpportunityOutcome:
-        """Decide an opportunity row (SPEC §7, §8): new value, event, probability."""
-        if not self._config.settings.opportunities:
-            raise RecordError(
-                "opportunities-disabled", "opportunity rows need settings.opportunities: true"
-            )
-        oid = str(record["id"]).strip()
-        raw = record.get("status")
-        if not _blank(raw):
-            status = _resolve(
-                raw, self._opp, self._opp_folded, self._fold, "unknown-opportunity-status", "status"
-            )
-        elif previous is not None:
-            status = previous.status
-        elif self._opp_first is not None:
-            status = self._opp_first
-        else:
-            raise RecordError(
-                "unknown-opportunity-status",
-                "the opportunity has no status and no open opportunity status is configured",
-                field="status",
-            )
-        ostatus = self._opp[status]
-        given = _probability(record.get("probability"))
-        changed = previous is None or previous.status != status
-        if given is not None:
-            probability, override = given, True
-        elif (
-            previous is not None
-            and previous.override
-            and ostatus.outcome is None
-            and (not changed or self._config.forecast.override == "keep")
-        ):
-            probability, override = previous.probability, True
-        else:
-            probability, override = ostatus.probability, False
-        customer_id = _text(record.get("customer"))
-        warnings: tuple[str, ...] = ()
-        if customer_id is None:
-            customer_id = previous.customer if previous is not None else None
-        if customer_id is None:
-            warnings = (f"no-customer: opportunity {oid} has no customer: no lifecycle event",)
-        elif customer is None:
-            raise RecordError(
-                "unknown-customer", f"unknown customer {customer_id!r}", field="customer"
-            )
-        outcome = ostatus.outcome
-        event: str | None
-        if outcome is not None and (previous is None or self._opp_outcome[previous.status] != outcome):
-            event = f"opportunity.{outcome}"
-        elif previous is None:
-            event = "opportunity.created"
-        elif changed:
-            event = "opportunity.updated"
-        else:
-            event = None
-        if customer_id is None:
-            event = None
-        moved = changed or previous is None or previous.probability != probability
-        value = Opportunity(
-            id=oid,
-            customer=customer_id,
-            status=status,
-            probability=probability,
-            override=override,
-            owner=_text(record.get("owner")) or (previous.owner if previous else None),
-            amount=_text(record.get("amount")) or (previous.amount if previous else None),
-            expected_close=_text(record.get("expected_close"))
-            or (previous.expected_close if previous else None),
-            seq=seq if moved or previous is None else previous.seq,
-        )
-        return OpportunityOutcome(value, event, status, probability, ostatus.forecast, warnings)
+        """Decide an opportunity row (SPEC §7, §8): new value, event, probability.
+
+        ``customer`` is the row's customer (by its ``customer`` field, else the
+        previous value's), None when it has none or it is unknown.
+        """
+        return self._opportunities.decide(record, previous, customer, seq)
 
     # -- transitions ------------------------------------------------------
 
@@ -357,7 +276,7 @@ class Lifecycle:
     ) -> Mapping[str, Any]:
         opened = won = lost = 0
         for o in opportunities:
-            outcome = self._opp_outcome.get(o.status)
+            outcome = self._opportunities.outcome(o.status)
             if outcome == "won":
                 won += 1
             elif outcome == "lost":
@@ -371,71 +290,8 @@ class Lifecycle:
         return guard_record
 
     def _follow(self, opportunities: Sequence[Opportunity]) -> tuple[str | None, int]:
+        rules = self._opportunities
         target = follow_target(
-            opportunities, self._opp_open, self._opp_map, self._defaults.prospect_with_opportunity
+            opportunities, rules.open_ids, rules.mapping, self._defaults.prospect_with_opportunity
         )
         return target, (self._rank_of.get(target, -1) if target else -1)
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _text(value: Any) -> str | None:
-    if _blank(value):
-        return None
-    return str(value).strip()
-
-
-def _fold_index(items: Mapping[str, Any]) -> dict[str, str | None]:
-    """Folded id -> id, or None where two ids fold alike (then only exact ids match)."""
-    out: dict[str, str | None] = {}
-    for key in items:
-        folded = key.strip().casefold()
-        out[folded] = None if folded in out else key
-    return out
-
-
-def _resolve(
-    raw: Any,
-    items: Mapping[str, Any],
-    folded: Mapping[str, str | None],
-    fold: bool,
-    code: str,
-    field: str,
-) -> str:
-    text = str(raw)
-    if text in items:
-        return text
-    if fold:
-        hit = folded.get(text.strip().casefold())
-        if hit is not None:
-            return hit
-    kind = "opportunity status" if code == "unknown-opportunity-status" else "status"
-    raise RecordError(code, f"unknown {kind} {text!r}{did_you_mean(text, items)}", field=field)
-
-
-def _probability(raw: Any) -> float | int | None:
-    """A record's own probability, or None when absent; ``bad-probability`` if unreadable."""
-    if _blank(raw):
-        return None
-    value: float | int
-    if isinstance(raw, bool):
-        value = -1  # a boolean is not a probability
-    elif isinstance(raw, (int, float)):
-        value = raw
-    else:
-        text = str(raw).strip().removesuffix("%").strip()
-        try:
-            value = float(text)
-        except ValueError:
-            raise RecordError(
-                "bad-probability", f"probability {raw!r} is not a number", field="probability"
-            ) from None
-        if value.is_integer():
-            value = int(value)
-    if not 0 <= value <= 100 or value != value:
-        raise RecordError(
-            "bad-probability", f"probability {raw!r} is outside 0-100", field="probability"
-        )
-    return value

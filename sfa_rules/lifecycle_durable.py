@@ -24,17 +24,19 @@ each event is consumed by the rule that fires.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Sequence
 from functools import reduce
-from typing import Any, Sequence
+from typing import Any
 
 from sfa_rules.transitions import CompiledTransition, GuardView
 
 try:  # durable-rules' C extension imports only on CPython < 3.13
-    import durable_rules_engine as _dre
-    from durable import engine as _engine
+    import durable_rules_engine as _dre  # type: ignore[import-not-found]
+    from durable import engine as _engine  # type: ignore[import-untyped]
     from durable import lang as _lang
-except Exception:  # ImportError, or the extension failing to load
+except ImportError:  # also what a C extension that fails to load raises
     _IMPORTED = False
 else:
     _IMPORTED = True
@@ -102,10 +104,10 @@ class DurableTransitions:
             _dre.delete_ruleset(self._ruleset._handle)
 
     def __del__(self) -> None:
-        try:
+        # A forgotten close() must not leak one of the C engine's 131,072 handles. At
+        # interpreter shutdown the module may already be torn down: nothing to report.
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:  # interpreter shutdown: the module may be gone already
-            pass
 
 
 _STAGES_BY_RANK = {0: "lead", 1: "prospect", 2: "customer"}
@@ -147,11 +149,11 @@ def _condition(t: CompiledTransition) -> Any:
     if t.from_status_ids is not None:
         parts.append(_any_of(m.status, list(t.from_status_ids)))
     if t.follow:
-        parts.append(m.fok == True)  # noqa: E712 (a durable-rules expression, not a test)
+        parts.append(m.fok == True)  # `== True` builds a durable-rules expression
     else:
         parts.append(m.rank <= t.target_rank)
     if t.guard is not None:
-        parts.append(getattr(m, f"g{t.index}") == True)  # noqa: E712
+        parts.append(getattr(m, f"g{t.index}") == True)
     return reduce(lambda a, b: a & b, parts)
 
 

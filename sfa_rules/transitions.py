@@ -12,8 +12,9 @@ target) are evaluated by the same compiled code, and so decide identically.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.models import STAGES, Config
@@ -57,7 +58,7 @@ class GuardView:
     read only this, so their decisions cannot drift apart.
     """
 
-    __slots__ = ("_facts", "_follow", "_make_facts", "_record", "_follow_fn", "_guards")
+    __slots__ = ("_facts", "_follow", "_follow_fn", "_guards", "_make_facts", "_record")
 
     def __init__(
         self,
@@ -136,7 +137,7 @@ def compile_transitions(
         elif hasattr(t.to, "follow"):
             follow = True
         else:
-            slot = t.to.default  # type: ignore[union-attr]
+            slot = t.to.default
             target = getattr(defaults, slot)
             unset = None if target else slot
         rank = STAGE_RANK[statuses[target].stage] if target in statuses else -1

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import yaml
+from test_lifecycle_driver import load, play, write_config
 
 from sfa_rules import lifecycle_durable
 from sfa_rules.lifecycle import Lifecycle
-from test_lifecycle_driver import load, play, write_config
 
 CASES = sorted((Path(__file__).parent / "cases" / "lifecycle").glob("*.yaml"))
 ENGINES = ["native", "durable"]

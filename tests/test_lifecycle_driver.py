@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 

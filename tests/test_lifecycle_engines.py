@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_lifecycle_driver import load, play, write_config
 
 from sfa_rules import lifecycle_durable
 from sfa_rules.entities import Customer
 from sfa_rules.lifecycle import Lifecycle
-from test_lifecycle_driver import load, play, write_config
 
 needs_durable = pytest.mark.skipif(
     not lifecycle_durable.available(), reason="durable-rules cannot be imported here"
@@ -72,7 +72,7 @@ def test_each_engine_has_its_own_ruleset_and_frees_it(shipped: tuple[Any, Any]) 
     handle = a._ruleset._handle  # type: ignore[attr-defined]
     first.close()
     first.close()  # idempotent
-    with pytest.raises(Exception):  # the C engine no longer knows the handle
+    with pytest.raises(durable_rules_engine.error):  # the C engine no longer knows it
         durable_rules_engine.get_state(handle, "0")
     # The other engine is unaffected, and a closed one decides nothing.
     lead = Customer("L1", "LEAD-New")
