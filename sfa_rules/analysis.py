@@ -294,7 +294,7 @@ def _ambiguity_scan(analysis: Analysis, findings: Findings) -> None:
             group, priority = BoxIndex(), territories[b].priority
         assert group is not None
         ab = approx[b]
-        if ab is None or b not in findings.residual:
+        if ab is None or b not in findings.residual or b in findings.shadowed:
             continue
         seen: set[int] = set()
         for k in group.query(ab.upper):

@@ -432,7 +432,7 @@ class Regions:
     def witness(self, box: Box) -> dict[str, str]:
         """One record in a box: its present fields' values (free fields absent)."""
         out: dict[str, str] = {}
-        for name in sorted(box):
+        for name in sorted(box, key=lambda f: (f == DATE_FIELD, f)):
             value = self.algebra.parts[name].witness(box[name])
             if value is not None:
                 out[name] = value

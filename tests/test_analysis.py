@@ -1,0 +1,235 @@
+"""Static checks (SPEC §15): table cases per check, the shipped rules, exactness."""
+
+from __future__ import annotations
+
+import json
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sfa_rules import analysis, yamlread
+from sfa_rules.analysis import Analysis
+from sfa_rules.criteria import CriteriaContext
+from sfa_rules.loader import validate
+from sfa_rules.models import Config
+from sfa_rules.territories import TerritoryIndex, try_order
+
+ROOT = Path(__file__).parent.parent
+CASES = Path(__file__).parent / "cases" / "analysis"
+ANALYSIS_CODES = {
+    "shadowed-territory", "shadowed-override", "ambiguous-territories", "not-analysed",
+    "uncovered-values", "unreachable-status", "idle-rep", "territory-without-members",
+    "probability-not-monotonic",
+}
+
+
+def read_cases() -> list[tuple[str, list[str], dict[str, Any]]]:
+    out = []
+    for path in sorted(CASES.glob("*.yaml")):
+        doc = yamlread.load(path.read_text(), path.name)
+        assert not doc.problems, doc.problems
+        for case in doc.data["cases"]:
+            out.append((f"{path.stem}:{case['name']}", doc.data["codes"], case))
+    return out
+
+
+def with_reps(config: dict[str, Any]) -> dict[str, Any]:
+    """Cases about criteria leave out the reps: every member and owner is one."""
+    if "reps" in config:
+        return config
+    names = {m["rep"] for t in config.get("territories", []) for m in t.get("members", [])}
+    names |= {o["assign_to"]["rep"] for o in config.get("assignment", {}).get("overrides", [])
+              if "rep" in o["assign_to"]}
+    return {**config, "reps": [{"id": n} for n in sorted(names)]}
+
+
+def path_of(dotted: str) -> tuple[str | int, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
+
+
+CASE_LIST = read_cases()
+
+
+@pytest.mark.parametrize("name,codes,case", CASE_LIST, ids=[c[0] for c in CASE_LIST])
+def test_case(name: str, codes: list[str], case: dict[str, Any], tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    # JSON is YAML: the case's values keep their types, one item per line.
+    text = json.dumps(with_reps(case["config"]), indent=2, ensure_ascii=False)
+    (tmp_path / "rules" / "config.yaml").write_text(text)
+    _, sourcemap, problems = validate(tmp_path)
+    assert [p for p in problems if p.severity == "error"] == []
+    got = sorted((p.code, p.file, p.line, p.column, p.message) for p in problems if p.code in codes)
+    want = []
+    for entry in case["expected"]:
+        (key, says), = entry.items()
+        code, _, where = key.partition(" at ")
+        want.append((code, *sourcemap.at(path_of(where)), says))
+    want.sort()
+    assert [g[:4] for g in got] == [w[:4] for w in want], [g[4] for g in got]
+    for g, w in zip(got, want):
+        assert w[4] in g[4]
+    assert all(p.severity in ("warning", "info") for p in problems if p.code in ANALYSIS_CODES)
+
+
+def test_shipped_configuration_has_nothing_to_report() -> None:
+    _, _, problems = validate(ROOT)
+    assert [str(p) for p in problems] == []
+
+
+def test_packaged_defaults_have_nothing_to_report() -> None:
+    folder = ROOT / "sfa_rules" / "defaults"
+    if not folder.is_dir():
+        pytest.skip("no packaged defaults yet")
+    _, _, problems = validate(folder)
+    assert [str(p) for p in problems] == []
+
+
+def test_not_analysed_is_information_only() -> None:
+    config = Config.model_validate({
+        "reps": [{"id": "ana"}],
+        "territories": [{"id": "t", "when": {"email": {"regex": "x"}}, "members": [{"rep": "ana"}]}],
+    })
+    problems = analysis.check(config, Positions())
+    assert [(p.code, p.severity) for p in problems] == [("not-analysed", "info")]
+
+
+def test_checks_are_an_explicit_tuple_of_functions() -> None:
+    assert all(callable(c) and c.__doc__ for c in analysis.CHECKS)
+
+
+# -- exactness against brute force ------------------------------------------------------
+
+
+class Positions:
+    def at(self, path: tuple[Any, ...]) -> tuple[str, int, int]:
+        return ("test.yaml", 1, len(path))
+
+
+# A universe holding one value of every atom the generated criteria can cut out:
+# text field `a` (constants a, ab, b; prefixes a, b; bounds among a, ab, b, c) and
+# number field `n` (bounds 1, 2, 5), absent and unparseable included; and record dates
+# around the generated effective windows.
+A_VALUES = [None, "0", "a", "aa", "ab", "AB", "ac", "b", "ba", "c", "d"]
+N_VALUES = [None, "n/a", "0", "1", "1.5", "2", "3", "5", "6"]
+DAYS = ["2026-12-31", "2027-01-01", "2027-01-02", "2027-01-03"]
+UNIVERSE = [
+    ({k: v for k, v in (("a", a), ("n", n)) if v is not None}, day)
+    for a, n, day in product(A_VALUES, N_VALUES, DAYS)
+]
+
+text_const = st.sampled_from(["a", "ab", "b", "A"])
+text_test = st.one_of(
+    text_const,
+    st.lists(text_const, min_size=1, max_size=3),
+    st.builds(lambda v: {"ne": v}, text_const),
+    st.builds(lambda v: {"not_in": v}, st.lists(text_const, min_size=1, max_size=2)),
+    st.builds(lambda v: {"prefix": v}, st.lists(st.sampled_from(["a", "b"]), min_size=1, max_size=2)),
+    st.builds(lambda v: {"between": list(v)}, st.sampled_from([("a", "ab"), ("a", "b"), ("ab", "c")])),
+    st.builds(lambda v: {"exists": v}, st.booleans()),
+)
+number_test = st.one_of(
+    st.builds(lambda op, v: {op: v}, st.sampled_from(["gt", "gte", "lt", "lte"]), st.sampled_from([1, 2, 5])),
+    st.builds(lambda v: {"between": list(v)}, st.sampled_from([(1, 2), (1, 5), (2, 5)])),
+    st.builds(lambda v: {"exists": v}, st.booleans()),
+)
+leaf = st.one_of(st.builds(lambda t: {"a": t}, text_test), st.builds(lambda t: {"n": t}, number_test),
+                 st.builds(lambda t, u: {"a": t, "n": u}, text_test, number_test))
+block = st.recursive(
+    leaf,
+    lambda inner: st.one_of(
+        st.builds(lambda xs: {"any": xs}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda xs: {"all": xs}, st.lists(inner, min_size=1, max_size=2)),
+        st.builds(lambda x: {"not": x}, inner),
+        st.builds(lambda x: {"rule": "r", **x}, leaf),
+    ),
+    max_leaves=4,
+)
+window = st.sampled_from([None, {"from": "2027-01-01"}, {"to": "2027-01-01"},
+                          {"from": "2027-01-02", "to": "2027-01-02"}])
+
+
+@st.composite
+def configs(draw: st.DrawFn) -> dict[str, Any]:
+    count = draw(st.integers(2, 5))
+    territories = []
+    for i in range(count):
+        t: dict[str, Any] = {"id": f"t{i}", "priority": draw(st.sampled_from([1, 2])),
+                             "members": [{"rep": "ana"}]}
+        if draw(st.integers(0, 5)):
+            t["when"] = draw(block)
+        if draw(st.integers(0, 4)) == 0:
+            t["rules"], t["match"] = ["r"], draw(st.sampled_from(["all", "any"]))
+        if i and draw(st.integers(0, 3)) == 0:
+            t["parent"] = f"t{draw(st.integers(0, i - 1))}"
+        if draw(st.integers(0, 5)) == 0:
+            t["active"] = False
+        if (w := draw(window)) is not None:
+            t["effective"] = w
+        territories.append(t)
+    if draw(st.booleans()):
+        territories.append({"id": "pool", "default": True, "members": [{"rep": "ana"}]})
+    return {
+        "sales_rules": [{"id": "r", "when": draw(leaf)}],
+        "reps": [{"id": "ana"}],
+        "territories": territories,
+    }
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(configs())
+def test_shadowed_and_ambiguous_are_exact(raw: dict[str, Any]) -> None:
+    config = Config.model_validate(raw)
+    ctx = CriteriaContext(config, Positions())
+    assert ctx.problems == []
+    found = Analysis(config, Positions(), ctx)
+    index = TerritoryIndex(config, ctx)
+    order = [t.id for t in index.order]
+    assert [config.territories[i].id for i in found.territory_order] == order
+    assert found.territory_order == try_order(config.territories)
+    # Which territories each record matches, in try order (the default left out).
+    matched = [[t.id for t in index.scan(ctx.facts(rec), day) if not t.default]
+               for rec, day in UNIVERSE]
+    winners = {m[0] for m in matched if m}
+    findings = found.territory_findings
+    ids = [t.id for t in config.territories]
+    shadowed = {ids[i] for i in findings.shadowed}
+    for i in found.territory_order:
+        t = config.territories[i]
+        if not t.active:
+            continue
+        assert i not in findings.not_analysed  # no regex here: everything is decided
+        assert (t.id in shadowed) == (t.id not in winners), t.id
+    reported = set()
+    for a, b, example in findings.ambiguous:
+        record = {("created" if k == "(date)" else k): v for k, v in example.items()}
+        day = record.pop("created", "2027-01-01")
+        hits = [t.id for t in index.scan(ctx.facts(record), day) if not t.default]
+        assert hits[:1] == [ids[a]] and ids[b] in hits, (example, hits)
+        reported.add((ids[a], ids[b]))
+    related = {(ids[i], t.parent) for i, t in enumerate(config.territories) if t.parent}
+    for m in matched:
+        if not m:
+            continue
+        first = config.territories[ids.index(m[0])]
+        for other in m[1:]:
+            t = config.territories[ids.index(other)]
+            if (t.priority == first.priority and other not in shadowed
+                    and not _related(config, first.id, other)):
+                assert (m[0], other) in reported, (m, related)
+
+
+def _related(config: Config, a: str, b: str) -> bool:
+    parents = {t.id: t.parent for t in config.territories}
+
+    def up(x: str) -> set[str]:
+        seen: set[str] = set()
+        while (p := parents.get(x)) is not None and p not in seen:
+            seen.add(p)
+            x = p
+        return seen
+
+    return a in up(b) or b in up(a)
