@@ -39,10 +39,13 @@ def _plural(n: int, word: str) -> str:
 
 
 def summary(problems: list[Problem], files: int) -> str:
-    """``3 errors, 1 warning in 7 files``."""
-    errors = sum(1 for p in problems if p.severity == "error")
-    warnings = len(problems) - errors
-    return f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {_plural(files, 'file')}"
+    """``3 errors, 1 warning in 7 files`` (plus ``, 2 notes`` for informational ones)."""
+    count = {"error": 0, "warning": 0, "info": 0}
+    for problem in problems:
+        count[problem.severity] = count.get(problem.severity, 0) + 1
+    notes = f", {_plural(count['info'], 'note')}" if count["info"] else ""
+    return (f"{_plural(count['error'], 'error')}, {_plural(count['warning'], 'warning')}"
+            f"{notes} in {_plural(files, 'file')}")
 
 
 @main.command("validate")

@@ -9,7 +9,6 @@ configuration's own keys just as in its values.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from pathlib import Path as FsPath
@@ -266,28 +265,24 @@ def validate(
     """Load and check a configuration: every problem ``sfa validate`` reports, sorted.
 
     Runs loading, :mod:`checks`, the criteria compiler's checks and, when nothing else
-    is wrong, the static analysis of SPEC §15 (its proofs need the whole configuration).
-    The Config is None when any problem is an error.
+    is wrong, the static analysis of SPEC §15 (its proofs need the whole, valid
+    configuration). The Config is None when any problem is an error.
     """
-    # Imported here: checks, criteria and analysis sit on top of this module and
-    # import it; validate is the one entry point that gathers them all.
-    from . import checks, criteria
+    # Imported here: checks, criteria and analysis sit above this module and import
+    # it; validate is the one entry point that gathers them all.
+    from . import analysis, checks, criteria
 
     config, sm, problems = load_config(folder)
     problems += checks.run(config, sm)
-    broken_rules = {f"unknown sales rule '{i}'" for i in sm.invalid_ids["sales_rules"]}
+    ctx = criteria.CriteriaContext(config, sm)
+    broken_rules = tuple(f"unknown sales rule '{i}'" for i in sm.invalid_ids["sales_rules"])
     problems += [
-        p for p in criteria.check_config(config, sm)
+        p for p in ctx.problems
         # A rule dropped for its own errors is reported once, not at every use.
-        if not (p.code == "unknown-rule" and any(p.message.startswith(b) for b in broken_rules))
+        if not (p.code == "unknown-rule" and p.message.startswith(broken_rules))
     ]
     if not any(p.severity == "error" for p in problems):
-        try:
-            analysis = importlib.import_module("sfa_rules.analysis")
-        except ModuleNotFoundError:  # pragma: no cover - analysis is being written alongside
-            analysis = None
-        if analysis is not None:
-            problems += analysis.check(config, sm)
+        problems += analysis.check(config, sm, ctx)
     problems.sort()
     ok = not any(p.severity == "error" for p in problems)
     return (config if ok else None), sm, problems
