@@ -39,7 +39,7 @@ def item(
     amount: str | None = "100",
     close: str | None = "2027-01-15",
     row: int | None = 1,
-    **given: Any,
+    **fields: Any,
 ) -> ForecastItem:
     """An item whose category, outcome and probability default to its status's."""
     probability, category, outcome = LADDER.get(status, (0, "pipeline", None))
@@ -48,7 +48,7 @@ def item(
         "territory": None, "status": status, "category": category, "outcome": outcome,
         "probability": probability, "amount": amount, "expected_close": close,
     }
-    values.update(given)
+    values.update(fields)
     return ForecastItem(**values)
 
 
@@ -165,6 +165,7 @@ def test_minimum_probability_is_inclusive() -> None:
 def test_empty_input_gives_a_zero_totals_row() -> None:
     report = forecast.build([])
     assert [as_tuple(row) for row in report.rows] == [(None, None, 0, *([Decimal(0)] * 6))]
+    assert forecast.to_table(report).splitlines()[-1].split() == ["Total", "0", *["0.00"] * 6]
     assert forecast.to_json(report) == [{
         "group": None, "period": None, "count": 0, "amount": 0, "weighted_amount": 0,
         "closed": 0, "commit": 0, "best_case": 0, "pipeline": 0,
@@ -338,5 +339,9 @@ def test_totals_are_the_sum_of_the_rows(
             # The cumulative rollups end where they must.
             assert total.pipeline == (total.weighted_amount if weighted else total.amount)
             totals.append((as_tuple(total), report.warnings, report.errors))
+    # JSON numbers are the rounded Decimals exactly: no binary drift (0.30000000000000004).
+    for row, data in zip(report.rows, forecast.to_json(report), strict=True):
+        for name in NUMBERS:
+            assert Decimal(repr(data[name])) == forecast.rounded(getattr(row, name))
     # Grouping and period only split the same opportunities differently.
     assert all(entry == totals[0] for entry in totals)
