@@ -36,7 +36,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import RecordError, did_you_mean
 
@@ -80,6 +80,7 @@ FORMATS: dict[str, str] = {
 PARQUET_HINT = "pip install 'sfa-rules[parquet]'"
 PARQUET_BATCH_ROWS = 2048  # small batches keep memory flat; larger ones gain little speed
 _BOM = b"\xef\xbb\xbf"
+_CACHE_SIZE = 1024  # per file: bounds the spellings and keys remembered
 # what surrogateescape turns invalid UTF-8 bytes into
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
@@ -95,14 +96,15 @@ class InputError(Exception):
         super().__init__("\n".join(self.problems))
 
 
-@dataclass(frozen=True, slots=True)
-class InputRow:
+class InputRow(NamedTuple):
     """One input row: where it came from, its record type, its raw record, or an error.
 
     A row with an ``error`` must not be processed (SPEC §8: it changes nothing). Its
     ``record`` and ``type``, when the row could still be parsed (invalid bytes shown as
     U+FFFD), are there only so that the decision can show the row's id and type;
     ``record`` is None when nothing could be parsed (``bad-json``, a broken CSV row).
+    A named tuple: immutable, and about five times cheaper to make than a frozen
+    dataclass, which counts at a million rows.
     """
 
     source: str
@@ -205,12 +207,24 @@ class _TypeResolver:
         self.source = source
         self.fallback = fallback
         self.type_keys = type_keys
+        self._others: set[str] = set()  # keys known not to be the type column
+        self._types: dict[str, str] = {}  # type column spellings seen -> type
+        self._no_type = (
+            f"no record type: the row has no 'type' value, no --type was given, and "
+            f"the file name {Path(source).name!r} does not name one "
+            f"({', '.join(_PLURALS.get(t, t + 's') for t in RECORD_TYPES)})"
+        )
 
     def key_of(self, keys: Iterable[str]) -> str | None:
         """The first key that names the type column (ignoring case and blanks)."""
+        others = self._others
         for key in keys:
+            if key in others:
+                continue
             if _fold(key) in self.type_keys:
                 return key
+            if len(others) < _CACHE_SIZE:  # JSON rows repeat their keys: fold each once
+                others.add(key)
         return None
 
     def resolve(self, value: Any) -> tuple[str | None, RecordError | None]:
@@ -218,14 +232,12 @@ class _TypeResolver:
         if value is None or (isinstance(value, str) and not value.strip()):
             if self.fallback is not None:
                 return self.fallback, None
-            return None, RecordError(
-                "unknown-type",
-                f"no record type: the row has no 'type' value, no --type was given, and "
-                f"the file name {Path(self.source).name!r} does not name one "
-                f"({', '.join(_PLURALS.get(t, t + 's') for t in RECORD_TYPES)})",
-                "type",
-            )
-        found = normalise_type(value) if isinstance(value, str) else None
+            return None, RecordError("unknown-type", self._no_type, "type")
+        found = self._types.get(value) if isinstance(value, str) else None
+        if found is None and isinstance(value, str):
+            found = normalise_type(value)
+            if found is not None and len(self._types) < _CACHE_SIZE:
+                self._types[value] = found  # a column repeats a few spellings
         if found is not None:
             return found, None
         text = str(value).strip()
@@ -326,11 +338,11 @@ def _read_jsonl(file: InputFile, types: _TypeResolver) -> Iterator[InputRow]:
                 # still parsed, so that the decision can show the row's id and type
                 text = line.decode("utf-8", "replace")
             try:
-                record = json.loads(text)
+                record = json.loads(text.rstrip("\r\n"))  # so errors point into the line
             except ValueError as exc:
                 msg = getattr(exc, "msg", str(exc))
-                col = getattr(exc, "colno", None)
-                where = f" at column {col}" if col else ""
+                pos = getattr(exc, "pos", None)
+                where = f" at column {pos + 1}" if pos is not None else ""
                 failure = RecordError("bad-json", f"the line is not valid JSON: {msg}{where}")
                 yield InputRow(source, row, None, None, error or failure)
                 continue
