@@ -251,8 +251,7 @@ class Lifecycle:
         current = customer.status
         rank = self._rank_of.get(current, -1)
         view = GuardView(
-            self._guard_record(event_record, customer, opportunities),
-            self._make_facts,
+            lambda: self._make_facts(self._guard_record(event_record, customer, opportunities)),
             lambda: self._follow(opportunities),
         )
         trace: tuple[dict[str, Any], ...] | None = None

@@ -58,16 +58,16 @@ class GuardView:
     read only this, so their decisions cannot drift apart.
     """
 
-    __slots__ = ("_facts", "_follow", "_follow_fn", "_guards", "_make_facts", "_record")
+    __slots__ = ("_facts", "_facts_fn", "_follow", "_follow_fn", "_guards")
 
     def __init__(
         self,
-        record: Mapping[str, Any],
-        make_facts: Callable[[Mapping[str, Any]], Any],
+        facts_fn: Callable[[], Any],
         follow_fn: Callable[[], tuple[str | None, int]],
     ) -> None:
-        self._record = record
-        self._make_facts = make_facts
+        # Both are thunks: most events are decided by `on` and `from` alone, and
+        # building the guard record (customer view, opportunity counts) costs more.
+        self._facts_fn = facts_fn
         self._follow_fn = follow_fn
         self._facts: Any = None
         self._follow: tuple[str | None, int] | None = None
@@ -77,7 +77,7 @@ class GuardView:
     def facts(self) -> Any:
         """The criteria view of the guard record (built on first use)."""
         if self._facts is None:
-            self._facts = self._make_facts(self._record)
+            self._facts = self._facts_fn()
         return self._facts
 
     def warnings(self) -> tuple[str, ...]:
