@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import CASES, REPO, WriteConfig, write_config_files
 
 from sfa_rules import loader, models
 from sfa_rules.loader import discover, load_config, resolve_folder, validate
-
-from conftest import CASES, REPO, WriteConfig, write_config_files
 
 CONFIG_CASES = sorted((CASES / "config").glob("*.yaml"))
 
@@ -66,7 +65,7 @@ def test_packaged_copy_is_the_top_level_configuration() -> None:
         assert packaged.is_dir()
         names = sorted(p.name for p in top.rglob("*.y*ml"))
         assert names == sorted(p.name for p in packaged.rglob("*.y*ml"))
-        match, mismatch, errors = filecmp.cmpfiles(top, packaged, names, shallow=False)
+        _match, mismatch, errors = filecmp.cmpfiles(top, packaged, names, shallow=False)
         assert (mismatch, errors) == ([], [])
 
 

@@ -1,0 +1,190 @@
+"""``sfa validate`` and ``sfa schema`` through click's runner and a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from conftest import CASES, REPO, WriteConfig
+
+from sfa_rules import docgen
+from sfa_rules.cli import main, summary
+from sfa_rules.errors import Problem
+
+BROKEN = {
+    "territories/reps.yaml": "reps:\n  - id: ana\n    activ: true\n",
+    "territories/t.yaml": (
+        "territories:\n"
+        "  - id: west\n"
+        "    members: [{rep: ana}]\n"
+        "  - id: east\n"
+        "    parent: wset\n"
+        "    members: [{rep: ana}]\n"
+    ),
+}
+# Valid, but a rep nobody refers to: one warning of the analysis.
+WARNING_ONLY = {
+    "territories/t.yaml": (
+        "reps: [{id: ana}, {id: idle}]\n"
+        "territories:\n"
+        "  - {id: pool, default: true, members: [{rep: ana}]}\n"
+    ),
+}
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_text_output_is_one_sorted_line_per_problem(write_config: WriteConfig) -> None:
+    code, out, err = run("validate", "--config", str(write_config(BROKEN)))
+    assert code == 1
+    assert out.splitlines() == [
+        ("territories/reps.yaml:3:5: error: rep 'ana': unknown key 'activ' "
+        "(did you mean 'active'?) [unknown-key]"),
+        ("territories/t.yaml:5:13: error: territory 'east': parent: unknown territory 'wset' "
+        "(did you mean 'west'?) [unknown-territory]"),
+    ]
+    assert err == "2 errors, 0 warnings in 2 files\n"
+
+
+def test_json_output(write_config: WriteConfig) -> None:
+    code, out, _ = run("validate", "--config", str(write_config(BROKEN)), "--format", "json")
+    assert code == 1
+    problems = json.loads(out)
+    assert [sorted(p) for p in problems] == [
+        ["code", "column", "file", "line", "message", "severity"]] * 2
+    assert [(p["file"], p["line"], p["column"], p["code"]) for p in problems] == [
+        ("territories/reps.yaml", 3, 5, "unknown-key"),
+        ("territories/t.yaml", 5, 13, "unknown-territory"),
+    ]
+
+
+def test_warnings_pass_unless_strict(write_config: WriteConfig) -> None:
+    folder = str(write_config(WARNING_ONLY))
+    code, out, err = run("validate", "--config", folder)
+    assert code == 0
+    assert out == "territories/t.yaml:1:19: warning: rep 'idle' is in no territory, " \
+        "override or default owner [idle-rep]\n"
+    assert err == "0 errors, 1 warning in 1 file\n"
+    code, out, err = run("validate", "--config", folder, "--strict")
+    assert code == 1
+    assert ": error: rep 'idle'" in out
+    assert err == "1 error, 0 warnings in 1 file\n"
+
+
+def test_clean_configuration_exits_0_with_only_the_summary(write_config: WriteConfig) -> None:
+    code, out, err = run("validate", "--config", str(REPO))
+    assert (code, out) == (0, "")
+    assert err.startswith("0 errors, 0 warnings in ")
+
+
+def test_json_of_a_clean_configuration_is_an_empty_list() -> None:
+    code, out, _ = run("validate", "--config", str(REPO), "--format", "json")
+    assert (code, json.loads(out)) == (0, [])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "--config", "/no/such/folder"],
+        ["validate", "--format", "xml"],
+        ["validate", "--bogus"],
+    ],
+)
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    code, _, err = run(*args)
+    assert code == 2
+    assert "Error:" in err and "Traceback" not in err
+
+
+def test_config_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    code, _, err = run("validate", "--config", str(tmp_path / "file"))
+    assert code == 2 and "is a file" in err
+
+
+def test_no_configuration_below_folder_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    code, out, err = run("validate", "--config", str(tmp_path))
+    assert code == 1
+    assert "[no-configuration]" in out
+    assert err == "1 error, 0 warnings in 0 files\n"
+
+
+def test_default_folder_is_the_current_directory_then_the_packaged_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_config: WriteConfig
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run("validate")
+    assert code == 0 and err.startswith("0 errors")  # packaged defaults
+    monkeypatch.chdir(write_config(BROKEN))
+    code, out, _ = run("validate")
+    assert code == 1 and "[unknown-territory]" in out
+
+
+def test_summary_wording() -> None:
+    def p(severity: str) -> Problem:
+        return Problem("f", 1, 1, severity, "c", "m")
+
+    assert summary([], 1) == "0 errors, 0 warnings in 1 file"
+    assert summary([p("error")] * 3 + [p("warning")], 7) == "3 errors, 1 warning in 7 files"
+    assert summary([p("info")] * 2, 2) == "0 errors, 0 warnings, 2 notes in 2 files"
+
+
+def test_schema_is_the_json_schema_of_a_file() -> None:
+    code, out, _ = run("schema")
+    assert code == 0
+    schema = json.loads(out)
+    assert set(schema["properties"]) == {
+        "settings", "sales_rules", "assignment", "statuses", "lifecycle",
+        "opportunity_statuses", "forecast", "reps", "territories",
+    }
+    assert schema["additionalProperties"] is False
+    # Aliases, as written in the YAML.
+    assert "from" in schema["$defs"]["Window"]["properties"]
+
+
+def test_sfa_command_in_a_real_process(write_config: WriteConfig) -> None:
+    folder = write_config(BROKEN)
+    sfa = Path(sys.executable).with_name("sfa")
+    command = [str(sfa)] if sfa.exists() else [sys.executable, "-m", "sfa_rules"]
+    done = subprocess.run([*command, "validate", "--config", str(folder)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert len(done.stdout.splitlines()) == 2
+    assert done.stderr == "2 errors, 0 warnings in 2 files\n"
+
+
+def test_python_dash_m(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-m", "sfa_rules", "validate"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert (done.returncode, done.stdout) == (0, "")
+    assert done.stderr.startswith("0 errors, 0 warnings in ")
+
+
+# -- the generated reference ------------------------------------------------------
+
+
+def test_configuration_reference_is_up_to_date() -> None:
+    committed = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert committed == docgen.render(), (
+        "docs/configuration.md is stale: python -m sfa_rules.docgen > docs/configuration.md"
+    )
+
+
+def test_every_code_the_cases_expect_is_documented() -> None:
+    reference = docgen.render()
+    codes = set()
+    for path in (CASES / "config").glob("*.yaml"):
+        case = yaml.safe_load(path.read_text(encoding="utf-8"))
+        codes |= {line.split()[-1] for line in case["expected"]}
+    assert codes and all(f"`{code}`" in reference for code in codes), sorted(
+        c for c in codes if f"`{c}`" not in reference)
