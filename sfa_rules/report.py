@@ -13,7 +13,7 @@ Choices the SPEC leaves open, written down here:
 - CSV: fixed columns (``CSV_COLUMNS``) whatever the row's type, so that rows of every
   type line up; null is an empty cell, ``warnings`` are joined with ``"; "``, ``error``
   is split into ``error_code`` / ``error_message`` / ``error_field``; with ``explain``
-  a last ``trace`` column holds the trace as JSON. Lines end with ``\\n``.
+  a last ``trace`` column holds the trace as JSON. Lines end with CRLF (RFC 4180).
 - Table: for a person, not a parser: a subset of the columns, aligned from the widths
   of the first ``TABLE_SAMPLE_ROWS`` rows (so memory stays flat), long values cut with
   ``…``, null shown as ``-``, probabilities as ``75%``, errors as ``code: message``.
@@ -123,7 +123,9 @@ class CsvWriter:
 
     def __init__(self, stream: TextIO, *, explain: bool = False) -> None:
         self._explain = explain
-        self._writer = csv.writer(stream, lineterminator="\n")
+        # RFC 4180's CRLF: with it csv also quotes a lone CR in a value (Python 3.11
+        # quotes only the characters of the line terminator), which would end the row
+        self._writer = csv.writer(stream, lineterminator="\r\n")
         self._writer.writerow((*CSV_COLUMNS, "trace") if explain else CSV_COLUMNS)
 
     def write(self, decision: Mapping[str, Any]) -> None:
