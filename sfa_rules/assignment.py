@@ -10,8 +10,9 @@ loads live in the store (``get_rotation`` / ``set_rotation`` / ``open_count``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 from .facts import Facts
 from .models import Config, Rep

@@ -9,8 +9,9 @@ per-block entry point; ``compile`` (from ``predicates``) turns a node into closu
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from datetime import date
-from typing import Any, Iterator, Mapping, Protocol
+from typing import Any, Protocol
 
 from .errors import Problem, did_you_mean
 from .facts import Facts, FactSchema, is_number, parse_iso_date
@@ -30,8 +31,21 @@ from .predicates import (
 )
 
 __all__ = [
-    "All", "Any_", "CriteriaContext", "Facts", "FactSchema", "Node", "Not", "Predicate",
-    "RuleRef", "SourceMapLike", "Test", "check_config", "compile", "criteria_blocks", "parse",
+    "All",
+    "Any_",
+    "CriteriaContext",
+    "FactSchema",
+    "Facts",
+    "Node",
+    "Not",
+    "Predicate",
+    "RuleRef",
+    "SourceMapLike",
+    "Test",
+    "check_config",
+    "compile",
+    "criteria_blocks",
+    "parse",
 ]
 
 Path = tuple[str | int, ...]

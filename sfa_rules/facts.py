@@ -9,9 +9,11 @@ and blank folding, and the number / date parses (one warning per bad value).
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 # Field names compare without case and surrounding blanks, always (SPEC §2).
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:$|[T ])")
@@ -133,7 +135,7 @@ class FactSchema:
         except ValueError:
             facts.warnings.append(f"{name}: '{shown}' is not a number")
             return
-        if number != number:  # NaN never compares; say so rather than fail silently
+        if math.isnan(number):  # NaN never compares; say so rather than fail silently
             facts.warnings.append(f"{name}: '{shown}' is not a number")
             return
         facts.num[name] = number
@@ -147,7 +149,7 @@ class Facts:
     ``warnings``: one line per field whose value could not be parsed.
     """
 
-    __slots__ = ("text", "num", "date", "warnings", "record")
+    __slots__ = ("date", "num", "record", "text", "warnings")
 
     def __init__(self, record: Mapping[str, Any], schema: FactSchema) -> None:
         self.text: dict[str, str] = {}

@@ -8,8 +8,9 @@ walks the IR or touches pydantic per record.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any
 
 from .facts import Facts
 
@@ -66,7 +67,7 @@ class RuleRef:
     node: Node
 
 
-Node = Union[Test, All, Any_, Not, RuleRef]
+Node = Test | All | Any_ | Not | RuleRef
 ALWAYS: Node = All(())
 NEVER: Node = Any_(())
 
@@ -87,7 +88,7 @@ class Predicate:
     Hot loops call ``pred.test`` directly (one call less).
     """
 
-    __slots__ = ("test", "_explain", "node")
+    __slots__ = ("_explain", "node", "test")
 
     def __init__(self, test: Test_, explain: Explain, node: Node) -> None:
         self.test = test
@@ -102,7 +103,7 @@ class Predicate:
         return self._explain(facts)
 
 
-def compile(node: Node) -> Predicate:  # noqa: A001 - the contract's name
+def compile(node: Node) -> Predicate:
     """Compile a node once into closures."""
     test, explain = _compile(node)
     return Predicate(test, explain, node)
@@ -115,7 +116,7 @@ def _compile(node: Node) -> tuple[Test_, Explain]:
         return _compile(node.node)
     if isinstance(node, Not):
         inner, _ = _compile(node.node)
-        negated: Test_ = lambda f: not inner(f)  # noqa: E731
+        negated: Test_ = lambda f: not inner(f)
         return negated, _explain_not(node, negated)
     parts = [_compile(child) for child in node.nodes]
     tests = tuple(t for t, _ in parts)

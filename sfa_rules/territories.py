@@ -12,9 +12,9 @@ candidates, so the cost per record stays nearly flat as territories grow.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date as Date
-from typing import Iterator, Sequence
 
 from .criteria import CriteriaContext
 from .facts import Facts
@@ -216,7 +216,7 @@ def _full_nodes(config: Config, ctx: CriteriaContext) -> list[Node]:
     first = {t.id: i for i, t in reversed(list(enumerate(territories)))}
     own: list[Node] = []
     for i, t in enumerate(territories):
-        parts = [RuleRef(r, ctx.rule(r, ("territories", i, "rules", j))) for j, r in enumerate(t.rules)]
+        parts: list[Node] = [RuleRef(r, ctx.rule(r, ("territories", i, "rules", j))) for j, r in enumerate(t.rules)]
         if t.when is not None:
             parts.append(ctx.node(("territories", i, "when")))
         if not parts:
