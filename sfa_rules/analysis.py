@@ -16,18 +16,18 @@ records whose territories have no eligible member).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from .analysis_statuses import probability_not_monotonic, unreachable_statuses
+from .atoms import DATE_FIELD, Unknown, partitions, tests_of
 from .criteria import CriteriaContext, SourceMapLike, compile
 from .errors import Problem
 from .models import Config, Territory
 from .predicates import ALWAYS, All, Any_, Node, RuleRef, Test
-from .regions import (
-    DATE_FIELD, Algebra, Approx, BoxIndex, Region, Regions, Unknown, partitions, tests_of,
-)
+from .regions import Algebra, Approx, BoxIndex, Region, Regions
 
 Path = tuple[str | int, ...]
 MAX_NAMED = 3  # shadowing territories named in one message

@@ -6,7 +6,8 @@ Part of :mod:`analysis`; each check takes the analysis (anything with ``config``
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol
+from collections.abc import Iterator
+from typing import Protocol
 
 from .errors import Problem
 from .models import STAGES, Config, StatusMatch, ToDefault, ToFollow, Transition
