@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 TRANSACTION_TYPES = frozenset(
     {"opportunity", "estimate", "sales_order", "invoice", "cash_sale", "status_change"}
@@ -34,6 +34,15 @@ class Decision:
     forecast: str | None = None  # opportunity rows only
     trace: tuple[dict[str, Any], ...] | None = None  # with explain only
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        """The decision ``to_dict()`` gave (the resume journal stores them so)."""
+        fields = {k: v for k, v in data.items() if k in _FIELDS}
+        fields["warnings"] = tuple(fields.get("warnings") or ())
+        if fields.get("trace") is not None:
+            fields["trace"] = tuple(fields["trace"])
+        return cls(**fields)
+
     def to_dict(self) -> dict[str, Any]:
         """The decision as SPEC §8's JSON object."""
         out: dict[str, Any] = {
@@ -61,3 +70,6 @@ class Decision:
         if self.trace is not None:
             out["trace"] = list(self.trace)
         return out
+
+
+_FIELDS = frozenset(Decision.__dataclass_fields__)

@@ -1,0 +1,19 @@
+"""sfa-rules: a rules engine for sales-force automation, configured by YAML.
+
+    import sfa_rules
+    engine = sfa_rules.load("path/to/config")      # raises sfa_rules.ConfigError
+    decision = engine.decide({"type": "lead", "id": "L-1", "country": "US"})
+    with engine.session(state="sfa-state.db") as session:
+        for decision in session.process(records):
+            ...
+        session.commit()
+
+Importing the package has no side effects: nothing is written, printed or registered.
+"""
+
+from .decision import Decision
+from .engine import Engine, Session, load
+from .errors import ConfigError, Problem, RecordError
+
+__all__ = ["ConfigError", "Decision", "Engine", "Problem", "RecordError", "Session", "load"]
+__version__ = "0.1.0"
