@@ -45,7 +45,7 @@ from sfa_rules.transitions import (
     TransitionEvaluator,
     compile_transitions,
     customer_view,
-    explain,
+    explain_transitions,
     follow_target,
 )
 
@@ -91,6 +91,7 @@ class Lifecycle:
         self._rank_of = {s.id: STAGE_RANK[s.stage] for s in config.statuses}
         self._folded = fold_index(self._statuses)
         self._opportunities = OpportunityRules(config)
+        self._results: dict[tuple[str, str | None, str | None], FireResult] = {}
         self._defaults = config.lifecycle.defaults
         self._manual = config.lifecycle.manual
         self._transitions = compile_transitions(config, self._compile_guard)
@@ -242,7 +243,7 @@ class Lifecycle:
         event_record: Mapping[str, Any],
         customer: Customer,
         opportunities: Sequence[Opportunity],
-        explain_: bool = False,
+        explain: bool = False,
     ) -> FireResult:
         """The customer's status after ``event`` (SPEC §6): the first transition that matches.
 
@@ -255,20 +256,26 @@ class Lifecycle:
             lambda: self._follow(opportunities),
         )
         trace: tuple[dict[str, Any], ...] | None = None
-        if explain_:
-            chosen, steps = explain(self._transitions, event, current, rank, view)
+        if explain:
+            chosen, steps = explain_transitions(self._transitions, event, current, rank, view)
             trace = tuple(steps)
             picked = self.evaluator.pick(event, current, rank, view)
             assert picked is chosen, "the evaluator and its explanation disagree"
         else:
             chosen = self.evaluator.pick(event, current, rank, view)
         warnings = view.warnings()
-        if chosen is None:
-            return FireResult(current, None, None, trace, warnings)
-        target = view.target(chosen)[0]
+        target = current if chosen is None else view.target(chosen)[0]
         assert target is not None  # pick never returns a transition without a target
-        changed = chosen.id if target != current else None
-        return FireResult(target, changed, chosen.id, trace, warnings)
+        fired = chosen.id if chosen is not None else None
+        changed = fired if target != current else None
+        if trace is None and not warnings:
+            # Results are immutable values: share them (this is the per-event hot path).
+            key = (target, changed, fired)
+            result = self._results.get(key)
+            if result is None:
+                result = self._results[key] = FireResult(target, changed, fired)
+            return result
+        return FireResult(target, changed, fired, trace, warnings)
 
     def _guard_record(
         self, record: Mapping[str, Any], customer: Customer, opportunities: Sequence[Opportunity]

@@ -204,7 +204,7 @@ class NativeTransitions:
         """Nothing to free."""
 
 
-def explain(
+def explain_transitions(
     transitions: Sequence[CompiledTransition], event: str, status: str, rank: int, view: GuardView
 ) -> tuple[CompiledTransition | None, list[dict[str, Any]]]:
     """The same choice as ``NativeTransitions.pick``, with why each transition failed.

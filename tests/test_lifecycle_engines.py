@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from test_lifecycle_driver import load, play, write_config
 
 from sfa_rules import lifecycle_durable
-from sfa_rules.entities import Customer
+from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.lifecycle import Lifecycle
+from sfa_rules.transitions import follow_target
 
 needs_durable = pytest.mark.skipif(
     not lifecycle_durable.available(), reason="durable-rules cannot be imported here"
@@ -121,7 +122,7 @@ lifecycle:
     cfg, ctx = load(write_config(config, tmp_path))
     with Lifecycle(cfg, ctx, engine="native") as lc:
         result = lc.fire(
-            "invoice.created", {"amount": "50"}, Customer("P", "PROSPECT-Open"), [], explain_=True
+            "invoice.created", {"amount": "50"}, Customer("P", "PROSPECT-Open"), [], explain=True
         )
     assert result.trace is not None
     reasons = {step["transition"]: step for step in result.trace}
@@ -229,3 +230,43 @@ def test_long_seeded_stream_decides_identically_and_reaches_every_transition(
     fired = {d["transition"] for d in decisions if d.get("transition")}
     config = guarded[0]
     assert fired == {t.id for t in config.lifecycle.transitions} | {"manual"}
+
+
+@needs_durable
+def test_durable_keeps_no_state_between_events(shipped: tuple[Any, Any]) -> None:
+    """Every posted event is consumed: nothing piles up in durable-rules' session."""
+    lead = Customer("L1", "LEAD-New")
+    with Lifecycle(*shipped, engine="durable") as lc:
+        for i in range(500):
+            lc.fire(["estimate.created", "invoice.created", "opportunity.lost"][i % 3], {}, lead, [])
+        ruleset = lc.evaluator._ruleset  # type: ignore[attr-defined]
+        assert ruleset.get_pending_events("0") == []
+        assert ruleset.get_facts("0") == []
+
+
+# -- follow: the most advanced open opportunity -------------------------------------
+
+_opps = st.lists(
+    st.builds(
+        lambda i, s, p, q: Opportunity(f"O{i}", "C", s, p, seq=q),
+        st.integers(0, 50), st.sampled_from(OPP_STATUSES[:-1]), st.integers(0, 100),
+        st.integers(0, 20),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=200)
+@given(opportunities=_opps)
+def test_follow_picks_highest_probability_then_most_recent(
+    opportunities: list[Opportunity],
+) -> None:
+    open_ids = frozenset(OPP_STATUSES[:5])
+    mapping = {s: f"PROSPECT-{s}" for s in OPP_STATUSES[:5]}
+    got = follow_target(opportunities, open_ids, mapping, "DEFAULT")
+    candidates = [o for o in opportunities if o.status in open_ids]
+    if not candidates:
+        assert got == "DEFAULT"
+        return
+    top = max((o.probability, o.seq) for o in candidates)
+    assert got in {mapping[o.status] for o in candidates if (o.probability, o.seq) == top}
