@@ -6,16 +6,30 @@ that other commands are added to with ``@main.command()``.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import sys
+from collections.abc import Iterable, Iterator
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
-from .errors import Problem
+from .engine import Engine, Session, load
+from .errors import ConfigError, Problem
+from .forecast import GROUP_BYS, PERIODS, to_csv, to_json, to_table
+from .lifecycle_durable import EngineUnavailable
 from .loader import resolve_folder, validate
 from .models import ConfigFile
+from .records import InputError, InputRow, read
+from .report import OutputError, make_writer, open_output
+from .state import SQLiteStore, StateError
+from .summary import Summary
+
+DEFAULT_STATE = "sfa-state.db"
+PROGRESS_BYTES = 5_000_000  # inputs smaller than this finish before a progress bar helps
 
 CONFIG_HELP = "Configuration folder (holding rules/ and territories/). Default: SPEC §2."
 
@@ -86,3 +100,233 @@ def schema_command() -> None:
     """Print the JSON Schema of a configuration file (for editor completion)."""
     schema = ConfigFile.model_json_schema(by_alias=True)
     click.echo(json.dumps(schema, indent=2, ensure_ascii=False))
+
+
+# -- commands that read records ---------------------------------------------------
+
+
+def _iso_date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def record_options(func: Any) -> Any:
+    """The options of every command that reads records (SPEC §10)."""
+    for option in reversed((
+        click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str)),
+        config_option,
+        click.option("--type", "type_", default=None, metavar="TYPE",
+                     help="Record type of rows with no `type` column (lead, opportunity, ...)."),
+        click.option("--as-of", "as_of", default=None, callback=_iso_date, metavar="DATE",
+                     help="The run's date (YYYY-MM-DD) for rows without `created`. Default: today."),
+        click.option("--lifecycle-engine", "lifecycle_engine", default="auto",
+                     type=click.Choice(["auto", "durable", "native"]), show_default=True,
+                     help="Run transitions on durable-rules or the built-in evaluator."),
+    )):
+        func = option(func)
+    return func
+
+
+def decision_options(func: Any) -> Any:
+    """The options of the commands that print decisions."""
+    for option in reversed((
+        click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "table"]), default=None,
+                     help="Default: table on a terminal, jsonl otherwise."),
+        click.option("--out", "out", default=None, type=click.Path(dir_okay=False, path_type=str),
+                     help="Write the decisions to this file (atomically) instead of stdout."),
+        click.option("--explain", is_flag=True, help="Add each row's trace: every rule tried and why."),
+        click.option("--reassign", is_flag=True,
+                     help="Redo the assignment of known records (owner_locked ones keep their owner)."),
+    )):
+        func = option(func)
+    return func
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"sfa: {message}", err=True)
+    sys.exit(code)
+
+
+def _engine(config: Path | None, lifecycle_engine: str) -> Engine:
+    """The compiled configuration; a broken one prints its problems and exits 1."""
+    try:
+        return load(config, lifecycle_engine=lifecycle_engine)  # type: ignore[arg-type]
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        _fail("the configuration has errors: nothing was processed (see `sfa validate`)", 1)
+    except EngineUnavailable as exc:
+        _fail(str(exc))
+
+
+def _rows(files: tuple[str, ...], type_: str | None, engine: Engine) -> Iterator[InputRow]:
+    try:
+        rows = read(files, type_override=type_, aliases=engine.config.settings.fields)
+    except InputError as exc:
+        _fail("; ".join(exc.problems))
+    if not sys.stderr.isatty() or sum(_size(f) for f in files) < PROGRESS_BYTES:
+        return rows
+    return _progress(rows)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _progress(rows: Iterator[InputRow]) -> Iterator[InputRow]:
+    """A row counter on stderr (a terminal only): large inputs take a while."""
+    n = 0
+    for n, row in enumerate(rows, 1):
+        if n % 50_000 == 0:
+            click.echo(f"\r{n:,} rows…", err=True, nl=False)
+        yield row
+    if n >= 50_000:
+        click.echo("\r" + " " * 24 + "\r", err=True, nl=False)
+
+
+def _format(fmt: str | None) -> str:
+    return fmt or ("table" if sys.stdout.isatty() else "jsonl")
+
+
+def _store(state: str | None, *, dry_run: bool) -> Any:
+    try:
+        return SQLiteStore(state, dry_run=dry_run)
+    except StateError as exc:
+        _fail(str(exc))
+
+
+def run_key(engine: Engine, files: Iterable[str], options: Iterable[object]) -> str:
+    """What identifies a run for resuming: the configuration, the inputs, the options."""
+    digest = hashlib.sha256()
+    for sub in ("rules", "territories"):
+        for path in sorted((engine.folder / sub).rglob("*.y*ml")):
+            digest.update(path.read_bytes())
+    for name in files:
+        digest.update(name.encode())
+        with open(name, "rb") as stream:
+            digest.update(hashlib.file_digest(stream, "sha256").digest())
+    digest.update(repr(tuple(options)).encode())
+    return digest.hexdigest()
+
+
+def run_decisions(
+    files: tuple[str, ...], *, config: Path | None, state: str | None, as_of: str | None,
+    type_: str | None, lifecycle_engine: str, fmt: str | None, out: str | None,
+    explain: bool, reassign: bool, apply: bool,
+) -> int:
+    """The body of ``sfa dry-run`` and ``sfa apply``; returns the exit code."""
+    engine = _engine(config, lifecycle_engine)
+    rows = _rows(files, type_, engine)
+    store = _store(state, dry_run=not apply)
+    summary = Summary()
+    with engine, Session(engine, store, as_of=as_of, reassign=reassign, explain=explain) as session:
+        if apply:
+            session.resumable(run_key(engine, files, (as_of, type_, reassign, lifecycle_engine)))
+        try:
+            with open_output(out) as stream:
+                writer = make_writer(_format(fmt), stream, explain=explain)
+                for decision in session.process(rows):
+                    data = decision.to_dict()
+                    writer.write(data)
+                    summary.add(data)
+                writer.finish()
+        except OutputError as exc:
+            _fail(str(exc))
+        except StateError as exc:
+            _fail(str(exc))
+        if apply:
+            session.commit()
+        for notice in session.notices:
+            summary.notice(notice)
+    verb = "applied to " + str(state) if apply else "dry run: nothing written"
+    click.echo(f"{summary.render()}\n({verb})", err=True)
+    return 1 if summary.error_rows else 0
+
+
+@main.command("dry-run")
+@record_options
+@decision_options
+@click.option("--state", default=None, type=click.Path(dir_okay=False, path_type=str),
+              help="Read this state (never written). Default: an empty state.")
+def dry_run_command(files: tuple[str, ...], config: Path | None, type_: str | None,
+                    as_of: str | None, lifecycle_engine: str, fmt: str | None, out: str | None,
+                    explain: bool, reassign: bool, state: str | None) -> None:
+    """Decide every row of FILES; write no state."""
+    sys.exit(run_decisions(files, config=config, state=state, as_of=as_of, type_=type_,
+                           lifecycle_engine=lifecycle_engine, fmt=fmt, out=out,
+                           explain=explain, reassign=reassign, apply=False))
+
+
+@main.command("apply")
+@record_options
+@decision_options
+@click.option("--state", default=DEFAULT_STATE, show_default=True,
+              type=click.Path(dir_okay=False, path_type=str), help="The state to update.")
+def apply_command(files: tuple[str, ...], config: Path | None, type_: str | None,
+                  as_of: str | None, lifecycle_engine: str, fmt: str | None, out: str | None,
+                  explain: bool, reassign: bool, state: str) -> None:
+    """Decide every row of FILES and commit the state (in crash-safe batches)."""
+    sys.exit(run_decisions(files, config=config, state=state, as_of=as_of, type_=type_,
+                           lifecycle_engine=lifecycle_engine, fmt=fmt, out=out,
+                           explain=explain, reassign=reassign, apply=True))
+
+
+@main.command("explain")
+@record_options
+@click.option("--id", "record_id", required=True, help="The id (or customer id) to explain.")
+@click.option("--state", default=None, type=click.Path(dir_okay=False, path_type=str),
+              help="Read this state (never written).")
+def explain_command(files: tuple[str, ...], config: Path | None, type_: str | None,
+                    as_of: str | None, lifecycle_engine: str, record_id: str,
+                    state: str | None) -> None:
+    """The decisions and full traces of the rows with that id (or customer), as JSON."""
+    engine = _engine(config, lifecycle_engine)
+    rows = _rows(files, type_, engine)
+    with engine, Session(engine, _store(state, dry_run=True), as_of=as_of, explain=True) as session:
+        found = [
+            d.to_dict() for d in session.process(rows)
+            if record_id in (d.id, d.customer)
+        ]
+    click.echo(json.dumps(found, indent=2, ensure_ascii=False))
+    if not found:
+        click.echo(f"sfa: no row with id or customer {record_id!r}", err=True)
+    sys.exit(0 if found else 1)
+
+
+@main.command("forecast")
+@record_options
+@click.option("--state", default=None, type=click.Path(dir_okay=False, path_type=str),
+              help="Include the opportunities of this state (never written).")
+@click.option("--by", type=click.Choice(GROUP_BYS), default="owner", show_default=True)
+@click.option("--period", type=click.Choice(PERIODS), default="quarter", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default=None,
+              help="Default: table on a terminal, json otherwise.")
+def forecast_command(files: tuple[str, ...], config: Path | None, type_: str | None,
+                     as_of: str | None, lifecycle_engine: str, state: str | None, by: str,
+                     period: str, fmt: str | None) -> None:
+    """Weighted pipeline by owner, territory, status or category, per period (SPEC §7)."""
+    engine = _engine(config, lifecycle_engine)
+    rows = _rows(files, type_, engine)
+    with engine, Session(engine, _store(state, dry_run=True), as_of=as_of) as session:
+        report, failed = session.forecast(rows, by=by, period=period)
+    fmt = fmt or ("table" if sys.stdout.isatty() else "json")
+    if fmt == "json":
+        click.echo(json.dumps(to_json(report), indent=2))
+    else:
+        click.echo(to_csv(report) if fmt == "csv" else to_table(report), nl=fmt != "csv")
+    for decision in failed:
+        error = decision.error or {}
+        click.echo(f"{decision.source}:{decision.row}: error: {error.get('message')} "
+                   f"[{error.get('code')}]", err=True)
+    for issue in (*report.warnings, *report.errors):
+        severity = "error" if issue in report.errors else "warning"
+        click.echo(f"{issue.source}:{issue.row or '-'}: {severity}: {issue.message} [{issue.code}]",
+                   err=True)
+    sys.exit(1 if failed or report.errors else 0)
