@@ -209,38 +209,39 @@ def explain_transitions(
 ) -> tuple[CompiledTransition | None, list[dict[str, Any]]]:
     """The same choice as ``NativeTransitions.pick``, with why each transition failed.
 
-    One trace entry per transition tried in file order, up to the one that fires.
+    One trace entry per transition tried in file order, up to the one that fires, shaped
+    like assignment's: ``{"step": "transition", "id", "matched", "why"}`` where ``why``
+    is a sentence, or for a guard the failing tests ``{field, op, expected, actual}``.
     """
     trace: list[dict[str, Any]] = []
     for t in transitions:
-        entry: dict[str, Any] = {"transition": t.id, "matched": False}
+        entry: dict[str, Any] = {"step": "transition", "id": t.id, "matched": False}
         trace.append(entry)
         if event not in t.events:
             if event in t.disabled_events:
                 feature = "estimates" if event.startswith("estimate") else "opportunities"
-                entry["reason"] = f"feature off: settings.{feature} is false"
+                entry["why"] = f"feature off: settings.{feature} is false"
             else:
-                entry["reason"] = f"event {event} is not in on"
+                entry["why"] = f"event {event} is not in on"
             continue
         if t.from_statuses is not None and status not in t.from_statuses:
             want = {"stage": list(t.from_stages or ()), "status": list(t.from_status_ids or ())}
-            entry["reason"] = f"from: status {status!r} does not match"
+            entry["why"] = f"from: status {status!r} does not match"
             entry["from"] = {k: v for k, v in want.items() if v}
             continue
         target, target_rank = view.target(t)
         if target is None or target_rank < 0:
-            entry["reason"] = (
+            entry["why"] = (
                 f"to: lifecycle.defaults.{t.unset_slot} is not set"
                 if t.unset_slot
                 else "to: no target status"
             )
             continue
         if target_rank < rank:
-            entry["reason"] = f"lower stage: target {target!r} is of a lower stage"
+            entry["why"] = f"lower stage: target {target!r} is of a lower stage"
             continue
         if t.guard is not None and not view.guard(t):
-            entry["reason"] = "guard failed"
-            entry["failed"] = t.guard.explain(view.facts)
+            entry["why"] = t.guard.explain(view.facts)  # the failing tests, as assignment's
             continue
         entry["matched"] = True
         entry["to"] = target

@@ -126,16 +126,19 @@ lifecycle:
             "invoice.created", {"amount": "50"}, Customer("P", "PROSPECT-Open"), [], explain=True
         )
     assert result.trace is not None
-    reasons = {step["transition"]: step for step in result.trace}
-    assert list(reasons) == ["other-event", "wrong-from", "lower", "unset", "guarded", "fires"]
-    assert reasons["other-event"]["reason"] == "event invoice.created is not in on"
-    assert reasons["wrong-from"]["from"] == {"stage": ["lead"]}
-    assert reasons["lower"]["reason"].startswith("lower stage")
-    assert "prospect_with_estimate is not set" in reasons["unset"]["reason"]
-    assert reasons["guarded"]["failed"] == [
+    steps = {step["id"]: step for step in result.trace}
+    assert list(steps) == ["other-event", "wrong-from", "lower", "unset", "guarded", "fires"]
+    assert all(step["step"] == "transition" for step in result.trace)
+    assert steps["other-event"]["why"] == "event invoice.created is not in on"
+    assert steps["wrong-from"]["from"] == {"stage": ["lead"]}
+    assert steps["lower"]["why"].startswith("lower stage")
+    assert "prospect_with_estimate is not set" in steps["unset"]["why"]
+    assert steps["guarded"]["why"] == [
         {"field": "amount", "op": "gt", "expected": 100, "actual": "50"}
     ]
-    assert reasons["fires"] == {"transition": "fires", "matched": True, "to": "PROSPECT-Open"}
+    assert steps["fires"] == {
+        "step": "transition", "id": "fires", "matched": True, "to": "PROSPECT-Open"
+    }
     # The target is the current status: it fired, but the decision names no transition.
     assert (result.status, result.transition, result.fired) == ("PROSPECT-Open", None, "fires")
 
@@ -271,3 +274,20 @@ def test_follow_picks_highest_probability_then_most_recent(
         return
     top = max((o.probability, o.seq) for o in candidates)
     assert got in {mapping[o.status] for o in candidates if (o.probability, o.seq) == top}
+
+
+@pytest.mark.parametrize("engine", ["native", pytest.param("durable", marks=needs_durable)])
+def test_switched_off_feature_never_fires_and_says_so(engine: str, tmp_path: Path) -> None:
+    config = {"base": "shipped", "files": {
+        "rules/settings.yaml": "settings: {opportunities: false, estimates: false}\n"}}
+    cfg, ctx = load(write_config(config, tmp_path))
+    lead = Customer("L1", "LEAD-New")
+    with Lifecycle(cfg, ctx, engine=engine) as lc:  # type: ignore[arg-type]
+        for event, feature in [("opportunity.created", "opportunities"),
+                               ("estimate.created", "estimates")]:
+            result = lc.fire(event, {}, lead, [], explain=True)
+            assert (result.status, result.transition) == ("LEAD-New", None)
+            assert result.trace is not None
+            first = result.trace[0]
+            assert first["why"] == f"feature off: settings.{feature} is false", first
+        assert lc.fire("invoice.created", {}, lead, []).transition == "sale-makes-customer"
