@@ -124,7 +124,10 @@ class _Lock:
     """An exclusive `flock` on a sidecar file, held for the life of an apply run."""
 
     def __init__(self, path: str, state: str, timeout: float) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise StateError(f"cannot open state {state}: {e.strerror}") from None
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -187,11 +190,13 @@ class SQLiteStore:
             except BaseException:
                 self._lock.release()
                 raise
+        # one transaction from here on: the counters, the Bloom bitmap and every later
+        # read see the same snapshot of the state
+        self._db.execute("BEGIN IMMEDIATE" if not self.dry_run else "BEGIN")
+        if self.dry_run:
+            self._db.execute("SAVEPOINT batch")
         self._counters = Counters(*self._read_counters())
         self._bloom = self._build_bloom()
-        self._db.execute("BEGIN IMMEDIATE" if not dry_run else "BEGIN")
-        if dry_run:
-            self._db.execute("SAVEPOINT batch")
 
     # opening
 
@@ -230,7 +235,12 @@ class SQLiteStore:
             return db, False
         uri = "file:" + quote(os.path.abspath(self.path)) + "?mode=ro"
         try:
-            db.execute("ATTACH DATABASE ? AS base", (uri,))
+            try:
+                db.execute("ATTACH DATABASE ? AS base", (uri,))
+            except sqlite3.OperationalError as e:
+                raise StateError(f"cannot open state {self.path}: {e}") from None
+            except sqlite3.DatabaseError as e:
+                raise StateError(f"{self.path} is not an sfa state file ({e})") from None
             layered = self._check(db, "base")
         except BaseException:
             db.close()
