@@ -14,7 +14,8 @@ Choices the SPEC leaves open, written down here:
   so row N is always the N-th record of the file. Values stay strings; empty or blank
   cells are absent. Columns with a blank header are dropped; of two columns with the
   same header, the later non-empty cell wins. A row holding more non-empty cells than
-  the header has columns is a record error ``bad-csv``.
+  the header has columns, or a field over csv's limit (128 KiB), is a record error
+  ``bad-csv``; a header row that cannot be read raises ``InputError`` mid-stream.
 - JSON Lines (``.jsonl``, ``.ndjson``): ``row`` is the line number; blank lines are
   skipped. A line that is not a JSON object is a record error ``bad-json`` (a code the
   SPEC's list does not have). Values keep their JSON types; nested objects stay dicts.
@@ -259,8 +260,8 @@ def _read_csv(file: InputFile, types: _TypeResolver) -> Iterator[InputRow]:
         reader = csv.reader(fh)
         try:
             header = next(reader, None)
-        except csv.Error:
-            header = None
+        except csv.Error as exc:  # without a header no row can be read
+            raise InputError([f"{file.source}: the header row cannot be read: {exc}"]) from exc
         if header is None:
             return
         keys = [_clean_key(k) for k in header]
