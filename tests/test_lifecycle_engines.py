@@ -283,11 +283,13 @@ def test_switched_off_feature_never_fires_and_says_so(engine: str, tmp_path: Pat
     cfg, ctx = load(write_config(config, tmp_path))
     lead = Customer("L1", "LEAD-New")
     with Lifecycle(cfg, ctx, engine=engine) as lc:  # type: ignore[arg-type]
-        for event, feature in [("opportunity.created", "opportunities"),
-                               ("estimate.created", "estimates")]:
+        for event, feature, listener in [
+            ("opportunity.created", "opportunities", "opportunity-makes-prospect"),
+            ("estimate.created", "estimates", "estimate-makes-prospect"),
+        ]:
             result = lc.fire(event, {}, lead, [], explain=True)
-            assert (result.status, result.transition) == ("LEAD-New", None)
+            assert (result.status, result.transition, result.fired) == ("LEAD-New", None, None)
             assert result.trace is not None
-            first = result.trace[0]
-            assert first["why"] == f"feature off: settings.{feature} is false", first
+            steps = {step["id"]: step for step in result.trace}
+            assert steps[listener]["why"] == f"feature off: settings.{feature} is false"
         assert lc.fire("invoice.created", {}, lead, []).transition == "sale-makes-customer"
