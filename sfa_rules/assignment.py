@@ -163,11 +163,19 @@ class Assigner:
             break
         first_id: str | None = None
         if trace is None:
-            for t in self.index.candidates(facts, today):
-                first_id = first_id or t.id
-                owner = self._pick(t, store, today, None, notices)
+            # The common case first: the first matching territory has an eligible member.
+            first = self.index.first_match(facts, today)
+            if first is not None:
+                first_id = first.id
+                owner = self._pick(first, store, today, None, notices)
                 if owner is not None:
-                    return Assignment(owner, t.id, f"territory:{t.id}", None, tuple(notices))
+                    return Assignment(owner, first.id, f"territory:{first.id}", None, tuple(notices))
+                for t in self.index.candidates(facts, today):
+                    if t.rank <= first.rank:
+                        continue
+                    owner = self._pick(t, store, today, None, notices)
+                    if owner is not None:
+                        return Assignment(owner, t.id, f"territory:{t.id}", None, tuple(notices))
         else:
             for t in self.index.tried():
                 entry = _tried(t, facts, today)

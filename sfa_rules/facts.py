@@ -22,6 +22,20 @@ _KEY_CACHE_LIMIT = 10_000  # records with ever-new keys must not grow the cache 
 ENGINE_FIELDS = ("created", "owner")
 
 
+_NUMBER, _DATE = 1, 2
+_Spec = tuple[str | None, int, str | None]  # canonical name, _NUMBER|_DATE, nested prefix
+_UNSEEN: Any = object()
+
+
+def _shown(value: object) -> str:
+    """The text of a non-string record value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
+
+
 def field_key(name: str) -> str:
     """The internal form of a field name: trimmed, lower case."""
     return name.strip().lower()
@@ -68,57 +82,67 @@ class FactSchema:
         self.fields = frozenset(self.canonical(f) for f in (*fields, *ENGINE_FIELDS))
         self.numbers = frozenset(self.canonical(f) for f in numbers)
         self.dates = frozenset(self.canonical(f) for f in (*dates, "created"))
-        self._keys: dict[str, str | None] = {}  # raw record key -> canonical, or None
+        # Names of nested objects some dotted field reads into ("address", "customer").
+        self._parents = frozenset(
+            ".".join(parts[:i]) for f in self.fields if "." in f
+            for parts in [f.split(".")] for i in range(1, len(parts))
+        )
+        self._fold = not case_sensitive
+        # raw record key -> what to do with it; rows of one file share their keys, so
+        # after the first row this is one dict lookup per key.
+        self._keys: dict[str, _Spec | None] = {}
 
     def canonical(self, name: str) -> str:
         """The canonical internal name of a field as written anywhere."""
         key = field_key(name)
         return self._names.get(key, key)
 
-    def _key(self, raw: str, prefix: str) -> str | None:
-        full = prefix + raw
-        try:
-            return self._keys[full]
-        except KeyError:
-            pass
+    def _learn(self, cache_key: str, raw: object, prefix: str) -> _Spec | None:
         if len(self._keys) >= _KEY_CACHE_LIMIT:
             self._keys.clear()
+        full = prefix + field_key(str(raw))
         name = self.canonical(full)
-        found = name if name in self.fields else None
-        self._keys[full] = found
-        return found
+        field = name if name in self.fields else None
+        kind = 0
+        if field is not None:
+            kind = (_NUMBER if field in self.numbers else 0) | (_DATE if field in self.dates else 0)
+        nested = full + "." if full in self._parents else None
+        spec = None if field is None and nested is None else (field, kind, nested)
+        self._keys[cache_key] = spec
+        return spec
 
     def _fill(self, facts: Facts, record: Mapping[str, Any], prefix: str) -> None:
         keys = self._keys
-        fold = not self.case_sensitive
+        fold = self._fold
         text = facts.text
         for raw, value in record.items():
-            if value is None:
-                continue
-            if isinstance(value, Mapping):
-                # Dotted names reach into nested objects (``address.country``).
-                self._fill(facts, value, f"{prefix}{field_key(str(raw))}.")
-                continue
-            if prefix or not isinstance(raw, str):
-                name = self._key(field_key(str(raw)), prefix)
-            else:
-                name = keys[raw] if raw in keys else self._key(raw, "")
-            if name is None:
-                continue
-            if isinstance(value, str):
+            cache_key = prefix + raw if prefix and isinstance(raw, str) else raw
+            spec = keys.get(cache_key, _UNSEEN)
+            if spec is _UNSEEN:
+                spec = self._learn(cache_key, raw, prefix)
+            if spec is None:
+                continue  # a field nothing reads
+            name, kind, nested = spec  # type: ignore[misc]
+            if type(value) is str:
                 shown = value.strip()
                 if not shown:
                     continue  # empty is absent
-            elif isinstance(value, bool):
-                shown = "true" if value else "false"
+            elif value is None:
+                continue
+            elif isinstance(value, Mapping):
+                if nested is not None:  # dotted names reach into nested objects
+                    self._fill(facts, value, nested)
+                continue
             else:
-                shown = value.isoformat() if isinstance(value, date) else str(value).strip()
+                shown = _shown(value)
                 if not shown:
                     continue
+            if name is None:
+                continue
             text[name] = shown.lower() if fold else shown
-            if name in self.numbers:
+            if kind & _NUMBER:
                 self._number(facts, name, value, shown)
-            if name in self.dates:
+            if kind & _DATE:
                 parsed = parse_iso_date(shown)
                 if parsed is None:
                     facts.warnings.append(f"{name}: '{shown}' is not a date (YYYY-MM-DD)")

@@ -99,6 +99,9 @@ class TerritoryIndex:
             i = defaults[0]
             self.default = _compiled(territories[i], len(order), nodes[i])
         self.by_id = {t.id: t for t in (*self.order, *([self.default] if self.default else []))}
+        # Parallel tuples by rank: the per-record loops read these, not the dataclasses.
+        self._tests = tuple(t.predicate.test for t in self.order)
+        self._dated = tuple(t.start is not None or t.end is not None for t in self.order)
         self._build([nodes[i] for i in order])
 
     # -- matching ---------------------------------------------------------------
@@ -106,18 +109,37 @@ class TerritoryIndex:
     def candidates(self, facts: Facts, day: DateLike = None) -> Iterator[CompiledTerritory]:
         """The matching territories in try order, lazily; the default one last."""
         today = iso_day(day)
-        order = self.order
+        order, tests, dated = self.order, self._tests, self._dated
         for rank in self._ranks(facts):
-            t = order[rank]
-            if t.predicate.test(facts) and t.in_effect(today):
-                yield t
+            if tests[rank](facts) and (not dated[rank] or order[rank].in_effect(today)):
+                yield order[rank]
         default = self.default
         if default is not None and default.in_effect(today) and default.predicate.test(facts):
             yield default
 
     def first_match(self, facts: Facts, day: DateLike = None) -> CompiledTerritory | None:
-        """The first matching territory (the default one when no other matches)."""
-        return next(self.candidates(facts, day), None)
+        """The first matching territory (the default one when no other matches).
+
+        The earliest match overall is the earliest of each hit bucket's first match,
+        so each bucket is tested in order only up to the best rank found so far; no
+        merge of the buckets is needed."""
+        tests, dated = self._tests, self._dated
+        best = -1
+        for bucket in self._hits(facts):
+            for rank in bucket:
+                if best >= 0 and rank >= best:
+                    break
+                if tests[rank](facts) and (
+                    not dated[rank] or self.order[rank].in_effect(iso_day(day))
+                ):
+                    best = rank
+                    break
+        if best >= 0:
+            return self.order[best]
+        default = self.default
+        if default is not None and default.in_effect(iso_day(day)) and default.predicate.test(facts):
+            return default
+        return None
 
     def scan(self, facts: Facts, day: DateLike = None) -> Iterator[CompiledTerritory]:
         """The same as ``candidates``, testing every territory in order (no index)."""
@@ -137,17 +159,65 @@ class TerritoryIndex:
     # -- the index ----------------------------------------------------------------
 
     def _build(self, nodes: list[Node]) -> None:
-        options = [_options(node) for node in nodes]
+        """Partition by the most commonly required equality field (country, say), then
+        bucket each partition's territories by their least crowded remaining option."""
+        options = {rank: _options(node) for rank, node in enumerate(nodes)
+                   if self.order[rank].active}  # inactive ones are in no bucket at all
+        usage: Counter[str] = Counter(
+            field for opts in options.values() for field, kind in opts if kind == "eq")
+        field = usage.most_common(1)[0][0] if usage else None
+        self._partition_field = field
+        parts: dict[str, dict[int, Options]] = defaultdict(dict)
+        rest: dict[int, Options] = {}
+        for rank, opts in options.items():
+            values = opts.get((field, "eq")) if field is not None else None
+            if values is None:
+                rest[rank] = opts
+                continue
+            others = {key: v for key, v in opts.items() if key != (field, "eq")}
+            for value in values:
+                parts[value][rank] = others
+        self._partitions = {value: _Table(members) for value, members in parts.items()}
+        self._rest = _Table(rest)
+
+    def _ranks(self, facts: Facts) -> list[int]:
+        """Candidate ranks in try order: the hit buckets, merged."""
+        hits = self._hits(facts)
+        if len(hits) == 1:
+            return hits[0]
+        if not hits:
+            return []
+        return sorted([rank for bucket in hits for rank in bucket])
+
+    def _hits(self, facts: Facts) -> list[list[int]]:
+        """The buckets (each in try order) the record's values hit, in the record's
+        partition and among the unpartitioned territories."""
+        text = facts.text
+        hits: list[list[int]] = []
+        if self._partition_field is not None:
+            value = text.get(self._partition_field)
+            if value is not None:
+                table = self._partitions.get(value)
+                if table is not None:
+                    table.collect(text, hits)
+        self._rest.collect(text, hits)
+        return hits
+
+
+class _Table:
+    """Buckets of some territories: by a required value or prefix of one field each
+    (the least crowded of its options), the rest in a residual list."""
+
+    def __init__(self, members: dict[int, Options]) -> None:
         crowd: Counter[tuple[str, str, str]] = Counter()
-        for opts in options:
+        for opts in members.values():
             for (field, kind), values in opts.items():
                 crowd.update((field, kind, v) for v in values)
         eq: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         prefix: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         residual: list[int] = []
-        for rank, opts in enumerate(options):
-            if not self.order[rank].active:
-                continue  # never matches: in no bucket at all
+        for rank in sorted(members):
+            opts = members[rank]
             if not opts:
                 residual.append(rank)
                 continue
@@ -160,23 +230,21 @@ class TerritoryIndex:
             table = eq if kind == "eq" else prefix
             for value in values:
                 table[field][value].append(rank)
-        self._eq = tuple((f, dict(b)) for f, b in eq.items())
-        self._prefix = tuple(
+        self.eq = tuple((f, dict(b)) for f, b in eq.items())
+        self.prefix = tuple(
             (f, tuple(sorted({len(p) for p in b})), dict(b)) for f, b in prefix.items()
         )
-        self._residual = residual
+        self.residual = residual
 
-    def _ranks(self, facts: Facts) -> list[int]:
-        """Candidate ranks in try order: the hit buckets and the residual, merged."""
-        text = facts.text
-        hits: list[list[int]] = []
-        for field, buckets in self._eq:
+    def collect(self, text: dict[str, str], hits: list[list[int]]) -> None:
+        """Append the buckets a record's values hit (and the residual list)."""
+        for field, buckets in self.eq:
             value = text.get(field)
             if value is not None:
                 bucket = buckets.get(value)
                 if bucket is not None:
                     hits.append(bucket)
-        for field, lengths, buckets in self._prefix:
+        for field, lengths, buckets in self.prefix:
             value = text.get(field)
             if value is not None:
                 size = len(value)
@@ -186,13 +254,8 @@ class TerritoryIndex:
                     bucket = buckets.get(value[:length])
                     if bucket is not None:
                         hits.append(bucket)
-        if self._residual:
-            hits.append(self._residual)
-        if len(hits) == 1:
-            return hits[0]
-        if not hits:
-            return hits  # type: ignore[return-value]
-        return sorted([rank for bucket in hits for rank in bucket])
+        if self.residual:
+            hits.append(self.residual)
 
 
 def _compiled(t: Territory, rank: int, node: Node) -> CompiledTerritory:

@@ -208,4 +208,7 @@ def test_index_equals_plain_scan(
     ctx, index = build(territories, rules)
     for row in rows:
         facts = ctx.facts(row)
-        assert [t.id for t in index.candidates(facts, day)] == [t.id for t in index.scan(facts, day)]
+        scanned = [t.id for t in index.scan(facts, day)]
+        assert [t.id for t in index.candidates(facts, day)] == scanned
+        first = index.first_match(facts, day)
+        assert (first.id if first else None) == (scanned[0] if scanned else None)
