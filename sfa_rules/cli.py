@@ -17,15 +17,16 @@ from typing import Any, NoReturn
 
 import click
 
+from .diff import DiffResult, diff
 from .engine import Engine, Session, load
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Problem, did_you_mean
 from .forecast import GROUP_BYS, PERIODS, to_csv, to_json, to_table
 from .lifecycle_durable import EngineUnavailable
 from .loader import resolve_folder, validate
 from .models import ConfigFile
 from .records import InputError, InputRow, read
 from .report import OutputError, make_writer, open_output
-from .state import SQLiteStore, StateError
+from .state import MemoryStore, SQLiteStore, StateError
 from .summary import Summary
 
 DEFAULT_STATE = "sfa-state.db"
@@ -330,3 +331,140 @@ def forecast_command(files: tuple[str, ...], config: Path | None, type_: str | N
         click.echo(f"{issue.source}:{issue.row or '-'}: {severity}: {issue.message} [{issue.code}]",
                    err=True)
     sys.exit(1 if failed or report.errors else 0)
+
+
+@main.command("diff")
+@record_options
+@click.option("--base", "base", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The configuration to compare against (the one live today).")
+@click.option("--state", default=None, type=click.Path(dir_okay=False, path_type=str),
+              help="The starting state of both sides (never written).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "table"]), default=None,
+              help="Default: table on a terminal, jsonl otherwise.")
+@click.option("--reassign", is_flag=True, help="Redo the assignment of known records.")
+@click.option("--exit-code", "exit_code", is_flag=True, help="Exit 1 when any row differs.")
+def diff_command(files: tuple[str, ...], config: Path | None, type_: str | None,
+                 as_of: str | None, lifecycle_engine: str, base: Path, state: str | None,
+                 fmt: str | None, reassign: bool, exit_code: bool) -> None:
+    """Decisions under --base and --config side by side: the rows that change (SPEC §15)."""
+    old_engine = _engine(base, lifecycle_engine)
+    new_engine = _engine(config, lifecycle_engine)
+    fmt = _format(fmt) if fmt != "csv" else "jsonl"
+    result = DiffResult()
+    options = {"as_of": as_of, "reassign": reassign}
+    with old_engine, new_engine, \
+            Session(old_engine, _store(state, dry_run=True), **options) as old, \
+            Session(new_engine, _store(state, dry_run=True), **options) as new:
+        changed = diff(old, new, _rows(files, type_, old_engine), _rows(files, type_, new_engine),
+                       result)
+        if fmt == "jsonl":
+            for row in changed:
+                click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            _diff_table(changed)
+    click.echo("\n".join(result.summary()), err=True)
+    sys.exit(1 if exit_code and result.changed else 0)
+
+
+def _diff_table(changed: Iterable[dict[str, Any]]) -> None:
+    header = ("source:row", "id", "field", "before", "after")
+    lines: list[tuple[str, ...]] = []
+    for row in changed:
+        for name in row["before"]:
+            if row["before"][name] != row["after"][name]:
+                lines.append((f"{row['source']}:{row['row']}", str(row["id"]), name,
+                              _cell(row["before"][name]), _cell(row["after"][name])))
+    widths = [max(len(r[i]) for r in (header, *lines)) for i in range(len(header))]
+    for r in (header, *lines):
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+# -- state ---------------------------------------------------------------------------
+
+
+@main.group("state")
+def state_group() -> None:
+    """Look at or reset the state: rotations ("who is next") and loads (SPEC §9)."""
+
+
+def state_option(func: Any) -> Any:
+    return click.option("--state", default=DEFAULT_STATE, show_default=True,
+                        type=click.Path(dir_okay=False, path_type=str),
+                        help="The state file.")(func)
+
+
+def _existing_state(state: str) -> None:
+    if not os.path.exists(state):
+        _fail(f"no state at {state} (run `sfa apply ... --state {state}` first)")
+
+
+@state_group.command("show")
+@state_option
+@config_option
+@click.option("--as-of", "as_of", default=None, callback=_iso_date, metavar="DATE",
+              help="The date eligibility is judged on (away periods). Default: today.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+def state_show_command(state: str, config: Path | None, as_of: str | None, fmt: str) -> None:
+    """Each territory's rotation (who is next) and each rep's open records."""
+    _existing_state(state)
+    engine = _engine(config, "native")
+    with engine, _store(state, dry_run=True) as store:
+        rotations = store.rotations()
+        loads = store.loads()
+        rows = []
+        for t in engine.index.tried():
+            following = engine.assigner.preview(t.id, 1, store, as_of)
+            rows.append({"territory": t.id, "distribution": t.distribution,
+                         "next": following[0] if following else None,
+                         "rotation": rotations.get(t.id)})
+    if fmt == "json":
+        click.echo(json.dumps({"rotations": rows, "loads": loads}, indent=2))
+        return
+    click.echo("territory".ljust(24) + "distribution".ljust(14) + "next")
+    for r in rows:
+        click.echo(f"{r['territory']:<24}{r['distribution']:<14}{r['next'] or '(nobody eligible)'}")
+    click.echo("\nrep".ljust(25) + "open records")
+    for rep, count in sorted(loads.items()):
+        click.echo(f"{rep:<24}{count:>12,}")
+
+
+@state_group.command("next")
+@click.argument("territory")
+@click.option("-n", "count", default=10, show_default=True, type=click.IntRange(min=1))
+@state_option
+@config_option
+@click.option("--as-of", "as_of", default=None, callback=_iso_date, metavar="DATE",
+              help="The date eligibility is judged on (away periods). Default: today.")
+def state_next_command(territory: str, count: int, state: str, config: Path | None,
+                       as_of: str | None) -> None:
+    """Who would get the next N records of TERRITORY (the rotation does not advance)."""
+    engine = _engine(config, "native")
+    if territory not in engine.index.by_id:
+        hint = did_you_mean(territory, engine.index.by_id)
+        _fail(f"unknown territory {territory!r}{hint}")
+    store: Any = _store(state, dry_run=True) if os.path.exists(state) else MemoryStore()
+    with engine, store:
+        picks = engine.assigner.preview(territory, count, store, as_of)
+    for i, rep in enumerate(picks, 1):
+        click.echo(f"{i:>3}  {rep}")
+    if len(picks) < count:
+        click.echo(f"sfa: only {len(picks)} of {count}: nobody else is eligible", err=True)
+
+
+@state_group.command("reset")
+@click.option("--territory", "territory", required=True, help="The territory whose rotation restarts.")
+@state_option
+def state_reset_command(territory: str, state: str) -> None:
+    """Restart a territory's rotation (its next record goes to its first member)."""
+    _existing_state(state)
+    with _store(state, dry_run=False) as store:
+        store.reset_rotation(territory)
+        store.commit()
+    click.echo(f"rotation of {territory} reset in {state}", err=True)
+
