@@ -392,3 +392,17 @@ def test_header_with_invalid_bytes_keeps_printable_keys(tmp_path: Path) -> None:
     path.write_bytes(b"id,Pa\xeds\nL-1,PE\n")
     (row,) = read([path])
     assert (row.record, row.error) == ({"id": "L-1", "Pa\ufffds": "PE"}, None)
+
+
+def test_parquet_binary_values(tmp_path: Path) -> None:
+    """Binary columns read as UTF-8 text; a value that is not UTF-8 is `bad-encoding`."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "leads.parquet"
+    pq.write_table(pa.table({"id": [b"L-1", b"L-\xff2", b"L-3"]}), path)
+    rows = list(read([path]))
+    assert [(r.row, r.record, r.error and r.error.code) for r in rows] == [
+        (1, {"id": "L-1"}, None),
+        (2, None, "bad-encoding"),
+        (3, {"id": "L-3"}, None),
+    ]
