@@ -22,8 +22,8 @@ _KEY_CACHE_LIMIT = 10_000  # records with ever-new keys must not grow the cache 
 ENGINE_FIELDS = ("created", "owner")
 
 
-_NUMBER, _DATE = 1, 2
-_Spec = tuple[str | None, int, str | None]  # canonical name, _NUMBER|_DATE, nested prefix
+_NUMBER, _DATE, _KEEP = 1, 2, 4
+_Spec = tuple[str | None, int, str | None]  # canonical name, _NUMBER|_DATE|_KEEP, nested prefix
 _UNSEEN: Any = object()
 
 
@@ -105,7 +105,11 @@ class FactSchema:
         field = name if name in self.fields else None
         kind = 0
         if field is not None:
-            kind = (_NUMBER if field in self.numbers else 0) | (_DATE if field in self.dates else 0)
+            kind = (
+                (_NUMBER if field in self.numbers else 0)
+                | (_DATE if field in self.dates else 0)
+                | (_KEEP if field in ENGINE_FIELDS else 0)
+            )
         nested = full + "." if full in self._parents else None
         spec = None if field is None and nested is None else (field, kind, nested)
         self._keys[cache_key] = spec
@@ -142,6 +146,8 @@ class FactSchema:
             text[name] = shown.lower() if fold else shown
             if kind & _NUMBER:
                 self._number(facts, name, value, shown)
+            if kind & _KEEP:
+                facts.original[name] = shown
             if kind & _DATE:
                 parsed = parse_iso_date(shown)
                 if parsed is None:
@@ -173,23 +179,18 @@ class Facts:
     ``warnings``: one line per field whose value could not be parsed.
     """
 
-    __slots__ = ("date", "num", "record", "text", "warnings")
+    __slots__ = ("date", "num", "original", "record", "text", "warnings")
 
     def __init__(self, record: Mapping[str, Any], schema: FactSchema) -> None:
         self.text: dict[str, str] = {}
         self.num: dict[str, float] = {}
         self.date: dict[str, str] = {}
         self.warnings: list[str] = []
+        self.original: dict[str, str] = {}  # unfolded values of the engine's own fields
         self.record = record
         schema._fill(self, record, "")
 
-    def raw(self, name: str) -> Any:
-        """The record's own value of a top-level field (case and blanks of the key
-        ignored), unfolded; None when absent or empty."""
-        key = field_key(name)
-        for raw, value in self.record.items():
-            if isinstance(raw, str) and field_key(raw) == key:
-                if isinstance(value, str):
-                    value = value.strip()
-                return value if value not in ("", None) else None
-        return None
+    def raw(self, name: str) -> str | None:
+        """The record's own text of an engine field (``owner``, ``created``): trimmed,
+        not folded; None when absent or empty."""
+        return self.original.get(field_key(name))
