@@ -17,6 +17,7 @@ records whose territories have no eligible member).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -272,8 +273,11 @@ def _residual(region: Region, index: BoxIndex, alg: Algebra) -> tuple[Region, li
         if not region:
             break
         box = index.boxes[k]
-        if any(alg.meet(b, box) is not None for b in region):
-            region = alg.minus(region, [box])
+        pieces: Region = []
+        for b in region:
+            pieces += alg.minus_box(b, box)
+        if len(pieces) != len(region) or any(p is not b for p, b in zip(pieces, region)):
+            region = alg.bounded(pieces)
             if index.owners[k] not in covers:
                 covers.append(index.owners[k])
     return region, covers
@@ -287,6 +291,7 @@ def _ambiguity_scan(analysis: Analysis, findings: Findings) -> None:
     ancestors = _ancestors(territories)
     rank = {i: r for r, i in enumerate(analysis.territory_order)}
     inexact = [i for i in analysis.territory_order if approx[i] is not None and i in findings.not_analysed]
+    inexact_ranks = [rank[i] for i in inexact]
     group: BoxIndex | None = None
     priority: int | None = None
     for b in analysis.territory_order:
@@ -302,7 +307,7 @@ def _ambiguity_scan(analysis: Analysis, findings: Findings) -> None:
             if a in seen or a in ancestors[b] or b in ancestors[a]:
                 continue
             seen.add(a)
-            before = [j for j in inexact if rank[j] < rank[a]]
+            before = inexact[:bisect_left(inexact_ranks, rank[a])]
             for box in alg.both(findings.residual[a], ab.upper):
                 example = analysis.regions.witness(box)
                 if not any(analysis.matches(j, example) for j in before):
@@ -330,17 +335,14 @@ def _ancestors(territories: tuple[Territory, ...]) -> list[set[int]]:
 
 
 def _named(analysis: Analysis, covers: list[int], noun: str) -> str:
-    if noun == "territory":
-        names = [f"'{analysis.config.territories[j].id}' (priority "
-                 f"{analysis.config.territories[j].priority})" for j in covers]
-    else:
-        names = [f"override '{analysis.config.assignment.overrides[j].id}'" for j in covers]
-    if not names:
+    if not covers:
         return "its criteria hold for no record"
-    if len(names) == 1:
-        return f"{names[0]} matches every record it matches"
-    shown = names[:MAX_NAMED]
-    more = len(names) - len(shown)
+    territories, overrides = analysis.config.territories, analysis.config.assignment.overrides
+    shown = [f"'{territories[j].id}' (priority {territories[j].priority})" if noun == "territory"
+             else f"override '{overrides[j].id}'" for j in covers[:MAX_NAMED]]
+    if len(covers) == 1:
+        return f"{shown[0]} matches every record it matches"
+    more = len(covers) - len(shown)
     listed = ", ".join(shown[:-1]) + f" and {shown[-1]}" if not more else ", ".join(shown) + f" and {more} more"
     return f"{listed} together match every record it matches"
 

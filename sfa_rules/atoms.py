@@ -23,7 +23,8 @@ from .predicates import Node, Not, RuleRef, Test
 
 ABSENT = 1  # bit 0: absent or empty
 OTHER = 2  # bit 1: present, but not a number (number fields) / not a date (date fields)
-DATE_FIELD = "(date)"  # the record's date (`created`, else --as-of, else today)
+DATE_FIELD = "(Date)"  # the record's date (`created`, else --as-of, else today); field
+# names are lower case, so no criteria field can be called this
 _ORDERED = ("between", "gt", "gte", "lt", "lte")
 _TEXT_OPS = ("eq", "ne", "in", "not_in", "prefix")
 # Suffixes tried, in order, to find a value strictly inside a gap between two texts.

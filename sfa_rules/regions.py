@@ -67,11 +67,19 @@ class Algebra:
         out = [m for a in r for b in s if (m := self.meet(a, b)) is not None]
         return self.bounded(out)
 
-    def minus_box(self, a: Box, b: Box) -> list[Box]:
-        """``a`` minus ``b`` as disjoint boxes (``[a]`` when they do not meet)."""
+    @staticmethod
+    def meets(a: Box, b: Box) -> bool:
+        """Do two boxes share a record?"""
         for name, mask in b.items():
-            if name in a and not a[name] & mask:
-                return [a]
+            have = a.get(name)
+            if have is not None and not have & mask:
+                return False
+        return True
+
+    def minus_box(self, a: Box, b: Box) -> list[Box]:
+        """``a`` minus ``b`` as disjoint boxes (``[a]`` itself when they do not meet)."""
+        if not self.meets(a, b):
+            return [a]
         out: list[Box] = []
         cur = dict(a)
         for name, mask in b.items():
@@ -177,41 +185,65 @@ class Regions:
 class BoxIndex:
     """Boxes added in order, found again by the boxes they may meet.
 
-    Each box is filed under its most selective field, by every atom it allows there;
-    a query looks up its own atoms of each filed field (or takes the whole field's list
-    when that is shorter), so disjoint territories (other countries, other zip
-    prefixes) are never compared.
+    A box is filed under its narrowest field, by every atom it allows there, and the
+    rest of the box likewise one level down (a tree keyed by field atoms: country,
+    then state, then ...). A query walks only the branches whose atoms it allows, so
+    territories of other countries, states or zip prefixes are never compared, and the
+    work per query follows the boxes that really overlap it.
     """
 
     def __init__(self) -> None:
         self.boxes: list[Box] = []
         self.owners: list[int] = []
-        self._by_atom: dict[tuple[str, int], list[int]] = {}
-        self._by_field: dict[str, list[int]] = {}
-        self._free: list[int] = []
+        self._root = _Node()
 
     def add(self, box: Box, owner: int) -> None:
         """File a box, remembering whose it is."""
-        k = len(self.boxes)
+        self._root.add(box, len(self.boxes))
         self.boxes.append(box)
         self.owners.append(owner)
-        if not box:
-            self._free.append(k)
-            return
-        name = min(box, key=lambda f: (box[f].bit_count(), f))
-        self._by_field.setdefault(name, []).append(k)
-        for bit in bits(box[name]):
-            self._by_atom.setdefault((name, bit), []).append(k)
 
     def query(self, region: Region) -> list[int]:
         """Positions of the filed boxes that may meet some box of ``region``, in order."""
-        found: set[int] = set(self._free)
+        found: set[int] = set()
         for box in region:
-            for name, filed in self._by_field.items():
-                mask = box.get(name)
-                if mask is None or mask.bit_count() > len(filed):
-                    found.update(filed)
-                else:
-                    for bit in bits(mask):
-                        found.update(self._by_atom.get((name, bit), ()))
+            self._root.collect(box, found)
         return sorted(found)
+
+
+class _Node:
+    """One level of :class:`BoxIndex`: boxes with nothing left to file, boxes too wide
+    to file, and per field the sub-levels by atom."""
+
+    __slots__ = ("rest", "fields")
+    WIDE = 64  # a field allowing more atoms than this is not worth filing under
+
+    def __init__(self) -> None:
+        self.rest: list[int] = []
+        self.fields: dict[str, dict[int, _Node]] = {}
+
+    def add(self, box: Box, k: int) -> None:
+        name = min(box, key=lambda f: (box[f].bit_count(), f)) if box else None
+        if name is None or box[name].bit_count() > self.WIDE:
+            self.rest.append(k)
+            return
+        rest = {f: m for f, m in box.items() if f != name}
+        branches = self.fields.setdefault(name, {})
+        for bit in bits(box[name]):
+            branches.setdefault(bit, _Node()).add(rest, k)
+
+    def collect(self, box: Box, found: set[int]) -> None:
+        found.update(self.rest)
+        for name, branches in self.fields.items():
+            mask = box.get(name)
+            if mask is None:
+                for node in branches.values():
+                    node.collect(box, found)
+            elif mask.bit_count() <= len(branches):
+                for bit in bits(mask):
+                    if bit in branches:
+                        branches[bit].collect(box, found)
+            else:
+                for bit, node in branches.items():
+                    if mask >> bit & 1:
+                        node.collect(box, found)

@@ -205,7 +205,7 @@ def test_shadowed_and_ambiguous_are_exact(raw: dict[str, Any]) -> None:
         assert (t.id in shadowed) == (t.id not in winners), t.id
     reported = set()
     for a, b, example in findings.ambiguous:
-        record = {("created" if k == "(date)" else k): v for k, v in example.items()}
+        record = {("created" if k == "(Date)" else k): v for k, v in example.items()}
         day = record.pop("created", "2027-01-01")
         hits = [t.id for t in index.scan(ctx.facts(record), day) if not t.default]
         assert hits[:1] == [ids[a]] and ids[b] in hits, (example, hits)
