@@ -268,6 +268,8 @@ def open_output(path: str | os.PathLike[str] | None) -> Iterator[TextIO]:
         sys.stdout.flush()
         return
     target = Path(path)
+    if target.is_dir():  # found now, not by the rename after every row is written
+        raise OutputError(f"{os.fspath(path)}: cannot write: is a directory")
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     try:
         # 0o666 lets the umask decide the mode, as for any file the user creates

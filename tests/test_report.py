@@ -300,6 +300,12 @@ def test_output_into_a_missing_folder_is_an_output_error(tmp_path: Path) -> None
         pass
 
 
+def test_output_onto_a_folder_is_an_output_error(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match=r"cannot write: is a directory"), open_output(tmp_path):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_no_path_is_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     with open_output(None) as stream:
         JsonlWriter(stream).write({"id": "L-1"})
