@@ -324,7 +324,7 @@ def _observe(store: Store) -> dict[str, Any]:
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(ops=st.lists(_op, max_size=30), dry=st.booleans())
 def test_sqlite_store_behaves_like_memory_store(
