@@ -4,7 +4,9 @@
 and returns the ``entities`` values (the engine loads and stores them) and raises
 ``RecordError`` for a row that cannot be processed. Transitions are picked by a
 ``TransitionEvaluator``: durable-rules' Rete engine (``lifecycle_durable``) or the
-built-in one (``transitions.NativeTransitions``); both decide identically.
+built-in one (``transitions.NativeTransitions``); both decide identically. ``engine=
+"auto"`` picks durable-rules where it imports; ``"durable"`` where it does not raises
+``EngineUnavailable`` (for the CLI, a usage error).
 
 Choices where SPEC is silent:
 
@@ -39,6 +41,7 @@ from sfa_rules.lifecycle_opportunities import (
 from sfa_rules.models import Config, StatusMatch
 from sfa_rules.transitions import (
     STAGE_RANK,
+    EngineUnavailable,
     GuardView,
     NativeTransitions,
     Predicate,
@@ -48,6 +51,11 @@ from sfa_rules.transitions import (
     explain_transitions,
     follow_target,
 )
+
+__all__ = [
+    "TRANSACTION_EVENTS", "EngineName", "EngineUnavailable", "FireResult", "Lifecycle",
+    "OpportunityOutcome",
+]
 
 EngineName = Literal["auto", "durable", "native"]
 

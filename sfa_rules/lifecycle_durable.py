@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from functools import reduce
 from typing import Any
 
-from sfa_rules.transitions import CompiledTransition, GuardView
+from sfa_rules.transitions import CompiledTransition, EngineUnavailable, GuardView
 
 try:  # durable-rules' C extension imports only on CPython < 3.13
     import durable_rules_engine as _dre  # type: ignore[import-not-found]
@@ -42,8 +42,7 @@ else:
     _IMPORTED = True
 
 
-class EngineUnavailable(RuntimeError):
-    """``engine="durable"`` where durable-rules cannot be imported (a usage error)."""
+__all__ = ["DurableTransitions", "EngineUnavailable", "available"]
 
 
 def available() -> bool:
