@@ -264,6 +264,8 @@ def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
         reader = csv.reader(fh)
         try:
             header = next(reader, None)
+            while header == []:  # blank lines before the header
+                header = next(reader, None)
         except csv.Error as exc:  # without a header no row can be read
             raise InputError([f"{file.source}: the header row cannot be read: {exc}"]) from exc
         if header is None:
