@@ -10,8 +10,9 @@ Choices the SPEC leaves open, written down here:
 - ``source`` is the path exactly as the caller gave it (``data/leads.csv`` stays
   ``data/leads.csv``), so a decision points at the file the user named.
 - CSV: ``row`` is the 1-based data record (the header is not a row; a quoted field
-  spanning lines is still one row). Blank lines yield nothing but keep their number,
-  so row N is always the N-th record of the file. Values stay strings; empty or blank
+  spanning lines is still one row). Blank lines above the header are skipped; blank
+  lines below it yield nothing but keep their number, so row N is always the N-th
+  record of the file. Values stay strings; empty or blank
   cells are absent. Columns with a blank header are dropped; of two columns with the
   same header, the later non-empty cell wins. A row holding more non-empty cells than
   the header has columns, or a field over csv's limit (128 KiB), is a record error
