@@ -16,8 +16,8 @@ records whose territories have no eligible member).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
 from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -403,7 +403,7 @@ def uncovered_values(analysis: Analysis) -> Iterator[Problem]:
             for box in region:
                 reach |= box.get(key, -1)
         missing = [v for v in values
-                   if not reach or part is not None and not reach >> part.locate_text(analysis.ctx.text(v)) & 1]
+                   if not reach or part is not None and not reach >> part.locate_text(v) & 1]
         if missing:
             listed = ", ".join(f"'{v}'" for v in missing)
             yield analysis.problem(("settings", "domains", name), "uncovered-values",

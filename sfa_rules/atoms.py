@@ -128,7 +128,11 @@ class Partition:
 
     def _text_inside(self, low: str | None, high: str | None) -> str | None:
         bases = [low or ""]
-        if high is not None:
+        if low is not None:  # texts just above `low` that do not start with it
+            bases += [low[:k] + chr(ord(low[k]) + 1) for k in range(len(low)) if ord(low[k]) < 0x10FFFF]
+        if high is None:
+            bases += ["\uffee", "\U0010fffd"]
+        else:
             bases += [high[:k] for k in range(len(high))]
             bases += [high[:k] + chr(ord(high[k]) - 1) for k in range(len(high)) if ord(high[k])]
         for base in bases:
@@ -158,20 +162,22 @@ class Partition:
             return 3 + 2 * i
         return 2 + 2 * i
 
-    def locate_text(self, text: str | None) -> int:
-        """The atom of a record's folded text (None: absent)."""
-        if text is None:
+    def locate_text(self, value: str | None) -> int:
+        """The atom of a record's value as written (None or blank: absent), read as
+        :class:`facts.Facts` reads it: trimmed, then folded, parsed as a number or a date."""
+        shown = "" if value is None else value.strip()
+        if not shown:
             return 0
         if self.kind == "number":
             try:
-                number = float(text)
+                number = float(shown)
             except ValueError:
                 return 1
             return 1 if math.isnan(number) else self.locate(number)
         if self.kind == "date":
-            day = parse_iso_date(text)
+            day = parse_iso_date(shown)
             return 1 if day is None else self.locate(day)
-        return self.locate(text)
+        return self.locate(shown if self.case_sensitive else shown.lower())
 
     def _interval(self, low: Any, low_in: bool, high: Any, high_in: bool) -> int:
         start = 2 if low is None else self.point(low) + (0 if low_in else 1)

@@ -215,7 +215,7 @@ class _Node:
     """One level of :class:`BoxIndex`: boxes with nothing left to file, boxes too wide
     to file, and per field the sub-levels by atom."""
 
-    __slots__ = ("rest", "fields")
+    __slots__ = ("fields", "rest")
     WIDE = 64  # a field allowing more atoms than this is not worth filing under
 
     def __init__(self) -> None:

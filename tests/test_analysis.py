@@ -233,3 +233,93 @@ def _related(config: Config, a: str, b: str) -> bool:
         return seen
 
     return a in up(b) or b in up(a)
+
+
+# -- atoms agree with the operators, value by value ------------------------------------
+
+ALPHABET = "aAbB 0~!\x01\u00dfI\u0130\u00ff"
+TEXT_OPS = ("eq", "ne", "in", "not_in", "prefix", "between", "gt", "gte", "lt", "lte", "exists")
+
+
+@st.composite
+def text_tests(draw: st.DrawFn) -> tuple[bool, list[dict[str, Any]]]:
+    word = st.text(alphabet=ALPHABET, min_size=1, max_size=3).filter(lambda w: w.strip())
+    tests: list[dict[str, Any]] = []
+    for op in draw(st.lists(st.sampled_from(TEXT_OPS), min_size=1, max_size=5)):
+        if op in ("in", "not_in", "prefix"):
+            tests.append({op: draw(st.lists(word, min_size=1, max_size=3))})
+        elif op == "between":
+            tests.append({op: draw(st.lists(word, min_size=2, max_size=2))})
+        elif op == "exists":
+            tests.append({op: draw(st.booleans())})
+        else:
+            tests.append({op: draw(word)})
+    return draw(st.booleans()), tests
+
+
+@settings(max_examples=200, deadline=None)
+@given(text_tests(), st.lists(st.text(alphabet=ALPHABET, max_size=4), max_size=12))
+def test_text_atoms_agree_with_the_operators(drawn: tuple[bool, list[dict[str, Any]]],
+                                             values: list[str]) -> None:
+    from sfa_rules.atoms import partitions
+    from sfa_rules.predicates import compile as compile_node
+
+    case_sensitive, tests = drawn
+    ctx_config = Config.model_validate({
+        "settings": {"case_sensitive": case_sensitive},
+        "territories": [{"id": f"t{i}", "when": {"f": t}} for i, t in enumerate(tests)],
+    })
+    ctx = CriteriaContext(ctx_config, Positions())
+    if ctx.problems:  # e.g. a between whose bounds fold the wrong way round
+        return
+    nodes = [ctx.node(("territories", i, "when")) for i in range(len(tests))]
+    part = partitions(nodes, case_sensitive)["f"]
+    if part.kind == "opaque":  # allowed (nothing claimed), but must stay rare
+        return
+    witnesses = [w for w in part.witnesses.values()]
+    for value in [*values, *(w for w in witnesses if w is not None)]:
+        facts = ctx.facts({"f": value})
+        atom = part.locate_text(value)
+        assert part.valid >> atom & 1, (value, atom)
+        for node in nodes:
+            assert compile_node(node)(facts) == bool(part.mask(node) >> atom & 1), (value, node)
+    for atom, witness in part.witnesses.items():
+        assert part.locate_text(witness) == atom
+
+
+ORDER_OPS = ("between", "gt", "gte", "lt", "lte", "exists")
+number = st.one_of(st.integers(-3, 3), st.sampled_from([0.5, -1.5, 2.25, 1e15]))
+day = st.dates(min_value=__import__("datetime").date(2026, 12, 28),
+               max_value=__import__("datetime").date(2027, 1, 3)).map(lambda d: d.isoformat())
+number_text = st.one_of(number.map(str), st.sampled_from(["n/a", " 2 ", "1e0", "inf", "-inf", "nan",
+                                                          "1_000", "0.75", "2.0000001", ""]))
+day_text = st.one_of(day, st.sampled_from(["2027-01-01T10:00", "2027-13-01", "soon", "0001-01-01",
+                                           "9999-12-31", "2027-01-02 08:00"]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from([(number, number_text), (day, day_text)]).flatmap(
+    lambda kinds: st.tuples(st.lists(st.tuples(st.sampled_from(ORDER_OPS), kinds[0], kinds[0]),
+                                     min_size=1, max_size=4),
+                            st.lists(kinds[1], max_size=12))))
+def test_number_and_date_atoms_agree_with_the_operators(
+        drawn: tuple[list[tuple[str, Any, Any]], list[str]]) -> None:
+    from sfa_rules.atoms import partitions
+    from sfa_rules.predicates import compile as compile_node
+
+    specs, values = drawn
+    tests = [{op: sorted([a, b]) if op == "between" else True if op == "exists" else a}
+             for op, a, b in specs]
+    config = Config.model_validate(
+        {"territories": [{"id": f"t{i}", "when": {"f": t}} for i, t in enumerate(tests)]})
+    ctx = CriteriaContext(config, Positions())
+    assert ctx.problems == []
+    nodes = [ctx.node(("territories", i, "when")) for i in range(len(tests))]
+    part = partitions(nodes, False)["f"]
+    assert part.kind != "opaque"
+    for value in [*values, *(w for w in part.witnesses.values() if w is not None)]:
+        facts = ctx.facts({"f": value})
+        atom = part.locate_text(value)
+        assert part.valid >> atom & 1, (value, atom)
+        for node in nodes:
+            assert compile_node(node)(facts) == bool(part.mask(node) >> atom & 1), (value, node)
