@@ -103,9 +103,9 @@ class Lifecycle:
         self._defaults = config.lifecycle.defaults
         self._manual = config.lifecycle.manual
         self._transitions = compile_transitions(config, self._compile_guard)
-        self._make_facts = self._facts_factory()
+        self._make_facts: Callable[[Mapping[str, Any]], Any] = criteria_ctx.facts
         self.evaluator: TransitionEvaluator = self._evaluator(engine)
-        self.engine = getattr(self.evaluator, "name", "native")
+        self.engine: str = self.evaluator.name  # "native" | "durable": what runs
 
     # -- setup ------------------------------------------------------------
 
@@ -113,12 +113,6 @@ class Lifecycle:
         # The context parsed every block at load (problems included): compile its node.
         pred: Predicate = criteria.compile(self._ctx.node(path))
         return pred
-
-    def _facts_factory(self) -> Callable[[Mapping[str, Any]], Any]:
-        if not any(t.guard is not None for t in self._transitions):
-            return lambda record: record  # no guard reads facts: skip building them
-        make: Callable[[Mapping[str, Any]], Any] = self._ctx.facts
-        return make
 
     def _evaluator(self, engine: EngineName) -> TransitionEvaluator:
         if engine == "native":

@@ -111,6 +111,8 @@ class EngineUnavailable(RuntimeError):
 class TransitionEvaluator(Protocol):
     """Picks the first transition (file order) matching an event on a status."""
 
+    name: str  # "native" | "durable"
+
     def pick(self, event: str, status: str, rank: int, view: GuardView) -> CompiledTransition | None:
         """The transition that fires, or None."""
         ...
