@@ -18,6 +18,9 @@ Choices where SPEC is silent:
 - A transition whose target is the current status fires (it stops the search) but
   changes nothing: the decision's ``transition`` is null, as for any row whose status
   did not change. A manual change to the current status likewise.
+- In a guard, ``customer`` is the customer mapping (the record's own ``customer`` id
+  is ``customer.id`` there); the customer's stored fields come first, then ``id``,
+  ``status``, ``stage``, ``owner``, ``territory`` and the three opportunity counts.
 - Opportunity rows: see ``lifecycle_opportunities``.
 """
 
