@@ -161,6 +161,14 @@ def test_rotations_are_copies_in_and_out(store: Store) -> None:
     assert store.get_rotation("us-west") == {"last": "ana", "weights": {"ana": 2}}
 
 
+def test_rotations_come_back_as_json_values(store: Store) -> None:
+    store.set_rotation("t", {"order": ("ana", "bo"), "weights": {"ana": 2.5}, "sig": None})
+    expected = {"order": ["ana", "bo"], "weights": {"ana": 2.5}, "sig": None}
+    assert store.get_rotation("t") == expected
+    store.commit()
+    assert store.rotations() == {"t": expected}
+
+
 def test_reset_rotation_forgets_it(store: Store) -> None:
     store.set_rotation("us-west", {"last": "ana"})
     store.set_rotation("emea", {"last": "bo"})
