@@ -14,7 +14,7 @@ import os
 from pathlib import Path as FsPath
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import models
 from .errors import Problem, did_you_mean
@@ -136,6 +136,10 @@ def _section_model(key: str) -> tuple[type[BaseModel], bool]:
 
 
 SECTIONS = {key: _section_model(key) for key in models.ConfigFile.model_fields}
+LIST_ADAPTERS: dict[str, TypeAdapter[list[Any]]] = {
+    key: TypeAdapter(list[model])  # type: ignore[valid-type]
+    for key, (model, is_list) in SECTIONS.items() if is_list
+}
 
 
 def _validate(model: type[BaseModel], value: Any, base: Path, doc: Document,
@@ -206,6 +210,16 @@ class _Merger:
                 file, line, col, "error", "wrong-type",
                 f"{key} must be a list, got {shown(value)}",
             ))
+            return
+        try:
+            # The common case, a valid list, in one call; item by item only when some
+            # item is wrong, so that the others are still loaded.
+            items = LIST_ADAPTERS[key].validate_json(json.dumps(value), strict=True)
+        except ValidationError:
+            pass
+        else:
+            self.sm.items[key].extend((file, index) for index in range(len(items)))
+            self.lists[key].extend(items)
             return
         for index, item in enumerate(value):
             valid, problems = _validate(model, item, (key, index), doc, file)
