@@ -27,6 +27,7 @@ DATE_FIELD = "(Date)"  # the record's date (`created`, else --as-of, else today)
 # names are lower case, so no criteria field can be called this
 _ORDERED = ("between", "gt", "gte", "lt", "lte")
 _TEXT_OPS = ("eq", "ne", "in", "not_in", "prefix")
+_AS = {"text": "text", "number": "a number", "date": "a date"}
 # Suffixes tried, in order, to find a value strictly inside a gap between two texts.
 _SUFFIXES = ("0", "a", "z", "~", "!", "\x01", "a0", " z", "\x01z", "\u00ff")
 
@@ -193,10 +194,11 @@ class Partition:
         kind = test.kind if op in _ORDERED else "text" if op in _TEXT_OPS else ""
         if self.kind == "opaque":
             raise Unknown(self.reason)
+        if op == "regex":
+            raise Unknown(f"'{test.field}' uses a regex, which the static checks cannot reason about")
         if kind != self.kind:
-            what = "a regex" if op == "regex" else f"'{op}' ({kind or 'unknown'})"
-            raise Unknown(f"field '{test.field}' is tested with {what}, which the "
-                          f"static checks cannot compare with its other tests")
+            raise Unknown(f"'{test.field}' is compared both as {_AS.get(self.kind, self.kind)} "
+                          f"and as {_AS.get(kind, kind or op)}")
         if op in ("eq", "ne", "in", "not_in"):
             values = (value,) if op in ("eq", "ne") else value
             points = 0

@@ -222,6 +222,28 @@ def test_shadowed_and_ambiguous_are_exact(raw: dict[str, Any]) -> None:
                 assert (m[0], other) in reported, (m, related)
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(block, min_size=2, max_size=5), leaf)
+def test_shadowed_overrides_are_exact(whens: list[dict[str, Any]], rule: dict[str, Any]) -> None:
+    from sfa_rules.predicates import compile as compile_node
+
+    config = Config.model_validate({
+        "sales_rules": [{"id": "r", "when": rule}],
+        "reps": [{"id": "ana"}],
+        "assignment": {"overrides": [{"id": f"o{i}", "when": w, "assign_to": {"rep": "ana"}}
+                                     for i, w in enumerate(whens)]},
+    })
+    ctx = CriteriaContext(config, Positions())
+    found = Analysis(config, Positions(), ctx).override_findings
+    tests = [compile_node(ctx.node(("assignment", "overrides", i, "when"))) for i in range(len(whens))]
+    winners = set()
+    for record, _ in UNIVERSE[::len(DAYS)]:
+        facts = ctx.facts(record)
+        winners.add(next((i for i, t in enumerate(tests) if t(facts)), None))
+    assert found.not_analysed == {}
+    assert set(found.shadowed) == set(range(len(whens))) - winners
+
+
 def _related(config: Config, a: str, b: str) -> bool:
     parents = {t.id: t.parent for t in config.territories}
 
