@@ -16,32 +16,21 @@ records whose territories have no eligible member).
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from .analysis_scan import Findings, ambiguity_scan, shadow_scan, try_order
 from .analysis_statuses import probability_not_monotonic, unreachable_statuses
 from .atoms import DATE_FIELD, Unknown, partitions, tests_of
 from .criteria import CriteriaContext, SourceMapLike, compile
 from .errors import Problem
 from .models import Config, Territory
 from .predicates import ALWAYS, All, Any_, Node, RuleRef, Test
-from .regions import Algebra, Approx, BoxIndex, Region, Regions
+from .regions import Algebra, Approx, Regions
 
 Path = tuple[str | int, ...]
 MAX_NAMED = 3  # shadowing territories named in one message
-
-
-@dataclass
-class Findings:
-    """What the region scan of one list (territories or overrides) proved."""
-
-    shadowed: dict[int, list[int]] = field(default_factory=dict)  # -> the covering items
-    residual: dict[int, Region] = field(default_factory=dict)  # the records it really gets
-    not_analysed: dict[int, tuple[str, ...]] = field(default_factory=dict)
-    ambiguous: list[tuple[int, int, dict[str, str]]] = field(default_factory=list)
 
 
 class Analysis:
@@ -52,6 +41,7 @@ class Analysis:
         self.config = config
         self.sourcemap = sourcemap
         self.ctx = ctx if ctx is not None else CriteriaContext(config, sourcemap)
+        self._predicates: dict[int, Callable[[Any], bool]] = {}
 
     def problem(self, path: Path, code: str, message: str, severity: str = "warning") -> Problem:
         """A problem at the position of ``path``."""
@@ -141,29 +131,23 @@ class Analysis:
     @cached_property
     def territory_findings(self) -> Findings:
         """Shadowed, not-analysed and ambiguous territories."""
-        findings = _shadow_scan(self.territory_order, self.territory_regions, self.regions.algebra)
-        _ambiguity_scan(self, findings)
+        findings = shadow_scan(self.territory_order, self.territory_regions, self.regions.algebra)
+        ambiguity_scan(self.config.territories, self.territory_order, self.territory_regions,
+                       self.regions, findings, self.matches)
         return findings
 
     @cached_property
     def override_findings(self) -> Findings:
         """Shadowed and not-analysed overrides."""
         approx: list[Approx | None] = [self._approx(n) for n in self.override_nodes]
-        return _shadow_scan(list(range(len(approx))), approx, self.regions.algebra)
+        return shadow_scan(list(range(len(approx))), approx, self.regions.algebra)
 
     # -- concrete evaluation (for examples next to criteria the algebra cannot decide)
 
-    @cached_property
-    def _predicates(self) -> list[Callable[[Any], bool]]:
-        return [compile(node).test for node in self.territory_nodes_concrete]
-
-    @cached_property
-    def territory_nodes_concrete(self) -> list[Node]:
-        """The territory nodes with the effective window read from ``created``."""
-        return [_dated(node) for node in self.territory_nodes]
-
     def matches(self, i: int, example: Mapping[str, str]) -> bool:
         """Does territory ``i`` match the example record (its date as ``created``)?"""
+        if i not in self._predicates:  # compiled on demand: few territories need it
+            self._predicates[i] = compile(_dated(self.territory_nodes[i])).test
         record = {("created" if k == DATE_FIELD else k): v for k, v in example.items()}
         return self._predicates[i](self.ctx.facts(record))
 
@@ -216,122 +200,6 @@ def _scalars(value: Any) -> Iterator[Any]:
             yield from _scalars(v)
     elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
         yield value
-
-
-def try_order(territories: tuple[Territory, ...]) -> list[int]:
-    """Non-default territories in try order: priority, then file order, a child at its
-    parent's priority just before it (SPEC §4). ``territories`` sits above this module,
-    so the rule is restated here; a test keeps the two in step."""
-    first = {t.id: i for i, t in reversed(list(enumerate(territories)))}
-    children: dict[int, list[int]] = {}
-    for i, t in enumerate(territories):
-        p = first.get(t.parent) if t.parent is not None else None
-        if p is not None and territories[p].priority == t.priority:
-            children.setdefault(p, []).append(i)
-    out: list[int] = []
-    seen: set[int] = set()
-
-    def visit(i: int) -> None:
-        if i not in seen:
-            seen.add(i)
-            for child in children.get(i, ()):
-                visit(child)
-            out.append(i)
-
-    for i in sorted(range(len(territories)), key=lambda i: territories[i].priority):
-        visit(i)
-    return [i for i in out if not territories[i].default]
-
-
-def _shadow_scan(order: list[int], approx: list[Approx | None], alg: Algebra) -> Findings:
-    """Subtract from each item the regions of the items tried before it."""
-    findings = Findings()
-    index = BoxIndex()
-    for i in order:
-        a = approx[i]
-        if a is None:
-            continue
-        if a.exact:
-            try:
-                residual, covers = _residual(a.upper, index, alg)
-            except Unknown as unknown:
-                findings.not_analysed[i] = (unknown.reason,)
-            else:
-                findings.residual[i] = residual
-                if not residual:
-                    findings.shadowed[i] = covers
-        else:
-            findings.not_analysed[i] = a.reasons
-        for box in a.lower:
-            index.add(box, i)
-    return findings
-
-
-def _residual(region: Region, index: BoxIndex, alg: Algebra) -> tuple[Region, list[int]]:
-    covers: list[int] = []
-    for k in index.query(region):
-        if not region:
-            break
-        box = index.boxes[k]
-        pieces: Region = []
-        for b in region:
-            pieces += alg.minus_box(b, box)
-        if len(pieces) != len(region) or any(p is not b for p, b in zip(pieces, region)):
-            region = alg.bounded(pieces)
-            if index.owners[k] not in covers:
-                covers.append(index.owners[k])
-    return region, covers
-
-
-def _ambiguity_scan(analysis: Analysis, findings: Findings) -> None:
-    """Pairs at one priority that both match a record no earlier territory takes."""
-    territories = analysis.config.territories
-    approx = analysis.territory_regions
-    alg = analysis.regions.algebra
-    ancestors = _ancestors(territories)
-    rank = {i: r for r, i in enumerate(analysis.territory_order)}
-    inexact = [i for i in analysis.territory_order if approx[i] is not None and i in findings.not_analysed]
-    inexact_ranks = [rank[i] for i in inexact]
-    group: BoxIndex | None = None
-    priority: int | None = None
-    for b in analysis.territory_order:
-        if territories[b].priority != priority:
-            group, priority = BoxIndex(), territories[b].priority
-        assert group is not None
-        ab = approx[b]
-        if ab is None or b not in findings.residual or b in findings.shadowed:
-            continue
-        seen: set[int] = set()
-        for k in group.query(ab.upper):
-            a = group.owners[k]
-            if a in seen or a in ancestors[b] or b in ancestors[a]:
-                continue
-            seen.add(a)
-            before = inexact[:bisect_left(inexact_ranks, rank[a])]
-            for box in alg.both(findings.residual[a], ab.upper):
-                example = analysis.regions.witness(box)
-                if not any(analysis.matches(j, example) for j in before):
-                    findings.ambiguous.append((a, b, example))
-                    break
-        for box in findings.residual[b]:
-            group.add(box, b)
-
-
-def _ancestors(territories: tuple[Territory, ...]) -> list[set[int]]:
-    first = {t.id: i for i, t in reversed(list(enumerate(territories)))}
-    out: list[set[int]] = []
-    for t in territories:
-        found: set[int] = set()
-        p = first.get(t.parent) if t.parent is not None else None
-        while p is not None and p not in found:
-            found.add(p)
-            parent = territories[p].parent
-            p = first.get(parent) if parent is not None else None
-        out.append(found)
-    return out
-
-
-# -- the checks -----------------------------------------------------------------------
 
 
 def _named(analysis: Analysis, covers: list[int], noun: str) -> str:

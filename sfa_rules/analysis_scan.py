@@ -1,0 +1,145 @@
+"""The region scans behind the criteria checks of :mod:`analysis` (SPEC §15).
+
+``shadow_scan`` walks a list in try order and subtracts from each item's region the
+regions of the items before it (found through a :class:`regions.BoxIndex`, never by
+comparing every pair): what is left is the set of records the item really gets, empty
+when it can never match. ``ambiguity_scan`` then looks, within one priority, for a
+later territory meeting what an earlier one really gets.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .atoms import Unknown
+from .models import Territory
+from .regions import Algebra, Approx, BoxIndex, Region, Regions
+
+
+@dataclass
+class Findings:
+    """What the region scan of one list (territories or overrides) proved."""
+
+    shadowed: dict[int, list[int]] = field(default_factory=dict)  # -> the covering items
+    residual: dict[int, Region] = field(default_factory=dict)  # the records it really gets
+    not_analysed: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    ambiguous: list[tuple[int, int, dict[str, str]]] = field(default_factory=list)
+
+
+def try_order(territories: tuple[Territory, ...]) -> list[int]:
+    """Non-default territories in try order: priority, then file order, a child at its
+    parent's priority just before it (SPEC §4). ``territories`` sits above this module,
+    so the rule is restated here; a test keeps the two in step."""
+    first = {t.id: i for i, t in reversed(list(enumerate(territories)))}
+    children: dict[int, list[int]] = {}
+    for i, t in enumerate(territories):
+        p = first.get(t.parent) if t.parent is not None else None
+        if p is not None and territories[p].priority == t.priority:
+            children.setdefault(p, []).append(i)
+    out: list[int] = []
+    seen: set[int] = set()
+
+    def visit(i: int) -> None:
+        if i not in seen:
+            seen.add(i)
+            for child in children.get(i, ()):
+                visit(child)
+            out.append(i)
+
+    for i in sorted(range(len(territories)), key=lambda i: territories[i].priority):
+        visit(i)
+    return [i for i in out if not territories[i].default]
+
+
+def shadow_scan(order: list[int], approx: list[Approx | None], alg: Algebra) -> Findings:
+    """Subtract from each item the regions of the items tried before it."""
+    findings = Findings()
+    index = BoxIndex()
+    for i in order:
+        a = approx[i]
+        if a is None:
+            continue
+        if a.exact:
+            try:
+                residual, covers = _residual(a.upper, index, alg)
+            except Unknown as unknown:
+                findings.not_analysed[i] = (unknown.reason,)
+            else:
+                findings.residual[i] = residual
+                if not residual:
+                    findings.shadowed[i] = covers
+        else:
+            findings.not_analysed[i] = a.reasons
+        for box in a.lower:
+            index.add(box, i)
+    return findings
+
+
+def _residual(region: Region, index: BoxIndex, alg: Algebra) -> tuple[Region, list[int]]:
+    covers: list[int] = []
+    for k in index.query(region):
+        if not region:
+            break
+        box = index.boxes[k]
+        pieces: Region = []
+        for b in region:
+            pieces += alg.minus_box(b, box)
+        if len(pieces) != len(region) or any(p is not b for p, b in zip(pieces, region)):
+            region = alg.bounded(pieces)
+            if index.owners[k] not in covers:
+                covers.append(index.owners[k])
+    return region, covers
+
+
+def ambiguity_scan(territories: tuple[Territory, ...], order: list[int],
+                   approx: list[Approx | None], regions: Regions, findings: Findings,
+                   matches: Callable[[int, dict[str, str]], bool]) -> None:
+    """Pairs at one priority that both match a record no earlier territory takes, each
+    with an example; ``matches`` checks it against the inexact territories before them."""
+    alg = regions.algebra
+    ancestors = _ancestors(territories)
+    rank = {i: r for r, i in enumerate(order)}
+    inexact = [i for i in order if approx[i] is not None and i in findings.not_analysed]
+    inexact_ranks = [rank[i] for i in inexact]
+    group: BoxIndex | None = None
+    priority: int | None = None
+    for b in order:
+        if territories[b].priority != priority:
+            group, priority = BoxIndex(), territories[b].priority
+        assert group is not None
+        ab = approx[b]
+        if ab is None or b not in findings.residual or b in findings.shadowed:
+            continue
+        seen: set[int] = set()
+        for k in group.query(ab.upper):
+            a = group.owners[k]
+            if a in seen or a in ancestors[b] or b in ancestors[a]:
+                continue
+            seen.add(a)
+            before = inexact[:bisect_left(inexact_ranks, rank[a])]
+            for box in alg.both(findings.residual[a], ab.upper):
+                example = regions.witness(box)
+                if not any(matches(j, example) for j in before):
+                    findings.ambiguous.append((a, b, example))
+                    break
+        for box in findings.residual[b]:
+            group.add(box, b)
+
+
+def _ancestors(territories: tuple[Territory, ...]) -> list[set[int]]:
+    first = {t.id: i for i, t in reversed(list(enumerate(territories)))}
+    out: list[set[int]] = []
+    for t in territories:
+        found: set[int] = set()
+        p = first.get(t.parent) if t.parent is not None else None
+        while p is not None and p not in found:
+            found.add(p)
+            parent = territories[p].parent
+            p = first.get(parent) if parent is not None else None
+        out.append(found)
+    return out
+
+
+# -- the checks -----------------------------------------------------------------------
