@@ -17,6 +17,8 @@ from .atoms import Unknown
 from .models import Territory
 from .regions import Algebra, Approx, BoxIndex, Region, Regions
 
+MAX_PRUNE = 24  # beyond this many covering items, all are named (pruning is quadratic)
+
 
 @dataclass
 class Findings:
@@ -63,13 +65,13 @@ def shadow_scan(order: list[int], approx: list[Approx | None], alg: Algebra) -> 
             continue
         if a.exact:
             try:
-                residual, covers = _residual(a.upper, index, alg)
+                residual, used = _residual(a.upper, index, alg)
+                if not residual:
+                    findings.shadowed[i] = _irredundant(a.upper, used, index, alg)
             except Unknown as unknown:
                 findings.not_analysed[i] = (unknown.reason,)
             else:
                 findings.residual[i] = residual
-                if not residual:
-                    findings.shadowed[i] = covers
         else:
             findings.not_analysed[i] = a.reasons
         for box in a.lower:
@@ -78,7 +80,9 @@ def shadow_scan(order: list[int], approx: list[Approx | None], alg: Algebra) -> 
 
 
 def _residual(region: Region, index: BoxIndex, alg: Algebra) -> tuple[Region, list[int]]:
-    covers: list[int] = []
+    """What is left of ``region`` after the filed boxes, and the positions of the boxes
+    that took something from it."""
+    used: list[int] = []
     for k in index.query(region):
         if not region:
             break
@@ -88,9 +92,22 @@ def _residual(region: Region, index: BoxIndex, alg: Algebra) -> tuple[Region, li
             pieces += alg.minus_box(b, box)
         if len(pieces) != len(region) or any(p is not b for p, b in zip(pieces, region)):
             region = alg.bounded(pieces)
-            if index.owners[k] not in covers:
-                covers.append(index.owners[k])
-    return region, covers
+            used.append(k)
+    return region, used
+
+
+def _irredundant(region: Region, used: list[int], index: BoxIndex, alg: Algebra) -> list[int]:
+    """The items whose boxes cover ``region``, each one needed: the message names the
+    territories that really shadow, not every one that overlaps."""
+    owners = list(dict.fromkeys(index.owners[k] for k in used))
+    if len(owners) > MAX_PRUNE:
+        return owners
+    boxes = {o: [index.boxes[k] for k in used if index.owners[k] == o] for o in owners}
+    for owner in list(owners):
+        others = [b for o in owners if o != owner for b in boxes[o]]
+        if not alg.minus(region, others):
+            owners.remove(owner)
+    return owners
 
 
 def ambiguity_scan(territories: tuple[Territory, ...], order: list[int],
