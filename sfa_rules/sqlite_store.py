@@ -120,6 +120,21 @@ def _opportunity_row(o: Opportunity) -> tuple[Any, ...]:
     )
 
 
+def _precheck(path: str) -> None:
+    """Refuse a folder or a non-SQLite file before anything is created next to it."""
+    if os.path.isdir(path):
+        raise StateError(f"state {path} is a folder, not a state file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise StateError(f"cannot open state {path}: {e.strerror}") from None
+    if head and head != b"SQLite format 3\x00":
+        raise StateError(f"{path} is not an sfa state file (not an SQLite database)")
+
+
 class _Lock:
     """An exclusive `flock` on a sidecar file, held for the life of an apply run."""
 
@@ -181,6 +196,8 @@ class SQLiteStore:
         self._finished: set[str] = set()  # runs finished in a dry run (base journal stays)
         self._lock: _Lock | None = None
         self._closed = False
+        if path is not None:
+            _precheck(str(path))
         if dry_run or path is None:
             self._db, self._layered = self._open_overlay()
         else:
@@ -218,6 +235,8 @@ class SQLiteStore:
                 )
         except sqlite3.OperationalError as e:
             db.close()
+            if e.sqlite_errorcode != sqlite3.SQLITE_BUSY:  # read-only file, full disk, ...
+                raise StateError(f"cannot write state {self.path}: {e}") from None
             # a dry run reading the file (rollback-journal mode) holds it shared
             raise StateError(
                 f"state {self.path} is in use by another process ({e}); waited {timeout:g} s"
@@ -464,33 +483,35 @@ class SQLiteStore:
 
     def resume_point(self, run_key: str) -> tuple[int, Iterator[dict[str, Any]]]:
         """Rows done by the committed batches of ``run_key`` and their decisions, lazily."""
-        if run_key in self._finished:
-            return 0, iter(())
         done = [
             self._db.execute(
                 f"SELECT max(rows_done) FROM {db}.journal WHERE run_key = ?", (run_key,)
             ).fetchone()[0]
-            for db in self._layers()
+            for db in self._journals(run_key)
         ]
         return max((d for d in done if d is not None), default=0), self._replay(run_key)
+
+    def _journals(self, run_key: str) -> tuple[str, ...]:
+        # a run finished in a dry run hides its journal in the (read-only) base
+        return ("main",) if run_key in self._finished else self._layers()
 
     def _replay(self, run_key: str) -> Iterator[dict[str, Any]]:
         # one batch at a time, so that memory holds one blob and commits may interleave
         after = -1
         while True:
-            batches = [
-                self._db.execute(
+            batch: tuple[int, bytes] | None = None
+            for db in self._journals(run_key):  # the overlay first: it wins a tie
+                row = self._db.execute(
                     f"SELECT rows_done, decisions FROM {db}.journal"
                     " WHERE run_key = ? AND rows_done > ? ORDER BY rows_done LIMIT 1",
                     (run_key, after),
                 ).fetchone()
-                for db in self._layers()
-            ]
-            present = [b for b in batches if b is not None]
-            if not present:
+                if row is not None and (batch is None or row[0] < batch[0]):
+                    batch = row
+            if batch is None:
                 return
-            after, blob = min(present)
-            yield from decode_decisions(blob)
+            after = batch[0]
+            yield from decode_decisions(batch[1])
 
     def begin_batch(self, run_key: str) -> None:
         """Nothing to prepare: a write transaction is always open between commits."""

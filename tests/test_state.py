@@ -448,8 +448,9 @@ def test_apply_waits_for_a_dry_run_reading_the_file_then_fails_clearly(tmp_path:
     [
         (b"name,id\nana,1\n" * 200, "not an sfa state file"),
         (bytes(range(256)) * 40, "not an sfa state file"),
+        (b"SQLite format 3\x00" + bytes(range(256)) * 40, "not an sfa state file"),
     ],
-    ids=["csv", "binary"],
+    ids=["csv", "binary", "sqlite-header-then-garbage"],
 )
 def test_a_file_that_is_not_a_state_is_a_state_error(
     tmp_path: Path, dry_run: bool, content: bytes, message: str
@@ -459,6 +460,8 @@ def test_a_file_that_is_not_a_state_is_a_state_error(
     with pytest.raises(StateError, match=message):
         SQLiteStore(path, dry_run=dry_run)
     assert path.read_bytes() == content
+    if not content.startswith(b"SQLite"):  # refused before a lock file is made
+        assert os.listdir(tmp_path) == ["leads.csv"]
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
@@ -484,9 +487,45 @@ def test_a_newer_schema_is_a_state_error(tmp_path: Path) -> None:
         SQLiteStore(path, dry_run=True)
 
 
-def test_a_state_in_a_missing_folder_is_a_state_error(tmp_path: Path) -> None:
-    with pytest.raises(StateError):
-        SQLiteStore(tmp_path / "no" / "such" / "state.db", dry_run=False)
+@pytest.mark.parametrize("dry_run", [False, True])
+@pytest.mark.parametrize("where", ["missing folder", "a folder"])
+def test_a_path_that_cannot_hold_a_state_is_a_state_error(
+    tmp_path: Path, dry_run: bool, where: str
+) -> None:
+    path = tmp_path / "no" / "such" / "state.db" if where == "missing folder" else tmp_path
+    if dry_run and where == "missing folder":
+        pytest.skip("a dry run of a missing state reads an empty one")
+    with pytest.raises(StateError, match="state"):
+        SQLiteStore(path, dry_run=dry_run)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files")
+def test_a_read_only_state_cannot_be_applied_to(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    _seed_base(path)
+    path.chmod(0o444)
+    with pytest.raises(StateError, match="cannot write state"):
+        SQLiteStore(path, dry_run=False)
+    with SQLiteStore(path, dry_run=True) as s:  # reading is fine
+        assert s.get_customer("BASE-1") is not None
+
+
+def test_a_run_finished_in_a_dry_run_hides_its_journal_in_the_state(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with SQLiteStore(path, dry_run=False) as s:
+        s.commit_batch("run", 1, encode_decisions([{"row": 1, "from": "state"}]))
+    with SQLiteStore(path, dry_run=True) as s:
+        assert s.resume_point("run")[0] == 1
+        s.commit_batch("run", 1, encode_decisions([{"row": 1, "from": "overlay"}]))
+        s.commit_batch("run", 2, encode_decisions([{"row": 2, "from": "overlay"}]))
+        rows_done, decisions = s.resume_point("run")
+        assert (rows_done, [d["from"] for d in decisions]) == (2, ["overlay", "overlay"])
+        s.finish_run("run")
+        assert s.resume_point("run")[0] == 0
+        s.commit_batch("run", 1, encode_decisions([{"row": 1, "from": "again"}]))
+        assert [d["from"] for d in s.resume_point("run")[1]] == ["again"]
+    with SQLiteStore(path, dry_run=True) as s:
+        assert [d["from"] for d in s.resume_point("run")[1]] == ["state"]
 
 
 def test_apply_needs_a_path() -> None:
