@@ -57,30 +57,34 @@ class _Resolver(yaml.resolver.BaseResolver):
         return _SEQ if kind is SequenceNode else _MAP
 
 
-# libyaml's parser and composer (C) when available: the same events, much faster.
-try:
-    from yaml.cyaml import CParser as _Parser
+class PyComposer(
+    yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+    _Resolver,
+):
+    """PyYAML's pure-Python parser and composer with our resolver."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _Resolver.__init__(self)
+
+
+Composer: type[Any] = PyComposer
+try:  # libyaml's parser and composer (C): the same nodes and marks, several times faster.
+    from yaml._yaml import CParser
+
+    class CComposer(CParser, _Resolver):
+        """libyaml's parser and composer with our resolver."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            _Resolver.__init__(self)
+
+    Composer = CComposer
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    _Parser = None
-if _Parser is not None:
-
-    class _Composer(_Parser, _Resolver):  # type: ignore[misc]
-        def __init__(self, stream: str) -> None:
-            _Parser.__init__(self, stream)
-            _Resolver.__init__(self)
-
-else:  # pragma: no cover - PyYAML without libyaml
-
-    class _Composer(  # type: ignore[no-redef]
-        yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
-        yaml.composer.Composer, _Resolver,
-    ):
-        def __init__(self, stream: str) -> None:
-            yaml.reader.Reader.__init__(self, stream)
-            yaml.scanner.Scanner.__init__(self)
-            yaml.parser.Parser.__init__(self)
-            yaml.composer.Composer.__init__(self)
-            _Resolver.__init__(self)
+    pass
 
 
 @dataclass
@@ -214,7 +218,7 @@ def load(text: str, filename: str) -> Document:
 def _load(text: str, filename: str) -> Document:
     doc = Document(data=None)
     try:
-        composer = _Composer(text)
+        composer = Composer(text)
         try:
             root = composer.get_single_node()
         finally:

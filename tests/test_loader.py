@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import filecmp
 import os
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from conftest import CASES, REPO, WriteConfig, write_config_files
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sfa_rules import loader, models
 from sfa_rules.loader import discover, load_config, resolve_folder, validate
@@ -193,3 +198,71 @@ def test_load_config_never_raises_on_garbage(write_config: WriteConfig) -> None:
         _, _, problems = load_config(folder)
         assert all(p.file == f"rules/f{i}.yaml" for p in problems)
     assert os.getcwd()  # nothing above changed the process state
+
+
+# -- robustness: any edit of the shipped configuration ---------------------------
+
+SHIPPED = {
+    p.relative_to(REPO).as_posix(): p.read_text(encoding="utf-8")
+    for sub in ("rules", "territories") for p in sorted((REPO / sub).rglob("*.yaml"))
+}
+
+
+@st.composite
+def edited_configuration(draw: st.DrawFn) -> dict[str, str]:
+    """The shipped files with a few random edits: lines dropped, duplicated or
+    re-indented, characters replaced."""
+    files = dict(SHIPPED)
+    for _ in range(draw(st.integers(1, 4))):
+        name = draw(st.sampled_from(sorted(files)))
+        lines = files[name].splitlines()
+        if not lines:
+            continue
+        i = draw(st.integers(0, len(lines) - 1))
+        edit = draw(st.sampled_from(["drop", "repeat", "indent", "dedent", "char"]))
+        if edit == "drop":
+            del lines[i]
+        elif edit == "repeat":
+            lines.insert(i, lines[i])
+        elif edit == "indent":
+            lines[i] = "  " + lines[i]
+        elif edit == "dedent":
+            lines[i] = lines[i][2:]
+        elif lines[i]:
+            j = draw(st.integers(0, len(lines[i]) - 1))
+            char = draw(st.sampled_from(list(":-[]{}&*!#'\"x0 ")))
+            lines[i] = lines[i][:j] + char + lines[i][j + 1:]
+        files[name] = "\n".join(lines) + "\n"
+    return files
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edited_configuration())
+def test_any_edit_gives_positioned_problems_never_an_exception(
+    write_config: WriteConfig, files: dict[str, str]
+) -> None:
+    folder = write_config(files)
+    config, _, problems = validate(folder)
+    assert problems == sorted(problems)
+    for p in problems:
+        assert p.file in files
+        assert 1 <= p.line <= files[p.file].count("\n") + 1
+        assert p.column >= 1 and p.code and p.message
+    assert (config is None) == any(p.severity == "error" for p in problems)
+
+
+@pytest.mark.slow
+def test_wheel_ships_real_copies_of_the_configuration(tmp_path: Path) -> None:
+    """The packaged defaults are symlinks in the repository; the wheel must hold files."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+         "-w", str(tmp_path), str(REPO)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (wheel,) = tmp_path.glob("sfa_rules-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {n.removeprefix("sfa_rules/defaults/"): archive.read(n)
+                   for n in archive.namelist() if n.startswith("sfa_rules/defaults/")}
+    assert shipped == {name: text.encode("utf-8") for name, text in SHIPPED.items()}
