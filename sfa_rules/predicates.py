@@ -85,14 +85,15 @@ class Predicate:
     """A compiled criteria block: ``pred(facts) -> bool``; ``pred.explain(facts)``
     lists the failing tests as ``{field, op, expected, actual}``.
 
-    Hot loops call ``pred.test`` directly (one call less).
+    ``test`` is one generated function (``codegen``); hot loops call it directly.
+    The closures behind ``explain`` are built on first use (traces are rare).
     """
 
     __slots__ = ("_explain", "node", "test")
 
-    def __init__(self, test: Test_, explain: Explain, node: Node) -> None:
+    def __init__(self, test: Test_, node: Node) -> None:
         self.test = test
-        self._explain = explain
+        self._explain: Explain | None = None
         self.node = node
 
     def __call__(self, facts: Facts) -> bool:
@@ -100,13 +101,22 @@ class Predicate:
 
     def explain(self, facts: Facts) -> list[dict[str, Any]]:
         """The failing tests (empty when the predicate holds)."""
+        if self._explain is None:
+            self._explain = _compile(self.node)[1]
         return self._explain(facts)
 
 
-def compile(node: Node) -> Predicate:
-    """Compile a node once into closures."""
-    test, explain = _compile(node)
-    return Predicate(test, explain, node)
+def compile(node: Node) -> Predicate:  # noqa: A001 - the contract's name
+    """Compile a node once into a generated function (see ``codegen``)."""
+    from .codegen import generate  # codegen builds on this module's IR
+
+    return Predicate(generate(node), node)
+
+
+def closure(node: Node) -> Test_:
+    """The same predicate as nested closures (the reference ``codegen`` is tested
+    against, and what ``explain`` is built from)."""
+    return _compile(node)[0]
 
 
 def _compile(node: Node) -> tuple[Test_, Explain]:
