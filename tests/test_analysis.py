@@ -345,3 +345,17 @@ def test_number_and_date_atoms_agree_with_the_operators(
         assert part.valid >> atom & 1, (value, atom)
         for node in nodes:
             assert compile_node(node)(facts) == bool(part.mask(node) >> atom & 1), (value, node)
+
+
+@pytest.mark.parametrize("territories", [
+    [{"id": "a", "parent": "b", "when": {"country": "US"}}, {"id": "b", "parent": "a"}],
+    [{"id": "a", "rules": ["missing"]}, {"id": "b", "when": {"country": "US"}}],
+    [{"id": "a", "when": {"zip": {"between": [9, 1]}}}, {"id": "b", "when": {"zip": {"bogus": 1}}}],
+], ids=["parent-loop", "unknown-rule", "bad-operators"])
+def test_broken_criteria_claim_nothing(territories: list[dict[str, Any]]) -> None:
+    """Errors are reported by `checks` and `criteria`; called anyway, the analysis does
+    not crash and says nothing about the broken territories."""
+    for t in territories:
+        t["members"] = [{"rep": "ana"}]
+    config = Config.model_validate({"reps": [{"id": "ana"}], "territories": territories})
+    assert analysis.check(config, Positions()) == []
