@@ -31,6 +31,7 @@ EXPECTED = {
 
 
 def shown(value: Any) -> str:
+    """A value as a message quotes it: ``'text'``, ``12``, ``a mapping``."""
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -133,17 +134,17 @@ def problems_from(exc: ValidationError, base: Path, doc: Document, file: str) ->
         kind = err["type"]
         value = err.get("input")
         if kind == "missing":
-            line, col = doc.positions[path]
+            line, col = _position(doc.positions, path)
             name = err["loc"][-1]
             code, message = "missing-key", f"{subject(doc.data, path)}: missing required key '{name}'"
         elif kind == "extra_forbidden":
-            line, col = doc.key_positions[path]
-            choices = _field_names(base, doc.data, path[:-1])
+            line, col = _position(doc.key_positions, path, doc.positions)
+            choices = _field_names(path[:-1])
             code = "unknown-key"
             message = (f"{subject(doc.data, path[:-1])}: unknown key '{path[-1]}'"
                        f"{did_you_mean(str(path[-1]), choices)}")
         else:
-            line, col = doc.positions[path]
+            line, col = _position(doc.positions, path)
             what = subject(doc.data, path)
             if kind == "literal_error":
                 allowed = ", ".join(re.findall(r"'([^']*)'", err["ctx"]["expected"]))
@@ -161,7 +162,20 @@ def problems_from(exc: ValidationError, base: Path, doc: Document, file: str) ->
     return list(found.values())
 
 
-def _field_names(base: Path, data: Any, path: Path) -> list[str]:
+def _position(table: dict[Path, tuple[int, int]], path: Path,
+              fallback: dict[Path, tuple[int, int]] | None = None) -> tuple[int, int]:
+    """The position of ``path``, else of its longest known prefix (inside an alias only
+    the alias itself has a position of its own)."""
+    if path in table:
+        return table[path]
+    table = fallback if fallback is not None else table
+    for end in range(len(path), -1, -1):
+        if path[:end] in table:
+            return table[path[:end]]
+    return 1, 1
+
+
+def _field_names(path: Path) -> list[str]:
     """Keys the model at ``path`` accepts (for a did-you-mean), whatever its union member."""
     types: list[Any] = [models.ConfigFile]
     for seg in path:
