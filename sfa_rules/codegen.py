@@ -14,10 +14,11 @@ no configuration text can change the generated code.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .facts import Facts
-from .predicates import All, Any_, Node, Not, RuleRef, Test
+from .predicates import All, Node, Not, RuleRef, Test
 
 _SOURCES = {"number": "n", "date": "d", "text": "x"}
 _COMPARE = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}

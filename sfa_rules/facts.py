@@ -126,7 +126,7 @@ class FactSchema:
                 spec = self._learn(cache_key, raw, prefix)
             if spec is None:
                 continue  # a field nothing reads
-            name, kind, nested = spec  # type: ignore[misc]
+            name, kind, nested = spec
             if type(value) is str:
                 shown = value.strip()
                 if not shown:

@@ -106,7 +106,7 @@ class Predicate:
         return self._explain(facts)
 
 
-def compile(node: Node) -> Predicate:  # noqa: A001 - the contract's name
+def compile(node: Node) -> Predicate:
     """Compile a node once into a generated function (see ``codegen``)."""
     from .codegen import generate  # codegen builds on this module's IR
 

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sfa_rules import yamlread
 from sfa_rules.criteria import CriteriaContext, check_config, compile
+from sfa_rules.predicates import closure
 from sfa_rules.facts import Facts
 from sfa_rules.loader import load_config
 from sfa_rules.models import Config
@@ -158,3 +159,55 @@ def test_numeric_between_agrees_with_python(n: float, low: int, width: int) -> N
         facts = Facts({"v": value}, ctx.schema)
         assert pred(facts) is (low <= n <= low + width)
         assert facts.warnings == []
+
+
+# -- generated predicates agree with the closure reference ---------------------------
+
+FIELDS = st.sampled_from(["country", "zip", "employees", "close", "email"])
+SCALARS = st.one_of(st.sampled_from(["US", "no", "94107", "01234", "2026-06-30", "a@b.c", ""]),
+                    st.integers(-5, 99_999), st.floats(-10, 10, allow_nan=False))
+
+
+def _operator_value() -> st.SearchStrategy[Any]:
+    return st.one_of(
+        SCALARS,
+        st.lists(SCALARS.filter(lambda v: v != ""), min_size=1, max_size=3),
+        st.builds(lambda op, v: {op: v}, st.sampled_from(["ne", "gt", "gte", "lt", "lte"]),
+                  SCALARS.filter(lambda v: v != "")),
+        st.builds(lambda v: {"not_in": v}, st.lists(st.sampled_from(["us", "ca"]), min_size=1)),
+        st.builds(lambda v: {"prefix": v}, st.lists(st.sampled_from(["9", "94", "0", "a"]), min_size=1)),
+        st.builds(lambda v: {"exists": v}, st.booleans()),
+        st.builds(lambda v: {"regex": v}, st.sampled_from(["^9", "@b\\.", "s$", "[0-9]{3}"])),
+        st.builds(lambda a, b: {"between": sorted([a, b])}, st.integers(0, 5000), st.integers(0, 5000)),
+        st.builds(lambda a, b: {"between": sorted([a, b])},
+                  st.sampled_from(["2026-01-01", "2026-06-30", "2027-01-01"]),
+                  st.sampled_from(["2026-01-01", "2026-06-30", "2027-01-01"])),
+    )
+
+
+criteria_blocks = st.recursive(
+    st.dictionaries(FIELDS, _operator_value(), min_size=1, max_size=3),
+    lambda inner: st.one_of(
+        st.builds(lambda xs: {"any": xs}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda xs: {"all": xs}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda x: {"not": x}, inner),
+    ),
+    max_leaves=6,
+)
+record_values = st.one_of(SCALARS, st.sampled_from(["n/a", " US ", "94", "2026-13-01"]), st.none())
+
+
+@settings(max_examples=300, deadline=None)
+@given(block=criteria_blocks,
+       records=st.lists(st.dictionaries(FIELDS, record_values, max_size=5), min_size=1, max_size=5),
+       case_sensitive=st.booleans())
+def test_generated_predicate_equals_closures(block: dict[str, Any], records: list[dict[str, Any]],
+                                              case_sensitive: bool) -> None:
+    ctx = territory_ctx(block, {"case_sensitive": case_sensitive})
+    assert ctx.problems == []
+    node = ctx.node(("territories", 0, "when"))
+    generated, reference = compile(node), closure(node)
+    for record in records:
+        facts = ctx.facts(record)
+        assert generated(facts) is reference(facts)
+        assert (generated.explain(facts) == []) is reference(facts)
