@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from sfa_rules import yamlread
 from sfa_rules.criteria import CriteriaContext, check_config, compile
-from sfa_rules.predicates import closure
 from sfa_rules.facts import Facts
 from sfa_rules.loader import load_config
 from sfa_rules.models import Config
+from sfa_rules.predicates import closure
 
 CASES = Path(__file__).parent / "cases" / "criteria"
 
