@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -20,7 +21,7 @@ ROWS, BATCH = 600, 100
 
 # A miniature engine run over the store, the way the engine drives it: replay the
 # journal, decide the remaining rows (ids repeat, so a re-decided row would say
-# "known"), commit each batch with its decisions, finish. Output: all decisions, JSONL.
+# "known"), commit each batch with its decisions, write the output, finish.
 _RUN = """
 import json, os, signal, sys
 from sfa_rules.entities import Customer, Opportunity
@@ -63,10 +64,11 @@ for i in range(done, rows):
         store.commit_batch("run-key", i + 1, encode_decisions(pending))
         decisions += pending
         pending = []
+with open(out + ".tmp", "w") as f:  # the output is safe before the journal goes
+    f.writelines(json.dumps(d) + "\\n" for d in decisions)
+os.replace(out + ".tmp", out)
 store.finish_run("run-key")
 store.close()
-with open(out, "w") as f:
-    f.writelines(json.dumps(d) + "\\n" for d in decisions)
 """
 
 
@@ -121,6 +123,35 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(
     assert out.read_text() == expected_out
     assert len(out.read_text().splitlines()) == ROWS
     assert _dump(state)["journal"] == []  # finished runs leave no journal
+
+
+def test_runs_killed_from_outside_at_random_instants_resume_exactly(
+    tmp_path: Path, uninterrupted: tuple[dict[str, Any], str]
+) -> None:
+    # the kills land anywhere: in startup, between rows, inside a flush or a COMMIT
+    rng = random.Random(7)
+    state, out = tmp_path / "state.db", tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-c", _RUN, str(state), str(out), str(ROWS), str(BATCH)]
+    for attempt in range(4):
+        proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, 0.6))
+        proc.kill()
+        if proc.wait() == 0:
+            break
+        dump = _dump(state) if state.exists() else {}
+        if not dump.get("customers") and not dump.get("journal"):
+            continue  # killed before its first commit: nothing to compare yet
+        if not dump["journal"]:
+            assert out.exists(), "the journal went before the output was written"
+            break  # killed after finishing: nothing left to do
+        done = max(r[1] for r in dump["journal"])
+        reference = tmp_path / f"reference-{attempt}.db"
+        assert _run(reference, tmp_path / "unused", {"STOP_AT": str(done)}) == 0
+        assert dump == _dump(reference), f"attempt {attempt}, {done} rows committed"
+    assert _run(state, out) == 0
+    expected_state, expected_out = uninterrupted
+    assert _dump(state) == expected_state
+    assert out.read_text() == expected_out
 
 
 def test_the_reference_run_is_consistent(uninterrupted: tuple[dict[str, Any], str]) -> None:
