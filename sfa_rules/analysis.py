@@ -296,9 +296,10 @@ def territories_without_members(analysis: Analysis) -> Iterator[Problem]:
     active = {r.id for r in analysis.config.reps if r.active}
     for i, t in enumerate(analysis.config.territories):
         if t.active and not any(m.rep in active for m in t.members):
+            then = "the default owner" if t.default else "the next matching territory"
             yield analysis.problem(("territories", i), "territory-without-members",
-                                   f"territory '{t.id}' has no active member: its records go on "
-                                   "to the next territory")
+                                   f"territory '{t.id}' has no active member: its records go "
+                                   f"on to {then}")
 
 
 Check = Callable[[Analysis], Iterable[Problem]]

@@ -157,6 +157,3 @@ def _ancestors(territories: tuple[Territory, ...]) -> list[set[int]]:
             p = first.get(parent) if parent is not None else None
         out.append(found)
     return out
-
-
-# -- the checks -----------------------------------------------------------------------
