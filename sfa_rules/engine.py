@@ -8,6 +8,7 @@ owners, the lifecycle picks statuses, the store remembers.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
@@ -33,6 +34,7 @@ from .territories import TerritoryIndex
 CUSTOMER_TYPES = frozenset({"lead", "prospect", "customer"})
 BATCH_ROWS = 5_000  # rows per committed batch of an apply run (crash safety, SPEC §9)
 _GUARD_PREFIX = "customer."
+_APPLIED = "row"  # the store's `seen` kind for rows already applied (fingerprints)
 _COUNTS = frozenset({"open_opportunities", "won_opportunities", "lost_opportunities"})
 
 
@@ -293,13 +295,16 @@ class Session:
         existing = store.get_customer(cid)
         transition: str | None = None
         locked = _truthy(record.get("owner_locked"))
+        # A row that names a status is a manual change when the record is known: the
+        # same row applied again must not undo what happened since (SPEC §9).
+        replay = None if _blank(given_status) else self._fingerprint(rtype, cid, record)
         if existing is None:
             status, status_warnings = lifecycle.new_customer(rtype, given_status)
             warnings.extend(status_warnings)
             previous = None
         else:
             status, previous = existing.status, existing.status
-            if not _blank(given_status):
+            if replay is not None and not store.seen(_APPLIED, replay):
                 status, transition = lifecycle.manual_change(existing, given_status)
             locked = locked or existing.owner_locked
         if existing is not None and not (self.reassign and not locked):
@@ -320,6 +325,8 @@ class Session:
             {k: record[k] for k in engine.guard_fields if k in record},
         )
         self._save(existing, customer)
+        if replay is not None:
+            store.mark_seen(_APPLIED, replay)
         return Decision(
             source, row, rtype, cid,
             owner=owner, territory=territory, assigned_by=assigned_by,
@@ -341,10 +348,14 @@ class Session:
         previous = store.get_opportunity(oid)
         customer_id = _text(record.get("customer")) or (previous.customer if previous else None)
         customer = store.get_customer(customer_id) if customer_id else None
+        replay = self._fingerprint("opportunity", oid, record)
+        if previous is not None and store.seen(_APPLIED, replay):
+            return self._replayed_opportunity(source, row, previous, customer)
         siblings = store.opportunities_of(customer_id) if customer is not None else []
         seq = max((o.seq for o in siblings), default=previous.seq if previous else 0) + 1
         outcome = lifecycle.opportunity_row(record, previous, customer, seq)
         store.put_opportunity(outcome.opportunity)
+        store.mark_seen(_APPLIED, replay)
         warnings = list(outcome.warnings)
         fired = None
         before = customer.status if customer is not None else None
@@ -387,8 +398,12 @@ class Session:
         status = _required(record, "status")
         customer = self._known_customer(record)
         before = customer.status
-        new_status, transition = self.engine.lifecycle.manual_change(customer, status)
-        customer = self._after_event(customer, new_status)
+        replay = self._fingerprint("status_change", customer.id, record)
+        transition = None
+        if not self.store.seen(_APPLIED, replay):
+            new_status, transition = self.engine.lifecycle.manual_change(customer, status)
+            customer = self._after_event(customer, new_status)
+            self.store.mark_seen(_APPLIED, replay)
         decision = self._transaction_decision(
             source, row, "status_change", _text(record.get("id")), customer, None, [], None,
         )
@@ -397,6 +412,26 @@ class Session:
         return replace(decision, transition=transition, previous_status=before)
 
     # -- helpers ------------------------------------------------------------------------
+
+    @staticmethod
+    def _fingerprint(rtype: str, rid: str, record: Mapping[str, Any]) -> str:
+        """What identifies a row once applied: its type, id and every field's value.
+        Re-applying an export (a history of an opportunity's changes, say) finds its
+        rows already applied and changes nothing (SPEC §9 idempotency)."""
+        content = repr(sorted((k, str(v)) for k, v in record.items() if not _blank(v)))
+        digest = hashlib.blake2b(content.encode(), digest_size=12).hexdigest()
+        return f"{rtype}:{rid}:{digest}"
+
+    def _replayed_opportunity(
+        self, source: str | None, row: int | None, current: Opportunity, customer: Customer | None
+    ) -> Decision:
+        """A row applied before: the opportunity as it stands, no event."""
+        status = self.engine.opportunity_statuses.get(current.status)
+        return self._transaction_decision(
+            source, row, "opportunity", current.id, customer, None, [], None,
+            status=current.status, probability=current.probability,
+            forecast=status.forecast if status else None,
+        )
 
     def _known_customer(self, record: Mapping[str, Any]) -> Customer:
         cid = _required(record, "customer")

@@ -314,20 +314,11 @@ def test_undecodable_bytes_are_an_error_on_that_row_only(tmp_path: Path) -> None
 # -- apply, state ---------------------------------------------------------------------
 
 
-HISTORY_BUG = (
-    "SPEC §9 idempotency: examples/opportunities.csv holds the history of O-2003, "
-    "O-2006, O-2010 and O-2011 (each id twice). Re-applied, the older row's status "
-    "differs from the state's latest one, so engine.Session._opportunity_row raises "
-    "opportunity.updated/.lost again and transitions fire a second time; E-3004 (seen) "
-    "does not re-open L-1032, which ends PROSPECT-Closed Lost, and luis.perez's load "
-    "drops 6 -> 5"
-)
 APPLY_TWICE = [
     pytest.param(("examples/leads.csv",), id="leads"),
     pytest.param(("examples/leads.csv", "examples/estimates.csv", "examples/sales_orders.csv"),
                  id="leads-estimates-orders"),
-    pytest.param(EXAMPLES, id="all-examples",
-                 marks=pytest.mark.xfail(strict=True, reason=HISTORY_BUG)),
+    pytest.param(EXAMPLES, id="all-examples"),
 ]
 
 

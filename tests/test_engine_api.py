@@ -431,11 +431,6 @@ def test_round_robin_is_fair(
     assert next(d["owner"] for d in decided if d["id"].startswith("T-")) == members[0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SPEC §9 idempotency: engine.Session._opportunity_row compares the row's status "
-    "with the stored opportunity's latest one, so re-applying an export holding an "
-    "opportunity's history (O-1 Proposal, then O-1 In Negotiation) raises "
-    "opportunity.updated for the older row and prospect-follows-opportunity fires again"))
 def test_re_running_an_opportunity_history_fires_nothing(
     tmp_path: Path, engine: sfa_rules.Engine
 ) -> None:
