@@ -76,6 +76,7 @@ class Partition:
         self.name = name
         self.kind = kind  # "text" | "number" | "date" | "opaque" (only `exists` decided)
         self.reason = f"field '{name}' cannot be reasoned about"
+        self.exists_decided = True
         self.case_sensitive = case_sensitive
         self.keys: list[Any] = sorted(set(keys))
         self.index = {k: i for i, k in enumerate(self.keys)}
@@ -189,7 +190,7 @@ class Partition:
         """The atoms where ``test`` holds."""
         op, value = test.op, test.value
         present = self.valid & ~ABSENT
-        if op == "exists":
+        if op == "exists" and self.exists_decided:
             return present if value else self.valid & ABSENT
         kind = test.kind if op in _ORDERED else "text" if op in _TEXT_OPS else ""
         if self.kind == "opaque":
@@ -284,4 +285,12 @@ def partitions(nodes: Iterable[Node], case_sensitive: bool) -> dict[str, Partiti
             # No witness for some gap: only `exists` is decided on this field.
             out[name] = Partition(name, "opaque", [], case_sensitive, name == DATE_FIELD)
             out[name].reason = unknown.reason
+    for name in out:
+        inner = next((f for f in out if f.startswith(name + ".")), None)
+        if inner is not None:
+            # `address` holds text only when it is not a mapping holding `address.country`:
+            # the two are not independent, so nothing is decided about the outer one.
+            out[name] = Partition(name, "opaque", [], case_sensitive)
+            out[name].reason = f"'{name}' is read both as a value and as holding '{inner}'"
+            out[name].exists_decided = False
     return out
