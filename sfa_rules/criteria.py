@@ -28,6 +28,7 @@ from .predicates import (
     RuleRef,
     Test,
     compile,
+    paused_gc,
 )
 
 __all__ = [
@@ -77,6 +78,10 @@ class CriteriaContext:
     (each parsed once, cycles detected), the parsed blocks by path, and the schema."""
 
     def __init__(self, config: Config, sourcemap: SourceMapLike) -> None:
+        with paused_gc():
+            self._parse_all(config, sourcemap)
+
+    def _parse_all(self, config: Config, sourcemap: SourceMapLike) -> None:
         self.config = config
         self.sourcemap = sourcemap
         self.problems: list[Problem] = []

@@ -19,7 +19,19 @@ from datetime import date as Date
 from .criteria import CriteriaContext
 from .facts import Facts
 from .models import Config, Territory
-from .predicates import ALWAYS, NEVER, All, Any_, Node, Not, Predicate, RuleRef, Test, compile
+from .predicates import (
+    ALWAYS,
+    NEVER,
+    All,
+    Any_,
+    Node,
+    Not,
+    Predicate,
+    RuleRef,
+    Test,
+    compile,
+    paused_gc,
+)
 
 DateLike = str | Date | None
 # A text range is indexed by its common prefix plus the span of its next character,
@@ -86,6 +98,10 @@ class TerritoryIndex:
     index, ``scan`` / ``scan_first`` test every territory in order (the reference)."""
 
     def __init__(self, config: Config, ctx: CriteriaContext) -> None:
+        with paused_gc():
+            self._compile(config, ctx)
+
+    def _compile(self, config: Config, ctx: CriteriaContext) -> None:
         self.ctx = ctx
         territories = config.territories
         nodes = _full_nodes(config, ctx)
