@@ -1,0 +1,86 @@
+"""Bench: `sfa dry-run` end to end on generated leads (targets: >= 100,000 rows/s,
+peak memory < 150 MiB whatever the input size).
+
+    python bench/pipeline.py [--rows 1000000] [--territories 10000] [--seed 7]
+
+Writes a seeded CSV of lead rows, then runs the real command in a subprocess, CSV in,
+JSON Lines out (to a file), once with the shipped configuration and once with a
+generated configuration of ``--territories`` territories (bench/config.py's
+generator), and prints rows/s and the child's peak resident memory side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from config import COUNTRIES, INDUSTRIES, STATES, write_config  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+HEADER = ["id", "company", "country", "state", "zip", "employees", "industry",
+          "lead_source", "created"]
+
+
+def write_leads(path: Path, rows: int, seed: int) -> None:
+    """Distinct lead rows with realistic, mixed fields."""
+    rng = random.Random(seed)
+    countries = COUNTRIES + ["US"] * 6  # mostly US, as in the shipped sample
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        out = csv.writer(stream)
+        out.writerow(HEADER)
+        for i in range(rows):
+            out.writerow([
+                f"L-{i:07d}", f"Company {i}", rng.choice(countries), rng.choice(STATES),
+                f"{rng.randrange(100000):05d}", rng.randrange(1, 20000),
+                rng.choice(INDUSTRIES), rng.choice(["Web", "Partner", "Event", ""]),
+                f"2026-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}",
+            ])
+
+
+def run(label: str, args: list[str], rows: int) -> tuple[float, float]:
+    """Run `sfa` in a fresh interpreter; rows/s and peak RSS in MiB of that child."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "sfa_rules", *args],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if done.returncode not in (0, 1):
+        sys.exit(f"{label}: sfa exited {done.returncode}\n{done.stderr}")
+    note = "" if peak > before / 1024 else " (peak of an earlier child)"
+    print(f"{label:<34}{wall:8.1f} s {rows / wall:>12,.0f} rows/s {peak:8.0f} MiB{note}")
+    return rows / wall, peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--territories", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        leads = folder / "leads.csv"
+        write_leads(leads, args.rows, args.seed)
+        big = folder / "config"
+        write_config(big, args.territories, args.seed)
+        out = str(folder / "out.jsonl")
+        print(f"{args.rows:,} lead rows ({leads.stat().st_size / 1e6:.0f} MB CSV), "
+              f"JSON Lines out; seed {args.seed}")
+        common = ["dry-run", str(leads), "--format", "jsonl", "--out", out, "--as-of", "2026-06-01"]
+        shipped, _ = run("shipped configuration", [*common, "--config", str(REPO)], args.rows)
+        large, _ = run(f"{args.territories:,} territories", [*common, "--config", str(big)],
+                       args.rows)
+        print(f"ratio {args.territories:,} territories / shipped: {large / shipped:.2f}")
+
+
+if __name__ == "__main__":
+    main()
