@@ -266,3 +266,38 @@ def test_wheel_ships_real_copies_of_the_configuration(tmp_path: Path) -> None:
         shipped = {n.removeprefix("sfa_rules/defaults/"): archive.read(n)
                    for n in archive.namelist() if n.startswith("sfa_rules/defaults/")}
     assert shipped == {name: text.encode("utf-8") for name, text in SHIPPED.items()}
+
+
+def _all_keys() -> list[str]:
+    names: set[str] = set()
+    for value in vars(models).values():
+        if isinstance(value, type) and issubclass(value, models.Model):
+            names |= {f.alias or n for n, f in value.model_fields.items()}
+    return sorted(names)
+
+
+KEYS = st.sampled_from([*_all_keys(), "distrbution", "weght", "eq", "gte"])
+SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 200), st.sampled_from(
+        ["", "us-west", "lead", "round_robin", "2026-12-20", "2026-13-40", "opportunity",
+         "estimate.created", "new_lead", "keep", "won", "pipeline", "ana"]),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(KEYS, inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(sorted(models.ConfigFile.model_fields)), VALUES,
+                       min_size=1, max_size=4))
+def test_random_sections_give_problems_never_an_exception(
+    write_config: WriteConfig, data: dict[str, Any]
+) -> None:
+    files = {"rules/random.yaml": yaml.safe_dump(data)}
+    config, _, problems = validate(write_config(files))
+    assert all(p.file == "rules/random.yaml" and p.line >= 1 for p in problems)
+    assert (config is None) == any(p.severity == "error" for p in problems)
