@@ -285,12 +285,13 @@ def partitions(nodes: Iterable[Node], case_sensitive: bool) -> dict[str, Partiti
             # No witness for some gap: only `exists` is decided on this field.
             out[name] = Partition(name, "opaque", [], case_sensitive, name == DATE_FIELD)
             out[name].reason = unknown.reason
-    for name in out:
+    for name in list(out):
         inner = next((f for f in out if f.startswith(name + ".")), None)
         if inner is not None:
             # `address` holds text only when it is not a mapping holding `address.country`:
             # the two are not independent, so nothing is decided about the outer one.
-            out[name] = Partition(name, "opaque", [], case_sensitive)
-            out[name].reason = f"'{name}' is read both as a value and as holding '{inner}'"
-            out[name].exists_decided = False
+            outer = Partition(name, "opaque", [], case_sensitive)
+            outer.reason = f"'{name}' is read both as a value and as holding '{inner}'"
+            outer.exists_decided = False
+            out[name] = outer
     return out
