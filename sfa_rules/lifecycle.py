@@ -84,7 +84,9 @@ class FireResult:
     transition: str | None
     fired: str | None = None
     trace: tuple[dict[str, Any], ...] | None = None
-    warnings: tuple[str, ...] = ()  # unreadable values the guards met (SPEC §3)
+    # Values the guards' facts could not read (SPEC §3), when a guard was evaluated:
+    # a record-level warning for every row is the engine's, whatever the guards did.
+    warnings: tuple[str, ...] = ()
 
 
 class Lifecycle:
