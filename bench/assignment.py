@@ -127,13 +127,34 @@ def generate(n: int, records: int, seed: int = SEED) -> tuple[dict[str, Any], li
     rows = []
     for k in range(records):
         country = rng.choice(COUNTRIES)
-        rows.append({
+        row = {
             "id": f"L-{k}", "type": "lead", "name": f"Lead {k}", "email": f"l{k}@example.com",
             "Country": country, "State": state_of(country, rng.randrange(STATES_PER_COUNTRY)),
             "Zip": f"{rng.randrange(100000):05d}", "Industry": rng.choice(INDUSTRIES),
             "Employees": str(rng.randint(1, 20000)),
-        })
+        }
+        # Most real records belong to some territory: 4 in 5 are drawn inside a random
+        # territory's criteria (they match it, or one tried before it); the rest anywhere.
+        if rng.random() < 0.8:
+            _inside(row, rng.choice(shapes), rng)
+        rows.append(row)
     return config, shapes, rows
+
+
+def _inside(row: dict[str, Any], shape: dict[str, Any], rng: random.Random) -> None:
+    row["Country"] = shape["country"]
+    if "state" in shape:
+        row["State"] = rng.choice(shape["state"])
+    else:
+        row["State"] = state_of(shape["country"], rng.randrange(STATES_PER_COUNTRY))
+    if "industry" in shape:
+        row["Industry"] = rng.choice(shape["industry"])
+    if "prefix" in shape:
+        row["Zip"] = rng.choice(shape["prefix"]) + f"{rng.randrange(100):02d}"
+    if "range" in shape:
+        row["Zip"] = f"{rng.randint(int(shape['range'][0]), int(shape['range'][1])):05d}"
+    if "band" in shape:
+        row["Employees"] = str(rng.randrange(shape["band"][0], shape["band"][1]))
 
 
 def rate(run: Callable[[], int], min_seconds: float) -> float:
