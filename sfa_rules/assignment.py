@@ -208,11 +208,12 @@ class Assigner:
         skipped: list[dict[str, str]] | None = [] if entry is not None else None
         sig = self._signatures[t.id]
         state: dict[str, Any] | None = None
+        restarted = False
         if t.distribution != "least_loaded":
             state = store.get_rotation(t.id)
             if state is not None and state.get("sig") != sig:
                 notices.append(f"rotation of territory {t.id} restarted: members changed")
-                state = None
+                state, restarted = None, True
         owner, new_state = self._choose(t, state, day, store.open_count, skipped)
         if entry is not None:
             if skipped:
@@ -221,6 +222,8 @@ class Assigner:
         if owner is not None and new_state is not None:
             new_state["sig"] = sig
             store.set_rotation(t.id, new_state)
+        elif restarted:  # nobody eligible: still record the restart, said once
+            store.set_rotation(t.id, {"sig": sig})
         return owner
 
     def _choose(

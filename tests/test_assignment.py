@@ -272,3 +272,12 @@ def test_ineligible_member_never_receives(weights: list[int], distribution: str,
     eligible_any = any(i not in inactive for i in range(len(weights)))
     if eligible_any and "2027-06-01" in dates:
         assert engine.assign(ctx.facts({"created": "2027-06-01"}), None, store, None).owner
+
+
+def test_restart_notice_once_even_when_nobody_is_eligible() -> None:
+    ctx, engine = assigner({"reps": [{"id": "a", "active": False}, {"id": "b", "active": False}],
+                            "territories": [{"id": "t", "members": [{"rep": "a"}, {"rep": "b"}]}]})
+    store = RotationStore()
+    store.set_rotation("t", {"sig": "old*1", "last": 0})
+    notices = [engine.assign(ctx.facts({}), {}, store, "2026-01-01").notices for _ in range(3)]
+    assert notices == [("rotation of territory t restarted: members changed",), (), ()]
