@@ -136,24 +136,34 @@ number_test = st.one_of(
     st.builds(lambda v: {"between": list(v)}, st.sampled_from([(1, 2), (1, 5), (2, 5)])),
     st.builds(lambda v: {"exists": v}, st.booleans()),
 )
-leaf = st.one_of(st.builds(lambda t: {"a": t}, text_test), st.builds(lambda t: {"n": t}, number_test),
-                 st.builds(lambda t, u: {"a": t, "n": u}, text_test, number_test))
-block = st.recursive(
-    leaf,
-    lambda inner: st.one_of(
-        st.builds(lambda xs: {"any": xs}, st.lists(inner, min_size=1, max_size=3)),
-        st.builds(lambda xs: {"all": xs}, st.lists(inner, min_size=1, max_size=2)),
-        st.builds(lambda x: {"not": x}, inner),
-        st.builds(lambda x: {"rule": "r", **x}, leaf),
-    ),
-    max_leaves=4,
-)
+regex_test = st.builds(lambda r: {"regex": r}, st.sampled_from(["^a", "b$", "a.", "^(a|b)$"]))
+
+
+def blocks(text: st.SearchStrategy[Any]) -> tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]:
+    """(leaf, block) strategies over the two fields, with the given text tests."""
+    leaf = st.one_of(st.builds(lambda t: {"a": t}, text), st.builds(lambda t: {"n": t}, number_test),
+                     st.builds(lambda t, u: {"a": t, "n": u}, text, number_test))
+    block = st.recursive(
+        leaf,
+        lambda inner: st.one_of(
+            st.builds(lambda xs: {"any": xs}, st.lists(inner, min_size=1, max_size=3)),
+            st.builds(lambda xs: {"all": xs}, st.lists(inner, min_size=1, max_size=2)),
+            st.builds(lambda x: {"not": x}, inner),
+            st.builds(lambda x: {"rule": "r", **x}, leaf),
+        ),
+        max_leaves=4,
+    )
+    return leaf, block
+
+
+leaf, block = blocks(text_test)
 window = st.sampled_from([None, {"from": "2027-01-01"}, {"to": "2027-01-01"},
                           {"from": "2027-01-02", "to": "2027-01-02"}])
 
 
 @st.composite
-def configs(draw: st.DrawFn) -> dict[str, Any]:
+def configs(draw: st.DrawFn, leaf: st.SearchStrategy[Any] = leaf,
+            block: st.SearchStrategy[Any] = block) -> dict[str, Any]:
     count = draw(st.integers(2, 5))
     territories = []
     for i in range(count):
@@ -220,6 +230,33 @@ def test_shadowed_and_ambiguous_are_exact(raw: dict[str, Any]) -> None:
             if (t.priority == first.priority and other not in shadowed
                     and not _related(config, first.id, other)):
                 assert (m[0], other) in reported, (m, related)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(configs(*blocks(st.one_of(text_test, regex_test))))
+def test_claims_stay_sound_next_to_regex(raw: dict[str, Any]) -> None:
+    """With undecidable criteria about, what is reported still holds for every record:
+    no inexact territory is reported, a shadowed one never wins, examples are real."""
+    config = Config.model_validate(raw)
+    ctx = CriteriaContext(config, Positions())
+    found = Analysis(config, Positions(), ctx)
+    index = TerritoryIndex(config, ctx)
+    findings = found.territory_findings
+    ids = [t.id for t in config.territories]
+    winners = set()
+    for rec, day in UNIVERSE:
+        first = next((t.id for t in index.scan(ctx.facts(rec), day) if not t.default), None)
+        winners.add(first)
+    assert not set(findings.shadowed) & set(findings.not_analysed)
+    assert not {ids[i] for i in findings.shadowed} & winners
+    for a, b, example in findings.ambiguous:
+        assert a not in findings.not_analysed and b not in findings.not_analysed
+        record = {("created" if k == "(Date)" else k): v for k, v in example.items()}
+        days = [record.pop("created")] if "created" in record else DAYS
+        assert any(
+            [t.id for t in index.scan(ctx.facts(record), d) if not t.default][:1] == [ids[a]]
+            and ids[b] in [t.id for t in index.scan(ctx.facts(record), d)]
+            for d in days), example
 
 
 @settings(max_examples=100, deadline=None)
