@@ -240,8 +240,10 @@ class Session:
             error = item.error
         else:
             source, row, raw, error = None, number, item, None
-            given = item.get("type")
-            rtype = normalise_type(str(given)) if given is not None else None
+        record = self._canonical(raw)
+        if not isinstance(item, InputRow):
+            given = _text(record.get("type"))
+            rtype = normalise_type(given) if given is not None else None
             if rtype is None:
                 error = RecordError(
                     "unknown-type",
@@ -249,7 +251,6 @@ class Session:
                     else "the record has no type",
                     field="type",
                 )
-        record = self._canonical(raw)
         if error is not None:
             return self._failed(source, row, rtype, record, error)
         assert rtype is not None
@@ -356,13 +357,13 @@ class Session:
         outcome = lifecycle.opportunity_row(record, previous, customer, seq)
         store.put_opportunity(outcome.opportunity)
         store.mark_seen(_APPLIED, replay)
-        warnings = list(outcome.warnings)
+        warnings = [*self.engine.ctx.facts(record).warnings, *outcome.warnings]
         fired = None
         before = customer.status if customer is not None else None
         if outcome.event is not None and customer is not None:
             opportunities = store.opportunities_of(customer.id)
             fired = lifecycle.fire(outcome.event, record, customer, opportunities, self.explain)
-            warnings.extend(fired.warnings)
+            warnings.extend(w for w in fired.warnings if w not in warnings)
             customer = self._after_event(customer, fired.status)
         return self._transaction_decision(
             source, row, "opportunity", oid, customer, fired, warnings, outcome.event,
@@ -379,7 +380,7 @@ class Session:
         customer = self._known_customer(record)
         fired = None
         before = customer.status
-        warnings: list[str] = []
+        warnings = list(engine.ctx.facts(record).warnings)
         if store.seen(rtype, tid):
             event = None  # a transaction already seen raises no event again (SPEC §6)
         else:
@@ -387,7 +388,7 @@ class Session:
             opportunities = store.opportunities_of(customer.id)
             assert event is not None
             fired = engine.lifecycle.fire(event, record, customer, opportunities, self.explain)
-            warnings.extend(fired.warnings)
+            warnings.extend(w for w in fired.warnings if w not in warnings)
             customer = self._after_event(customer, fired.status)
         return self._transaction_decision(
             source, row, rtype, tid, customer, fired, warnings, event,
@@ -405,7 +406,8 @@ class Session:
             customer = self._after_event(customer, new_status)
             self.store.mark_seen(_APPLIED, replay)
         decision = self._transaction_decision(
-            source, row, "status_change", _text(record.get("id")), customer, None, [], None,
+            source, row, "status_change", _text(record.get("id")), customer, None,
+            list(self.engine.ctx.facts(record).warnings), None,
         )
         if transition is None:
             return decision
