@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from conftest import CASES, REPO, WriteConfig
 
@@ -309,6 +310,27 @@ def test_undecodable_bytes_are_an_error_on_that_row_only(tmp_path: Path) -> None
     assert rows[1]["owner"] is None
     assert [rows[0]["owner"], rows[2]["owner"]] == ["ana.gomez", "john.smith"]
     assert f"{path}:2: bad-encoding" in r.err
+
+
+# -- records in (SPEC §8), from tests/cases/cli/records-in.yaml -----------------------
+
+RECORD_CASES = yaml.safe_load((GOLDEN / "records-in.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", RECORD_CASES, ids=[c["name"] for c in RECORD_CASES])
+def test_records_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: dict[str, Any]) -> None:
+    for name, text in case["files"].items():
+        data = text.encode("utf-8")
+        write(tmp_path / name, b"\xef\xbb\xbf" + data if name in case.get("bom", ()) else data)
+    monkeypatch.chdir(tmp_path)
+    r = sfa("dry-run", *case.get("order", case["files"]), *case.get("args", ()), *CONFIG)
+    assert r.code == case["exit"], r.err
+    got = [[d["source"], d["row"], d["type"], d["id"], d["error"] and d["error"]["code"]]
+           for d in r.jsonl()]
+    assert got == case["expect"]
+    for source, row, _, _, code in case["expect"]:
+        if code is not None:  # every record error names its file and row on stderr
+            assert f"{source}:{row}: {code}" in r.err
 
 
 # -- apply, state ---------------------------------------------------------------------
