@@ -375,7 +375,7 @@ def agree(mine: list[str | None], theirs: list[str | None]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="*", default=[10, 100, 1000, 10000, 50000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10, 100, 500, 1000, 10000, 50000])
     parser.add_argument("--records", type=int, default=20000)
     parser.add_argument("--seconds", type=float, default=1.0, help="minimum time per figure")
     parser.add_argument("--quick", action="store_true", help="2,000 records, 0.3 s per figure")
