@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-ROWS, BATCH = 600, 100
+ROWS, BATCH, IDS = 1500, 100, 1100  # rows past IDS repeat earlier ids
 
 # A miniature engine run over the store, the way the engine drives it: replay the
 # journal, decide the remaining rows (ids repeat, so a re-decided row would say
@@ -27,11 +27,12 @@ import json, os, signal, sys
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.state import SQLiteStore, encode_decisions
 
-path, out, rows, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+path, out, rows, batch, ids = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
 kill_at = int(os.environ.get("KILL_AT", "-1"))  # SIGKILL self before deciding this row
 stop_at = int(os.environ.get("STOP_AT", "-1"))  # leave cleanly after this many rows
 reps = ["ana", "bo", "cy"]
 store = SQLiteStore(path, dry_run=False, buffer_size=16)  # flushes inside each batch
+print("open", flush=True)  # for a parent that times a kill from here
 done, replayed = store.resume_point("run-key")
 decisions = list(replayed)
 pending = []
@@ -41,7 +42,7 @@ for i in range(done, rows):
     if i == stop_at:
         store.close()
         sys.exit(0)
-    id = f"L-{i % 450}"
+    id = f"L-{i % ids}"
     known = store.get_customer(id)
     if known is not None:
         d = {"row": i, "id": id, "owner": known.owner, "assigned_by": "known"}
@@ -68,13 +69,14 @@ with open(out + ".tmp", "w") as f:  # the output is safe before the journal goes
     f.writelines(json.dumps(d) + "\\n" for d in decisions)
 os.replace(out + ".tmp", out)
 store.finish_run("run-key")
+print("finished", flush=True)
 store.close()
 """
 
 
 def _run(path: Path, out: Path, env: dict[str, str] | None = None) -> int:
     proc = subprocess.run(
-        [sys.executable, "-c", _RUN, str(path), str(out), str(ROWS), str(BATCH)],
+        [sys.executable, "-c", _RUN, str(path), str(out), str(ROWS), str(BATCH), str(IDS)],
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
@@ -95,16 +97,31 @@ def _dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         db.close()
 
 
+def _start(path: Path, out: Path) -> tuple[subprocess.Popen[str], float]:
+    """A run started and past opening its store: the process and that instant."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _RUN, str(path), str(out), str(ROWS), str(BATCH), str(IDS)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "open\n"
+    return proc, time.monotonic()
+
+
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, float]:
+    """The state and output of a run nobody interrupts, and how long its rows took."""
     folder = tmp_path_factory.mktemp("reference")
-    assert _run(folder / "state.db", folder / "out.jsonl") == 0
-    return _dump(folder / "state.db"), (folder / "out.jsonl").read_text()
+    proc, opened = _start(folder / "state.db", folder / "out.jsonl")
+    assert proc.stdout is not None and proc.stdout.readline() == "finished\n"
+    seconds = time.monotonic() - opened
+    assert proc.wait(timeout=120) == 0
+    return _dump(folder / "state.db"), (folder / "out.jsonl").read_text(), seconds
 
 
-@pytest.mark.parametrize("kill_at", [0, 99, 100, 350, 599])
+@pytest.mark.parametrize("kill_at", [0, 99, 100, 750, 1499])
 def test_a_killed_run_resumes_to_the_uninterrupted_result(
-    tmp_path: Path, kill_at: int, uninterrupted: tuple[dict[str, Any], str]
+    tmp_path: Path, kill_at: int, uninterrupted: tuple[dict[str, Any], str, float]
 ) -> None:
     state, out = tmp_path / "state.db", tmp_path / "out.jsonl"
     assert _run(state, out, {"KILL_AT": str(kill_at)}) == -signal.SIGKILL
@@ -118,7 +135,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(
 
     # re-running the same input replays the committed batches and completes the rest
     assert _run(state, out) == 0
-    expected_state, expected_out = uninterrupted
+    expected_state, expected_out, _ = uninterrupted
     assert _dump(state) == expected_state
     assert out.read_text() == expected_out
     assert len(out.read_text().splitlines()) == ROWS
@@ -126,42 +143,47 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(
 
 
 def test_runs_killed_from_outside_at_random_instants_resume_exactly(
-    tmp_path: Path, uninterrupted: tuple[dict[str, Any], str]
+    tmp_path: Path, uninterrupted: tuple[dict[str, Any], str, float]
 ) -> None:
-    # the kills land anywhere: in startup, between rows, inside a flush or a COMMIT
+    # kills from outside land anywhere: between rows, inside a flush or a COMMIT
     rng = random.Random(7)
     state, out = tmp_path / "state.db", tmp_path / "out.jsonl"
-    cmd = [sys.executable, "-c", _RUN, str(state), str(out), str(ROWS), str(BATCH)]
-    for attempt in range(4):
-        proc = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.05, 0.6))
+    expected_state, expected_out, seconds = uninterrupted
+    finished, checked = False, 0
+    for attempt in range(5):
+        proc, opened = _start(state, out)
+        time.sleep(max(0.0, opened + rng.uniform(0.1, 1.0) * seconds - time.monotonic()))
         proc.kill()
         if proc.wait() == 0:
+            finished = True
             break
-        dump = _dump(state) if state.exists() else {}
-        if not dump.get("customers") and not dump.get("journal"):
-            continue  # killed before its first commit: nothing to compare yet
+        dump = _dump(state)
         if not dump["journal"]:
-            assert out.exists(), "the journal went before the output was written"
-            break  # killed after finishing: nothing left to do
+            assert dump["customers"] == [] or out.exists(), "journal gone before the output"
+            finished = bool(dump["customers"])  # killed while exiting after its finish
+            if finished:
+                break
+            continue  # killed before its first commit
         done = max(r[1] for r in dump["journal"])
         reference = tmp_path / f"reference-{attempt}.db"
         assert _run(reference, tmp_path / "unused", {"STOP_AT": str(done)}) == 0
         assert dump == _dump(reference), f"attempt {attempt}, {done} rows committed"
-    assert _run(state, out) == 0
-    expected_state, expected_out = uninterrupted
+        checked += 1
+    if not finished:
+        assert _run(state, out) == 0
     assert _dump(state) == expected_state
     assert out.read_text() == expected_out
+    assert checked >= 1, "no kill landed mid-run: the test checked nothing"
 
 
-def test_the_reference_run_is_consistent(uninterrupted: tuple[dict[str, Any], str]) -> None:
-    state, out = uninterrupted
+def test_the_reference_run_is_consistent(uninterrupted: tuple[dict[str, Any], str, float]) -> None:
+    state, out, _ = uninterrupted
     decisions = [json.loads(line) for line in out.splitlines()]
     assert [d["row"] for d in decisions] == list(range(ROWS))
     new = [d for d in decisions if d["assigned_by"] != "known"]
-    assert len(new) == 450
+    assert len(new) == IDS
     (rotation,) = state["rotations"]
-    assert json.loads(rotation[1]) == {"next": 450}
+    assert json.loads(rotation[1]) == {"next": IDS}
     # loads agree with a recount from the customers
     owners_open: dict[str, int] = {}
     for row in state["customers"]:
