@@ -352,10 +352,9 @@ def diff_command(files: tuple[str, ...], config: Path | None, type_: str | None,
     new_engine = _engine(config, lifecycle_engine)
     fmt = _format(fmt) if fmt != "csv" else "jsonl"
     result = DiffResult()
-    options = {"as_of": as_of, "reassign": reassign}
     with old_engine, new_engine, \
-            Session(old_engine, _store(state, dry_run=True), **options) as old, \
-            Session(new_engine, _store(state, dry_run=True), **options) as new:
+            Session(old_engine, _store(state, dry_run=True), as_of=as_of, reassign=reassign) as old, \
+            Session(new_engine, _store(state, dry_run=True), as_of=as_of, reassign=reassign) as new:
         changed = diff(old, new, _rows(files, type_, old_engine), _rows(files, type_, new_engine),
                        result)
         if fmt == "jsonl":

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 TRANSACTION_TYPES = frozenset(
     {"opportunity", "estimate", "sales_order", "invoice", "cash_sale", "status_change"}

@@ -27,7 +27,7 @@ from .forecast import ForecastItem, ForecastReport, build
 from .lifecycle import TRANSACTION_EVENTS, EngineName, Lifecycle
 from .loader import SourceMap, load_config, resolve_folder
 from .models import Config
-from .records import InputRow, normalise_type
+from .rows import InputRow, normalise_type
 from .state import MemoryStore, Store, encode_decisions
 from .territories import TerritoryIndex
 
@@ -64,7 +64,7 @@ def load(
     problem when it has errors. ``None``: ``./rules`` and ``./territories``, else the
     configuration shipped in the package (SPEC §2)."""
     root = resolve_folder(folder)
-    config, sm, ctx, problems = compile_config(root)
+    config, _, ctx, problems = compile_config(root)
     if any(p.severity == "error" for p in problems):
         raise ConfigError(problems)
     return Engine(config, ctx, root, lifecycle_engine)
@@ -295,6 +295,9 @@ class Session:
         given_status = record.get("status")
         existing = store.get_customer(cid)
         transition: str | None = None
+        owner: str | None
+        territory: str | None
+        assigned_by: str | None
         locked = _truthy(record.get("owner_locked"))
         # A row that names a status is a manual change when the record is known: the
         # same row applied again must not undo what happened since (SPEC §9).
@@ -352,7 +355,7 @@ class Session:
         replay = self._fingerprint("opportunity", oid, record)
         if previous is not None and store.seen(_APPLIED, replay):
             return self._replayed_opportunity(source, row, previous, customer)
-        siblings = store.opportunities_of(customer_id) if customer is not None else []
+        siblings = store.opportunities_of(customer.id) if customer is not None else []
         seq = max((o.seq for o in siblings), default=previous.seq if previous else 0) + 1
         outcome = lifecycle.opportunity_row(record, previous, customer, seq)
         store.put_opportunity(outcome.opportunity)
@@ -480,7 +483,7 @@ class Session:
         event: str | None,
         *,
         status: str | None = None,
-        probability: float | int | None = None,
+        probability: float | None = None,
         forecast: str | None = None,
         previous: str | None = None,
     ) -> Decision:
@@ -601,4 +604,4 @@ def _required(record: Mapping[str, Any], field: str) -> str:
     return value
 
 
-__all__ = ["BATCH_ROWS", "Engine", "Session", "TRANSACTION_EVENTS", "compile_config", "load"]
+__all__ = ["BATCH_ROWS", "TRANSACTION_EVENTS", "Engine", "Session", "compile_config", "load"]

@@ -7,8 +7,9 @@ Plain frozen values, shared by the lifecycle (which computes new ones), the stor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ criteria compiler checks them, with their positions, when it compiles them.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
@@ -28,7 +28,7 @@ Id = Annotated[str, BeforeValidator(_as_text), StringConstraints(min_length=1)]
 IdList = Annotated[list[Id], BeforeValidator(_as_list)]
 Stage = Literal["lead", "prospect", "customer"]
 StageList = Annotated[list[Stage], BeforeValidator(_as_list)]
-Probability = Union[int, float]
+Probability = int | float
 Criteria = dict[str, Any]
 Event = Literal[
     "opportunity.created",
@@ -161,7 +161,7 @@ class Assignment(Model):
     """Assignment policy (SPEC §5)."""
 
     applies_to: Annotated[list[Stage], BeforeValidator(_as_list)] = Field(
-        default_factory=lambda: ["lead", "prospect", "customer"],
+        ["lead", "prospect", "customer"],
         description="Record types that get an owner.",
     )
     keep_existing_owner: bool = Field(True, description="A record that arrives with an `owner` keeps it.")
@@ -220,7 +220,7 @@ class Transition(Model):
     description: str | None = Field(None, description="What the transition does.")
     on: Annotated[list[Event], BeforeValidator(_as_list)] = Field(description="Events that fire it.")
     from_: StatusMatch | None = Field(None, alias="from", description="The customer's current stage and/or status; omit for any.")
-    to: Union[Id, ToDefault, ToFollow] = Field(description="A status id, `{default: slot}` or `{follow: opportunity}`.")
+    to: Id | ToDefault | ToFollow = Field(description="A status id, `{default: slot}` or `{follow: opportunity}`.")
     when: Criteria | None = Field(None, description="Guard: criteria over the event's record; `customer.*` reads the customer.")
 
 
@@ -241,9 +241,9 @@ class Manual(Model):
 class Lifecycle(Model):
     """Conversion rules (SPEC §6)."""
 
-    defaults: Defaults = Field(default_factory=Defaults, description="NetSuite's Sales Preferences.")
+    defaults: Defaults = Field(Defaults(), description="NetSuite's Sales Preferences.")
     transitions: list[Transition] = Field(default_factory=list, description="Tried in file order; the first that matches fires.")
-    manual: Manual = Field(default_factory=Manual, description="Manual status changes.")
+    manual: Manual = Field(Manual(), description="Manual status changes.")
 
 
 # -- opportunities and forecast ---------------------------------------------
@@ -293,12 +293,12 @@ MAPPING_KEYS = ("settings", "assignment", "lifecycle", "forecast")
 class Config(Model):
     """A whole configuration: every file merged (lists concatenated in file order)."""
 
-    settings: Settings = Field(default_factory=Settings)
+    settings: Settings = Field(Settings())
     sales_rules: tuple[SalesRule, ...] = ()
-    assignment: Assignment = Field(default_factory=Assignment)
+    assignment: Assignment = Field(Assignment())
     statuses: tuple[Status, ...] = ()
-    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    lifecycle: Lifecycle = Field(Lifecycle())
     opportunity_statuses: tuple[OpportunityStatus, ...] = ()
-    forecast: Forecast = Field(default_factory=Forecast)
+    forecast: Forecast = Field(Forecast())
     reps: tuple[Rep, ...] = ()
     territories: tuple[Territory, ...] = ()

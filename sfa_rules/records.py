@@ -36,9 +36,10 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from .errors import RecordError, did_you_mean
+from .rows import PLURALS, RECORD_TYPES, TYPE_NAMES, InputRow, normalise_type
 
 __all__ = [
     "FORMATS",
@@ -50,26 +51,6 @@ __all__ = [
     "open_inputs",
     "read",
 ]
-
-RECORD_TYPES: tuple[str, ...] = (
-    "lead",
-    "customer",
-    "prospect",
-    "opportunity",
-    "estimate",
-    "sales_order",
-    "invoice",
-    "cash_sale",
-    "status_change",
-)
-_PLURALS = {
-    "opportunity": "opportunities",
-}
-# singular and plural spellings -> the singular (SPEC §8: "or the singular")
-_TYPE_NAMES: dict[str, str] = {
-    **{t: t for t in RECORD_TYPES},
-    **{_PLURALS.get(t, t + "s"): t for t in RECORD_TYPES},
-}
 
 FORMATS: dict[str, str] = {
     ".csv": "csv",
@@ -94,24 +75,6 @@ class InputError(Exception):
         super().__init__("\n".join(self.problems))
 
 
-class InputRow(NamedTuple):
-    """One input row: where it came from, its record type, its raw record, or an error.
-
-    A row with an ``error`` must not be processed (SPEC §8: it changes nothing). Its
-    ``record`` and ``type``, when the row could still be parsed (invalid bytes shown as
-    U+FFFD), are there only so that the decision can show the row's id and type;
-    ``record`` is None when nothing could be parsed (``bad-json``, a broken CSV row).
-    A named tuple: immutable, and half the cost of a frozen dataclass to make (measured
-    on CPython 3.11), which counts at a million rows.
-    """
-
-    source: str
-    row: int
-    type: str | None
-    record: dict[str, Any] | None
-    error: RecordError | None = None
-
-
 @dataclass(frozen=True, slots=True)
 class InputFile:
     """An input file checked by ``open_inputs``: its name as given, format and size."""
@@ -120,12 +83,6 @@ class InputFile:
     path: Path
     format: str  # a value of FORMATS
     size: int  # bytes, for progress reporting
-
-
-def normalise_type(value: str) -> str | None:
-    """The singular record type a spelling stands for (``Leads``, ``sales-order``), or None."""
-    key = value.strip().lower().replace("-", "_").replace(" ", "_")
-    return _TYPE_NAMES.get(key)
 
 
 def open_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[InputFile]:
@@ -184,7 +141,7 @@ def read(
     if type_override is not None:
         override = normalise_type(type_override)
         if override is None:
-            hint = did_you_mean(type_override.strip().lower(), _TYPE_NAMES)
+            hint = did_you_mean(type_override.strip().lower(), TYPE_NAMES)
             raise InputError([f"--type: unknown record type {type_override!r}{hint}"])
     type_keys = frozenset(_fold(name) for name in ("type", *((aliases or {}).get("type") or ())))
     return _read_all(files, override, type_keys)
@@ -214,7 +171,7 @@ class TypeResolver:
         self._no_type = (
             f"no record type: the row has no 'type' value, no --type was given, and "
             f"the file name {Path(source).name!r} does not name one "
-            f"({', '.join(_PLURALS.get(t, t + 's') for t in RECORD_TYPES)})"
+            f"({', '.join(PLURALS.get(t, t + 's') for t in RECORD_TYPES)})"
         )
 
     def key_of(self, keys: Iterable[str]) -> str | None:
@@ -245,7 +202,7 @@ class TypeResolver:
         text = str(value).strip()
         message = self._unknown.get(text)
         if message is None:  # difflib is slow: a file of bad rows asks once per spelling
-            message = f"unknown record type {text!r}{did_you_mean(text.lower(), _TYPE_NAMES)}"
+            message = f"unknown record type {text!r}{did_you_mean(text.lower(), TYPE_NAMES)}"
             if len(self._unknown) < _CACHE_SIZE:
                 self._unknown[text] = message
         return None, RecordError("unknown-type", message, "type")
