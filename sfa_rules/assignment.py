@@ -6,6 +6,19 @@ matches and has an eligible rep (or territory member); else the matching territo
 in try order, each through its distribution over its eligible members; else the
 default territory; else ``assignment.default_owner``; else nobody. Rotation state and
 loads live in the store (``get_rotation`` / ``set_rotation`` / ``open_count``).
+
+Choices where SPEC §4-§5 is silent:
+
+- the ``territory`` of a record owned through an override to a rep, the default owner,
+  or nobody is its first matching territory (for reporting, as for kept owners);
+- an override to a territory ignores that territory's criteria, ``active`` and
+  ``effective`` (it is an explicit routing), but not its members' eligibility;
+- the record's date is its ``created`` field (ISO), else the run's as-of date, else
+  today; it decides away periods and ``effective`` windows alike;
+- a rotation state is ``{"sig": members*weights, "last": position}`` (round robin)
+  or ``{"sig", "current": [weights]}`` (weighted); least_loaded keeps none;
+- with ``explain`` the trace lists every territory in try order up to the one that
+  gave an owner (inactive and out-of-window ones say so), not only index candidates.
 """
 
 from __future__ import annotations
