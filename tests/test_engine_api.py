@@ -9,7 +9,6 @@ round-robin fairness.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import os
@@ -111,7 +110,7 @@ def test_decide_a_row_in_error(engine: sfa_rules.Engine) -> None:
 def test_decision_is_frozen_with_to_dict(engine: sfa_rules.Engine) -> None:
     d = engine.decide(lead("L-1", country="US", state="CA"))
     assert isinstance(d, Decision)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):  # immutable
         d.owner = "someone"  # type: ignore[misc]
     assert d.to_dict() == {
         "source": None, "row": 1, "type": "lead", "id": "L-1", "owner": "ana.gomez",
