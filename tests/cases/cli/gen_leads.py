@@ -4,6 +4,9 @@
 every territory of the shipped configuration, weighted / round-robin / least-loaded
 distributions, away dates, the capacity-limited latam rep, strategic overrides, kept
 owners, repeated ids (known records) and a few rows in error (no id).
+``opportunities(OUT, ROWS, SEED, LEADS)`` writes opportunity rows on the first LEADS
+leads: new ones, later versions of earlier ones (updates, wins, losses), unknown
+statuses and unknown customers.
 """
 
 from __future__ import annotations
@@ -39,6 +42,29 @@ def generate(path: str, rows: int, seed: int, prefix: str = "L") -> None:
                 rng.choice(DATES),
                 "ana.gomez" if rng.random() < 0.01 else "",
             ])
+
+
+STAGES = ["Identified Opportunity", "In Discussion", "Proposal", "In Negotiation",
+          "Purchasing", "Closed Won", "Closed Lost"]
+
+
+def opportunities(path: str, rows: int, seed: int, leads: int, prefix: str = "L") -> None:
+    rng = random.Random(seed)
+    made: list[tuple[str, str]] = []
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["id", "customer", "status", "amount", "expected_close"])
+        for i in range(rows):
+            if made and rng.random() < 0.3:
+                oid, customer = rng.choice(made)  # a later version of an earlier one
+            else:
+                oid = f"O-{i:07d}"
+                customer = f"{prefix}-{rng.randrange(leads):07d}" if rng.random() > 0.002 \
+                    else "NOBODY"
+                made.append((oid, customer))
+            status = rng.choice(STAGES) if rng.random() > 0.002 else "Proposl"
+            out.writerow([oid, customer, status, rng.choice(["", "1000", "25,000.50"]),
+                          rng.choice(["", "2026-05-01", "2027-02-14"])])
 
 
 if __name__ == "__main__":
