@@ -97,8 +97,12 @@ def run_validate(config: Path | None, fmt: str, strict: bool) -> int:
 
 
 @main.command("schema")
-def schema_command() -> None:
-    """Print the JSON Schema of a configuration file (for editor completion)."""
+@config_option
+def schema_command(config: Path | None) -> None:
+    """Print the JSON Schema of a configuration file (for editor completion).
+
+    The schema is the same for every configuration; --config is accepted like
+    everywhere else."""
     schema = ConfigFile.model_json_schema(by_alias=True)
     click.echo(json.dumps(schema, indent=2, ensure_ascii=False))
 
@@ -203,18 +207,31 @@ def _store(state: str | None, *, dry_run: bool) -> Any:
         _fail(str(exc))
 
 
-def run_key(engine: Engine, files: Iterable[str], options: Iterable[object]) -> str:
+def digests(files: Iterable[str]) -> dict[str, str]:
+    """Each input file's content digest: what identifies its rows across runs."""
+    out = {}
+    for name in files:
+        with open(name, "rb") as stream:
+            out[name] = hashlib.file_digest(stream, "sha256").hexdigest()
+    return out
+
+
+def run_key(engine: Engine, sources: dict[str, str], options: Iterable[object]) -> str:
     """What identifies a run for resuming: the configuration, the inputs, the options."""
     digest = hashlib.sha256()
     for sub in ("rules", "territories"):
         for path in sorted((engine.folder / sub).rglob("*.y*ml")):
             digest.update(path.read_bytes())
-    for name in files:
-        digest.update(name.encode())
-        with open(name, "rb") as stream:
-            digest.update(hashlib.file_digest(stream, "sha256").digest())
+    digest.update(repr(sorted(sources.items())).encode())
     digest.update(repr(tuple(options)).encode())
     return digest.hexdigest()
+
+
+def session_for(engine: Engine, files: tuple[str, ...], store: Any, **options: Any) -> Session:
+    """A session whose rows are known by their files' contents (SPEC §9 idempotency)."""
+    session = Session(engine, store, **options)
+    session.identify_sources(digests(files))
+    return session
 
 
 def run_decisions(
@@ -227,9 +244,13 @@ def run_decisions(
     rows = _rows(files, type_, engine)
     store = _store(state, dry_run=not apply)
     summary = Summary()
-    with engine, Session(engine, store, as_of=as_of, reassign=reassign, explain=explain) as session:
+    sources = digests(files)
+    session = Session(engine, store, as_of=as_of, reassign=reassign, explain=explain)
+    session.identify_sources(sources)
+    with engine, session:
         if apply:
-            session.resumable(run_key(engine, files, (as_of, type_, reassign, lifecycle_engine)))
+            options = (as_of, type_, reassign, lifecycle_engine)
+            session.resumable(run_key(engine, sources, options))
         try:
             with open_output(out) as stream:
                 writer = make_writer(_format(fmt), stream, explain=explain)
@@ -290,7 +311,8 @@ def explain_command(files: tuple[str, ...], config: Path | None, type_: str | No
     """The decisions and full traces of the rows with that id (or customer), as JSON."""
     engine = _engine(config, lifecycle_engine)
     rows = _rows(files, type_, engine)
-    with engine, Session(engine, _store(state, dry_run=True), as_of=as_of, explain=True) as session:
+    store = _store(state, dry_run=True)
+    with engine, session_for(engine, files, store, as_of=as_of, explain=True) as session:
         found = [
             d.to_dict() for d in session.process(rows)
             if record_id in (d.id, d.customer)
@@ -315,7 +337,7 @@ def forecast_command(files: tuple[str, ...], config: Path | None, type_: str | N
     """Weighted pipeline by owner, territory, status or category, per period (SPEC §7)."""
     engine = _engine(config, lifecycle_engine)
     rows = _rows(files, type_, engine)
-    with engine, Session(engine, _store(state, dry_run=True), as_of=as_of) as session:
+    with engine, session_for(engine, files, _store(state, dry_run=True), as_of=as_of) as session:
         report, failed = session.forecast(rows, by=by, period=period)
     fmt = fmt or ("table" if sys.stdout.isatty() else "json")
     if fmt == "json":
@@ -353,8 +375,10 @@ def diff_command(files: tuple[str, ...], config: Path | None, type_: str | None,
     fmt = _format(fmt) if fmt != "csv" else "jsonl"
     result = DiffResult()
     with old_engine, new_engine, \
-            Session(old_engine, _store(state, dry_run=True), as_of=as_of, reassign=reassign) as old, \
-            Session(new_engine, _store(state, dry_run=True), as_of=as_of, reassign=reassign) as new:
+            session_for(old_engine, files, _store(state, dry_run=True), as_of=as_of,
+                        reassign=reassign) as old, \
+            session_for(new_engine, files, _store(state, dry_run=True), as_of=as_of,
+                        reassign=reassign) as new:
         changed = diff(old, new, _rows(files, type_, old_engine), _rows(files, type_, new_engine),
                        result)
         if fmt == "jsonl":
@@ -459,11 +483,15 @@ def state_next_command(territory: str, count: int, state: str, config: Path | No
 @state_group.command("reset")
 @click.option("--territory", "territory", required=True, help="The territory whose rotation restarts.")
 @state_option
-def state_reset_command(territory: str, state: str) -> None:
+@config_option
+def state_reset_command(territory: str, state: str, config: Path | None) -> None:
     """Restart a territory's rotation (its next record goes to its first member)."""
     _existing_state(state)
+    engine = _engine(config, "native")
+    with engine:
+        if territory not in engine.index.by_id:
+            _fail(f"unknown territory {territory!r}{did_you_mean(territory, engine.index.by_id)}")
     with _store(state, dry_run=False) as store:
         store.reset_rotation(territory)
         store.commit()
     click.echo(f"rotation of {territory} reset in {state}", err=True)
-

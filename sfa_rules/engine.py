@@ -164,6 +164,10 @@ class Session:
         self.explain = explain
         self.notices: list[str] = []
         self._keys: dict[str, str] = {}
+        self._sources: dict[str, str] = {}  # source name -> content digest
+        self._source: str | None = None  # the row being decided: its source and row
+        self._row: int | None = None
+        self._chain = b""  # digest of a stream's rows so far (rows with no known source)
         self._run_key: str | None = None
         self._rows_done = 0
         self._batch: list[dict[str, Any]] = []
@@ -187,6 +191,11 @@ class Session:
         if not self._closed:
             self._closed = True
             self.store.close()
+
+    def identify_sources(self, digests: Mapping[str, str]) -> None:
+        """Name each input file's content (source -> digest): a row applied before is
+        then recognised by its file's content and its row, whatever else changed."""
+        self._sources.update(digests)
 
     def resumable(self, run_key: str) -> None:
         """Commit every ``BATCH_ROWS`` rows with a journal under ``run_key``, so that a
@@ -240,6 +249,10 @@ class Session:
         else:
             source, row, raw, error = None, number, item, None
         record = self._canonical(raw)
+        self._source, self._row = source, row
+        if (source or "") not in self._sources:
+            link = repr(sorted((str(k), str(v)) for k, v in raw.items())).encode()
+            self._chain = hashlib.blake2b(self._chain + link, digest_size=16).digest()
         if not isinstance(item, InputRow):
             given = _text(record.get("type"))
             rtype = normalise_type(given) if given is not None else None
@@ -417,13 +430,19 @@ class Session:
 
     # -- helpers ------------------------------------------------------------------------
 
-    @staticmethod
-    def _fingerprint(rtype: str, rid: str, record: Mapping[str, Any]) -> str:
-        """What identifies a row once applied: its type, id and every field's value.
-        Re-applying an export (a history of an opportunity's changes, say) finds its
-        rows already applied and changes nothing (SPEC §9 idempotency)."""
+    def _fingerprint(self, rtype: str, rid: str, record: Mapping[str, Any]) -> str:
+        """What identifies a row once applied, so that applying the same input again
+        changes nothing (SPEC §9) while another input's row with the same values (a
+        status back to an earlier one) is still a change: the row's values and its
+        place in its input: a file by its content digest and row number (see
+        ``identify_sources``), any other stream by everything it held up to this row."""
+        place = self._sources.get(self._source or "")
+        if place is None:
+            place = self._chain.hex()
+        else:
+            place += f"#{self._row}"
         content = repr(sorted((k, str(v)) for k, v in record.items() if not _blank(v)))
-        digest = hashlib.blake2b(content.encode(), digest_size=12).hexdigest()
+        digest = hashlib.blake2b(f"{place}\n{content}".encode(), digest_size=12).hexdigest()
         return f"{rtype}:{rid}:{digest}"
 
     def _replayed_opportunity(

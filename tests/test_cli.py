@@ -438,17 +438,9 @@ def test_state_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str
     assert not (tmp_path / "none.db").exists()
 
 
-STATE_RESET_TYPO = (
-    "cli.py state_reset_command: no check that --territory names a territory (it takes "
-    "no --config to know them), so `sfa state reset --territory us-eats` exits 0 with "
-    "'rotation of us-eats reset' and the real rotation is untouched; `sfa state next` "
-    "rejects the same typo with a did-you-mean (exit 2)")
-NO_CONFIG_OPTION = (
-    "SPEC §10: 'Every command takes --config DIR'; cli.py declares no config_option on "
-    "state_reset_command and schema_command, so click exits 2 'No such option'")
 
 
-@pytest.mark.xfail(strict=True, reason=STATE_RESET_TYPO)
+
 def test_state_reset_of_an_unknown_territory_is_a_usage_error(tmp_path: Path) -> None:
     state = str(tmp_path / "s.db")
     assert sfa("apply", "examples/leads.csv", "--state", state, *CONFIG).code == 0
@@ -457,7 +449,7 @@ def test_state_reset_of_an_unknown_territory_is_a_usage_error(tmp_path: Path) ->
     assert "did you mean 'us-east'" in r.err
 
 
-@pytest.mark.xfail(strict=True, reason=NO_CONFIG_OPTION)
+
 @pytest.mark.parametrize("command", [["schema"], ["state", "reset", "--territory", "us-east"]],
                          ids=["schema", "state-reset"])
 def test_every_command_takes_config(tmp_path: Path, command: list[str]) -> None:
