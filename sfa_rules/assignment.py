@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .facts import Facts
 from .models import Config, Rep
@@ -45,10 +45,10 @@ class RotationStore(Protocol):
     def open_count(self, rep: str) -> int: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Assignment:
+class Assignment(NamedTuple):
     """The outcome for one record: ``assigned_by`` is ``override:<id>``,
-    ``territory:<id>``, ``default``, ``kept`` or None (no owner)."""
+    ``territory:<id>``, ``default``, ``kept`` or None (no owner). (A named tuple:
+    immutable, and built once per record at tuple speed.)"""
 
     owner: str | None
     territory: str | None
@@ -102,6 +102,7 @@ class Assigner:
         rep = self.reps.get(owner) if owner else None
         self.default_owner = owner if rep is not None and rep.active else None
         self._signatures = {t.id: signature(t) for t in index.tried()}
+        self._labels = {t.id: f"territory:{t.id}" for t in index.tried()}
 
     def applies(self, record_type: str) -> bool:
         """Does a record of this type get an owner (``assignment.applies_to``)?"""
@@ -182,13 +183,14 @@ class Assigner:
                 first_id = first.id
                 owner = self._pick(first, store, today, None, notices)
                 if owner is not None:
-                    return Assignment(owner, first.id, f"territory:{first.id}", None, tuple(notices))
+                    return Assignment(owner, first_id, self._labels[first_id], None,
+                                      tuple(notices) if notices else ())
                 for t in self.index.candidates(facts, today):
                     if t.rank <= first.rank:
                         continue
                     owner = self._pick(t, store, today, None, notices)
                     if owner is not None:
-                        return Assignment(owner, t.id, f"territory:{t.id}", None, tuple(notices))
+                        return Assignment(owner, t.id, self._labels[t.id], None, tuple(notices))
         else:
             for t in self.index.tried():
                 entry = _tried(t, facts, today)
