@@ -90,6 +90,10 @@ class Assigner:
         self.index = index
         ctx = index.ctx
         self.reps = {r.id: _rep(r) for r in reversed(config.reps)}
+        # Reps no date or load can make ineligible: no check per record.
+        self._always = frozenset(
+            r.id for r in self.reps.values() if r.active and not r.away and r.max_open is None
+        )
         policy = config.assignment
         self.applies_to = frozenset(policy.applies_to)
         self.keep_existing_owner = policy.keep_existing_owner
@@ -112,6 +116,8 @@ class Assigner:
 
     def why_not(self, rep_id: str, day: str, load: Callable[[str], int]) -> str | None:
         """Why a rep cannot take a record on ``day`` (None: eligible)."""
+        if rep_id in self._always:
+            return None
         rep = self.reps.get(rep_id)
         if rep is None:
             return "not a configured rep"
