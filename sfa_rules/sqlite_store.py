@@ -28,14 +28,15 @@ Design, and why:
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ParamSpec, Self, TypeVar
 from urllib.parse import quote
 
 from sfa_rules.entities import Customer, Opportunity
@@ -118,6 +119,24 @@ def _opportunity_row(o: Opportunity) -> tuple[Any, ...]:
         o.expected_close,
         o.seq,
     )
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _state_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """SQLite failing mid-run (a damaged file, a full disk) raises `StateError`, which
+    the CLI reports without a traceback."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.DatabaseError as e:
+            raise StateError(f"state {getattr(args[0], 'path', None)}: {e}") from e
+
+    return wrapper
 
 
 def _precheck(path: str) -> None:
@@ -207,13 +226,20 @@ class SQLiteStore:
             except BaseException:
                 self._lock.release()
                 raise
-        # one transaction from here on: the counters, the Bloom bitmap and every later
-        # read see the same snapshot of the state
-        self._db.execute("BEGIN IMMEDIATE" if not self.dry_run else "BEGIN")
-        if self.dry_run:
-            self._db.execute("SAVEPOINT batch")
-        self._counters = Counters(*self._read_counters())
-        self._bloom = self._build_bloom()
+        try:
+            # one transaction from here on: the counters, the Bloom bitmap and every
+            # later read see the same snapshot of the state
+            self._db.execute("BEGIN IMMEDIATE" if not self.dry_run else "BEGIN")
+            if self.dry_run:
+                self._db.execute("SAVEPOINT batch")
+            self._counters = Counters(*self._read_counters())
+            self._bloom = self._build_bloom()
+        except sqlite3.DatabaseError as e:  # e.g. a damaged file
+            self._release()
+            raise StateError(f"cannot read state {self.path}: {e}") from None
+        except BaseException:
+            self._release()
+            raise
 
     # opening
 
@@ -322,6 +348,7 @@ class SQLiteStore:
 
     # customers and opportunities
 
+    @_state_errors
     def get_customer(self, id: str) -> Customer | None:
         if not self._bloom(id, _CUSTOMER):
             return None
@@ -336,12 +363,14 @@ class SQLiteStore:
                 return _customer(row)
         return None
 
+    @_state_errors
     def put_customer(self, customer: Customer) -> None:
         self._bloom.add(customer.id, _CUSTOMER)
         self._customers[customer.id] = customer
         if len(self._customers) >= self._buffer_size:
             self._flush()
 
+    @_state_errors
     def get_opportunity(self, id: str) -> Opportunity | None:
         if not self._bloom(id, _OPPORTUNITY):
             return None
@@ -356,6 +385,7 @@ class SQLiteStore:
                 return _opportunity(row)
         return None
 
+    @_state_errors
     def put_opportunity(self, opportunity: Opportunity) -> None:
         id, customer = opportunity.id, opportunity.customer
         self._bloom.add(id, _OPPORTUNITY)
@@ -369,6 +399,7 @@ class SQLiteStore:
         if len(self._opportunities) >= self._buffer_size:
             self._flush()
 
+    @_state_errors
     def opportunities_of(self, customer_id: str) -> list[Opportunity]:
         if not self._bloom(customer_id, _OPPS_OF):
             return []
@@ -397,9 +428,13 @@ class SQLiteStore:
                 f" UNION ALL SELECT {_OPPORTUNITY_COLUMNS} FROM base.opportunities b"
                 " WHERE NOT EXISTS (SELECT 1 FROM main.opportunities m WHERE m.id = b.id)"
             )
-        for row in self._db.execute(sql + " ORDER BY id"):
-            yield _opportunity(row)
+        try:
+            for row in self._db.execute(sql + " ORDER BY id"):
+                yield _opportunity(row)
+        except sqlite3.DatabaseError as e:
+            raise StateError(f"state {self.path}: {e}") from e
 
+    @_state_errors
     def seen(self, type: str, id: str) -> bool:
         if not self._bloom(type + "\0" + id, _SEEN):
             return False
@@ -412,6 +447,7 @@ class SQLiteStore:
             for db in self._layers()
         )
 
+    @_state_errors
     def mark_seen(self, type: str, id: str) -> None:
         self._bloom.add(type + "\0" + id, _SEEN)
         self._seen.add((type, id))
@@ -460,6 +496,7 @@ class SQLiteStore:
     def loads(self) -> dict[str, int]:
         return self._counters.loads()
 
+    @_state_errors
     def recount_loads(self, open_statuses: Iterable[str], *, fix: bool = False) -> dict[str, int]:
         """Open records per owner, counted from the customers (to check `loads()`);
         with ``fix`` the counts also replace the loads (pending until commit)."""
@@ -481,6 +518,7 @@ class SQLiteStore:
 
     # resume journal and transactions
 
+    @_state_errors
     def resume_point(self, run_key: str) -> tuple[int, Iterator[dict[str, Any]]]:
         """Rows done by the committed batches of ``run_key`` and their decisions, lazily."""
         done = [
@@ -496,6 +534,12 @@ class SQLiteStore:
         return ("main",) if run_key in self._finished else self._layers()
 
     def _replay(self, run_key: str) -> Iterator[dict[str, Any]]:
+        try:
+            yield from self._replay_batches(run_key)
+        except sqlite3.DatabaseError as e:
+            raise StateError(f"state {self.path}: {e}") from e
+
+    def _replay_batches(self, run_key: str) -> Iterator[dict[str, Any]]:
         # one batch at a time, so that memory holds one blob and commits may interleave
         after = -1
         while True:
@@ -516,6 +560,7 @@ class SQLiteStore:
     def begin_batch(self, run_key: str) -> None:
         """Nothing to prepare: a write transaction is always open between commits."""
 
+    @_state_errors
     def commit_batch(self, run_key: str, rows_done: int, decisions: bytes) -> None:
         """Commit the batch's effects together with its journal row (one transaction)."""
         self._db.execute(
@@ -523,6 +568,7 @@ class SQLiteStore:
         )
         self.commit()
 
+    @_state_errors
     def finish_run(self, run_key: str) -> None:
         """The run completed: drop its journal (and commit)."""
         self._db.execute("DELETE FROM main.journal WHERE run_key = ?", (run_key,))
@@ -530,6 +576,7 @@ class SQLiteStore:
             self._finished.add(run_key)
         self.commit()
 
+    @_state_errors
     def commit(self) -> None:
         """Make every write so far durable (apply) or part of the run's view (dry run)."""
         self._flush()
@@ -552,6 +599,7 @@ class SQLiteStore:
             db.execute("BEGIN IMMEDIATE")
         self._counters.commit()
 
+    @_state_errors
     def rollback(self) -> None:
         """Drop every write since the last commit."""
         self._customers, self._opportunities, self._buffered_of = {}, {}, {}
@@ -563,6 +611,7 @@ class SQLiteStore:
             self._db.execute("ROLLBACK")
             self._db.execute("BEGIN IMMEDIATE")
 
+    @_state_errors
     def close(self) -> None:
         """Drop uncommitted writes and release the file (a dry run leaves it untouched)."""
         if self._closed:
@@ -580,9 +629,13 @@ class SQLiteStore:
                 except sqlite3.OperationalError:
                     pass
         finally:
-            self._db.close()
-            if self._lock is not None:
-                self._lock.release()
+            self._release()
+
+    def _release(self) -> None:
+        self._closed = True
+        self._db.close()
+        if self._lock is not None:
+            self._lock.release()
 
     def __enter__(self) -> Self:
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import sqlite3
 import subprocess
 import sys
@@ -526,6 +527,23 @@ def test_a_run_finished_in_a_dry_run_hides_its_journal_in_the_state(tmp_path: Pa
         assert [d["from"] for d in s.resume_point("run")[1]] == ["again"]
     with SQLiteStore(path, dry_run=True) as s:
         assert [d["from"] for d in s.resume_point("run")[1]] == ["state"]
+
+
+def test_a_state_damaged_during_a_run_is_a_state_error(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with SQLiteStore(path, dry_run=False) as s:  # larger than SQLite's 2 MB page cache
+        for i in range(30_000):
+            s.put_customer(Customer(f"C-{i}", "LEAD-New", "ana", fields={"note": "x" * 100}))
+        s.commit()
+    noise = random.Random(1)
+    with SQLiteStore(path, dry_run=True) as s:
+        damaged = bytearray(path.read_bytes())
+        for page in range(2 * 4096, len(damaged), 4096):
+            damaged[page + 100 : page + 300] = noise.randbytes(200)
+        path.write_bytes(damaged)
+        with pytest.raises(StateError, match="malformed"):
+            for i in range(30_000):
+                s.get_customer(f"C-{i}")
 
 
 def test_apply_needs_a_path() -> None:
