@@ -438,16 +438,12 @@ def test_state_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str
     assert not (tmp_path / "none.db").exists()
 
 
-
-
-
 def test_state_reset_of_an_unknown_territory_is_a_usage_error(tmp_path: Path) -> None:
     state = str(tmp_path / "s.db")
     assert sfa("apply", "examples/leads.csv", "--state", state, *CONFIG).code == 0
     r = sfa("state", "reset", "--territory", "us-eats", "--state", state)
     assert r.code == 2
     assert "did you mean 'us-east'" in r.err
-
 
 
 @pytest.mark.parametrize("command", [["schema"], ["state", "reset", "--territory", "us-east"]],

@@ -23,7 +23,7 @@ EXAMPLES = ("examples/leads.csv", "examples/opportunities.csv",
 def run(*args: str, cwd: Path = REPO, command: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "120"}
     return subprocess.run([*(command or SFA), *args], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=120, stdin=subprocess.DEVNULL)
+                          env=env, timeout=120, stdin=subprocess.DEVNULL, check=False)
 
 
 def test_dry_run_prints_decisions_on_stdout_and_the_summary_on_stderr() -> None:

@@ -9,6 +9,7 @@ round-robin fairness.
 
 from __future__ import annotations
 
+import ast
 import itertools
 import json
 import os
@@ -277,11 +278,11 @@ sys.stderr.write(repr((sorted(os.listdir(".")) == before, registered)))
 def test_import_has_no_side_effects(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     done = subprocess.run([sys.executable, "-c", IMPORT_CHECK, str(REPO)], cwd=tmp_path,
-                          capture_output=True, text=True, env=env, timeout=60)
+                          capture_output=True, text=True, env=env, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert list(tmp_path.iterdir()) == []
-    unchanged, registered = eval(done.stderr)  # noqa: S307 - our own repr
+    unchanged, registered = ast.literal_eval(done.stderr)
     assert unchanged
     assert all(names == [] for names in registered)
 
@@ -489,7 +490,6 @@ BACK_AND_FORTH = {
 }
 
 
-
 @pytest.mark.parametrize(("day1", "day2", "day3", "expected"), BACK_AND_FORTH.values(),
                          ids=BACK_AND_FORTH.keys())
 def test_a_status_back_to_an_earlier_value_is_a_change(
@@ -503,3 +503,28 @@ def test_a_status_back_to_an_earlier_value_is_a_change(
             session.commit()
     got = decided[-1].to_dict()
     assert {k: got[k] for k in expected} == expected
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "SPEC §6/§8 for library feeds (§1: web-form feeds, one event at a time): "
+    "engine.Session identifies a library stream's rows by a running digest of the rows "
+    "so far (commit c5e3c76), so a one-row session whose row equals an earlier one-row "
+    "session's is taken for a replay; the third change L-1 -> LEAD-Qualified (after "
+    "LEAD-Qualified, LEAD-Dead) is silently dropped: status stays LEAD-Dead, "
+    "transition None, no error"))
+def test_one_row_sessions_of_a_feed_each_apply_their_change(
+    tmp_path: Path, engine: sfa_rules.Engine
+) -> None:
+    state = tmp_path / "s.db"
+    with engine.session(state=state) as session:
+        list(session.process([LEAD_CA]))
+        session.commit()
+    got = []
+    for status in ("LEAD-Qualified", "LEAD-Dead", "LEAD-Qualified"):
+        with engine.session(state=state) as session:
+            (d,) = session.process([{"type": "status_change", "customer": "L-1",
+                                     "status": status}])
+            session.commit()
+        got.append((d.status, d.transition))
+    assert got == [("LEAD-Qualified", "manual"), ("LEAD-Dead", "manual"),
+                   ("LEAD-Qualified", "manual")]
