@@ -157,7 +157,7 @@ def test_rotations_are_copies_in_and_out(store: Store) -> None:
     given_["last"] = "mutated by the caller"
     got = store.get_rotation("us-west")
     assert got == {"last": "ana", "weights": {"ana": 2}}
-    got["last"] = "mutated again"  # type: ignore[index]
+    got["last"] = "mutated again"
     store.commit()
     assert store.get_rotation("us-west") == {"last": "ana", "weights": {"ana": 2}}
 
