@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -71,3 +72,34 @@ def test_validate_in_an_empty_folder_uses_the_packaged_configuration(tmp_path: P
     assert done.stdout == ""
     assert done.stderr.startswith("0 errors, 0 warnings")
     assert list(tmp_path.iterdir()) == []
+
+
+def on_a_terminal(*args: str) -> tuple[int, str]:
+    """Run with stdout on a pseudo-terminal, as a person at a shell would."""
+    master, slave = pty.openpty()
+    process = subprocess.Popen([*SFA, *args], cwd=REPO, stdout=slave, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    process.communicate(timeout=120)
+    return process.returncode, b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+
+
+def test_a_person_at_a_terminal_gets_tables() -> None:
+    code, out = on_a_terminal("dry-run", "examples/leads.csv", "--config", str(REPO))
+    assert code == 0
+    assert out.split("\n")[0].split()[:4] == ["row", "type", "id", "owner"]
+    code, out = on_a_terminal("forecast", "examples/leads.csv", "examples/opportunities.csv",
+                              "--config", str(REPO))
+    assert code == 0
+    assert not out.lstrip().startswith("[")  # a table, not JSON
+    assert "862,000.00" in out
