@@ -624,6 +624,40 @@ def test_diff_leaves_the_state_byte_identical(tmp_path: Path, two_configs: tuple
     assert {p.name: p.read_bytes() for p in state_dir.iterdir()} == files
 
 
+DIFF_EDITS = {
+    # (file, old text, new text): the summary of `sfa diff examples/leads.csv`
+    "territory-renamed": (
+        [("territories/north-america.yaml", "- id: canada\n", "- id: canada-east\n")],
+        ["40 rows, 3 changed", "territory canada -> canada-east: 3"],
+    ),
+    "no-default-owner-and-pool-rep-inactive": (
+        [("rules/assignment.yaml", "  default_owner: {rep: sales.manager}\n", ""),
+         ("territories/reps.yaml", "email: sales.manager@example.com\n    active: true",
+          "email: sales.manager@example.com\n    active: false")],
+        # L-1029, L-1030 (latam full), L-1037, L-1038 (no territory) lose their owner;
+        # the territory reported is then the first matching one (latam)
+        ["40 rows, 4 changed", "owner sales.manager -> (none): 4",
+         "territory unassigned-pool -> latam: 2"],
+    ),
+}
+
+
+@pytest.mark.parametrize(("edits", "summary"), DIFF_EDITS.values(), ids=DIFF_EDITS.keys())
+def test_diff_summary_counts_moves_per_field_and_value_pair(
+    tmp_path: Path, edits: list[tuple[str, str, str]], summary: list[str]
+) -> None:
+    new = copy_config(tmp_path / "new")
+    for name, old, text in edits:
+        path = new / name
+        content = path.read_text(encoding="utf-8")
+        assert old in content
+        path.write_text(content.replace(old, text), encoding="utf-8")
+    r = sfa("diff", "examples/leads.csv", "--base", str(REPO), "--config", str(new))
+    assert r.code == 0
+    assert r.err.splitlines() == summary
+    assert len(r.jsonl()) == int(summary[0].split()[2])
+
+
 def test_diff_table_format(two_configs: tuple[Path, Path]) -> None:
     base, new = two_configs
     r = sfa("diff", "examples/leads.csv", "--base", str(base), "--config", str(new),
