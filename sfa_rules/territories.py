@@ -126,8 +126,11 @@ class TerritoryIndex:
         """The matching territories in try order, lazily; the default one last."""
         today = iso_day(day)
         order, tests, dated = self.order, self._tests, self._dated
+        exact = self._exact
         for rank in self._ranks(facts):
-            if tests[rank](facts) and (not dated[rank] or order[rank].in_effect(today)):
+            if (exact[rank] or tests[rank](facts)) and (
+                not dated[rank] or order[rank].in_effect(today)
+            ):
                 yield order[rank]
         default = self.default
         if default is not None and default.in_effect(today) and default.predicate.test(facts):
@@ -139,9 +142,11 @@ class TerritoryIndex:
         Candidates are merged in try order and tested until the first match: a test
         reads a territory's code and constants (cache misses, with tens of thousands
         of territories), so testing fewer beats merging less."""
-        tests, dated, order = self._tests, self._dated, self.order
+        tests, dated, order, exact = self._tests, self._dated, self.order, self._exact
         for rank in self._ranks(facts):
-            if tests[rank](facts) and (not dated[rank] or order[rank].in_effect(iso_day(day))):
+            if (exact[rank] or tests[rank](facts)) and (
+                not dated[rank] or order[rank].in_effect(iso_day(day))
+            ):
                 return order[rank]
         default = self.default
         if default is not None and default.in_effect(iso_day(day)) and default.predicate.test(facts):
@@ -167,25 +172,42 @@ class TerritoryIndex:
 
     def _build(self, nodes: list[Node]) -> None:
         """Partition by the most commonly required equality field (country, say), then
-        bucket each partition's territories by their least crowded remaining option."""
+        bucket each territory by its least crowded remaining option. A territory whose
+        criteria are exactly the keys it is found by needs no test at all (exact)."""
         options = {rank: _options(node) for rank, node in enumerate(nodes)
                    if self.order[rank].active}  # inactive ones are in no bucket at all
         usage: Counter[str] = Counter(
             field for opts in options.values() for field, kind in opts if kind == "eq")
         field = usage.most_common(1)[0][0] if usage else None
         self._partition_field = field
-        parts: dict[str, dict[int, Options]] = defaultdict(dict)
-        rest: dict[int, Options] = {}
+        pkey = (field or "", "eq")
+        crowd: Counter[tuple[str, str, str]] = Counter(
+            (f, k, v) for opts in options.values() for (f, k), values in opts.items()
+            if (f, k) != pkey for v in values)
+
+        def crowding(option: tuple[tuple[str, str], frozenset[str]]) -> float:
+            # A record hits one bucket of an option: its average crowd is the cost.
+            (f, k), values = option
+            return sum(crowd[(f, k, v)] for v in values) / len(values)
+
+        parts: dict[str, dict[int, Option | None]] = defaultdict(dict)
+        rest: dict[int, Option | None] = {}
+        exact = [False] * len(nodes)
         for rank, opts in options.items():
-            values = opts.get((field, "eq")) if field is not None else None
-            if values is None:
-                rest[rank] = opts
-                continue
-            others = {key: v for key, v in opts.items() if key != (field, "eq")}
-            for value in values:
-                parts[value][rank] = others
+            partition = opts.get(pkey) if field is not None else None
+            others = [o for o in opts.items() if o[0] != pkey]
+            chosen = min(others, key=crowding) if others else None
+            used = dict([chosen] if chosen else [])
+            if partition is not None:
+                used[pkey] = partition
+                for value in partition:
+                    parts[value][rank] = chosen
+            else:
+                rest[rank] = chosen
+            exact[rank] = _implied(nodes[rank], used)
         self._partitions = {value: _Table(members) for value, members in parts.items()}
         self._rest = _Table(rest)
+        self._exact = tuple(exact)
 
     def _ranks(self, facts: Facts) -> list[int]:
         """Candidate ranks in try order: the hit buckets, merged."""
@@ -212,28 +234,19 @@ class TerritoryIndex:
 
 
 class _Table:
-    """Buckets of some territories: by a required value or prefix of one field each
-    (the least crowded of its options), the rest in a residual list."""
+    """Buckets of some territories, each under the values of its chosen option (a
+    required value or prefix of one field); those with none in a residual list."""
 
-    def __init__(self, members: dict[int, Options]) -> None:
-        crowd: Counter[tuple[str, str, str]] = Counter()
-        for opts in members.values():
-            for (field, kind), values in opts.items():
-                crowd.update((field, kind, v) for v in values)
+    def __init__(self, members: dict[int, Option | None]) -> None:
         eq: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         prefix: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         residual: list[int] = []
         for rank in sorted(members):
-            opts = members[rank]
-            if not opts:
+            chosen = members[rank]
+            if chosen is None:
                 residual.append(rank)
                 continue
-            # A record hits one bucket of an option: pick the option whose buckets
-            # are least crowded on average.
-            (field, kind), values = min(
-                opts.items(),
-                key=lambda o: sum(crowd[(o[0][0], o[0][1], v)] for v in o[1]) / len(o[1]),
-            )
+            (field, kind), values = chosen
             table = eq if kind == "eq" else prefix
             for value in values:
                 table[field][value].append(rank)
@@ -312,6 +325,43 @@ def _full_nodes(config: Config, ctx: CriteriaContext) -> list[Node]:
 
 
 Options = dict[tuple[str, str], frozenset[str]]
+Option = tuple[tuple[str, str], frozenset[str]]
+
+
+def _conjuncts(node: Node) -> list[Test] | None:
+    """The tests of a node that is a plain conjunction (None if it is not)."""
+    if isinstance(node, Test):
+        return [node]
+    if isinstance(node, RuleRef):
+        return _conjuncts(node.node)
+    if not isinstance(node, All):
+        return None
+    out: list[Test] = []
+    for child in node.nodes:
+        tests = _conjuncts(child)
+        if tests is None:
+            return None
+        out += tests
+    return out
+
+
+def _implied(node: Node, used: Options) -> bool:
+    """Does finding a record through ``used`` (its value is one of the values, or
+    starts with one of the prefixes, of each key) prove that ``node`` holds?"""
+    tests = _conjuncts(node)
+    if tests is None:
+        return False
+    for t in tests:
+        if t.op in ("eq", "in"):
+            values = frozenset([t.value] if t.op == "eq" else t.value)
+            if used.get((t.field, "eq")) != values:
+                return False
+        elif t.op == "prefix":
+            if used.get((t.field, "prefix")) != _minimal(t.value):
+                return False
+        else:
+            return False
+    return True
 
 
 def _options(node: Node) -> Options:
