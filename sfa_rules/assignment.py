@@ -149,7 +149,7 @@ class Assigner:
         today = facts.date.get("created") or iso_day(day)
         trace: Trace | None = [] if explain else None
         notices: list[str] = []
-        kept = facts.raw("owner") if self.keep_existing_owner else None
+        kept = facts.original.get("owner") if self.keep_existing_owner else None
         if kept is not None:
             first = self.index.first_match(facts, today)
             if trace is not None:
