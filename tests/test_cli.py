@@ -169,6 +169,20 @@ def test_format_table_is_for_people() -> None:
     assert "L-1001" in lines[1] and "ana.gomez" in lines[1]
 
 
+def test_explain_flag_adds_a_trace_to_every_decision() -> None:
+    r = sfa("dry-run", *EXAMPLES, "--explain", *CONFIG)
+    assert r.code == 0
+    rows = r.jsonl()
+    assert all(list(d)[-1] == "trace" and isinstance(d["trace"], list) for d in rows)
+    plain = sfa("dry-run", *EXAMPLES, *CONFIG).jsonl()
+    assert [{k: v for k, v in d.items() if k != "trace"} for d in rows] == plain
+    (l1015,) = [d for d in rows if d["id"] == "L-1015"]
+    assert [s["step"] for s in l1015["trace"]][:1] == ["override"]
+    as_csv = sfa("dry-run", "examples/leads.csv", "--explain", "--format", "csv", *CONFIG)
+    table = list(csv.DictReader(io.StringIO(as_csv.out)))
+    assert list(table[0])[-1] == "trace" and json.loads(table[0]["trace"])
+
+
 def test_format_defaults_to_jsonl_when_not_a_terminal() -> None:
     plain = sfa("dry-run", "examples/leads.csv", *CONFIG)
     explicit = sfa("dry-run", "examples/leads.csv", "--format", "jsonl", *CONFIG)
@@ -253,6 +267,24 @@ def test_exit_codes(
     assert "Traceback" not in r.err
     if code == 2:
         assert r.out == ""  # a usage error decides nothing
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["examples/leads.csv", "missing.csv", "--state", "{dir}/s.db"],
+     "sfa: missing.csv: cannot read: no such file"),
+    (["examples/leads.csv", "--state", "{dir}/no/such/folder/s.db"], "cannot open state"),
+    (["examples/leads.csv", "--state", "{dir}/s.db", "--as-of", "2026-02-30"], "--as-of"),
+    (["examples/leads.csv", "--state", "{dir}/s.db", "--lifecycle-engine", "rete"],
+     "--lifecycle-engine"),
+], ids=["missing-second-file", "state-in-a-missing-folder", "bad-as-of", "unknown-engine"])
+def test_apply_usage_errors_process_no_row_and_write_no_state(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    r = sfa("apply", *[a.replace("{dir}", str(tmp_path)) for a in args], *CONFIG)
+    assert r.code == 2
+    assert message in r.err
+    assert r.out == ""
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_bad_row_is_reported_and_every_other_row_still_decided(tmp_path: Path) -> None:
