@@ -146,7 +146,7 @@ class Assigner:
 
         ``day`` is the run's as-of date; the record's own ``created`` date wins over it
         for away periods and effective windows."""
-        today = facts.date.get("created") or iso_day(day)
+        today = record_day(facts, day)
         trace: Trace | None = [] if explain else None
         notices: list[str] = []
         kept = facts.original.get("owner") if self.keep_existing_owner else None

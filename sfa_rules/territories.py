@@ -1,12 +1,15 @@
 """The compiled territory index: first match by priority (SPEC §4, §13).
 
 Each territory's full criteria (its named rules and ``when`` under ``match``, and its
-parents' criteria, recursively) compile into one predicate. The index buckets
-territories by one required text value (``country: US``, ``state: [CA, OR]``) or zip
-prefix (``prefix``, or the common prefix of a text ``between``), chosen per territory
-as the least crowded of its options; the rest sit in a residual list. A record looks up
-its own field values, merges the hit buckets in try order and tests only those
-candidates, so the cost per record stays nearly flat as territories grow.
+parents' criteria, recursively) compile into one predicate. The index partitions
+territories by the equality field most of them require (``country``), then buckets
+each by one more required text value (``state: [CA, OR]``) or prefix (``zip: {prefix:
+...}``, or the leading characters every value of a text ``between`` shares), the least
+crowded of its options; territories with nothing to index sit in a residual list. A
+record looks up its own values, merges the hit buckets in try order and tests only
+those candidates until the first match; a territory whose criteria are exactly the keys
+that found it is not even tested. The plain ``scan`` is the reference the property
+tests hold the index to.
 """
 
 from __future__ import annotations
