@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sfa_rules
-from sfa_rules import ConfigError, Decision
+from sfa_rules import ConfigError, Decision, lifecycle_durable
 from sfa_rules.cli import main
 from sfa_rules.forecast import to_json
 from sfa_rules.state import SQLiteStore
@@ -445,6 +445,52 @@ def test_round_robin_is_fair(
     assert set(got) <= set(members)
     assert sorted(got[m] for m in members) == sorted([n // 2, n - n // 2])
     assert next(d["owner"] for d in decided if d["id"].startswith("T-")) == members[0]
+
+
+@PROPERTY
+@given(st.integers(1, 40))
+def test_weighted_and_least_loaded_shares(engine: sfa_rules.Engine, n: int) -> None:
+    # us-west: smooth weighted 2:1 (a, b, a, a, b, a, ...): ana.gomez holds the floor or
+    # ceiling of 2n/3 after every pick; us-other: least loaded, ties to declared order
+    west = decide_all(engine, [lead(f"W-{i}", country="US", state="CA", created="2026-03-01")
+                               for i in range(n)])
+    ana = sum(d["owner"] == "ana.gomez" for d in west)
+    assert ana in ((2 * n) // 3, -(-2 * n // 3))
+    assert {d["owner"] for d in west} <= {"ana.gomez", "luis.perez"}
+    other = decide_all(engine, [lead(f"U-{i}", country="US", state="TX", created="2026-03-01")
+                                for i in range(n)])
+    assert [d["owner"] for d in other] == (["luis.perez", "john.smith"] * n)[:n]
+
+
+@PROPERTY
+@given(st.integers(1, 12))
+def test_capacity_overflows_to_the_default_territory(engine: sfa_rules.Engine, n: int) -> None:
+    # latam: pedro.silva inactive, maria.rojas at most 4 open records
+    decided = decide_all(engine, [lead(f"M-{i}", country="MX", created="2026-03-01")
+                                  for i in range(n)])
+    assert [(d["owner"], d["territory"]) for d in decided] == (
+        [("maria.rojas", "latam")] * min(n, 4)
+        + [("sales.manager", "unassigned-pool")] * max(n - 4, 0))
+
+
+@pytest.fixture(scope="module")
+def engines() -> Iterator[tuple[sfa_rules.Engine, sfa_rules.Engine]]:
+    if not lifecycle_durable.available():
+        pytest.skip("durable-rules cannot be imported here")
+    with sfa_rules.load(REPO, lifecycle_engine="durable") as durable, \
+            sfa_rules.load(REPO, lifecycle_engine="native") as native:
+        yield durable, native
+
+
+@PROPERTY
+@given(streams)
+def test_durable_and_native_lifecycles_decide_the_same(
+    engines: tuple[sfa_rules.Engine, sfa_rules.Engine], stream: list[dict[str, Any]]
+) -> None:
+    durable, native = engines
+    assert durable.lifecycle_engine == "durable" and native.lifecycle_engine == "native"
+    rows = build(stream)
+    assert decide_all(durable, rows) == decide_all(native, rows)
 
 
 def test_re_running_an_opportunity_history_fires_nothing(
