@@ -479,6 +479,29 @@ def test_state_next_does_not_advance_and_reset_restarts(tmp_path: Path) -> None:
         [r for r in before["rotations"] if r["territory"] != "us-east"]
 
 
+STATE_NEXT = [
+    ("us-west", 6, None, ["ana.gomez", "luis.perez", "ana.gomez", "ana.gomez", "luis.perez",
+                          "ana.gomez"], ""),
+    ("us-east", 3, "2026-12-24", ["emily.chen"] * 3, ""),  # john.smith away
+    ("us-other", 4, None, ["luis.perez", "john.smith"] * 2, ""),
+    ("latam", 6, None, ["maria.rojas"] * 4, "sfa: only 4 of 6: nobody else is eligible\n"),
+]
+
+
+@pytest.mark.parametrize(("territory", "n", "as_of", "expected", "err"), STATE_NEXT,
+                         ids=[c[0] for c in STATE_NEXT])
+def test_state_next_simulates_distribution_and_eligibility(
+    tmp_path: Path, territory: str, n: int, as_of: str | None, expected: list[str], err: str
+) -> None:
+    state = tmp_path / "none.db"  # no state yet: every rotation at its start
+    r = sfa("state", "next", territory, "-n", str(n), "--state", str(state),
+            *(["--as-of", as_of] if as_of else []), *CONFIG)
+    assert r.code == 0
+    assert r.out.splitlines() == [f"{i:>3}  {rep}" for i, rep in enumerate(expected, 1)]
+    assert r.err == err
+    assert not state.exists()
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["state", "show", "--state", "{nowhere}"], "no state at"),
     (["state", "reset", "--territory", "us-east", "--state", "{nowhere}"], "no state at"),
@@ -747,3 +770,11 @@ def test_schema_is_json_schema() -> None:
     schema = json.loads(r.out)
     assert schema.get("type") == "object"
     assert {"settings", "territories", "reps"} <= set(schema["properties"])
+
+
+def test_diff_with_an_invalid_base_exits_1_and_decides_nothing(write_config: WriteConfig) -> None:
+    broken = write_config(BROKEN_CONFIG)
+    r = sfa("diff", "examples/leads.csv", "--base", str(broken), *CONFIG)
+    assert r.code == 1
+    assert r.out == ""
+    assert "reps.yaml:3:5: error:" in r.err and "nothing was processed" in r.err
