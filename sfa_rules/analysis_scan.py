@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 from .atoms import Unknown
 from .models import Territory
-from .regions import Algebra, Approx, BoxIndex, Region, Regions
+from .regions import Algebra, Approx, BoxIndex, Region, Regions, TooComplex
 
 MAX_PRUNE = 24  # beyond this many covering items, all are named (pruning is quadratic)
+MAX_WORK = 1_000_000  # box comparisons for one item's residual; beyond, it is not analysed
 
 
 @dataclass
@@ -56,44 +57,66 @@ def try_order(territories: tuple[Territory, ...]) -> list[int]:
 
 
 def shadow_scan(order: list[int], approx: list[Approx | None], alg: Algebra) -> Findings:
-    """Subtract from each item the regions of the items tried before it."""
+    """Subtract from each item the regions of the items tried before it.
+
+    Only the boxes that add something are filed: a box whose records the items before
+    it already all match (every box of a shadowed item, a box repeated from an earlier
+    item) is left out of the index, which keeps the same union and so the same
+    residuals, but far fewer boxes to compare later items with."""
     findings = Findings()
     index = BoxIndex()
     for i in order:
         a = approx[i]
         if a is None:
             continue
+        filed = a.lower
         if a.exact:
             try:
-                residual, used = _residual(a.upper, index, alg)
+                residual, used, filed = _residual(a.upper, index, alg)
                 if not residual:
                     findings.shadowed[i] = _irredundant(a.upper, used, index, alg)
             except Unknown as unknown:
                 findings.not_analysed[i] = (unknown.reason,)
+                filed = a.lower
             else:
                 findings.residual[i] = residual
         else:
             findings.not_analysed[i] = a.reasons
-        for box in a.lower:
+        for box in filed:
             index.add(box, i)
     return findings
 
 
-def _residual(region: Region, index: BoxIndex, alg: Algebra) -> tuple[Region, list[int]]:
-    """What is left of ``region`` after the filed boxes, and the positions of the boxes
-    that took something from it."""
-    used: list[int] = []
-    for k in index.query(region):
-        if not region:
-            break
-        box = index.boxes[k]
-        pieces: Region = []
-        for b in region:
-            pieces += alg.minus_box(b, box)
-        if len(pieces) != len(region) or any(p is not b for p, b in zip(pieces, region)):
-            region = alg.bounded(pieces)
-            used.append(k)
-    return region, used
+def _residual(region: Region, index: BoxIndex, alg: Algebra) -> tuple[Region, list[int], Region]:
+    """What is left of ``region`` after the filed boxes, the positions of the boxes that
+    took something from it, and the boxes of ``region`` with something left.
+
+    Each box of ``region`` is subtracted on its own, from the filed boxes that may meet
+    it, until nothing is left of it. The work (box comparisons) is capped at
+    ``MAX_WORK``: beyond it :class:`TooComplex` is raised and the item is not analysed
+    (nothing is claimed about it; its region is still filed, as it is exact)."""
+    residual: Region = []
+    used: set[int] = set()
+    kept: Region = []
+    work = 0
+    boxes = index.boxes
+    for box in region:
+        rest: Region = [box]
+        for k in index.meeting(box):
+            work += len(rest)
+            cut = alg.cut(rest, boxes[k])
+            if cut is not None:
+                rest = cut
+                used.add(k)
+                if not rest:
+                    break
+            if work > MAX_WORK:
+                raise TooComplex(f"it overlaps too many earlier criteria to analyse "
+                                 f"(more than {MAX_WORK:,} comparisons)")
+        if rest:
+            kept.append(box)
+            residual += rest
+    return alg.bounded(residual), sorted(used), kept
 
 
 def _irredundant(region: Region, used: list[int], index: BoxIndex, alg: Algebra) -> list[int]:

@@ -14,7 +14,7 @@ that needs more than those bounds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .atoms import DATE_FIELD, Partition, Unknown, bits
@@ -92,12 +92,43 @@ class Algebra:
             cur[name] = have & mask
         return out
 
+    def cut(self, r: Region, b: Box) -> Region | None:
+        """``r`` minus ``b``, or None when ``b`` meets no box of ``r`` (``r`` unchanged).
+
+        The hot loop of the shadow scan: the test of :meth:`meets` is inlined, and the
+        boxes ``b`` does not meet are kept as they are (the same objects)."""
+        out: Region | None = None
+        items = b.items()
+        for i, a in enumerate(r):
+            for name, mask in items:
+                have = a.get(name)
+                if have is not None and not have & mask:
+                    break
+            else:
+                if out is None:
+                    out = r[:i]
+                cur = dict(a)
+                for name, mask in items:
+                    have = cur.get(name, self.valid[name])
+                    rest = have & ~mask
+                    if rest:
+                        piece = dict(cur)
+                        piece[name] = rest
+                        out.append(piece)
+                    cur[name] = have & mask
+                continue
+            if out is not None:
+                out.append(a)
+        return None if out is None else self.bounded(out)
+
     def minus(self, r: Region, boxes: Iterable[Box]) -> Region:
         """``r`` minus the union of ``boxes``."""
         for b in boxes:
             if not r:
                 break
-            r = self.bounded([piece for a in r for piece in self.minus_box(a, b)])
+            rest = self.cut(r, b)
+            if rest is not None:
+                r = rest
         return r
 
     def complement(self, r: Region) -> Region:
@@ -183,67 +214,77 @@ class Regions:
 
 
 class BoxIndex:
-    """Boxes added in order, found again by the boxes they may meet.
+    """Boxes added in order, found again by the boxes they meet.
 
-    A box is filed under its narrowest field, by every atom it allows there, and the
-    rest of the box likewise one level down (a tree keyed by field atoms: country,
-    then state, then ...). A query walks only the branches whose atoms it allows, so
-    territories of other countries, states or zip prefixes are never compared, and the
-    work per query follows the boxes that really overlap it.
+    Per field, and per atom of it, the set of filed boxes that allow that atom is kept
+    as one bit set (an ``int``, bit ``k`` for the ``k``-th box), next to the set of
+    boxes that name the field at all. The boxes meeting a query box are then a few
+    unions and intersections of bit sets: per field of the query, the boxes free on it
+    or allowing one of its atoms. Territories of other countries, states or zip
+    prefixes are never compared, and the positions come out in filing order. A field
+    a box allows more than ``WIDE`` atoms of (a wide number band) is not filed: the
+    box counts as free on it, and is found whenever its other fields meet.
     """
+
+    WIDE = 64
 
     def __init__(self) -> None:
         self.boxes: list[Box] = []
         self.owners: list[int] = []
-        self._root = _Node()
+        self._all = 0
+        self._named: dict[str, int] = {}  # field -> boxes filed under it
+        self._atoms: dict[str, dict[int, int]] = {}  # field -> atom -> boxes allowing it
 
     def add(self, box: Box, owner: int) -> None:
         """File a box, remembering whose it is."""
-        self._root.add(box, len(self.boxes))
+        bit = 1 << len(self.boxes)
+        for name, mask in box.items():
+            if mask.bit_count() > self.WIDE:
+                continue
+            self._named[name] = self._named.get(name, 0) | bit
+            atoms = self._atoms.setdefault(name, {})
+            for atom in bits(mask):
+                atoms[atom] = atoms.get(atom, 0) | bit
+        self._all |= bit
         self.boxes.append(box)
         self.owners.append(owner)
+
+    def meeting(self, box: Box) -> Iterator[int]:
+        """Positions of the filed boxes that may meet ``box``, in filing order (a
+        generator: a caller done early does not pay for the rest)."""
+        found = self._all
+        for name, mask in box.items():
+            named = self._named.get(name)
+            if not named:
+                continue
+            atoms = self._atoms[name]
+            hit = found & ~named  # the boxes free on this field
+            if mask.bit_count() < len(atoms):
+                for atom in bits(mask):
+                    if atom in atoms:
+                        hit |= atoms[atom]
+            else:
+                for atom, those in atoms.items():
+                    if mask >> atom & 1:
+                        hit |= those
+            found &= hit
+            if not found:
+                return
+        yield from _positions(found)
 
     def query(self, region: Region) -> list[int]:
         """Positions of the filed boxes that may meet some box of ``region``, in order."""
         found: set[int] = set()
         for box in region:
-            self._root.collect(box, found)
+            found.update(self.meeting(box))
         return sorted(found)
 
 
-class _Node:
-    """One level of :class:`BoxIndex`: boxes with nothing left to file, boxes too wide
-    to file, and per field the sub-levels by atom."""
-
-    __slots__ = ("fields", "rest")
-    WIDE = 64  # a field allowing more atoms than this is not worth filing under
-
-    def __init__(self) -> None:
-        self.rest: list[int] = []
-        self.fields: dict[str, dict[int, _Node]] = {}
-
-    def add(self, box: Box, k: int) -> None:
-        name = min(box, key=lambda f: (box[f].bit_count(), f)) if box else None
-        if name is None or box[name].bit_count() > self.WIDE:
-            self.rest.append(k)
-            return
-        rest = {f: m for f, m in box.items() if f != name}
-        branches = self.fields.setdefault(name, {})
-        for bit in bits(box[name]):
-            branches.setdefault(bit, _Node()).add(rest, k)
-
-    def collect(self, box: Box, found: set[int]) -> None:
-        found.update(self.rest)
-        for name, branches in self.fields.items():
-            mask = box.get(name)
-            if mask is None:
-                for node in branches.values():
-                    node.collect(box, found)
-            elif mask.bit_count() <= len(branches):
-                for bit in bits(mask):
-                    if bit in branches:
-                        branches[bit].collect(box, found)
-            else:
-                for bit, node in branches.items():
-                    if mask >> bit & 1:
-                        node.collect(box, found)
+def _positions(found: int) -> Iterator[int]:
+    """The set bits of a (long) bit set, lowest first: found in its binary text, which
+    costs one pass over the set rather than one per bit."""
+    text = bin(found)[:1:-1]
+    k = text.find("1")
+    while k >= 0:
+        yield k
+        k = text.find("1", k + 1)
