@@ -95,8 +95,12 @@ def show_state(state: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def examples_run() -> Result:
+    here = os.getcwd()
     os.chdir(REPO)
-    return sfa("dry-run", *EXAMPLES, *CONFIG)
+    try:
+        return sfa("dry-run", *EXAMPLES, *CONFIG)
+    finally:
+        os.chdir(here)
 
 
 def test_dry_run_over_the_examples_is_one_line_per_row_in_order(examples_run: Result) -> None:
