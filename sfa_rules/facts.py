@@ -120,7 +120,7 @@ class FactSchema:
         fold = self._fold
         text = facts.text
         for raw, value in record.items():
-            cache_key = prefix + raw if prefix and isinstance(raw, str) else raw
+            cache_key = raw if not prefix else prefix + str(raw)
             spec = keys.get(cache_key, _UNSEEN)
             if spec is _UNSEEN:
                 spec = self._learn(cache_key, raw, prefix)
@@ -144,16 +144,20 @@ class FactSchema:
             if name is None:
                 continue
             text[name] = shown.lower() if fold else shown
-            if kind & _NUMBER:
-                self._number(facts, name, value, shown)
-            if kind & _KEEP:
-                facts.original[name] = shown
-            if kind & _DATE:
-                parsed = parse_iso_date(shown)
-                if parsed is None:
-                    facts.warnings.append(f"{name}: '{shown}' is not a date (YYYY-MM-DD)")
-                else:
-                    facts.date[name] = parsed
+            if kind:  # most fields are plain text: one test for them
+                self._typed(facts, name, kind, value, shown)
+
+    def _typed(self, facts: Facts, name: str, kind: int, value: object, shown: str) -> None:
+        if kind & _NUMBER:
+            self._number(facts, name, value, shown)
+        if kind & _KEEP:
+            facts.original[name] = shown
+        if kind & _DATE:
+            parsed = parse_iso_date(shown)
+            if parsed is None:
+                facts.warnings.append(f"{name}: '{shown}' is not a date (YYYY-MM-DD)")
+            else:
+                facts.date[name] = parsed
 
     @staticmethod
     def _number(facts: Facts, name: str, value: object, shown: str) -> None:
