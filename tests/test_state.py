@@ -287,9 +287,19 @@ def _snapshot(store: Store) -> dict[str, Any]:
 
 _ids = st.sampled_from(["A", "B", "C", "D"])
 _maybe_id = st.one_of(st.none(), _ids)
-_op = st.one_of(
-    st.tuples(st.just("put_customer"), _ids, st.sampled_from(["LEAD-New", "LEAD-Dead"]), _maybe_id),
-    st.tuples(st.just("put_opportunity"), _ids, _maybe_id, st.integers(0, 100)),
+_put_customer = st.tuples(
+    st.just("put_customer"), _ids, st.sampled_from(["LEAD-New", "LEAD-Dead"]), _maybe_id
+)
+# few opportunity ids, so that puts often replace or move an earlier one
+_put_opportunity = st.tuples(
+    st.just("put_opportunity"), st.sampled_from(["A", "B"]), _maybe_id, st.integers(0, 100)
+)
+_op = st.one_of(  # puts weigh most: replacing and moving records is where stores differ
+    _put_customer,
+    _put_customer,
+    _put_opportunity,
+    _put_opportunity,
+    _put_opportunity,
     st.tuples(st.just("mark_seen"), st.sampled_from(["invoice", "estimate"]), _ids),
     st.tuples(st.just("set_rotation"), _ids, st.integers(0, 9)),
     st.tuples(st.just("reset_rotation"), _ids),
@@ -335,23 +345,48 @@ def _observe(store: Store) -> dict[str, Any]:
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(ops=st.lists(_op, max_size=30), dry=st.booleans())
+@given(ops=st.lists(_op, min_size=5, max_size=30), dry=st.booleans())
 def test_sqlite_store_behaves_like_memory_store(
     tmp_path: Path, ops: list[tuple[Any, ...]], dry: bool
 ) -> None:
     path = tmp_path / f"prop-{os.urandom(4).hex()}.db"
     memory = MemoryStore()
     with SQLiteStore(path if not dry else None, dry_run=dry, buffer_size=2) as sqlite:
-        for op in ops:
-            _apply(memory, op)
-            _apply(sqlite, op)
-            assert _observe(sqlite) == _observe(memory), op
+        _run_side_by_side(memory, sqlite, ops)
         if not dry:
             sqlite.commit()
             memory.commit()
     if not dry:  # what was committed is what a reopened file holds
         with SQLiteStore(path, dry_run=True) as reopened:
             assert _observe(reopened) == _observe(memory)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(applied=st.lists(_op, min_size=5, max_size=25), dry=st.lists(_op, min_size=5, max_size=25))
+def test_a_dry_run_over_a_state_behaves_like_memory_store(
+    tmp_path: Path, applied: list[tuple[Any, ...]], dry: list[tuple[Any, ...]]
+) -> None:
+    # the overlay must shadow the state exactly: replaced, moved and reset records
+    path = tmp_path / f"prop-{os.urandom(4).hex()}.db"
+    memory = MemoryStore()
+    with SQLiteStore(path, dry_run=False, buffer_size=2) as sqlite:
+        _run_side_by_side(memory, sqlite, applied)
+        sqlite.commit()
+        memory.commit()
+    digest = _digest(path)
+    with SQLiteStore(path, dry_run=True, buffer_size=2) as overlay:
+        assert _observe(overlay) == _observe(memory)
+        _run_side_by_side(memory, overlay, dry)
+    assert _digest(path) == digest
+
+
+def _run_side_by_side(memory: Store, sqlite: Store, ops: list[tuple[Any, ...]]) -> None:
+    for op in ops:
+        _apply(memory, op)
+        _apply(sqlite, op)
+        assert _observe(sqlite) == _observe(memory), op
 
 
 # the SQLite file
@@ -408,6 +443,20 @@ def test_dry_run_leaves_the_state_file_byte_identical(tmp_path: Path, commit: bo
     with SQLiteStore(path, dry_run=True) as s:
         assert s.get_customer("C-0") is None
         assert s.get_customer("BASE-1").status == "LEAD-New"  # type: ignore[union-attr]
+
+
+def test_dry_run_changes_shadow_the_state_records(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    _seed_base(path)  # BASE-1 (zed, open) with BASE-O1
+    with SQLiteStore(path, dry_run=True) as s:
+        s.put_opportunity(opp("BASE-O1", "C-2", "PROSPECT-Purchasing"))  # moved away
+        s.put_customer(Customer("BASE-1", "LEAD-New", "ana"))  # new owner
+        s.commit()  # out of the buffer, into the overlay
+        assert s.opportunities_of("BASE-1") == []
+        assert [o.customer for o in s.opportunities_of("C-2")] == ["C-2"]
+        assert [(o.id, o.customer) for o in s.all_opportunities()] == [("BASE-O1", "C-2")]
+        assert s.get_customer("BASE-1").owner == "ana"  # type: ignore[union-attr]
+        assert s.recount_loads({"LEAD-New"}) == {"ana": 1}
 
 
 def test_dry_run_of_a_missing_state_creates_no_file(tmp_path: Path) -> None:
