@@ -540,11 +540,15 @@ class Session:
             customer_id = previous.customer if previous else None
         customer = self.store.get_customer(customer_id) if customer_id else None
         rid = _text(record.get("id"))
+        if customer is None:
+            return Decision(source, row, rtype, rid, error=error.to_dict(), customer=customer_id,
+                            trace=() if self.explain else None)
+        # a transaction row shows its customer as it stands, unchanged (SPEC §8)
         return Decision(
             source, row, rtype, rid,
-            error=error.to_dict(),
-            customer=customer_id,
-            customer_status=customer.status if customer else None,
+            owner=customer.owner, territory=customer.territory,
+            stage=self.engine.lifecycle.stage(customer.status),
+            error=error.to_dict(), customer=customer_id, customer_status=customer.status,
             trace=() if self.explain else None,
         )
 

@@ -333,12 +333,6 @@ def test_both_lifecycle_engines_give_the_examples_decisions(
     assert r.out == examples_run.out
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SPEC §8: transaction rows' owner, territory and stage 'are the customer's' (and "
-    "customer_status is reported 'unchanged on a row in error'); engine.Session._failed "
-    "builds the error decision with only customer/customer_status, so a status_change "
-    "or opportunity row in error for the known L-1001 shows owner, territory and stage "
-    "null"))
 @pytest.mark.parametrize("row", [
     "status_changes.csv:customer,status\nL-1001,NOPE\n",
     "opportunities.csv:id,customer,status\nO-1,L-1001,Proposl\n",
