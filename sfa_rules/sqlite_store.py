@@ -68,8 +68,13 @@ _OPPORTUNITY_COLUMNS = (
     "id, customer, status, probability, override, owner, amount, expected_close, seq"
 )
 
-# Bloom salts: one bitmap for every kind of key, the kind mixed into the hash.
-_CUSTOMER, _OPPORTUNITY, _OPPS_OF, _SEEN = 0x5BD1E995, 0x2545F491, 0x68E31DA4, 0x1B873593
+# Bloom salts: one bitmap for every kind of key, the kind mixed into both probes.
+_CUSTOMER, _OPPORTUNITY, _OPPS_OF, _SEEN = (
+    0x5BD1E9952545F491,
+    0x2545F4915BD1E995,
+    0x68E31DA41B873593,
+    0x1B87359368E31DA4,
+)
 
 
 class _Bloom:
@@ -121,20 +126,20 @@ def _opportunity_row(o: Opportunity) -> tuple[Any, ...]:
     )
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-def _state_errors(method: Callable[P, R]) -> Callable[P, R]:
+def _state_errors(method: Callable[_P, _R]) -> Callable[_P, _R]:
     """SQLite failing mid-run (a damaged file, a full disk) raises `StateError`, which
     the CLI reports without a traceback."""
 
     @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return method(*args, **kwargs)
         except sqlite3.DatabaseError as e:
-            raise StateError(f"state {getattr(args[0], 'path', None)}: {e}") from e
+            raise StateError(f"state {getattr(args[0], 'path', None) or '(scratch)'}: {e}") from e
 
     return wrapper
 
@@ -303,6 +308,8 @@ class SQLiteStore:
                 r[0]
                 for r in db.execute(f"SELECT name FROM {schema}.sqlite_master WHERE type='table'")
             }
+        except sqlite3.OperationalError as e:  # locked past the timeout, unreadable, ...
+            raise StateError(f"cannot read state {self.path}: {e}") from None
         except sqlite3.DatabaseError as e:
             raise StateError(f"{self.path} is not an sfa state file ({e})") from None
         if version == 0 and not tables:
