@@ -258,9 +258,12 @@ class Assigner:
         """The member chosen and the rotation state after the pick (not yet stored)."""
         members = t.members
         n = len(members)
+        always, why_not = self._always, self.why_not
 
         def eligible(i: int) -> bool:
-            reason = self.why_not(members[i][0], day, load)
+            if members[i][0] in always:
+                return True
+            reason = why_not(members[i][0], day, load)
             if reason is not None and skipped is not None:
                 skipped.append({"rep": members[i][0], "reason": reason})
             return reason is None
