@@ -20,6 +20,7 @@ import importlib.util
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -84,12 +85,29 @@ def summary(stderr: str, state: Path) -> str:
 @dataclass
 class CleanRun:
     csv: tuple[Path, Path]
+    state: Path
     code: int
     out: bytes
     summary: str
     shown: dict[str, Any]
     tables: dict[str, list[tuple[Any, ...]]]
     seconds: float
+    _reapplied: tuple[bytes, str] | None = None
+
+    def reapplied(self) -> tuple[bytes, str]:
+        """Decisions and summary of applying the same input again over the clean state
+        (SPEC §9 idempotent: customers known, transactions already seen)."""
+        if self._reapplied is None:
+            again = self.state.with_name("again.db")
+            shutil.copyfile(self.state, again)
+            out = again.with_suffix(".jsonl")
+            done = subprocess.run([*SFA, *apply_args(self.csv, again, out)], cwd=REPO,
+                                  capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                                  timeout=600, check=False)
+            assert done.returncode == self.code, done.stderr
+            assert dump(again) == self.tables  # and it changes nothing
+            self._reapplied = (out.read_bytes(), summary(done.stderr, again))
+        return self._reapplied
 
 
 def _full_size_wanted() -> bool:
@@ -115,7 +133,7 @@ def clean_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     seconds = time.monotonic() - began
     assert done.returncode == 1, done.stderr  # the generator writes a few rows without id
     assert f"{rows + rows // 5:,} rows" in done.stderr
-    return CleanRun(csv, done.returncode, out.read_bytes(), summary(done.stderr, state),
+    return CleanRun(csv, state, done.returncode, out.read_bytes(), summary(done.stderr, state),
                     state_show(state), dump(state), seconds)
 
 
@@ -126,29 +144,52 @@ def test_a_killed_apply_re_run_ends_as_a_clean_run(
     rng = random.Random(seed)
     state, out = tmp_path / "s.db", tmp_path / "decisions.jsonl"
     args = apply_args(clean_run.csv, state, out)
-    killed = 0
+    killed, finished, out_before_kill = 0, False, False
     for _ in range(rng.randint(1, 2)):
         process = start(args)
         time.sleep(rng.uniform(0.2, 0.9) * clean_run.seconds)
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
-            killed += 1
-        process.communicate(timeout=600)
-        assert process.returncode in (-signal.SIGKILL, clean_run.code)
-        if process.returncode == -signal.SIGKILL:
-            # --out is renamed into place only at the end: a killed run leaves none
-            assert not out.exists()
-            assert [p.name for p in tmp_path.iterdir() if p.name.startswith("decisions")] == []
-    final = start(args)
-    _, err = final.communicate(timeout=600)
-    assert final.returncode == clean_run.code, err
-    assert out.read_bytes() == clean_run.out
-    assert summary(err, state) == clean_run.summary
+        _, err = process.communicate(timeout=600)
+        if process.returncode != -signal.SIGKILL:  # it finished before the kill
+            assert process.returncode == clean_run.code, err
+            finished = True
+            break
+        killed += 1
+        # --out is renamed into place only once every decision is written (then the
+        # state's last batch is committed): a killed run leaves none, or a complete one
+        out_before_kill = out.exists()
+        if out_before_kill:
+            assert out.read_bytes() == clean_run.out
+        assert not any(p.name.startswith("decisions") and p != out for p in tmp_path.iterdir())
+    if not finished:
+        final = start(args)
+        _, err = final.communicate(timeout=600)
+        assert final.returncode == clean_run.code, err
+        if out.read_bytes() == clean_run.out:
+            assert summary(err, state) == clean_run.summary
+        else:
+            # killed after its last commit (out already in place): the run was complete,
+            # so this one re-applies the same input, as `apply` twice does
+            assert out_before_kill
+            assert (out.read_bytes(), summary(err, state)) == clean_run.reapplied()
+    assert out.read_bytes() == clean_run.out or not finished
     assert state_show(state) == clean_run.shown
     assert dump(state) == clean_run.tables
     assert clean_run.tables["journal"] == []
-    if killed == 0:  # the machine was faster than the clean run: still a valid re-run
+    if killed == 0:  # the machine was faster than the clean run: still a valid run
         pytest.skip("every run finished before its kill")
+
+
+def test_re_applying_the_whole_run_changes_nothing(clean_run: CleanRun) -> None:
+    """SPEC §9 idempotent at scale: the same leads and opportunity histories again."""
+    out, err = clean_run.reapplied()  # asserts the state tables are unchanged
+    rows = [json.loads(line) for line in out.decode("utf-8").splitlines()]
+    assert len(rows) == len(clean_run.out.decode("utf-8").splitlines())
+    assert all(d["assigned_by"] == "known" for d in rows
+               if d["type"] == "lead" and d["error"] is None)
+    assert all(d["transition"] is None for d in rows)
+    assert "transitions:" not in err
 
 
 # -- two runs at once ---------------------------------------------------------------------
