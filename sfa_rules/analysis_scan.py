@@ -9,15 +9,16 @@ later territory meeting what an earlier one really gets.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .atoms import Unknown
+from .atoms import DATE_FIELD, Unknown
 from .models import Territory
-from .regions import Algebra, Approx, BoxIndex, Region, Regions, TooComplex
+from .regions import Algebra, Approx, Box, BoxIndex, Region, Regions, TooComplex
 
 MAX_PRUNE = 24  # beyond this many covering items, all are named (pruning is quadratic)
+_DATES = (DATE_FIELD, "created")  # the record's date, read from `created` by examples
+MERGE_AT = 32  # a residual cut into more boxes than this is merged (regions.Algebra.merge)
 MAX_WORK = 1_000_000  # box comparisons for one item's residual; beyond, it is not analysed
 
 
@@ -102,6 +103,7 @@ def _residual(region: Region, index: BoxIndex, alg: Algebra) -> tuple[Region, li
     boxes = index.boxes
     for box in region:
         rest: Region = [box]
+        limit = MERGE_AT
         for k in index.meeting(box):
             work += len(rest)
             cut = alg.cut(rest, boxes[k])
@@ -110,27 +112,43 @@ def _residual(region: Region, index: BoxIndex, alg: Algebra) -> tuple[Region, li
                 used.add(k)
                 if not rest:
                     break
+                if len(rest) > limit:
+                    rest = alg.merge(rest)
+                    limit = max(MERGE_AT, 2 * len(rest))
             if work > MAX_WORK:
                 raise TooComplex(f"it overlaps too many earlier criteria to analyse "
                                  f"(more than {MAX_WORK:,} comparisons)")
         if rest:
             kept.append(box)
-            residual += rest
+            residual += alg.merge(rest)
     return alg.bounded(residual), sorted(used), kept
 
 
 def _irredundant(region: Region, used: list[int], index: BoxIndex, alg: Algebra) -> list[int]:
     """The items whose boxes cover ``region``, each one needed: the message names the
-    territories that really shadow, not every one that overlaps."""
+    territories that really shadow, not every one that overlaps.
+
+    In order, an item is dropped when the items kept before it and all the items after
+    it still cover ``region``. What the items after each one leave of ``region`` is
+    worked out once, from the last item back, so each test only subtracts the kept
+    items from that (usually small) rest instead of redoing the whole subtraction."""
     owners = list(dict.fromkeys(index.owners[k] for k in used))
     if len(owners) > MAX_PRUNE:
         return owners
     boxes = {o: [index.boxes[k] for k in used if index.owners[k] == o] for o in owners}
-    for owner in list(owners):
-        others = [b for o in owners if o != owner for b in boxes[o]]
-        if not alg.minus(region, others):
-            owners.remove(owner)
-    return owners
+    after: list[Region] = [region] * len(owners)  # region minus the items after each one
+    for n in range(len(owners) - 1, 0, -1):
+        after[n - 1] = alg.minus(after[n], boxes[owners[n]])
+    kept: list[int] = []
+    for n, owner in enumerate(owners):
+        rest = after[n]
+        for o in kept:
+            if not rest:
+                break
+            rest = alg.minus(rest, boxes[o])
+        if rest:
+            kept.append(owner)
+    return kept
 
 
 def ambiguity_scan(territories: tuple[Territory, ...], order: list[int],
@@ -141,8 +159,15 @@ def ambiguity_scan(territories: tuple[Territory, ...], order: list[int],
     alg = regions.algebra
     ancestors = _ancestors(territories)
     rank = {i: r for r, i in enumerate(order)}
-    inexact = [i for i in order if approx[i] is not None and i in findings.not_analysed]
-    inexact_ranks = [rank[i] for i in inexact]
+    # The inexact territories, by their upper regions: only those whose upper region
+    # meets an example's box can match it (the record's date aside, which an example
+    # reads from `created`), so only those are checked record by record.
+    inexact = BoxIndex()
+    for i in order:
+        ai = approx[i]
+        if ai is not None and i in findings.not_analysed:
+            for box in ai.upper:
+                inexact.add({f: m for f, m in box.items() if f not in _DATES}, i)
     group: BoxIndex | None = None
     priority: int | None = None
     for b in order:
@@ -158,14 +183,29 @@ def ambiguity_scan(territories: tuple[Territory, ...], order: list[int],
             if a in seen or a in ancestors[b] or b in ancestors[a]:
                 continue
             seen.add(a)
-            before = inexact[:bisect_left(inexact_ranks, rank[a])]
             for box in alg.both(findings.residual[a], ab.upper):
                 example = regions.witness(box)
-                if not any(matches(j, example) for j in before):
+                if not _taken(inexact, box, rank, rank[a], example, matches):
                     findings.ambiguous.append((a, b, example))
                     break
         for box in findings.residual[b]:
             group.add(box, b)
+
+
+def _taken(inexact: BoxIndex, box: Box, rank: dict[int, int], limit: int,
+           example: dict[str, str], matches: Callable[[int, dict[str, str]], bool]) -> bool:
+    """Does an inexact territory tried before rank ``limit`` match ``example`` (a
+    record of ``box``)?"""
+    seen: set[int] = set()
+    for k in inexact.meeting({f: m for f, m in box.items() if f not in _DATES}):
+        j = inexact.owners[k]
+        if rank[j] >= limit:
+            break  # filed in try order: the rest come later still
+        if j not in seen:
+            seen.add(j)
+            if matches(j, example):
+                return True
+    return False
 
 
 def _ancestors(territories: tuple[Territory, ...]) -> list[set[int]]:

@@ -121,6 +121,41 @@ class Algebra:
                 out.append(a)
         return None if out is None else self.bounded(out)
 
+    def merge(self, r: Region) -> Region:
+        """The same records in fewer boxes: two boxes alike but in one field become one
+        box allowing the atoms of both there (exact, and disjoint boxes stay disjoint).
+        Subtraction cuts a box into pieces; pieces that differ in one field only are
+        joined again, so that a stored rest stays small."""
+        if len(r) < 2:
+            return r
+        names = sorted({f for b in r for f in b})
+        rows = [[b.get(f, 0) for f in names] for b in r]  # 0: the field is free
+        changed, merged = True, False
+        while changed and len(rows) > 1:
+            changed = False
+            for i, name in enumerate(names):
+                out: list[list[int]] = []
+                at: dict[tuple[int, ...], int] = {}
+                for row in rows:
+                    if not row[i]:
+                        out.append(row)
+                        continue
+                    key = (*row[:i], *row[i + 1:])
+                    k = at.get(key)
+                    if k is None:
+                        at[key] = len(out)
+                        out.append(row)
+                        continue
+                    joined = list(out[k])
+                    union = joined[i] | row[i]
+                    joined[i] = 0 if union == self.valid[name] else union
+                    out[k] = joined
+                    changed = merged = True
+                rows = out
+        if not merged:
+            return r
+        return [{f: m for f, m in zip(names, row) if m} for row in rows]
+
     def minus(self, r: Region, boxes: Iterable[Box]) -> Region:
         """``r`` minus the union of ``boxes``."""
         for b in boxes:
@@ -246,7 +281,9 @@ class BoxIndex:
             for atom in bits(mask):
                 atoms[atom] = atoms.get(atom, 0) | bit
         self._all |= bit
-        self.boxes.append(box)
+        # Kept with its narrowest field first, the order :meth:`Algebra.cut` cuts in
+        # (measured: what is left of a region then stays in fewer pieces).
+        self.boxes.append(dict(sorted(box.items(), key=lambda item: item[1].bit_count())))
         self.owners.append(owner)
 
     def meeting(self, box: Box) -> Iterator[int]:
