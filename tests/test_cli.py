@@ -385,6 +385,21 @@ def test_records_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: dict[
             assert f"{source}:{row}: {code}" in r.err
 
 
+def test_parquet_rows_are_decided_like_csv_rows(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    parquet = pytest.importorskip("pyarrow.parquet")
+    table = pa.table({"id": ["L-1", "L-2", None], "country": ["US", "US", "US"],
+                      "state": ["CA", "NY", "CA"], "employees": [10, 5000, None]})
+    parquet.write_table(table, tmp_path / "leads.parquet")
+    write(tmp_path / "leads.csv", "id,country,state,employees\nL-1,US,CA,10\nL-2,US,NY,5000\n,US,CA,\n")
+    from_parquet = sfa("dry-run", str(tmp_path / "leads.parquet"), *CONFIG)
+    from_csv = sfa("dry-run", str(tmp_path / "leads.csv"), *CONFIG)
+    assert from_parquet.code == from_csv.code == 1
+    strip = [{k: v for k, v in d.items() if k != "source"} for d in from_csv.jsonl()]
+    assert [{k: v for k, v in d.items() if k != "source"} for d in from_parquet.jsonl()] == strip
+    assert f"{tmp_path / 'leads.parquet'}:3: missing-field" in from_parquet.err
+
+
 # -- apply, state ---------------------------------------------------------------------
 
 

@@ -226,6 +226,23 @@ def test_a_dry_run_session_over_a_missing_state_creates_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_dry_run_session_over_a_state_writes_nothing_even_when_committed(
+    tmp_path: Path, engine: sfa_rules.Engine
+) -> None:
+    state = tmp_path / "s.db"
+    with engine.session(state=state) as session:
+        list(session.process([lead("L-0", country="US", state="NY")]))
+        session.commit()
+    before = _snapshot(tmp_path)
+    with engine.session(state=state, dry_run=True) as session:
+        decided = list(session.process([lead("L-0", country="US", state="NY"),
+                                        lead("L-1", country="US", state="NY")]))
+        session.commit()
+    assert [(d.owner, d.assigned_by) for d in decided] == [
+        ("john.smith", "known"), ("emily.chen", "territory:us-east")]
+    assert _snapshot(tmp_path) == before
+
+
 # -- forecast ------------------------------------------------------------------------
 
 
