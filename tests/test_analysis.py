@@ -396,3 +396,112 @@ def test_broken_criteria_claim_nothing(territories: list[dict[str, Any]]) -> Non
         t["members"] = [{"rep": "ana"}]
     config = Config.model_validate({"reps": [{"id": "ana"}], "territories": territories})
     assert analysis.check(config, Positions()) == []
+
+
+# -- the box algebra and its index, against enumeration --------------------------------
+
+
+def _algebra() -> Any:
+    from sfa_rules.atoms import Partition
+    from sfa_rules.regions import Algebra
+
+    parts = {"a": Partition("a", "text", ["a", "b", "c"], False),
+             "n": Partition("n", "number", [1, 2], False),
+             "s": Partition("s", "text", ["x"], False)}
+    return Algebra(parts)
+
+
+ALGEBRA = _algebra()
+POINTS = list(product(*[[(name, atom) for atom in range(mask.bit_length()) if mask >> atom & 1]
+                        for name, mask in ALGEBRA.valid.items()]))
+
+
+def _holds(box: Any, point: Any) -> bool:
+    return all(box.get(name, -1) >> atom & 1 for name, atom in point)
+
+
+def _cover(region: Any) -> set[Any]:
+    return {p for p in POINTS if any(_holds(b, p) for b in region)}
+
+
+def _masks(name: str) -> st.SearchStrategy[int]:
+    valid = ALGEBRA.valid[name]
+    return st.integers(1, valid).map(lambda m: m & valid).filter(bool)
+
+
+boxes = st.fixed_dictionaries({}, optional={name: _masks(name) for name in ALGEBRA.valid})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(boxes, max_size=6), st.lists(boxes, max_size=8))
+def test_cut_merge_and_index_are_exact(region: list[Any], filed: list[Any]) -> None:
+    from sfa_rules.regions import BoxIndex
+
+    alg = ALGEBRA
+    merged = alg.merge(region)
+    assert _cover(merged) == _cover(region) and len(merged) <= max(len(region), 1)
+    index = BoxIndex()
+    for owner, box in enumerate(filed):
+        index.add(box, owner)
+    rest = list(region)
+    for box in filed:
+        cut = alg.cut(rest, box)
+        if cut is None:
+            assert not _cover(rest) & _cover([box])
+        else:
+            assert _cover(cut) == _cover(rest) - _cover([box])
+            rest = cut
+    for box in region:
+        found = list(index.meeting(box))
+        assert found == sorted(found)
+        assert {k for k, b in enumerate(filed) if alg.meets(box, b)} <= set(found)
+
+
+# -- the work cap: giving up claims nothing -------------------------------------------
+
+
+def test_work_cap_names_the_territory_and_claims_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sfa_rules import analysis_scan
+
+    config = Config.model_validate({
+        "reps": [{"id": "ana"}],
+        "territories": [
+            {"id": "ca", "priority": 1, "when": {"state": "CA"}, "members": [{"rep": "ana"}]},
+            {"id": "not-ca", "priority": 1, "when": {"state": {"ne": "CA"}}, "members": [{"rep": "ana"}]},
+            {"id": "us", "priority": 2, "when": {"country": "US"}, "members": [{"rep": "ana"}]},
+        ],
+    })
+    before = [(p.code, p.message) for p in analysis.check(config, Positions())]
+    said = "territory 'us' can never match: 'ca' (priority 1) and 'not-ca' (priority 1) together"
+    assert before == [("shadowed-territory", f"{said} match every record it matches")]
+    monkeypatch.setattr(analysis_scan, "MAX_WORK", 0)  # gives up after its first cut
+    after = [(p.code, p.severity, p.message) for p in analysis.check(config, Positions())]
+    assert [a[:2] for a in after] == [("not-analysed", "info")]
+    assert all("overlaps too many earlier criteria" in a[2] for a in after)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(configs(), st.integers(0, 6))
+def test_claims_stay_sound_when_the_work_cap_is_hit(raw: dict[str, Any], cap: int) -> None:
+    """However small the cap, what is still reported holds for every record."""
+    from sfa_rules import analysis_scan
+
+    config = Config.model_validate(raw)
+    ctx = CriteriaContext(config, Positions())
+    index = TerritoryIndex(config, ctx)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(analysis_scan, "MAX_WORK", cap)
+        findings = Analysis(config, Positions(), ctx).territory_findings
+    ids = [t.id for t in config.territories]
+    winners = set()
+    for rec, day in UNIVERSE:
+        winners.add(next((t.id for t in index.scan(ctx.facts(rec), day) if not t.default), None))
+    assert not set(findings.shadowed) & set(findings.not_analysed)
+    assert not {ids[i] for i in findings.shadowed} & winners
+    for a, b, example in findings.ambiguous:
+        record = {("created" if k == "(Date)" else k): v for k, v in example.items()}
+        days = [record.pop("created")] if "created" in record else DAYS
+        assert any(
+            [t.id for t in index.scan(ctx.facts(record), d) if not t.default][:1] == [ids[a]]
+            and ids[b] in [t.id for t in index.scan(ctx.facts(record), d)]
+            for d in days), example
