@@ -276,19 +276,21 @@ def test_forecast_of_records(engine: sfa_rules.Engine) -> None:
 # -- importing has no side effects -----------------------------------------------------
 
 IMPORT_CHECK = """
-import os, sys
+import os, sys, threading
 before = sorted(os.listdir("."))
 import sfa_rules
 from sfa_rules import lifecycle_durable
 registered = []
+threads = [threading.active_count()]
 if lifecycle_durable.available():
     from durable import lang
     registered.append(sorted(lang._rulesets))
     engine = sfa_rules.load(sys.argv[1], lifecycle_engine="durable")
     engine.decide({"type": "lead", "id": "L-1", "country": "US", "state": "CA"})
+    threads.append(threading.active_count())  # no durable-rules timer threads
     engine.close()
     registered.append(sorted(lang._rulesets))
-sys.stderr.write(repr((sorted(os.listdir(".")) == before, registered)))
+sys.stderr.write(repr((sorted(os.listdir(".")) == before, registered, threads)))
 """
 
 
@@ -299,9 +301,10 @@ def test_import_has_no_side_effects(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert list(tmp_path.iterdir()) == []
-    unchanged, registered = ast.literal_eval(done.stderr)
+    unchanged, registered, threads = ast.literal_eval(done.stderr)
     assert unchanged
     assert all(names == [] for names in registered)
+    assert set(threads) == {1}
 
 
 # -- properties over random streams -----------------------------------------------------
