@@ -34,6 +34,10 @@ CUSTOMER_TYPES = frozenset({"lead", "prospect", "customer"})
 BATCH_ROWS = 5_000  # rows per committed batch of an apply run (crash safety, SPEC §9)
 _GUARD_PREFIX = "customer."
 _APPLIED = "row"  # the store's `seen` kind for rows already applied (fingerprints)
+ALREADY_APPLIED = (
+    "already-applied: this row of this input was applied before; nothing changed "
+    "(a feed whose messages can repeat exactly should carry a message id or timestamp)"
+)
 _COUNTS = frozenset({"open_opportunities", "won_opportunities", "lost_opportunities"})
 
 
@@ -320,7 +324,9 @@ class Session:
             previous = None
         else:
             status, previous = existing.status, existing.status
-            if replay is not None and not store.seen(_APPLIED, replay):
+            if replay is not None and store.seen(_APPLIED, replay):
+                warnings.append(ALREADY_APPLIED)
+            elif replay is not None:
                 status, transition = lifecycle.manual_change(existing, given_status)
             locked = locked or existing.owner_locked
         if existing is not None and not (self.reassign and not locked):
@@ -416,13 +422,16 @@ class Session:
         before = customer.status
         replay = self._fingerprint("status_change", customer.id, record)
         transition = None
-        if not self.store.seen(_APPLIED, replay):
+        warnings = list(self.engine.ctx.facts(record).warnings)
+        if self.store.seen(_APPLIED, replay):
+            warnings.append(ALREADY_APPLIED)
+        else:
             new_status, transition = self.engine.lifecycle.manual_change(customer, status)
             customer = self._after_event(customer, new_status)
             self.store.mark_seen(_APPLIED, replay)
         decision = self._transaction_decision(
             source, row, "status_change", _text(record.get("id")), customer, None,
-            list(self.engine.ctx.facts(record).warnings), None,
+            warnings, None,
         )
         if transition is None:
             return decision
@@ -451,7 +460,7 @@ class Session:
         """A row applied before: the opportunity as it stands, no event."""
         status = self.engine.opportunity_statuses.get(current.status)
         return self._transaction_decision(
-            source, row, "opportunity", current.id, customer, None, [], None,
+            source, row, "opportunity", current.id, customer, None, [ALREADY_APPLIED], None,
             status=current.status, probability=current.probability,
             forecast=status.forecast if status else None,
         )

