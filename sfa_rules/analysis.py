@@ -294,9 +294,11 @@ def idle_reps(analysis: Analysis) -> Iterator[Problem]:
 def territories_without_members(analysis: Analysis) -> Iterator[Problem]:
     """Active territories (the default one included) with no active member rep."""
     active = {r.id for r in analysis.config.reps if r.active}
+    owner = analysis.config.assignment.default_owner
+    last = f"the default owner '{owner.rep}'" if owner else "nobody (no default owner)"
     for i, t in enumerate(analysis.config.territories):
         if t.active and not any(m.rep in active for m in t.members):
-            then = "the default owner" if t.default else "the next matching territory"
+            then = last if t.default else "the next matching territory"
             yield analysis.problem(("territories", i), "territory-without-members",
                                    f"territory '{t.id}' has no active member: its records go "
                                    f"on to {then}")
