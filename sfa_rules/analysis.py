@@ -6,7 +6,9 @@ from one small function of ``CHECKS``. The criteria checks work on exact regions
 before it provably match every record it matches, and two territories as ambiguous only
 with an example record that really matches both. Criteria the algebra cannot decide
 (``regex``) are named once (``not-analysed``, severity ``info``) and never lead to a
-claim: such a territory is never reported, and covers nothing it might not match.
+claim: such a territory is never reported, and covers nothing it might not match. A
+territory whose subtraction exceeds the work cap (:data:`analysis_scan.MAX_WORK`) is
+named and left out the same way.
 
 Choices where SPEC is silent: a parent contributes its criteria (not its ``active`` or
 ``effective``); an inactive territory is neither reported nor covers anything; the

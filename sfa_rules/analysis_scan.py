@@ -5,6 +5,11 @@ regions of the items before it (found through a :class:`regions.BoxIndex`, never
 comparing every pair): what is left is the set of records the item really gets, empty
 when it can never match. ``ambiguity_scan`` then looks, within one priority, for a
 later territory meeting what an earlier one really gets.
+
+The work is bounded: an item whose subtraction takes more than ``MAX_WORK`` box
+comparisons is given up, named ``not-analysed`` and claimed nothing about (as a regex
+would be); it still counts, exactly, for the items after it. No finding ever rests on
+work that was cut short.
 """
 
 from __future__ import annotations
