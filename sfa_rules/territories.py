@@ -2,18 +2,20 @@
 
 Each territory's full criteria (its named rules and ``when`` under ``match``, and its
 parents' criteria, recursively) compile into one predicate. The index partitions
-territories by the equality field most of them require (``country``), then buckets
-each by one more required text value (``state: [CA, OR]``) or prefix (``zip: {prefix:
-...}``, or the leading characters every value of a text ``between`` shares), the least
-crowded of its options; territories with nothing to index sit in a residual list. A
-record looks up its own values, merges the hit buckets in try order and tests only
-those candidates until the first match; a territory whose criteria are exactly the keys
-that found it is not even tested. The plain ``scan`` is the reference the property
-tests hold the index to.
+territories by the equality field most of them require (``country``), then files each
+under every key of its least crowded other option (``territory_index``): a required
+text value (``state: [CA, OR]``), a prefix (``zip: {prefix: ...}``, a text ``between``,
+a ``^literal`` regex), or one key per alternative of an ``any`` (``any: [{country: X},
+{state: Y}]`` is filed under country=X and under state=Y). Territories with nothing to
+index sit in a residual list. A record looks up its own values, merges the hit buckets
+in try order and tests only those candidates until the first match; a territory whose
+criteria are exactly the keys that found it is not even tested. The plain ``scan`` is
+the reference the property tests hold the index to.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,24 +24,12 @@ from datetime import date as Date
 from .criteria import CriteriaContext
 from .facts import Facts
 from .models import Config, Territory
-from .predicates import (
-    ALWAYS,
-    NEVER,
-    All,
-    Any_,
-    Node,
-    Not,
-    Predicate,
-    RuleRef,
-    Test,
-    compile,
-    paused_gc,
-)
+from .predicates import ALWAYS, NEVER, All, Any_, Node, Predicate, RuleRef, compile, paused_gc
+from .territory_index import Option, Table, choose, group_of, implied, options
 
 DateLike = str | Date | None
-# A text range is indexed by its common prefix plus the span of its next character,
-# when that span is no wider than this (e.g. "90000".."96199" -> "90".."96").
-_MAX_SPAN = 64
+# first_match walks the hit buckets side by side, below this rank first, then 4x wider.
+_FIRST_BAND = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,29 +133,33 @@ class TerritoryIndex:
         """The first matching territory (the default one when no other matches).
 
         The first match is the earliest of each hit bucket's first match, so the
-        buckets need no merge: a first pass takes the exact candidates (no predicate to
-        run), a second tests the others, each bucket only below the best rank so far.
+        buckets need no merge. They are walked side by side in widening bands of rank
+        (below 256, 1024, ...): a band that finds a match ends the search, so a long
+        bucket whose own first match is late costs nothing when another bucket's comes
+        early. Exact candidates need no predicate run.
         """
         tests, dated, order, exact = self._tests, self._dated, self.order, self._exact
         hits = self._hits(facts)
-        best = len(order)
-        for bucket in hits:
-            for rank in bucket:
-                if rank >= best:
+        size = len(order)
+        best = size
+        if hits:
+            starts = [0] * len(hits)
+            limit = _FIRST_BAND
+            while True:
+                for i, bucket in enumerate(hits):
+                    start = starts[i]
+                    stop = bisect_left(bucket, min(best, limit), start)
+                    starts[i] = stop
+                    for rank in bucket[start:stop] if start or stop < len(bucket) else bucket:
+                        if (exact[rank] or tests[rank](facts)) and (
+                            not dated[rank] or order[rank].in_effect(iso_day(day))
+                        ):
+                            best = rank
+                            break
+                if best < limit or limit >= size:
                     break
-                if exact[rank] and (not dated[rank] or order[rank].in_effect(iso_day(day))):
-                    best = rank
-                    break
-        for bucket in hits:
-            for rank in bucket:
-                if rank >= best:
-                    break
-                if not exact[rank] and tests[rank](facts) and (
-                    not dated[rank] or order[rank].in_effect(iso_day(day))
-                ):
-                    best = rank
-                    break
-        if best < len(order):
+                limit *= 4
+        if best < size:
             return order[best]
         default = self.default
         if default is not None and default.in_effect(iso_day(day)) and default.predicate.test(facts):
@@ -190,52 +184,44 @@ class TerritoryIndex:
     # -- the index ----------------------------------------------------------------
 
     def _build(self, nodes: list[Node]) -> None:
-        """Partition by the most commonly required equality field (country, say), then
-        bucket each territory by its least crowded remaining option. A territory whose
-        criteria are exactly the keys it is found by needs no test at all (exact)."""
-        options = {rank: _options(node) for rank, node in enumerate(nodes)
-                   if self.order[rank].active}  # inactive ones are in no bucket at all
+        """Partition by the equality field most territories require (country, say),
+        then file each territory under every key of its least crowded other option. A
+        territory whose criteria are exactly the keys it is found by needs no test at
+        all (exact)."""
+        found = {rank: options(node) for rank, node in enumerate(nodes)
+                 if self.order[rank].active}  # inactive ones are in no bucket at all
         usage: Counter[str] = Counter(
-            field for opts in options.values() for field, kind in opts if kind == "eq")
+            field for opts in found.values() for o in opts
+            for field, kind in group_of(o) if kind == "eq" and len(group_of(o)) == 1)
         field = usage.most_common(1)[0][0] if usage else None
         self._partition_field = field
-        pkey = (field or "", "eq")
-        crowd: Counter[tuple[str, str, str]] = Counter(
-            (f, k, v) for opts in options.values() for (f, k), values in opts.items()
-            if (f, k) != pkey for v in values)
-
-        def crowding(option: tuple[tuple[str, str], frozenset[str]]) -> float:
-            # A record hits one bucket of an option: its average crowd is the cost.
-            (f, k), values = option
-            return sum(crowd[(f, k, v)] for v in values) / len(values)
-
+        pkey = (field, "eq") if field is not None else None
+        chosen = choose(found, pkey)
         parts: dict[str, dict[int, Option | None]] = defaultdict(dict)
         rest: dict[int, Option | None] = {}
         exact = [False] * len(nodes)
-        for rank, opts in options.items():
-            partition = opts.get(pkey) if field is not None else None
-            others = [o for o in opts.items() if o[0] != pkey]
-            chosen = min(others, key=crowding) if others else None
-            used = dict([chosen] if chosen else [])
+        for rank, opts in found.items():
+            partition = min((o for o in opts if group_of(o) == {pkey}), key=len, default=None)
+            used = [o for o in (partition, chosen[rank]) if o is not None]
             if partition is not None:
-                used[pkey] = partition
-                for value in partition:
-                    parts[value][rank] = chosen
+                for _, _, value in partition:
+                    parts[value][rank] = chosen[rank]
             else:
-                rest[rank] = chosen
-            exact[rank] = _implied(nodes[rank], used)
-        self._partitions = {value: _Table(members) for value, members in parts.items()}
-        self._rest = _Table(rest)
+                rest[rank] = chosen[rank]
+            exact[rank] = implied(nodes[rank], used)
+        self._partitions = {value: Table(members) for value, members in parts.items()}
+        self._rest = Table(rest)
         self._exact = tuple(exact)
 
     def _ranks(self, facts: Facts) -> list[int]:
-        """Candidate ranks in try order: the hit buckets, merged."""
+        """Candidate ranks in try order: the hit buckets, merged (a territory filed
+        under several keys may be in more than one)."""
         hits = self._hits(facts)
         if len(hits) == 1:
             return hits[0]
         if not hits:
             return []
-        return sorted([rank for bucket in hits for rank in bucket])
+        return sorted({rank for bucket in hits for rank in bucket})
 
     def _hits(self, facts: Facts) -> list[list[int]]:
         """The buckets (each in try order) the record's values hit, in the record's
@@ -250,51 +236,6 @@ class TerritoryIndex:
                     table.collect(text, hits)
         self._rest.collect(text, hits)
         return hits
-
-
-class _Table:
-    """Buckets of some territories, each under the values of its chosen option (a
-    required value or prefix of one field); those with none in a residual list."""
-
-    def __init__(self, members: dict[int, Option | None]) -> None:
-        eq: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-        prefix: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-        residual: list[int] = []
-        for rank in sorted(members):
-            chosen = members[rank]
-            if chosen is None:
-                residual.append(rank)
-                continue
-            (field, kind), values = chosen
-            table = eq if kind == "eq" else prefix
-            for value in values:
-                table[field][value].append(rank)
-        self.eq = tuple((f, dict(b)) for f, b in eq.items())
-        self.prefix = tuple(
-            (f, tuple(sorted({len(p) for p in b})), dict(b)) for f, b in prefix.items()
-        )
-        self.residual = residual
-
-    def collect(self, text: dict[str, str], hits: list[list[int]]) -> None:
-        """Append the buckets a record's values hit (and the residual list)."""
-        for field, buckets in self.eq:
-            value = text.get(field)
-            if value is not None:
-                bucket = buckets.get(value)
-                if bucket is not None:
-                    hits.append(bucket)
-        for field, lengths, buckets in self.prefix:
-            value = text.get(field)
-            if value is not None:
-                size = len(value)
-                for length in lengths:
-                    if length > size:
-                        break
-                    bucket = buckets.get(value[:length])
-                    if bucket is not None:
-                        hits.append(bucket)
-        if self.residual:
-            hits.append(self.residual)
 
 
 def _compiled(t: Territory, rank: int, node: Node) -> CompiledTerritory:
@@ -341,98 +282,3 @@ def _full_nodes(config: Config, ctx: CriteriaContext) -> list[Node]:
         return node
 
     return [resolve(i, frozenset()) for i in range(len(territories))]
-
-
-Options = dict[tuple[str, str], frozenset[str]]
-Option = tuple[tuple[str, str], frozenset[str]]
-
-
-def _conjuncts(node: Node) -> list[Test] | None:
-    """The tests of a node that is a plain conjunction (None if it is not)."""
-    if isinstance(node, Test):
-        return [node]
-    if isinstance(node, RuleRef):
-        return _conjuncts(node.node)
-    if not isinstance(node, All):
-        return None
-    out: list[Test] = []
-    for child in node.nodes:
-        tests = _conjuncts(child)
-        if tests is None:
-            return None
-        out += tests
-    return out
-
-
-def _implied(node: Node, used: Options) -> bool:
-    """Does finding a record through ``used`` (its value is one of the values, or
-    starts with one of the prefixes, of each key) prove that ``node`` holds?"""
-    tests = _conjuncts(node)
-    if tests is None:
-        return False
-    for t in tests:
-        if t.op in ("eq", "in"):
-            values = frozenset([t.value] if t.op == "eq" else t.value)
-            if used.get((t.field, "eq")) != values:
-                return False
-        elif t.op == "prefix":
-            if used.get((t.field, "prefix")) != _minimal(t.value):
-                return False
-        else:
-            return False
-    return True
-
-
-def _options(node: Node) -> Options:
-    """The index keys a node requires: (field, "eq"|"prefix") -> values, one of which
-    every matching record must hold; empty when nothing usable is required."""
-    if isinstance(node, Test):
-        if node.op in ("eq", "in"):
-            values = (node.value,) if node.op == "eq" else node.value
-            return {(node.field, "eq"): frozenset(values)}
-        if node.op == "prefix":
-            return {(node.field, "prefix"): _minimal(node.value)}
-        if node.op == "between" and node.kind == "text":
-            spans = _range_prefixes(*node.value)
-            return {(node.field, "prefix"): spans} if spans else {}
-        return {}
-    if isinstance(node, RuleRef):
-        return _options(node.node)
-    if isinstance(node, Not):
-        return {}
-    children = [_options(child) for child in node.nodes]
-    if isinstance(node, All):
-        out: Options = {}
-        for opts in children:
-            for key, values in opts.items():
-                if key not in out or len(values) < len(out[key]):
-                    out[key] = values
-        return out
-    if not children:
-        return {}
-    common = set.intersection(*(set(opts) for opts in children))
-    merged: Options = {}
-    for key in common:
-        union = frozenset().union(*(opts[key] for opts in children))
-        merged[key] = _minimal(union) if key[1] == "prefix" else union
-    return merged
-
-
-def _minimal(prefixes: Sequence[str] | frozenset[str]) -> frozenset[str]:
-    """Drop prefixes that a shorter one already covers, so a value hits one bucket."""
-    kept: list[str] = []
-    for p in sorted(set(prefixes), key=len):
-        if not any(p.startswith(k) for k in kept):
-            kept.append(p)
-    return frozenset(kept)
-
-
-def _range_prefixes(low: str, high: str) -> frozenset[str]:
-    """Prefixes every text in [low, high] starts with one of (may be {""}: no help)."""
-    k = 0
-    while k < len(low) and k < len(high) and low[k] == high[k]:
-        k += 1
-    common = low[:k]
-    if k < len(low) and k < len(high) and ord(high[k]) - ord(low[k]) < _MAX_SPAN:
-        return frozenset(common + chr(c) for c in range(ord(low[k]), ord(high[k]) + 1))
-    return frozenset([common]) if common else frozenset()

@@ -19,8 +19,9 @@ class Positions:
 
 
 def build(territories: list[dict[str, Any]], rules: list[dict[str, Any]] | None = None,
-          ) -> tuple[CriteriaContext, TerritoryIndex]:
-    config = Config.model_validate({"territories": territories, "sales_rules": rules or []})
+          case_sensitive: bool = False) -> tuple[CriteriaContext, TerritoryIndex]:
+    config = Config.model_validate({"territories": territories, "sales_rules": rules or [],
+                                    "settings": {"case_sensitive": case_sensitive}})
     ctx = CriteriaContext(config, Positions())
     assert ctx.problems == []
     return ctx, TerritoryIndex(config, ctx)
@@ -134,6 +135,12 @@ COUNTRIES = ["us", "ca", "mx", "NO"]
 STATES = ["ca", "or", "wa", "ny", "tx"]
 ZIPS = ["01234", "02139", "94107", "95014", "96199", "9", "10001", "941"]
 INDUSTRIES = ["retail", "banking", "government"]
+COMPANIES = ["Acme1 Inc", "acme12", "ACME", "acne", "Sacme", "\u017facme", "\u0131bm", "IBM",
+             "a.b", "a|b", "K-9", "zeta"]
+# Anchored literals (indexed by prefix) and patterns that must not be: unanchored,
+# alternation, optional last letter, classes, letters that fold oddly (s, i).
+PATTERNS = ["^acme1", "^ACME", "^acme1?", "^ac.e", "acme", "^a|^z", "^a\\.b", "^a\\|b",
+            "^[ai]", "^s", "^i", "^ibm", "^k-", "^zeta$", "^(acme|zeta)", "^acme\\d"]
 
 leaf = st.one_of(
     st.builds(lambda c: {"country": c}, st.sampled_from(COUNTRIES)),
@@ -147,6 +154,8 @@ leaf = st.one_of(
     st.builds(lambda i: {"industry": i}, st.sampled_from(INDUSTRIES)),
     st.builds(lambda lo, w: {"employees": {"gte": lo, "lt": lo + w}},
               st.integers(0, 2000), st.integers(1, 3000)),
+    st.builds(lambda p: {"company": {"regex": p}}, st.sampled_from(PATTERNS)),
+    st.builds(lambda s: {"lead_source": {"ne": s}}, st.sampled_from(["partner", "web"])),
 )
 
 
@@ -161,12 +170,23 @@ def _block(parts: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return merged
 
 
-blocks = st.builds(_block, st.lists(leaf, min_size=1, max_size=3),
-                   st.sampled_from(["all", "all", "any", "not"]))
+flat = st.builds(_block, st.lists(leaf, min_size=1, max_size=3),
+                 st.sampled_from(["all", "all", "any", "not"]))
+# Disjunctions of blocks over different fields (filed under each alternative's keys),
+# nested one level, and conjoined with more criteria.
+blocks = st.one_of(
+    flat,
+    st.builds(lambda alts, rest: {"any": alts, **rest},
+              st.lists(flat, min_size=1, max_size=3), st.fixed_dictionaries({}, optional={
+                  "lead_source": st.just({"ne": "partner"}),
+                  "country": st.sampled_from(COUNTRIES)})),
+    st.builds(lambda a, b: {"any": [{"any": a}, b]},
+              st.lists(leaf, min_size=1, max_size=2), flat),
+)
 
 
 @st.composite
-def configurations(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def configurations(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
     rules = [{"id": f"r{i}", "when": draw(blocks)} for i in range(draw(st.integers(0, 3)))]
     territories: list[dict[str, Any]] = []
     for i in range(draw(st.integers(1, 12))):
@@ -185,7 +205,7 @@ def configurations(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str
         territories.append(t)
     if draw(st.booleans()):
         territories.append({"id": "pool", "default": True})
-    return territories, rules
+    return territories, rules, draw(st.integers(0, 4)) == 0
 
 
 records = st.fixed_dictionaries({}, optional={
@@ -194,18 +214,56 @@ records = st.fixed_dictionaries({}, optional={
     "zip": st.sampled_from([*ZIPS, "", "9410", "961990"]),
     "industry": st.sampled_from(INDUSTRIES),
     "employees": st.one_of(st.integers(0, 6000), st.sampled_from(["n/a", "150"])),
+    "company": st.sampled_from(COMPANIES),
+    "lead_source": st.sampled_from(["Partner", "web", ""]),
 })
+
+
+@pytest.mark.parametrize("case_sensitive", [False, True])
+def test_regex_prefix_index_equals_plain_scan(case_sensitive: bool) -> None:
+    territories = [{"id": f"p{i}", "when": {"company": {"regex": p}}}
+                   for i, p in enumerate(PATTERNS)]
+    territories.append({"id": "either", "when": {"any": [{"company": {"regex": "^zeta"}},
+                                                         {"country": "us"}]}})
+    ctx, index = build(territories, case_sensitive=case_sensitive)
+    for company in COMPANIES:
+        for row in ({"company": company}, {"company": company, "country": "us"}):
+            facts = ctx.facts(row)
+            scanned = [t.id for t in index.scan(facts, "2026-06-01")]
+            assert [t.id for t in index.candidates(facts, "2026-06-01")] == scanned, company
+            first = index.first_match(facts, "2026-06-01")
+            assert (first.id if first else None) == (scanned[0] if scanned else None)
+
+
+@pytest.mark.parametrize(("record", "expected"), [
+    ({"country": "MX", "state": "CA"}, ["west-or-mx"]),
+    ({"country": "US", "state": "CA"}, ["west-or-mx", "us"]),
+    ({"country": "MX", "state": "TX", "lead_source": "Partner"}, []),
+    ({"country": "BR", "zip": "941"}, ["zip-or-ca"]),
+    ({"country": "CA"}, ["zip-or-ca"]),
+])
+def test_disjunction_across_fields_found_through_either(
+        record: dict[str, Any], expected: list[str]) -> None:
+    territories = [
+        {"id": "west-or-mx", "priority": 5,
+         "when": {"any": [{"state": ["CA", "OR"]}, {"country": "MX"}],
+                  "lead_source": {"ne": "Partner"}}},
+        {"id": "zip-or-ca", "priority": 5,
+         "when": {"any": [{"zip": {"prefix": "94"}}, {"country": "CA"}]}},
+        {"id": "us", "when": {"country": "US"}},
+    ]
+    assert matches(territories, record) == expected
 
 
 @settings(max_examples=300, deadline=None)
 @given(configurations(), st.lists(records, min_size=1, max_size=8),
        st.sampled_from(["2026-01-01", "2026-06-01"]))
 def test_index_equals_plain_scan(
-    configuration: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+    configuration: tuple[list[dict[str, Any]], list[dict[str, Any]], bool],
     rows: list[dict[str, Any]], day: str,
 ) -> None:
-    territories, rules = configuration
-    ctx, index = build(territories, rules)
+    territories, rules, case_sensitive = configuration
+    ctx, index = build(territories, rules, case_sensitive)
     for row in rows:
         facts = ctx.facts(row)
         scanned = [t.id for t in index.scan(facts, day)]

@@ -1,0 +1,269 @@
+"""Index keys of territory criteria, and the buckets that file territories under them
+(SPEC §13).
+
+A *key* is one thing a record's text can hold: ``(field, "eq", value)`` (the folded
+value equals it) or ``(field, "prefix", value)`` (it starts with it). An *option* of a
+criteria block is a set of keys at least one of which every matching record holds:
+``state: [CA, OR]`` gives {state=ca, state=or}; ``zip: {prefix: "94"}``, a text
+``between`` (the prefixes its bounds share) and a ``regex`` anchored by ``^`` and
+literal text (``^acme``) give prefixes; ``any`` of blocks gives one key set drawn from
+each alternative (``any: [{country: X}, {state: Y}]`` -> {country=x, state=y}). A
+territory is filed under every key of its chosen option, so a record finds it through
+whichever key it holds; a record may find it twice and callers deduplicate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+from .predicates import All, Node, Not, RuleRef, Test
+
+Key = tuple[str, str, str]  # (field, "eq" | "prefix", value)
+Option = frozenset[Key]
+Group = tuple[str, str]  # (field, "eq" | "prefix")
+
+# A text range is indexed by its common prefix plus the span of its next character,
+# when that span is no wider than this (e.g. "90000".."96199" -> "90".."96").
+_MAX_SPAN = 64
+# At most this many options kept per block (an `any` of `any`s multiplies them).
+_MAX_OPTIONS = 8
+_REGEX_SPECIAL = frozenset(".^$*+?{}[]\\|()")
+_REGEX_REPEAT = frozenset("*+?{")
+# Literal characters whose case-insensitive matches all fold (str.lower) to text that
+# starts with their own lower case: "i" and "s" also match "ı" and "ſ", which do not.
+_FOLD_SAFE = frozenset(
+    "abcdefghjklmnopqrtuvwxyzABCDEFGHJKLMNOPQRTUVWXYZ0123456789 -_@,:/#&'\"=!%<>;~`")
+
+
+def options(node: Node) -> list[Option]:
+    """The options a node requires (each a key set one of which every matching record
+    holds); empty when nothing usable is required."""
+    if isinstance(node, Test):
+        keys = _test_keys(node)
+        return [keys] if keys else []
+    if isinstance(node, RuleRef):
+        return options(node.node)
+    if isinstance(node, Not):
+        return []
+    children = [options(child) for child in node.nodes]
+    if isinstance(node, All):
+        return _conjoin([o for opts in children for o in opts])
+    if not children or any(not opts for opts in children):
+        return []  # an alternative with no key: a record may match through it alone
+    return _disjoin(children)
+
+
+def group_of(option: Option) -> set[Group]:
+    """The (field, kind) pairs an option's keys use."""
+    return {(f, k) for f, k, _ in option}
+
+
+def _test_keys(node: Test) -> Option:
+    field, op = node.field, node.op
+    if op in ("eq", "in"):
+        values = (node.value,) if op == "eq" else node.value
+        return frozenset((field, "eq", v) for v in values)
+    if op == "prefix":
+        return frozenset((field, "prefix", p) for p in minimal(node.value))
+    if op == "between" and node.kind == "text":
+        return frozenset((field, "prefix", p) for p in range_prefixes(*node.value))
+    if op == "regex":
+        literal = regex_prefix(node.value)
+        return frozenset([(field, "prefix", literal)]) if literal else frozenset()
+    return frozenset()
+
+
+def _conjoin(found: list[Option]) -> list[Option]:
+    """All the options of a conjunction, the smallest one per single (field, kind)."""
+    single: dict[Group, Option] = {}
+    mixed: list[Option] = []
+    for option in found:
+        groups = group_of(option)
+        if len(groups) == 1:
+            (g,) = groups
+            if g not in single or len(option) < len(single[g]):
+                single[g] = option
+        elif option not in mixed:
+            mixed.append(option)
+    return [*single.values(), *mixed[:_MAX_OPTIONS]]
+
+
+def _disjoin(children: list[list[Option]]) -> list[Option]:
+    """Options of an ``any``: per (field, kind) every alternative requires, the union
+    of theirs; and one mixed option taking each alternative's smallest option."""
+    out: list[Option] = []
+    common = set.intersection(*(
+        {g for o in opts if len(gs := group_of(o)) == 1 for g in gs} for opts in children))
+    for g in sorted(common):
+        union = frozenset().union(*(
+            min((o for o in opts if group_of(o) == {g}), key=len) for opts in children))
+        out.append(_tidy(union))
+    mixed = _tidy(frozenset().union(*(min(opts, key=len) for opts in children)))
+    if mixed not in out:
+        out.append(mixed)
+    return out[:_MAX_OPTIONS]
+
+
+def _tidy(option: Option) -> Option:
+    """Per field, drop prefixes that a shorter one (or an equal value) already covers."""
+    prefixes: dict[str, list[str]] = defaultdict(list)
+    for f, k, v in option:
+        if k == "prefix":
+            prefixes[f].append(v)
+    if not prefixes:
+        return option
+    kept = {(f, k, v) for f, k, v in option if k == "eq"}
+    for f, values in prefixes.items():
+        kept |= {(f, "prefix", p) for p in minimal(values)}
+    return frozenset(kept)
+
+
+def minimal(prefixes: Sequence[str] | frozenset[str]) -> frozenset[str]:
+    """Drop prefixes that a shorter one already covers, so a value hits one bucket."""
+    kept: list[str] = []
+    for p in sorted(set(prefixes), key=len):
+        if not any(p.startswith(k) for k in kept):
+            kept.append(p)
+    return frozenset(kept)
+
+
+def range_prefixes(low: str, high: str) -> frozenset[str]:
+    """Prefixes every text in [low, high] starts with one of (empty: no help)."""
+    k = 0
+    while k < len(low) and k < len(high) and low[k] == high[k]:
+        k += 1
+    common = low[:k]
+    if k < len(low) and k < len(high) and ord(high[k]) - ord(low[k]) < _MAX_SPAN:
+        return frozenset(common + chr(c) for c in range(ord(low[k]), ord(high[k]) + 1))
+    return frozenset([common]) if common else frozenset()
+
+
+def regex_prefix(pattern: re.Pattern[str]) -> str | None:
+    """The literal text every string the pattern finds starts with (``^acme\\d`` ->
+    "acme"), folded as record text is when the pattern ignores case; None when there
+    is none or the pattern is not plainly anchored (no ``^``, ``|``, multiline...)."""
+    text, flags = pattern.pattern, pattern.flags
+    if flags & (re.MULTILINE | re.VERBOSE) or not text.startswith("^") or "|" in text:
+        return None
+    literal: list[str] = []
+    for c in text[1:]:
+        if c in _REGEX_SPECIAL:
+            if c in _REGEX_REPEAT and literal:
+                literal.pop()  # "^ab?" requires only "a"
+            break
+        if flags & re.IGNORECASE and c not in _FOLD_SAFE:
+            break
+        literal.append(c)
+    found = "".join(literal)
+    if flags & re.IGNORECASE:
+        found = found.lower()
+    return found or None
+
+
+def conjuncts(node: Node) -> list[Test] | None:
+    """The tests of a node that is a plain conjunction (None if it is not)."""
+    if isinstance(node, Test):
+        return [node]
+    if isinstance(node, RuleRef):
+        return conjuncts(node.node)
+    if not isinstance(node, All):
+        return None
+    out: list[Test] = []
+    for child in node.nodes:
+        tests = conjuncts(child)
+        if tests is None:
+            return None
+        out += tests
+    return out
+
+
+def implied(node: Node, used: Sequence[Option]) -> bool:
+    """Does finding a record through ``used`` (it holds a key of each option) prove
+    that ``node`` holds? Only options of one (field, kind) each can say so."""
+    by_group: dict[Group, frozenset[str]] = {}
+    for option in used:
+        groups = group_of(option)
+        if len(groups) != 1:
+            return False
+        (g,) = groups
+        by_group[g] = frozenset(v for _, _, v in option)
+    tests = conjuncts(node)
+    if tests is None:
+        return False
+    for t in tests:
+        if t.op in ("eq", "in"):
+            values = frozenset([t.value] if t.op == "eq" else t.value)
+            if by_group.get((t.field, "eq")) != values:
+                return False
+        elif t.op == "prefix":
+            if by_group.get((t.field, "prefix")) != minimal(t.value):
+                return False
+        else:
+            return False
+    return True
+
+
+def choose(found: dict[int, list[Option]], skip: Group | None) -> dict[int, Option | None]:
+    """Each territory's least crowded option other than ``skip`` (the partition's).
+
+    A record holds at most one value of a field, so an option's cost is, per (field,
+    kind) it uses, the average number of territories sharing one of its keys."""
+    crowd: Counter[Key] = Counter(
+        key for opts in found.values() for o in opts if group_of(o) != {skip} for key in o)
+
+    def cost(option: Option) -> float:
+        per: dict[Group, list[int]] = defaultdict(list)
+        for key in option:
+            per[(key[0], key[1])].append(crowd[key])
+        return sum(sum(c) / len(c) for c in per.values())
+
+    chosen: dict[int, Option | None] = {}
+    for rank, opts in found.items():
+        others = [o for o in opts if group_of(o) != {skip}]
+        chosen[rank] = min(others, key=cost) if others else None
+    return chosen
+
+
+class Table:
+    """Buckets of some territories, each filed under every key of its chosen option;
+    those with none in a residual list. Every bucket is in try order."""
+
+    def __init__(self, members: dict[int, Option | None]) -> None:
+        eq: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        prefix: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        residual: list[int] = []
+        for rank in sorted(members):
+            chosen = members[rank]
+            if chosen is None:
+                residual.append(rank)
+                continue
+            for field, kind, value in chosen:
+                (eq if kind == "eq" else prefix)[field][value].append(rank)
+        self.eq = tuple((f, dict(b)) for f, b in eq.items())
+        self.prefix = tuple(
+            (f, tuple(sorted({len(p) for p in b})), dict(b)) for f, b in prefix.items()
+        )
+        self.residual = residual
+
+    def collect(self, text: dict[str, str], hits: list[list[int]]) -> None:
+        """Append the buckets a record's values hit (and the residual list)."""
+        for field, buckets in self.eq:
+            value = text.get(field)
+            if value is not None:
+                bucket = buckets.get(value)
+                if bucket is not None:
+                    hits.append(bucket)
+        for field, lengths, buckets in self.prefix:
+            value = text.get(field)
+            if value is not None:
+                size = len(value)
+                for length in lengths:
+                    if length > size:
+                        break
+                    bucket = buckets.get(value[:length])
+                    if bucket is not None:
+                        hits.append(bucket)
+        if self.residual:
+            hits.append(self.residual)
