@@ -23,171 +23,55 @@ Design, and why:
   overlay (deleted by SQLite on close) that receives the run's writes inside one
   transaction; the state file is never written. An apply leaves the file in rollback
   journal mode at close, so that a later read-only open creates no -wal/-shm files.
+- Lazy applies (the library's ``session(state=PATH)``, where leaving without a commit
+  is a dry run): the store starts as a dry run (no lock, nothing on disk touched) and
+  its first commit promotes it: the run lock, a check that nobody committed to the
+  state since the store read it (else `StateError`, nothing written), then the overlay
+  copied into the file in one transaction. A long-lived run (``sfa apply``) takes the
+  lock at open instead, so it never finds its state changed under it.
 """
 
 from __future__ import annotations
 
-import fcntl
-import functools
 import json
 import os
 import sqlite3
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ParamSpec, Self, TypeVar
+from typing import Any, Self
 from urllib.parse import quote
 
 from sfa_rules.entities import Customer, Opportunity
+from sfa_rules.sqlite_parts import (
+    CUSTOMER,
+    CUSTOMER_COLUMNS,
+    OPPORTUNITY,
+    OPPORTUNITY_COLUMNS,
+    OPPS_OF,
+    PUT_CUSTOMER,
+    PUT_JOURNAL,
+    PUT_OPPORTUNITY,
+    PUT_SEEN,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SEEN,
+    TABLES,
+    Bloom,
+    RunLock,
+    copy_overlay,
+    create_schema,
+    customer_from_row,
+    customer_row,
+    file_identity,
+    opportunity_from_row,
+    opportunity_row,
+    precheck,
+    state_errors,
+)
 from sfa_rules.state import Counters, StateError, decode_decisions
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS {db}.customers (
-    id TEXT PRIMARY KEY, status TEXT NOT NULL, owner TEXT, territory TEXT,
-    owner_locked INTEGER NOT NULL, fields TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS {db}.opportunities (
-    id TEXT PRIMARY KEY, customer TEXT, status TEXT NOT NULL,
-    probability NOT NULL,  -- no affinity: keeps int and float apart
-    override INTEGER NOT NULL, owner TEXT, amount TEXT, expected_close TEXT,
-    seq INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS {db}.opportunities_customer ON opportunities (customer);
-CREATE TABLE IF NOT EXISTS {db}.seen (
-    type TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (type, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS {db}.rotations (territory TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS {db}.loads (rep TEXT PRIMARY KEY, open INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS {db}.journal (
-    run_key TEXT NOT NULL, rows_done INTEGER NOT NULL, decisions BLOB NOT NULL,
-    PRIMARY KEY (run_key, rows_done));
-"""
-_TABLES = {"customers", "opportunities", "seen", "rotations", "loads", "journal"}
-_CUSTOMER_COLUMNS = "id, status, owner, territory, owner_locked, fields"
-_OPPORTUNITY_COLUMNS = (
-    "id, customer, status, probability, override, owner, amount, expected_close, seq"
-)
-
-# Bloom salts: one bitmap for every kind of key, the kind mixed into both probes.
-_CUSTOMER, _OPPORTUNITY, _OPPS_OF, _SEEN = (
-    0x5BD1E9952545F491,
-    0x2545F4915BD1E995,
-    0x68E31DA41B873593,
-    0x1B87359368E31DA4,
-)
-
-
-class _Bloom:
-    """Fixed-size bitmap with two probes per key: "absent" is certain, "present" is a
-    hint (about 1.4% false positives at one key per 16 bits)."""
-
-    def __init__(self, expected_keys: int) -> None:
-        bits = 1 << max(24, (16 * expected_keys).bit_length())  # at least 2 MiB
-        self._mask = bits - 1
-        self._bits = bytearray(bits >> 3)
-
-    def add(self, key: str, salt: int) -> None:
-        h = hash(key) ^ salt
-        a, b = h & self._mask, (h >> 32) & self._mask
-        self._bits[a >> 3] |= 1 << (a & 7)
-        self._bits[b >> 3] |= 1 << (b & 7)
-
-    def __call__(self, key: str, salt: int) -> bool:
-        h = hash(key) ^ salt
-        a, b = h & self._mask, (h >> 32) & self._mask
-        return bool(self._bits[a >> 3] >> (a & 7) & 1 and self._bits[b >> 3] >> (b & 7) & 1)
-
-
-def _customer(row: tuple[Any, ...]) -> Customer:
-    return Customer(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]))
-
-
-def _customer_row(c: Customer) -> tuple[Any, ...]:
-    # default=str: a Parquet date or Decimal comes back as its text (JSON has no such type)
-    fields = json.dumps(c.fields, separators=(",", ":"), default=str)
-    return (c.id, c.status, c.owner, c.territory, int(c.owner_locked), fields)
-
-
-def _opportunity(row: tuple[Any, ...]) -> Opportunity:
-    return Opportunity(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7], row[8])
-
-
-def _opportunity_row(o: Opportunity) -> tuple[Any, ...]:
-    return (
-        o.id,
-        o.customer,
-        o.status,
-        o.probability,
-        int(o.override),
-        o.owner,
-        o.amount,
-        o.expected_close,
-        o.seq,
-    )
-
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _state_errors(method: Callable[_P, _R]) -> Callable[_P, _R]:
-    """SQLite failing mid-run (a damaged file, a full disk) raises `StateError`, which
-    the CLI reports without a traceback."""
-
-    @functools.wraps(method)
-    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        try:
-            return method(*args, **kwargs)
-        except sqlite3.DatabaseError as e:
-            raise StateError(f"state {getattr(args[0], 'path', None) or '(scratch)'}: {e}") from e
-
-    return wrapper
-
-
-def _precheck(path: str) -> None:
-    """Refuse a folder or a non-SQLite file before anything is created next to it."""
-    if os.path.isdir(path):
-        raise StateError(f"state {path} is a folder, not a state file")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-    except FileNotFoundError:
-        return
-    except OSError as e:
-        raise StateError(f"cannot open state {path}: {e.strerror}") from None
-    if head and head != b"SQLite format 3\x00":
-        raise StateError(f"{path} is not an sfa state file (not an SQLite database)")
-
-
-class _Lock:
-    """An exclusive `flock` on a sidecar file, held for the life of an apply run."""
-
-    def __init__(self, path: str, state: str, timeout: float) -> None:
-        try:
-            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise StateError(f"cannot open state {state}: {e.strerror}") from None
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = os.pread(self._fd, 32, 0).decode("ascii", "replace").strip()
-                    os.close(self._fd)
-                    raise StateError(
-                        f"state {state} is in use by another run (pid {holder or '?'}); "
-                        f"waited {timeout:g} s"
-                    ) from None
-                time.sleep(0.05)
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, f"{os.getpid()}\n".encode("ascii"), 0)
-
-    def release(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)  # closing the descriptor drops the flock
-            self._fd = -1
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
 
 class SQLiteStore:
@@ -195,6 +79,9 @@ class SQLiteStore:
 
     ``SQLiteStore(path, dry_run=False)``: an apply run; creates the file on first use,
     takes the run lock, and writes at each `commit()`.
+    ``SQLiteStore(path, dry_run=False, lazy=True)``: an apply run that reads like a dry
+    run until its first commit, which promotes it into an apply run (see `_promote`);
+    closed without a commit, it leaves the disk exactly as it was.
     ``SQLiteStore(path, dry_run=True)``: reads ``path`` if it exists and never writes
     it; ``path=None`` gives an empty disk-backed scratch state for large dry runs.
     Raises `StateError` when the file is not a state or is in use.
@@ -205,27 +92,38 @@ class SQLiteStore:
         path: str | os.PathLike[str] | None,
         *,
         dry_run: bool,
+        lazy: bool = False,
         lock_timeout: float = 30.0,
         buffer_size: int = 10_000,
     ) -> None:
         if path is None and not dry_run:
             raise ValueError("an apply run needs a state path")
+        if lazy and dry_run:
+            raise ValueError("lazy is a way to apply; a dry run never writes")
         self.path = None if path is None else str(path)
         self.dry_run = dry_run
+        self._lazy = lazy  # an apply run not promoted yet
+        self._overlaid = dry_run or lazy  # writes go to the temporary overlay
+        self._lock_timeout = lock_timeout
         self._buffer_size = buffer_size
         self._customers: dict[str, Customer] = {}
         self._opportunities: dict[str, Opportunity] = {}
         self._buffered_of: dict[str, set[str]] = {}  # customer -> buffered opportunity ids
         self._seen: set[tuple[str, str]] = set()
-        self._finished: set[str] = set()  # runs finished in a dry run (base journal stays)
-        self._lock: _Lock | None = None
+        self._finished: set[str] = set()  # runs finished in the overlay (base journal stays)
+        self._lock: RunLock | None = None
+        self._origin: tuple[tuple[int, ...] | None, int | None] = (None, None)
         self._closed = False
-        if path is not None:
-            _precheck(str(path))
-        if dry_run or path is None:
+        if self.path is not None:
+            precheck(self.path)
+        # a lazy apply's evidence of the file it reads, taken before the overlay
+        # attaches it: see `_changed`
+        identity = file_identity(self.path) if lazy and self.path is not None else None
+        if self._overlaid:
             self._db, self._layered = self._open_overlay()
         else:
-            self._lock = _Lock(f"{path}.lock", str(path), lock_timeout)
+            assert self.path is not None
+            self._lock = RunLock(f"{self.path}.lock", self.path, lock_timeout)
             try:
                 self._db, self._layered = self._open_apply(lock_timeout), False
             except BaseException:
@@ -234,11 +132,17 @@ class SQLiteStore:
         try:
             # one transaction from here on: the counters, the Bloom bitmap and every
             # later read see the same snapshot of the state
-            self._db.execute("BEGIN IMMEDIATE" if not self.dry_run else "BEGIN")
-            if self.dry_run:
+            if self._overlaid:
+                self._db.execute("BEGIN")
                 self._db.execute("SAVEPOINT batch")
+            else:
+                self._db.execute("COMMIT")  # a new file's schema
+                self._db.execute("BEGIN IMMEDIATE")
             self._counters = Counters(*self._read_counters())
             self._bloom = self._build_bloom()
+            if lazy:
+                version = self._base_version() if self._layered else None
+                self._origin = (identity, version)
         except sqlite3.DatabaseError as e:  # e.g. a damaged file
             self._release()
             raise StateError(f"cannot read state {self.path}: {e}") from None
@@ -249,6 +153,8 @@ class SQLiteStore:
     # opening
 
     def _open_apply(self, timeout: float) -> sqlite3.Connection:
+        """The file read-write in WAL mode (created if missing), in an open write
+        transaction that has given a new file its schema."""
         assert self.path is not None
         try:
             db = sqlite3.connect(self.path, isolation_level=None, timeout=timeout)
@@ -258,12 +164,10 @@ class SQLiteStore:
             self._check(db, "main")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("BEGIN IMMEDIATE")
             if db.execute("PRAGMA user_version").fetchone()[0] == 0:
-                db.executescript(
-                    "BEGIN IMMEDIATE;"
-                    + _SCHEMA.format(db="main")
-                    + f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
-                )
+                create_schema(db)
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.OperationalError as e:
             db.close()
             if e.sqlite_errorcode != sqlite3.SQLITE_BUSY:  # read-only file, full disk, ...
@@ -280,7 +184,7 @@ class SQLiteStore:
     def _open_overlay(self) -> tuple[sqlite3.Connection, bool]:
         # "" is an SQLite temporary on-disk database, deleted when the connection closes
         db = sqlite3.connect("", uri=True, isolation_level=None, timeout=30.0)
-        db.executescript(_SCHEMA.format(db="main"))
+        db.executescript(SCHEMA.format(db="main"))
         if self.path is None or not Path(self.path).exists():
             return db, False
         uri = "file:" + quote(os.path.abspath(self.path)) + "?mode=ro"
@@ -314,7 +218,7 @@ class SQLiteStore:
             raise StateError(f"{self.path} is not an sfa state file ({e})") from None
         if version == 0 and not tables:
             return False
-        if version == 0 or not _TABLES <= tables:
+        if version == 0 or not TABLES <= tables:
             raise StateError(f"{self.path} is an SQLite database but not an sfa state file")
         if version > SCHEMA_VERSION:
             raise StateError(
@@ -335,93 +239,93 @@ class SQLiteStore:
         loads = dict(self._db.execute(f"SELECT rep, open FROM {src}.loads"))
         return rotations, loads
 
-    def _build_bloom(self) -> _Bloom:
+    def _build_bloom(self) -> Bloom:
         src = "base" if self._layered else "main"
         count = sum(
             self._db.execute(f"SELECT count(*) FROM {src}.{table}").fetchone()[0]
             # opportunities twice: their ids and their customers' ids
             for table in ("customers", "opportunities", "opportunities", "seen")
         )
-        bloom = _Bloom(count + 1_000_000)  # room for a million new keys in this run
+        bloom = Bloom(count + 1_000_000)  # room for a million new keys in this run
         for (id,) in self._db.execute(f"SELECT id FROM {src}.customers"):
-            bloom.add(id, _CUSTOMER)
+            bloom.add(id, CUSTOMER)
         for id, customer in self._db.execute(f"SELECT id, customer FROM {src}.opportunities"):
-            bloom.add(id, _OPPORTUNITY)
+            bloom.add(id, OPPORTUNITY)
             if customer is not None:
-                bloom.add(customer, _OPPS_OF)
+                bloom.add(customer, OPPS_OF)
         for type, id in self._db.execute(f"SELECT type, id FROM {src}.seen"):
-            bloom.add(type + "\0" + id, _SEEN)
+            bloom.add(type + "\0" + id, SEEN)
         return bloom
 
     # customers and opportunities
 
-    @_state_errors
+    @state_errors
     def get_customer(self, id: str) -> Customer | None:
-        if not self._bloom(id, _CUSTOMER):
+        if not self._bloom(id, CUSTOMER):
             return None
         buffered = self._customers.get(id)
         if buffered is not None:
             return buffered
         for db in self._layers():
             row = self._db.execute(
-                f"SELECT {_CUSTOMER_COLUMNS} FROM {db}.customers WHERE id = ?", (id,)
+                f"SELECT {CUSTOMER_COLUMNS} FROM {db}.customers WHERE id = ?", (id,)
             ).fetchone()
             if row is not None:
-                return _customer(row)
+                return customer_from_row(row)
         return None
 
-    @_state_errors
+    @state_errors
     def put_customer(self, customer: Customer) -> None:
-        self._bloom.add(customer.id, _CUSTOMER)
+        self._bloom.add(customer.id, CUSTOMER)
         self._customers[customer.id] = customer
         if len(self._customers) >= self._buffer_size:
             self._flush()
 
-    @_state_errors
+    @state_errors
     def get_opportunity(self, id: str) -> Opportunity | None:
-        if not self._bloom(id, _OPPORTUNITY):
+        if not self._bloom(id, OPPORTUNITY):
             return None
         buffered = self._opportunities.get(id)
         if buffered is not None:
             return buffered
         for db in self._layers():
             row = self._db.execute(
-                f"SELECT {_OPPORTUNITY_COLUMNS} FROM {db}.opportunities WHERE id = ?", (id,)
+                f"SELECT {OPPORTUNITY_COLUMNS} FROM {db}.opportunities WHERE id = ?", (id,)
             ).fetchone()
             if row is not None:
-                return _opportunity(row)
+                return opportunity_from_row(row)
         return None
 
-    @_state_errors
+    @state_errors
     def put_opportunity(self, opportunity: Opportunity) -> None:
         id, customer = opportunity.id, opportunity.customer
-        self._bloom.add(id, _OPPORTUNITY)
+        self._bloom.add(id, OPPORTUNITY)
         previous = self._opportunities.get(id)
         if previous is not None and previous.customer is not None:
             self._buffered_of[previous.customer].discard(id)
         self._opportunities[id] = opportunity
         if customer is not None:
-            self._bloom.add(customer, _OPPS_OF)
+            self._bloom.add(customer, OPPS_OF)
             self._buffered_of.setdefault(customer, set()).add(id)
         if len(self._opportunities) >= self._buffer_size:
             self._flush()
 
-    @_state_errors
+    @state_errors
     def opportunities_of(self, customer_id: str) -> list[Opportunity]:
-        if not self._bloom(customer_id, _OPPS_OF):
+        if not self._bloom(customer_id, OPPS_OF):
             return []
         found: dict[str, Opportunity] = {}
-        sql = f"SELECT {_OPPORTUNITY_COLUMNS} FROM main.opportunities WHERE customer = ?"
+        sql = f"SELECT {OPPORTUNITY_COLUMNS} FROM main.opportunities WHERE customer = ?"
         if self._layered:  # base rows the overlay replaced (maybe moved elsewhere) are stale
             sql += (
-                f" UNION ALL SELECT {_OPPORTUNITY_COLUMNS} FROM base.opportunities b"
+                f" UNION ALL SELECT {OPPORTUNITY_COLUMNS} FROM base.opportunities b"
                 " WHERE customer = ? AND NOT EXISTS"
                 " (SELECT 1 FROM main.opportunities m WHERE m.id = b.id)"
             )
         params = (customer_id,) * (2 if self._layered else 1)
         for row in self._db.execute(sql, params):
             if row[0] not in self._opportunities:  # a buffered version is newer
-                found[row[0]] = _opportunity(row)
+                found[row[0]] = opportunity_from_row(row)
         for id in self._buffered_of.get(customer_id, ()):
             found[id] = self._opportunities[id]
         return [found[id] for id in sorted(found)]
@@ -429,21 +333,21 @@ class SQLiteStore:
     def all_opportunities(self) -> Iterator[Opportunity]:
         """Every opportunity, by id; reads a snapshot taken at the first ``next()``."""
         self._flush()
-        sql = f"SELECT {_OPPORTUNITY_COLUMNS} FROM main.opportunities"
+        sql = f"SELECT {OPPORTUNITY_COLUMNS} FROM main.opportunities"
         if self._layered:
             sql += (
-                f" UNION ALL SELECT {_OPPORTUNITY_COLUMNS} FROM base.opportunities b"
+                f" UNION ALL SELECT {OPPORTUNITY_COLUMNS} FROM base.opportunities b"
                 " WHERE NOT EXISTS (SELECT 1 FROM main.opportunities m WHERE m.id = b.id)"
             )
         try:
             for row in self._db.execute(sql + " ORDER BY id"):
-                yield _opportunity(row)
+                yield opportunity_from_row(row)
         except sqlite3.DatabaseError as e:
             raise StateError(f"state {self.path}: {e}") from e
 
-    @_state_errors
+    @state_errors
     def seen(self, type: str, id: str) -> bool:
-        if not self._bloom(type + "\0" + id, _SEEN):
+        if not self._bloom(type + "\0" + id, SEEN):
             return False
         if (type, id) in self._seen:
             return True
@@ -454,9 +358,9 @@ class SQLiteStore:
             for db in self._layers()
         )
 
-    @_state_errors
+    @state_errors
     def mark_seen(self, type: str, id: str) -> None:
-        self._bloom.add(type + "\0" + id, _SEEN)
+        self._bloom.add(type + "\0" + id, SEEN)
         self._seen.add((type, id))
         if len(self._seen) >= self._buffer_size:
             self._flush()
@@ -465,19 +369,13 @@ class SQLiteStore:
         """Write the buffer into the open transaction (still undone by a rollback)."""
         db = self._db
         if self._customers:
-            db.executemany(
-                "INSERT OR REPLACE INTO main.customers VALUES (?, ?, ?, ?, ?, ?)",
-                map(_customer_row, self._customers.values()),
-            )
+            db.executemany(PUT_CUSTOMER, map(customer_row, self._customers.values()))
             self._customers = {}
         if self._opportunities:
-            db.executemany(
-                "INSERT OR REPLACE INTO main.opportunities VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                map(_opportunity_row, self._opportunities.values()),
-            )
+            db.executemany(PUT_OPPORTUNITY, map(opportunity_row, self._opportunities.values()))
             self._opportunities, self._buffered_of = {}, {}
         if self._seen:
-            db.executemany("INSERT OR IGNORE INTO main.seen VALUES (?, ?)", self._seen)
+            db.executemany(PUT_SEEN, self._seen)
             self._seen = set()
 
     # rotations and loads
@@ -503,7 +401,7 @@ class SQLiteStore:
     def loads(self) -> dict[str, int]:
         return self._counters.loads()
 
-    @_state_errors
+    @state_errors
     def recount_loads(self, open_statuses: Iterable[str], *, fix: bool = False) -> dict[str, int]:
         """Open records per owner, counted from the customers (to check `loads()`);
         with ``fix`` the counts also replace the loads (pending until commit)."""
@@ -525,7 +423,7 @@ class SQLiteStore:
 
     # resume journal and transactions
 
-    @_state_errors
+    @state_errors
     def resume_point(self, run_key: str) -> tuple[int, Iterator[dict[str, Any]]]:
         """Rows done by the committed batches of ``run_key`` and their decisions, lazily."""
         done = [
@@ -567,15 +465,13 @@ class SQLiteStore:
     def begin_batch(self, run_key: str) -> None:
         """Nothing to prepare: a write transaction is always open between commits."""
 
-    @_state_errors
+    @state_errors
     def commit_batch(self, run_key: str, rows_done: int, decisions: bytes) -> None:
         """Commit the batch's effects together with its journal row (one transaction)."""
-        self._db.execute(
-            "INSERT OR REPLACE INTO main.journal VALUES (?, ?, ?)", (run_key, rows_done, decisions)
-        )
+        self._db.execute(PUT_JOURNAL, (run_key, rows_done, decisions))
         self.commit()
 
-    @_state_errors
+    @state_errors
     def finish_run(self, run_key: str) -> None:
         """The run completed: drop its journal (and commit)."""
         self._db.execute("DELETE FROM main.journal WHERE run_key = ?", (run_key,))
@@ -583,12 +479,14 @@ class SQLiteStore:
             self._finished.add(run_key)
         self.commit()
 
-    @_state_errors
+    @state_errors
     def commit(self) -> None:
         """Make every write so far durable (apply) or part of the run's view (dry run)."""
         self._flush()
         db = self._db
-        if self.dry_run:  # the overlay keeps one transaction: a stable view of the base
+        if self._lazy:
+            self._promote()
+        elif self.dry_run:  # the overlay keeps one transaction: a stable view of the base
             db.execute("RELEASE batch")
             db.execute("SAVEPOINT batch")
         else:
@@ -606,28 +504,80 @@ class SQLiteStore:
             db.execute("BEGIN IMMEDIATE")
         self._counters.commit()
 
-    @_state_errors
+    def _promote(self) -> None:
+        """The first commit of a lazy apply: take the run lock, make sure the state is
+        still the one this store read, and write the overlay into it in one transaction;
+        from then on the store is an apply store (lock held, overlay gone).
+
+        "Still the one" is SQLite's own evidence: the base's ``data_version`` changes
+        when another connection commits to it, and the path must still name the same
+        file (device and inode); a state that was missing must still be missing, or
+        exactly the same file. Anything else fails with nothing written, and the store
+        is closed (its snapshot is gone). A lock not obtained in time leaves it lazy."""
+        assert self.path is not None
+        lock = RunLock(f"{self.path}.lock", self.path, self._lock_timeout)
+        overlay, target = self._db, None
+        try:
+            overlay.execute("COMMIT")  # ends the read snapshot; the overlay's rows stay
+            if self._changed():
+                raise StateError(
+                    f"state {self.path} changed since this session started (another run "
+                    "applied to it); nothing was written: run again"
+                )
+            target = self._open_apply(self._lock_timeout)
+            copy_overlay(
+                overlay, target, self._finished, self._counters.rotations(), self._counters.loads()
+            )
+            target.execute("COMMIT")
+            target.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._closed = True
+            if target is not None:
+                target.close()  # rolls back
+            overlay.close()
+            lock.release()
+            raise
+        overlay.close()
+        self._db, self._lock = target, lock
+        self._lazy = self._overlaid = self._layered = False
+        self._finished = set()
+
+    def _changed(self) -> bool:
+        assert self.path is not None
+        identity, version = self._origin
+        now = file_identity(self.path)
+        if self._layered:  # the same file, and no commit to it since the snapshot
+            same = now is not None and identity is not None and now[:2] == identity[:2]
+            return not same or self._base_version() != version
+        return now != identity  # missing then and now, or the same untouched empty file
+
+    def _base_version(self) -> int:
+        version: int = self._db.execute("PRAGMA base.data_version").fetchone()[0]
+        return version
+
+    @state_errors
     def rollback(self) -> None:
         """Drop every write since the last commit."""
         self._customers, self._opportunities, self._buffered_of = {}, {}, {}
         self._seen = set()
         self._counters.rollback()
-        if self.dry_run:
+        if self._overlaid:
             self._db.execute("ROLLBACK TO batch")
         else:
             self._db.execute("ROLLBACK")
             self._db.execute("BEGIN IMMEDIATE")
 
-    @_state_errors
+    @state_errors
     def close(self) -> None:
-        """Drop uncommitted writes and release the file (a dry run leaves it untouched)."""
+        """Drop uncommitted writes and release the file (a dry run, or a lazy apply
+        never committed, leaves it untouched)."""
         if self._closed:
             return
         self._closed = True
         try:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-            if not self.dry_run:
+            if not self._overlaid:
                 # back to a rollback journal, so read-only opens (dry runs) create no
                 # -wal/-shm files; skipped while a reader holds the file
                 self._db.execute("PRAGMA busy_timeout=200")
