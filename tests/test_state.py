@@ -9,6 +9,7 @@ import random
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,12 +50,24 @@ def _factory(kind: str, tmp_path: Path) -> StoreFactory:
         return lambda: SQLiteStore(path, dry_run=False, buffer_size=2)
     if kind == "sqlite-scratch":
         return lambda: SQLiteStore(None, dry_run=True, buffer_size=2)
-    assert kind == "sqlite-dry-over-state"
+    if kind == "sqlite-lazy":  # an overlay over no file until the first commit
+        return lambda: SQLiteStore(path, dry_run=False, lazy=True, buffer_size=2)
     _seed_base(path)
+    if kind == "sqlite-lazy-over-state":  # the first commit copies the overlay in
+        return lambda: SQLiteStore(path, dry_run=False, lazy=True, buffer_size=2)
+    assert kind == "sqlite-dry-over-state"
     return lambda: SQLiteStore(path, dry_run=True, buffer_size=2)
 
 
-KINDS = ["memory", "sqlite", "sqlite-tiny-buffer", "sqlite-scratch", "sqlite-dry-over-state"]
+KINDS = [
+    "memory",
+    "sqlite",
+    "sqlite-tiny-buffer",
+    "sqlite-scratch",
+    "sqlite-dry-over-state",
+    "sqlite-lazy",
+    "sqlite-lazy-over-state",
+]
 
 
 @pytest.fixture(params=KINDS)
@@ -345,13 +358,16 @@ def _observe(store: Store) -> dict[str, Any]:
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(ops=st.lists(_op, min_size=5, max_size=30), dry=st.booleans())
+@given(ops=st.lists(_op, min_size=5, max_size=30), mode=st.sampled_from(["apply", "lazy", "dry"]))
 def test_sqlite_store_behaves_like_memory_store(
-    tmp_path: Path, ops: list[tuple[Any, ...]], dry: bool
+    tmp_path: Path, ops: list[tuple[Any, ...]], mode: str
 ) -> None:
     path = tmp_path / f"prop-{os.urandom(4).hex()}.db"
     memory = MemoryStore()
-    with SQLiteStore(path if not dry else None, dry_run=dry, buffer_size=2) as sqlite:
+    dry = mode == "dry"
+    with SQLiteStore(
+        path if not dry else None, dry_run=dry, lazy=mode == "lazy", buffer_size=2
+    ) as sqlite:
         _run_side_by_side(memory, sqlite, ops)
         if not dry:
             sqlite.commit()
@@ -364,11 +380,16 @@ def test_sqlite_store_behaves_like_memory_store(
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(applied=st.lists(_op, min_size=5, max_size=25), dry=st.lists(_op, min_size=5, max_size=25))
+@given(
+    applied=st.lists(_op, min_size=5, max_size=25),
+    dry=st.lists(_op, min_size=5, max_size=25),
+    lazy=st.booleans(),
+)
 def test_a_dry_run_over_a_state_behaves_like_memory_store(
-    tmp_path: Path, applied: list[tuple[Any, ...]], dry: list[tuple[Any, ...]]
+    tmp_path: Path, applied: list[tuple[Any, ...]], dry: list[tuple[Any, ...]], lazy: bool
 ) -> None:
-    # the overlay must shadow the state exactly: replaced, moved and reset records
+    # the overlay must shadow the state exactly: replaced, moved and reset records;
+    # a lazy apply's first commit must then write exactly what the overlay showed
     path = tmp_path / f"prop-{os.urandom(4).hex()}.db"
     memory = MemoryStore()
     with SQLiteStore(path, dry_run=False, buffer_size=2) as sqlite:
@@ -376,10 +397,17 @@ def test_a_dry_run_over_a_state_behaves_like_memory_store(
         sqlite.commit()
         memory.commit()
     digest = _digest(path)
-    with SQLiteStore(path, dry_run=True, buffer_size=2) as overlay:
+    with SQLiteStore(path, dry_run=not lazy, lazy=lazy, buffer_size=2) as overlay:
         assert _observe(overlay) == _observe(memory)
         _run_side_by_side(memory, overlay, dry)
-    assert _digest(path) == digest
+        if lazy:
+            overlay.commit()
+            memory.commit()
+    if not lazy:
+        assert _digest(path) == digest
+        return
+    with SQLiteStore(path, dry_run=True) as reopened:
+        assert _observe(reopened) == _observe(memory)
 
 
 def _run_side_by_side(memory: Store, sqlite: Store, ops: list[tuple[Any, ...]]) -> None:
@@ -609,6 +637,191 @@ def test_a_second_apply_waits_then_fails_naming_the_holder(tmp_path: Path) -> No
     )
     with SQLiteStore(path, dry_run=False, lock_timeout=0.3):  # released on close
         pass
+
+
+# lazy applies: a dry run until the first commit, an apply from there on
+
+
+def _rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, to compare two state files exactly."""
+    db = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall()) for t in sorted(tables)}
+    finally:
+        db.close()
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _lazy(path: Path, **kw: Any) -> SQLiteStore:
+    return SQLiteStore(path, dry_run=False, lazy=True, **kw)
+
+
+@pytest.mark.parametrize("given_state", [False, True], ids=["missing", "state"])
+def test_a_lazy_apply_left_without_commit_leaves_the_disk_as_it_was(
+    tmp_path: Path, given_state: bool
+) -> None:
+    path = tmp_path / "state.db"
+    if given_state:
+        _seed_base(path)
+    before = _files(tmp_path)
+    with _lazy(path, buffer_size=3) as s:
+        for i in range(20):
+            s.put_customer(Customer(f"C-{i}", "LEAD-New", "ana"))
+            s.put_opportunity(opp(f"O-{i}", f"C-{i}"))
+            s.mark_seen("invoice", f"I-{i}")
+            s.add_open("ana", 1)
+            s.set_rotation("us-west", {"n": i})
+        s.put_customer(Customer("BASE-1", "LEAD-Dead", "zed"))
+        s.rollback()
+        s.put_customer(Customer("C-x", "LEAD-New", "ana"))
+        assert s.get_customer("C-x") is not None
+        assert (s.get_customer("BASE-1") is not None) == given_state
+    assert _files(tmp_path) == before  # byte-identical, no lock file, no journal
+
+
+def test_a_lazy_apply_takes_the_run_lock_at_its_first_commit(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with _lazy(path) as s:
+        s.put_customer(Customer("C-1", "LEAD-New", "ana"))
+        assert os.listdir(tmp_path) == []
+        s.commit()
+        with pytest.raises(StateError, match=f"in use by another run \\(pid {os.getpid()}\\)"):
+            SQLiteStore(path, dry_run=False, lock_timeout=0.2)
+        s.put_customer(Customer("C-2", "LEAD-New", "ana"))  # later commits go straight in
+        s.commit()
+    with SQLiteStore(path, dry_run=False, lock_timeout=0.2) as s:  # released on close
+        assert s.get_customer("C-1") is not None and s.get_customer("C-2") is not None
+
+
+def _apply_one(path: Path, id: str) -> None:
+    with SQLiteStore(path, dry_run=False) as s:
+        s.put_customer(Customer(id, "LEAD-New", "bo"))
+        s.add_open("bo", 1)
+        s.commit()
+
+
+_CHANGED = r"changed since this session started \(another run applied to it\); nothing was written"
+
+
+@pytest.mark.parametrize("how", ["created", "replaced", "applied-to"])
+def test_a_lazy_apply_whose_state_changed_fails_and_writes_nothing(
+    tmp_path: Path, how: str
+) -> None:
+    path = tmp_path / "state.db"
+    if how != "created":
+        _seed_base(path)
+    holder = SQLiteStore(path, dry_run=False) if how == "applied-to" else None  # WAL mode
+    lazy = _lazy(path)
+    lazy.put_customer(Customer("MINE", "LEAD-New", "ana"))
+    lazy.add_open("ana", 1)
+    lazy.set_rotation("t", {"n": 1})
+    if holder is not None:  # a run already open commits after the lazy store read
+        holder.put_customer(Customer("THEIRS", "LEAD-New", "bo"))
+        holder.commit()
+        holder.close()
+    elif how == "created":
+        _apply_one(path, "THEIRS")
+    else:
+        other = tmp_path / "other.db"
+        _apply_one(other, "THEIRS")
+        os.replace(other, path)
+    after = _rows(path)
+    with pytest.raises(StateError, match=_CHANGED):
+        lazy.commit()
+    lazy.close()
+    assert _rows(path) == after
+    with _lazy(path) as again:  # run again: now it applies
+        assert again.get_customer("THEIRS") is not None
+        again.put_customer(Customer("MINE", "LEAD-New", "ana"))
+        again.commit()
+    assert {r[0] for r in _rows(path)["customers"]} >= {"MINE", "THEIRS"}
+
+
+def test_a_lazy_apply_over_an_unchanged_open_state_promotes(tmp_path: Path) -> None:
+    # an apply open (WAL mode) before the lazy store read, closed without committing:
+    # the state is unchanged, so the promotion goes ahead
+    path = tmp_path / "state.db"
+    _seed_base(path)
+    holder = SQLiteStore(path, dry_run=False)
+    with _lazy(path, lock_timeout=0.2) as lazy:
+        lazy.put_customer(Customer("MINE", "LEAD-New", "ana"))
+        with pytest.raises(StateError, match="in use by another run"):
+            lazy.commit()  # the lock not obtained in time: still lazy, still usable
+        assert lazy.get_customer("MINE") is not None
+        holder.close()
+        lazy.commit()
+    assert {r[0] for r in _rows(path)["customers"]} == {"BASE-1", "MINE"}
+
+
+def test_a_lazy_apply_cannot_promote_while_another_session_reads_the_state(
+    tmp_path: Path,
+) -> None:
+    # at rest the file is in rollback-journal mode, where a reader's snapshot excludes
+    # writers (as for a plain apply): the promotion waits, then fails and writes nothing
+    path = tmp_path / "state.db"
+    _seed_base(path)
+    reader = _lazy(path)
+    with _lazy(path, lock_timeout=0.2) as first:
+        first.put_customer(Customer("FIRST", "LEAD-New", "ana"))
+        with pytest.raises(StateError, match=r"in use by another process .*; waited 0.2 s"):
+            first.commit()
+    reader.put_customer(Customer("READER", "LEAD-New", "ana"))
+    reader.commit()  # nothing changed: the other wrote nothing
+    reader.close()
+    assert {r[0] for r in _rows(path)["customers"]} == {"BASE-1", "READER"}
+
+
+def _big_run(store: Store, n: int) -> None:
+    for i in range(n):
+        store.put_customer(Customer(f"C-{i:06d}", "LEAD-New", f"rep-{i % 7}", fields={"i": i}))
+        store.put_opportunity(opp(f"O-{i:06d}", f"C-{i:06d}", seq=i))
+        store.mark_seen("invoice", f"I-{i:06d}")
+        store.add_open(f"rep-{i % 7}", 1)
+        store.set_rotation(f"t-{i % 5}", {"next": i})
+    store.put_customer(Customer("BASE-1", "LEAD-Dead", "zed"))  # the state's own rows
+    store.put_opportunity(opp("BASE-O1", "C-000001", "PROSPECT-Purchasing"))
+    store.reset_rotation("t-0")
+    store.commit_batch("run", n, encode_decisions([{"row": n}]))
+
+
+def test_promoting_a_big_overlay_writes_what_an_apply_would(tmp_path: Path) -> None:
+    n = 50_000
+    lazy_path, apply_path = tmp_path / "lazy.db", tmp_path / "apply.db"
+    _seed_base(lazy_path)
+    _seed_base(apply_path)
+    with SQLiteStore(apply_path, dry_run=False) as s:
+        _big_run(s, n)
+    with _lazy(lazy_path) as s:
+        s.put_customer(Customer("DROPPED", "LEAD-New", "ana"))
+        s.rollback()
+        _big_run(s, n)
+    assert _rows(lazy_path) == _rows(apply_path)
+
+
+def test_promoting_a_big_overlay_is_quick(tmp_path: Path) -> None:
+    n = 50_000
+    path = tmp_path / "state.db"
+    _seed_base(path)
+    with _lazy(path) as s:
+        for i in range(n):
+            s.put_customer(Customer(f"C-{i:06d}", "LEAD-New", "ana", fields={"i": i}))
+            s.put_opportunity(opp(f"O-{i:06d}", f"C-{i:06d}", seq=i))
+            s.mark_seen("invoice", f"I-{i:06d}")
+        started = time.perf_counter()
+        s.commit()
+        seconds = time.perf_counter() - started
+    counts = {t: len(rows) for t, rows in _rows(path).items()}
+    assert counts["customers"] == counts["opportunities"] == counts["seen"] == n + 1
+    assert seconds < 5, seconds  # about 0.3 s on a laptop
+
+
+def test_lazy_is_a_way_to_apply() -> None:
+    with pytest.raises(ValueError, match="lazy is a way to apply"):
+        SQLiteStore(None, dry_run=True, lazy=True)
 
 
 _MEMORY_PROBE = """
