@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from sfa_rules.state import SQLiteStore
+
 ROWS, BATCH, IDS = 1500, 100, 1100  # rows past IDS repeat earlier ids
 
 # A miniature engine run over the store, the way the engine drives it: replay the
@@ -241,3 +243,87 @@ def test_two_concurrent_apply_runs_lose_no_update(tmp_path: Path) -> None:
     assert data["log"] in ("A" * n + "B" * n, "B" * n + "A" * n)  # one after the other
     assert dump["loads"] == [("ana", 2 * n)]
     assert len(dump["customers"]) == 2 * n
+
+
+# lazy applies (the library session): read like a dry run, take the lock at the first
+# commit, and refuse to write over a state another run applied to since they read it
+
+_LAZY = """
+import os, sys, time
+from sfa_rules.entities import Customer
+from sfa_rules.state import SQLiteStore, StateError
+
+path, name, go, lazy = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "lazy"
+store = SQLiteStore(path, dry_run=False, lazy=lazy, lock_timeout=60)
+rotation = store.get_rotation("t") or {"count": 0, "log": ""}
+store.set_rotation("t", {"count": rotation["count"] + 1, "log": rotation["log"] + name})
+store.add_open("ana", 1)
+store.put_customer(Customer(name, "LEAD-New", "ana"))
+print("read", flush=True)
+while not os.path.exists(go):
+    time.sleep(0.005)
+try:
+    store.commit()
+    print("applied", flush=True)
+except StateError as e:
+    print(f"failed: {e}", flush=True)
+store.close()
+"""
+
+
+def _reader(state: Path, name: str, go: Path, mode: str) -> subprocess.Popen[str]:
+    """A run that has read the state and waits for ``go`` to commit."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _LAZY, str(state), name, str(go), mode],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "read\n"
+    return proc
+
+
+def _outcome(proc: subprocess.Popen[str]) -> str:
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    return out.strip()
+
+
+def test_two_lazy_runs_over_a_missing_state_one_applies_the_other_fails(tmp_path: Path) -> None:
+    state, go = tmp_path / "state.db", tmp_path / "go"
+    procs = {name: _reader(state, name, go, "lazy") for name in "AB"}
+    assert os.listdir(tmp_path) == []  # both have read (nothing) and written nothing
+    go.touch()
+    outcomes = {name: _outcome(p) for name, p in procs.items()}
+    assert list(outcomes.values()).count("applied") == 1
+    (loser,) = [n for n, o in outcomes.items() if o != "applied"]
+    assert outcomes[loser] == (
+        f"failed: state {state} changed since this session started (another run applied "
+        "to it); nothing was written: run again"
+    )
+    dump = _dump(state)
+    (winner,) = set("AB") - {loser}
+    assert [json.loads(r[1]) for r in dump["rotations"]] == [{"count": 1, "log": winner}]
+    assert dump["loads"] == [("ana", 1)]
+    assert [r[0] for r in dump["customers"]] == [winner]
+
+
+def test_a_lazy_run_that_read_during_an_apply_fails_once_that_apply_commits(
+    tmp_path: Path,
+) -> None:
+    state, go = tmp_path / "state.db", tmp_path / "go"
+    with SQLiteStore(state, dry_run=False) as s:  # an existing state
+        s.set_rotation("t", {"count": 0, "log": ""})
+        s.commit()
+    applying = _reader(state, "A", go, "apply")  # holds the run lock, the file in WAL mode
+    lazy = _reader(state, "L", go, "lazy")  # reads the state as it was before A's commit
+    go.touch()  # A commits and leaves; L's commit waits for the lock, then finds A's
+    assert _outcome(applying) == "applied"
+    assert _outcome(lazy).startswith(f"failed: state {state} changed since this session")
+    dump = _dump(state)
+    assert [json.loads(r[1]) for r in dump["rotations"]] == [{"count": 1, "log": "A"}]
+    assert dump["loads"] == [("ana", 1)]
+    again = _reader(state, "L", go, "lazy")  # run again: it applies after A
+    assert _outcome(again) == "applied"
+    dump = _dump(state)
+    assert [json.loads(r[1]) for r in dump["rotations"]] == [{"count": 2, "log": "AL"}]
+    assert dump["loads"] == [("ana", 2)]
