@@ -123,7 +123,7 @@ class Engine:
         elif isinstance(state, (str, os.PathLike)):
             from .state import SQLiteStore
 
-            store = SQLiteStore(state, dry_run=dry_run)
+            store = SQLiteStore(state, dry_run=dry_run, lazy=not dry_run)
         else:
             store = state
         return Session(self, store, as_of=as_of, reassign=reassign, explain=explain)

@@ -186,11 +186,6 @@ def test_leaving_without_commit_keeps_the_state_as_it_was(
         assert store.loads() == {"john.smith": 1}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SPEC §11/§9 'leave: dry run ... writes nothing': Engine.session(state=PATH) defaults "
-    "to dry_run=False, so SQLiteStore opens in apply mode; _open_apply sets "
-    "journal_mode=WAL and close() sets journal_mode=DELETE, which rewrites the database "
-    "header (file change counter, bytes 24-27 and 92-95) even when nothing is committed"))
 def test_leaving_without_commit_leaves_the_state_byte_identical(
     tmp_path: Path, engine: sfa_rules.Engine
 ) -> None:
@@ -204,11 +199,6 @@ def test_leaving_without_commit_leaves_the_state_byte_identical(
     assert _snapshot(tmp_path) == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SPEC §11 'or leave: dry run': Engine.session(state=PATH) with the default "
-    "dry_run=False opens SQLiteStore in apply mode, which creates PATH (the schema "
-    "committed by _open_apply) and PATH.lock before any row, so leaving without "
-    "commit() leaves a new state file and a lock file behind"))
 def test_leaving_without_commit_creates_no_state_file(
     tmp_path: Path, engine: sfa_rules.Engine
 ) -> None:
