@@ -1,5 +1,6 @@
-"""The pieces of the state file that `SQLiteStore` is built from: the schema, row
-conversion, the Bloom bitmap, the run lock, and the copy that promotes a lazy apply.
+"""The pieces of the state file that `SQLiteStore` is built from: the schema and its
+checks, row conversion, opening a dry run's overlay, reading counters and the Bloom
+bitmap, the run lock, and the copy that promotes a lazy apply.
 
 Kept apart from `sfa_rules.sqlite_store` so that the store reads as its design: how a
 run opens, reads, buffers, commits and closes the state.
@@ -15,6 +16,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote
 
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.state import StateError
@@ -88,6 +90,37 @@ class Bloom:
         return bool(self._bits[a >> 3] >> (a & 7) & 1 and self._bits[b >> 3] >> (b & 7) & 1)
 
 
+def read_counters(
+    db: sqlite3.Connection, src: str
+) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    """The rotations and loads of the state in schema ``src``."""
+    rotations = {
+        t: json.loads(d) for t, d in db.execute(f"SELECT territory, data FROM {src}.rotations")
+    }
+    loads = dict(db.execute(f"SELECT rep, open FROM {src}.loads"))
+    return rotations, loads
+
+
+def build_bloom(db: sqlite3.Connection, src: str) -> Bloom:
+    """A Bloom bitmap of every key of the state in schema ``src``, with room for a
+    million more."""
+    count = sum(
+        db.execute(f"SELECT count(*) FROM {src}.{table}").fetchone()[0]
+        # opportunities twice: their ids and their customers' ids
+        for table in ("customers", "opportunities", "opportunities", "seen")
+    )
+    bloom = Bloom(count + 1_000_000)  # room for a million new keys in this run
+    for (id,) in db.execute(f"SELECT id FROM {src}.customers"):
+        bloom.add(id, CUSTOMER)
+    for id, customer in db.execute(f"SELECT id, customer FROM {src}.opportunities"):
+        bloom.add(id, OPPORTUNITY)
+        if customer is not None:
+            bloom.add(customer, OPPS_OF)
+    for type, id in db.execute(f"SELECT type, id FROM {src}.seen"):
+        bloom.add(type + "\0" + id, SEEN)
+    return bloom
+
+
 def customer_from_row(row: tuple[Any, ...]) -> Customer:
     return Customer(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]))
 
@@ -149,6 +182,55 @@ def precheck(path: str) -> None:
         raise StateError(f"{path} is not an sfa state file (not an SQLite database)")
 
 
+def open_overlay(path: str | None) -> tuple[sqlite3.Connection, bool]:
+    """A temporary overlay for a run's writes, with the state at ``path`` attached
+    read-only as ``base`` if it holds one (then True)."""
+    # "" is an SQLite temporary on-disk database, deleted when the connection closes
+    db = sqlite3.connect("", uri=True, isolation_level=None, timeout=30.0)
+    db.executescript(SCHEMA.format(db="main"))
+    if path is None or not os.path.exists(path):
+        return db, False
+    uri = "file:" + quote(os.path.abspath(path)) + "?mode=ro"
+    try:
+        try:
+            db.execute("ATTACH DATABASE ? AS base", (uri,))
+        except sqlite3.OperationalError as e:
+            raise StateError(f"cannot open state {path}: {e}") from None
+        except sqlite3.DatabaseError as e:
+            raise StateError(f"{path} is not an sfa state file ({e})") from None
+        layered = check_state(db, "base", path)
+    except BaseException:
+        db.close()
+        raise
+    if not layered:
+        db.execute("DETACH DATABASE base")
+    return db, layered
+
+
+def check_state(db: sqlite3.Connection, schema: str, path: str | None) -> bool:
+    """Fail with StateError unless ``schema`` is an sfa state or empty; True if it
+    holds a state."""
+    try:
+        version = db.execute(f"PRAGMA {schema}.user_version").fetchone()[0]
+        tables = {
+            r[0] for r in db.execute(f"SELECT name FROM {schema}.sqlite_master WHERE type='table'")
+        }
+    except sqlite3.OperationalError as e:  # locked past the timeout, unreadable, ...
+        raise StateError(f"cannot read state {path}: {e}") from None
+    except sqlite3.DatabaseError as e:
+        raise StateError(f"{path} is not an sfa state file ({e})") from None
+    if version == 0 and not tables:
+        return False
+    if version == 0 or not TABLES <= tables:
+        raise StateError(f"{path} is an SQLite database but not an sfa state file")
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"state {path} has schema version {version}, newer than this version "
+            f"of sfa-rules understands ({SCHEMA_VERSION}); upgrade sfa-rules"
+        )
+    return True
+
+
 def file_identity(path: str) -> tuple[int, int, int, int] | None:
     """The file at ``path`` as (device, inode, size, mtime in ns), or None if missing."""
     try:
@@ -203,7 +285,9 @@ def copy_overlay(
     run's changes: resets included).
 
     Rows stream from one connection to the other: memory holds a cursor's worth."""
-    target.executemany(PUT_CUSTOMER, overlay.execute(f"SELECT {CUSTOMER_COLUMNS} FROM main.customers"))
+    target.executemany(
+        PUT_CUSTOMER, overlay.execute(f"SELECT {CUSTOMER_COLUMNS} FROM main.customers")
+    )
     target.executemany(
         PUT_OPPORTUNITY, overlay.execute(f"SELECT {OPPORTUNITY_COLUMNS} FROM main.opportunities")
     )

@@ -37,10 +37,8 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import quote
 
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.sqlite_parts import (
@@ -53,20 +51,21 @@ from sfa_rules.sqlite_parts import (
     PUT_JOURNAL,
     PUT_OPPORTUNITY,
     PUT_SEEN,
-    SCHEMA,
     SCHEMA_VERSION,
     SEEN,
-    TABLES,
-    Bloom,
     RunLock,
+    build_bloom,
+    check_state,
     copy_overlay,
     create_schema,
     customer_from_row,
     customer_row,
     file_identity,
+    open_overlay,
     opportunity_from_row,
     opportunity_row,
     precheck,
+    read_counters,
     state_errors,
 )
 from sfa_rules.state import Counters, StateError, decode_decisions
@@ -120,7 +119,7 @@ class SQLiteStore:
         # attaches it: see `_changed`
         identity = file_identity(self.path) if lazy and self.path is not None else None
         if self._overlaid:
-            self._db, self._layered = self._open_overlay()
+            self._db, self._layered = open_overlay(self.path)
         else:
             assert self.path is not None
             self._lock = RunLock(f"{self.path}.lock", self.path, lock_timeout)
@@ -138,8 +137,9 @@ class SQLiteStore:
             else:
                 self._db.execute("COMMIT")  # a new file's schema
                 self._db.execute("BEGIN IMMEDIATE")
-            self._counters = Counters(*self._read_counters())
-            self._bloom = self._build_bloom()
+            src = "base" if self._layered else "main"
+            self._counters = Counters(*read_counters(self._db, src))
+            self._bloom = build_bloom(self._db, src)
             if lazy:
                 version = self._base_version() if self._layered else None
                 self._origin = (identity, version)
@@ -161,7 +161,7 @@ class SQLiteStore:
         except sqlite3.Error as e:
             raise StateError(f"cannot open state {self.path}: {e}") from None
         try:
-            self._check(db, "main")
+            check_state(db, "main", self.path)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN IMMEDIATE")
@@ -181,81 +181,8 @@ class SQLiteStore:
             raise
         return db
 
-    def _open_overlay(self) -> tuple[sqlite3.Connection, bool]:
-        # "" is an SQLite temporary on-disk database, deleted when the connection closes
-        db = sqlite3.connect("", uri=True, isolation_level=None, timeout=30.0)
-        db.executescript(SCHEMA.format(db="main"))
-        if self.path is None or not Path(self.path).exists():
-            return db, False
-        uri = "file:" + quote(os.path.abspath(self.path)) + "?mode=ro"
-        try:
-            try:
-                db.execute("ATTACH DATABASE ? AS base", (uri,))
-            except sqlite3.OperationalError as e:
-                raise StateError(f"cannot open state {self.path}: {e}") from None
-            except sqlite3.DatabaseError as e:
-                raise StateError(f"{self.path} is not an sfa state file ({e})") from None
-            layered = self._check(db, "base")
-        except BaseException:
-            db.close()
-            raise
-        if not layered:
-            db.execute("DETACH DATABASE base")
-        return db, layered
-
-    def _check(self, db: sqlite3.Connection, schema: str) -> bool:
-        """Fail with StateError unless ``schema`` is an sfa state or empty; True if it
-        holds a state."""
-        try:
-            version = db.execute(f"PRAGMA {schema}.user_version").fetchone()[0]
-            tables = {
-                r[0]
-                for r in db.execute(f"SELECT name FROM {schema}.sqlite_master WHERE type='table'")
-            }
-        except sqlite3.OperationalError as e:  # locked past the timeout, unreadable, ...
-            raise StateError(f"cannot read state {self.path}: {e}") from None
-        except sqlite3.DatabaseError as e:
-            raise StateError(f"{self.path} is not an sfa state file ({e})") from None
-        if version == 0 and not tables:
-            return False
-        if version == 0 or not TABLES <= tables:
-            raise StateError(f"{self.path} is an SQLite database but not an sfa state file")
-        if version > SCHEMA_VERSION:
-            raise StateError(
-                f"state {self.path} has schema version {version}, newer than this version "
-                f"of sfa-rules understands ({SCHEMA_VERSION}); upgrade sfa-rules"
-            )
-        return True
-
     def _layers(self) -> tuple[str, ...]:
         return ("main", "base") if self._layered else ("main",)
-
-    def _read_counters(self) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
-        src = "base" if self._layered else "main"
-        rotations = {
-            t: json.loads(d)
-            for t, d in self._db.execute(f"SELECT territory, data FROM {src}.rotations")
-        }
-        loads = dict(self._db.execute(f"SELECT rep, open FROM {src}.loads"))
-        return rotations, loads
-
-    def _build_bloom(self) -> Bloom:
-        src = "base" if self._layered else "main"
-        count = sum(
-            self._db.execute(f"SELECT count(*) FROM {src}.{table}").fetchone()[0]
-            # opportunities twice: their ids and their customers' ids
-            for table in ("customers", "opportunities", "opportunities", "seen")
-        )
-        bloom = Bloom(count + 1_000_000)  # room for a million new keys in this run
-        for (id,) in self._db.execute(f"SELECT id FROM {src}.customers"):
-            bloom.add(id, CUSTOMER)
-        for id, customer in self._db.execute(f"SELECT id, customer FROM {src}.opportunities"):
-            bloom.add(id, OPPORTUNITY)
-            if customer is not None:
-                bloom.add(customer, OPPS_OF)
-        for type, id in self._db.execute(f"SELECT type, id FROM {src}.seen"):
-            bloom.add(type + "\0" + id, SEEN)
-        return bloom
 
     # customers and opportunities
 
