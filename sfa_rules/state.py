@@ -6,7 +6,8 @@ interrupted run. Two implementations behave identically:
 
 - `MemoryStore`: dictionaries, for `decide`, small sessions and tests;
 - `SQLiteStore` (in `sfa_rules.sqlite_store`, also importable from here): the state
-  file, with a bounded write buffer, crash-safe batches and an overlay for dry runs.
+  file, with a bounded write buffer, crash-safe batches and an overlay for dry runs
+  and for lazy applies (which touch no file until their first commit).
 
 Writes are provisional until `commit()` (or `commit_batch()`); `rollback()` drops them
 and `close()` without a commit drops them too. Rotation values are JSON objects; a copy
