@@ -258,7 +258,8 @@ class SQLiteStore:
         return [found[id] for id in sorted(found)]
 
     def all_opportunities(self) -> Iterator[Opportunity]:
-        """Every opportunity, by id; reads a snapshot taken at the first ``next()``."""
+        """Every opportunity, by id; reads a snapshot taken at the first ``next()``.
+        A lazy store's promotion (its first commit) ends an iteration in progress."""
         self._flush()
         sql = f"SELECT {OPPORTUNITY_COLUMNS} FROM main.opportunities"
         if self._layered:
