@@ -209,8 +209,8 @@ class TerritoryIndex:
             else:
                 rest[rank] = chosen[rank]
             exact[rank] = implied(nodes[rank], used)
-        self._partitions = {value: Table(members) for value, members in parts.items()}
-        self._rest = Table(rest)
+        self._partitions = {value: Table(members, nodes) for value, members in parts.items()}
+        self._rest = Table(rest, nodes)
         self._exact = tuple(exact)
 
     def _ranks(self, facts: Facts) -> list[int]:
@@ -233,8 +233,8 @@ class TerritoryIndex:
             if value is not None:
                 table = self._partitions.get(value)
                 if table is not None:
-                    table.collect(text, hits)
-        self._rest.collect(text, hits)
+                    table.collect(facts, hits)
+        self._rest.collect(facts, hits)
         return hits
 
 

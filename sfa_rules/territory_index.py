@@ -14,10 +14,13 @@ whichever key it holds; a record may find it twice and callers deduplicate.
 
 from __future__ import annotations
 
+import math
 import re
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
+from .facts import Facts
 from .predicates import All, Node, Not, RuleRef, Test
 
 Key = tuple[str, str, str]  # (field, "eq" | "prefix", value)
@@ -29,6 +32,12 @@ Group = tuple[str, str]  # (field, "eq" | "prefix")
 _MAX_SPAN = 64
 # At most this many options kept per block (an `any` of `any`s multiplies them).
 _MAX_OPTIONS = 8
+# A guard (a value a field must not hold) shared by at least this many territories of
+# a table sets them apart (at most this many guards per table).
+_MIN_GUARDED = 8
+_MAX_GUARDS = 4
+# Numeric ranges: cells cut coarser until they hold at most this many entries per range.
+_RANGE_BUDGET = 16
 _REGEX_SPECIAL = frozenset(".^$*+?{}[]\\|()")
 _REGEX_REPEAT = frozenset("*+?{")
 # Literal characters whose case-insensitive matches all fold (str.lower) to text that
@@ -226,29 +235,108 @@ def choose(found: dict[int, list[Option]], skip: Group | None) -> dict[int, Opti
     return chosen
 
 
-class Table:
-    """Buckets of some territories, each filed under every key of its chosen option;
-    those with none in a residual list. Every bucket is in try order."""
+Guard = tuple[str, frozenset[str]]  # (field, values it must not hold)
+Range = tuple[str, float, float]  # (numeric field, low, high), inclusive
 
-    def __init__(self, members: dict[int, Option | None]) -> None:
+
+def guards(node: Node) -> list[Guard]:
+    """The values a field must not hold for the node to hold (``ne``, ``not_in``, or
+    ``not`` of ``eq``/``in``, among the node's conjuncts); an absent field holds them."""
+    out: list[Guard] = []
+    for part in _parts(node):
+        test = part.node if isinstance(part, Not) else part
+        while isinstance(test, RuleRef):
+            test = test.node
+        if not isinstance(test, Test):
+            continue
+        negated = isinstance(part, Not)
+        if test.op in (("eq", "in") if negated else ("ne", "not_in")):
+            values = (test.value,) if test.op in ("eq", "ne") else test.value
+            if values:
+                out.append((test.field, frozenset(values)))
+    return out
+
+
+def number_range(node: Node) -> Range | None:
+    """A numeric interval a field must lie in for the node to hold (strict bounds are
+    taken as inclusive: a superset), from the node's conjuncts; None when none is."""
+    low: dict[str, float] = {}
+    high: dict[str, float] = {}
+    for t in _parts(node):
+        if not isinstance(t, Test) or t.kind != "number":
+            continue
+        lo = t.value[0] if t.op == "between" else t.value if t.op in ("gt", "gte") else None
+        hi = t.value[1] if t.op == "between" else t.value if t.op in ("lt", "lte") else None
+        if lo is not None:
+            low[t.field] = max(lo, low.get(t.field, lo))
+        if hi is not None:
+            high[t.field] = min(hi, high.get(t.field, hi))
+    fields = sorted(set(low) | set(high), key=lambda f: (f not in low or f not in high, f))
+    if not fields:
+        return None
+    f = fields[0]
+    return f, low.get(f, -math.inf), high.get(f, math.inf)
+
+
+def _parts(node: Node) -> list[Node]:
+    """The conjuncts of a node (through ``all`` and named rules), whatever they are."""
+    if isinstance(node, RuleRef):
+        return _parts(node.node)
+    if isinstance(node, All):
+        return [p for child in node.nodes for p in _parts(child)]
+    return [node]
+
+
+class Table:
+    """Territories filed under every key of their chosen option; those with none under
+    the cells of a numeric range they require, else in a residual list. A guard most
+    of them share (``lead_source: {ne: Partner}``) sets its territories apart, skipped
+    whole for a record holding an excluded value. Every bucket is in try order."""
+
+    def __init__(self, members: dict[int, Option | None], nodes: Sequence[Node]) -> None:
+        found = {rank: guards(nodes[rank]) for rank in members}
+        shared = Counter(g for gs in found.values() for g in set(gs))
+        common = [g for g, n in shared.most_common(_MAX_GUARDS) if n >= _MIN_GUARDED]
+        split: dict[Guard | None, dict[int, Option | None]] = defaultdict(dict)
+        for rank, chosen in members.items():
+            guard = next((g for g in common if g in found[rank]), None)
+            split[guard][rank] = chosen
+        self.parts = tuple(
+            (g[0] if g else None, g[1] if g else frozenset(), _Buckets(part, nodes))
+            for g, part in split.items())
+
+    def collect(self, facts: Facts, hits: list[list[int]]) -> None:
+        """Append the buckets a record's values hit (and the residual lists)."""
+        text = facts.text
+        for field, excluded, buckets in self.parts:
+            if field is None or text.get(field) not in excluded:
+                buckets.collect(facts, hits)
+
+
+class _Buckets:
+    def __init__(self, members: dict[int, Option | None], nodes: Sequence[Node]) -> None:
         eq: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         prefix: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        spans: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
         residual: list[int] = []
         for rank in sorted(members):
             chosen = members[rank]
-            if chosen is None:
+            if chosen is not None:
+                for field, kind, value in chosen:
+                    (eq if kind == "eq" else prefix)[field][value].append(rank)
+            elif (span := number_range(nodes[rank])) is not None:
+                spans[span[0]].append((rank, span[1], span[2]))
+            else:
                 residual.append(rank)
-                continue
-            for field, kind, value in chosen:
-                (eq if kind == "eq" else prefix)[field][value].append(rank)
         self.eq = tuple((f, dict(b)) for f, b in eq.items())
         self.prefix = tuple(
             (f, tuple(sorted({len(p) for p in b})), dict(b)) for f, b in prefix.items()
         )
+        self.ranges = tuple((f, *_cells(items)) for f, items in spans.items())
         self.residual = residual
 
-    def collect(self, text: dict[str, str], hits: list[list[int]]) -> None:
-        """Append the buckets a record's values hit (and the residual list)."""
+    def collect(self, facts: Facts, hits: list[list[int]]) -> None:
+        text = facts.text
         for field, buckets in self.eq:
             value = text.get(field)
             if value is not None:
@@ -265,5 +353,32 @@ class Table:
                     bucket = buckets.get(value[:length])
                     if bucket is not None:
                         hits.append(bucket)
+        for field, bounds, cells in self.ranges:
+            number = facts.num.get(field)
+            if number is not None:
+                cell = cells[bisect_right(bounds, number)]
+                if cell:
+                    hits.append(cell)
         if self.residual:
             hits.append(self.residual)
+
+
+def _cells(items: list[tuple[int, float, float]]) -> tuple[list[float], list[list[int]]]:
+    """Cut the number line at the ranges' bounds (every ``step``-th, so that the cells
+    hold at most ``_RANGE_BUDGET`` entries per range) and list, per cell, in try order,
+    the ranges that meet it. A number ``x`` lies in cell ``bisect_right(bounds, x)``."""
+    points = sorted({b for _, lo, hi in items for b in (lo, hi) if math.isfinite(b)})
+    step = 1
+    while True:
+        bounds = points[::step]
+        spans = [(rank, bisect_right(bounds, lo), bisect_right(bounds, hi))
+                 for rank, lo, hi in items]
+        # lo < bounds[0] -> cell 0; a range covers its cells from lo's to hi's, inclusive.
+        if sum(b - a + 1 for _, a, b in spans) <= _RANGE_BUDGET * len(items) or len(bounds) < 4:
+            break
+        step *= 2
+    cells: list[list[int]] = [[] for _ in range(len(bounds) + 1)]
+    for rank, a, b in spans:  # items are in try order, so each cell is too
+        for c in range(a, b + 1):
+            cells[c].append(rank)
+    return bounds, cells

@@ -185,14 +185,34 @@ blocks = st.one_of(
 )
 
 
+# Guards and numeric ranges many territories share (the index sets guarded ones apart
+# and files unkeyed ones under cells of their range once enough share a table).
+# (A shared requirement, industry: government, is no guard.)
+SHARED = [{"lead_source": {"ne": "partner"}}, {"industry": {"not_in": ["banking", "retail"]}},
+          {"not": {"lead_source": "web"}}, {"industry": "government"}]
+BOUNDS = [0, 100, 150, 999, 1000, 2000, 5000]
+bound = st.one_of(st.sampled_from(BOUNDS), st.integers(0, 6000))
+RANGES = st.one_of(
+    st.builds(lambda a, b: {"employees": {"between": sorted([a, b])}}, bound, bound),
+    st.builds(lambda lo: {"employees": {"gt": lo}}, bound),
+    st.builds(lambda hi: {"employees": {"lte": hi}}, bound),
+    st.builds(lambda lo, hi: {"employees": {"gte": lo, "lt": hi}}, bound, bound),
+)
+
+
 @st.composite
-def configurations(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
+def configurations(draw: st.DrawFn, many: bool = False,
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
     rules = [{"id": f"r{i}", "when": draw(blocks)} for i in range(draw(st.integers(0, 3)))]
     territories: list[dict[str, Any]] = []
-    for i in range(draw(st.integers(1, 12))):
+    for i in range(draw(st.integers(16, 48) if many else st.integers(1, 12))):
         t: dict[str, Any] = {"id": f"t{i}", "priority": draw(st.sampled_from([5, 10, 10, 100]))}
         if draw(st.booleans()):
             t["when"] = draw(blocks)
+        if many and draw(st.integers(0, 3)) > 0:
+            t["when"] = {**t.get("when", {}), **draw(st.sampled_from(SHARED))}
+        if many and draw(st.booleans()):
+            t["when"] = {**t.get("when", {}), **draw(RANGES)}
         if rules and draw(st.booleans()):
             t["rules"] = draw(st.lists(st.sampled_from([r["id"] for r in rules]),
                                        min_size=1, max_size=2, unique=True))
@@ -213,7 +233,7 @@ records = st.fixed_dictionaries({}, optional={
     "state": st.sampled_from(STATES),
     "zip": st.sampled_from([*ZIPS, "", "9410", "961990"]),
     "industry": st.sampled_from(INDUSTRIES),
-    "employees": st.one_of(st.integers(0, 6000), st.sampled_from(["n/a", "150"])),
+    "employees": st.one_of(st.integers(0, 6000), st.sampled_from([*BOUNDS, "n/a", "150", 1000.5])),
     "company": st.sampled_from(COMPANIES),
     "lead_source": st.sampled_from(["Partner", "web", ""]),
 })
@@ -270,3 +290,13 @@ def test_index_equals_plain_scan(
         assert [t.id for t in index.candidates(facts, day)] == scanned
         first = index.first_match(facts, day)
         assert (first.id if first else None) == (scanned[0] if scanned else None)
+
+
+@settings(max_examples=150, deadline=None)
+@given(configurations(many=True), st.lists(records, min_size=1, max_size=12),
+       st.sampled_from(["2026-01-01", "2026-06-01"]))
+def test_index_equals_plain_scan_with_shared_guards_and_ranges(
+    configuration: tuple[list[dict[str, Any]], list[dict[str, Any]], bool],
+    rows: list[dict[str, Any]], day: str,
+) -> None:
+    test_index_equals_plain_scan.hypothesis.inner_test(configuration, rows, day)  # type: ignore[attr-defined]
