@@ -5,7 +5,9 @@
     python bench/assignment.py --sizes 100 10000
 
 Seeded synthetic configurations of mixed criteria (country, state list, zip prefix,
-zip range, industry, employee band) and records. For each size, in one run:
+zip range, industry, employee band, a disjunction "country or one of some states" with
+``lead_source: {ne: Partner}``, a ``^literal`` company regex) and records. For each
+size, in one run:
 
 - facts: building ``Facts`` from raw records (the per-record view every path pays);
 - match: record -> first matching territory through the index, given the facts;
@@ -80,8 +82,15 @@ def state_of(country: str, k: int) -> str:
 def territory(i: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
     """One territory (as configured) and its shape for the competitors."""
     country = rng.choice(COUNTRIES)
-    kind = rng.choice(["state", "state", "zip_prefix", "zip_range", "industry", "band"])
+    kind = rng.choice(["state", "state", "zip_prefix", "zip_range", "industry", "band",
+                       "either", "company"])
     shape: dict[str, Any] = {"country": country}
+    if kind == "either":  # any: [{country: X}, {state: [...]}], lead_source: {ne: Partner}
+        other = rng.choice(COUNTRIES)
+        shape["either"] = sorted({state_of(other, rng.randrange(STATES_PER_COUNTRY))
+                                  for _ in range(rng.randint(1, 3))})
+    if kind == "company":
+        shape["company"] = f"acme{rng.randrange(10 * (i + 1))}"
     if kind in ("state", "industry"):
         shape["state"] = sorted({state_of(country, rng.randrange(STATES_PER_COUNTRY))
                                  for _ in range(rng.randint(1, 4))})
@@ -95,6 +104,11 @@ def territory(i: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any
         low = rng.randrange(99000)
         shape["range"] = (f"{low:05d}", f"{low + rng.randint(10, 1000):05d}")
     when: dict[str, Any] = {"country": country}
+    if "either" in shape:
+        when = {"any": [{"country": country}, {"state": shape["either"]}],
+                "lead_source": {"ne": "Partner"}}
+    if "company" in shape:
+        when["company"] = {"regex": f"^{shape['company']}\\b"}
     if "state" in shape:
         when["state"] = shape["state"]
     if "industry" in shape:
@@ -133,6 +147,8 @@ def generate(n: int, records: int, seed: int = SEED) -> tuple[dict[str, Any], li
             "Country": country, "State": state_of(country, rng.randrange(STATES_PER_COUNTRY)),
             "Zip": f"{rng.randrange(100000):05d}", "Industry": rng.choice(INDUSTRIES),
             "Employees": str(rng.randint(1, 20000)),
+            "Company": f"Acme{rng.randrange(20000)} Ltd",
+            "lead_source": rng.choice(["Web", "Partner", "Event"]),
         }
         # Most real records belong to some territory: 4 in 5 are drawn inside a random
         # territory's criteria (they match it, or one tried before it); the rest anywhere.
@@ -143,7 +159,17 @@ def generate(n: int, records: int, seed: int = SEED) -> tuple[dict[str, Any], li
 
 
 def _inside(row: dict[str, Any], shape: dict[str, Any], rng: random.Random) -> None:
+    if "either" in shape:
+        if rng.random() < 0.5:
+            row["State"] = rng.choice(shape["either"])
+            row["Country"] = row["State"].split("-")[0]
+        else:
+            row["Country"] = shape["country"]
+        row["lead_source"] = rng.choice(["Web", "Event"])
+        return
     row["Country"] = shape["country"]
+    if "company" in shape:
+        row["Company"] = f"{shape['company'].title()} Ltd"
     if "state" in shape:
         row["State"] = rng.choice(shape["state"])
     else:
@@ -255,6 +281,11 @@ def durable(shapes: list[dict[str, Any]], order: list[int], rows: list[dict[str,
             for rank, i in enumerate(order):
                 s = shapes[i]
                 cond = m.country == s["country"].lower()
+                if "either" in s:
+                    cond = (cond | _any_of([m.state == v.lower() for v in s["either"]])) & (
+                        m.lead_source != "partner")
+                if "company" in s:  # its regex has no \b: "acme12 " ends the number
+                    cond = cond & m.company.matches(f"{s['company']} .*")
                 if "state" in s:
                     cond = cond & _any_of([m.state == v.lower() for v in s["state"]])
                 if "industry" in s:
@@ -270,7 +301,8 @@ def durable(shapes: list[dict[str, Any]], order: list[int], rows: list[dict[str,
         return None, [], f"build failed: {type(error).__name__}: {error}"[:80]
     events = [{"sid": "0", "country": r["Country"].lower(), "state": r["State"].lower(),
                "zip": r["Zip"], "industry": r["Industry"].lower(),
-               "employees": int(r["Employees"])} for r in rows]
+               "employees": int(r["Employees"]), "company": r["Company"].lower(),
+               "lead_source": r["lead_source"].lower()} for r in rows]
     answers: list[str | None] = []
     for e in events:
         hit.clear()
@@ -306,7 +338,8 @@ def _any_of(parts: list[Any]) -> Any:
 
 def zen_table(shapes: list[dict[str, Any]], order: list[int]) -> dict[str, Any]:
     """A JDM graph: request -> one decision table (hit policy first) -> response."""
-    columns = ["country", "state", "zip", "zipnum", "industry", "employees"]
+    columns = ["country", "state", "zip", "zipnum", "industry", "employees", "company",
+               "lead_source"]
     inputs = [{"id": c, "name": c, "type": "expression", "field": c} for c in columns]
     rules = []
     for rank, i in enumerate(order):
@@ -323,7 +356,17 @@ def zen_table(shapes: list[dict[str, Any]], order: list[int]) -> dict[str, Any]:
             row["zipnum"] = f"[{int(s['range'][0])}..{int(s['range'][1])}]"
         if "band" in s:
             row["employees"] = f"[{s['band'][0]}..{s['band'][1]})"
-        rules.append({"_id": f"r{rank}", **row, "out": json.dumps(f"t{i}")})
+        if "company" in s:
+            row["company"] = f"startsWith($, {json.dumps(s['company'] + ' ')})"
+        out = json.dumps(f"t{i}")
+        if "either" in s:  # an OR across columns: two rows in a row, same output
+            row["lead_source"] = '$ != "partner"'
+            rules.append({"_id": f"r{rank}a", **row, "out": out})
+            row = {**row, "country": "",
+                   "state": ", ".join(json.dumps(v.lower()) for v in s["either"])}
+            rules.append({"_id": f"r{rank}b", **row, "out": out})
+            continue
+        rules.append({"_id": f"r{rank}", **row, "out": out})
     rules.append({"_id": "default", **dict.fromkeys(columns, ""), "out": '"unassigned-pool"'})
     return {
         "contentType": "application/vnd.gorules.decision",
@@ -353,7 +396,8 @@ def zen_bench(shapes: list[dict[str, Any]], order: list[int], rows: list[dict[st
     decision = engine.get_decision("territories")
     inputs = [{"country": r["Country"].lower(), "state": r["State"].lower(), "zip": r["Zip"],
                "zipnum": int(r["Zip"]), "industry": r["Industry"].lower(),
-               "employees": int(r["Employees"])} for r in rows]
+               "employees": int(r["Employees"]), "company": r["Company"].lower(),
+               "lead_source": r["lead_source"].lower()} for r in rows]
     answers = [decision.evaluate(x)["result"].get("territory") for x in inputs]
 
     def run() -> int:
