@@ -329,9 +329,7 @@ class _Buckets:
             else:
                 residual.append(rank)
         self.eq = tuple((f, dict(b)) for f, b in eq.items())
-        self.prefix = tuple(
-            (f, tuple(sorted({len(p) for p in b})), dict(b)) for f, b in prefix.items()
-        )
+        self.prefix = tuple(_prefix_table(f, b) for f, b in prefix.items())
         self.ranges = tuple((f, *_cells(items)) for f, items in spans.items())
         self.residual = residual
 
@@ -343,9 +341,9 @@ class _Buckets:
                 bucket = buckets.get(value)
                 if bucket is not None:
                     hits.append(bucket)
-        for field, lengths, buckets in self.prefix:
+        for field, shortest, stems, lengths, buckets in self.prefix:
             value = text.get(field)
-            if value is not None:
+            if value is not None and value[:shortest] in stems:
                 size = len(value)
                 for length in lengths:
                     if length > size:
@@ -361,6 +359,16 @@ class _Buckets:
                     hits.append(cell)
         if self.residual:
             hits.append(self.residual)
+
+
+def _prefix_table(field: str, buckets: dict[str, list[int]],
+                  ) -> tuple[str, int, frozenset[str], tuple[int, ...], dict[str, list[int]]]:
+    """A prefix field's buckets, their lengths, and the stems (every prefix cut to the
+    shortest length) a value must start with to hit any ("acme1".."acme9" for
+    "acme1".."acme9999": one lookup turns most values away)."""
+    lengths = tuple(sorted({len(p) for p in buckets}))
+    stems = frozenset(p[:lengths[0]] for p in buckets)
+    return field, lengths[0], stems, lengths, dict(buckets)
 
 
 def _cells(items: list[tuple[int, float, float]]) -> tuple[list[float], list[list[int]]]:
