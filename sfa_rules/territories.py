@@ -28,8 +28,9 @@ from .predicates import ALWAYS, NEVER, All, Any_, Node, Predicate, RuleRef, comp
 from .territory_index import Option, Table, choose, group_of, implied, options
 
 DateLike = str | Date | None
-# first_match walks the hit buckets side by side, below this rank first, then 4x wider.
-_FIRST_BAND = 256
+# first_match walks the hit buckets side by side in bands of rank, the first holding
+# about this many candidates, each next one 4x wider.
+_BAND = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +135,10 @@ class TerritoryIndex:
 
         The first match is the earliest of each hit bucket's first match, so the
         buckets need no merge. They are walked side by side in widening bands of rank
-        (below 256, 1024, ...): a band that finds a match ends the search, so a long
-        bucket whose own first match is late costs nothing when another bucket's comes
-        early. Exact candidates need no predicate run.
+        (the first holding about ``_BAND`` candidates, then 4x wider): a band that
+        finds a match ends the search, so a long bucket whose own first match is late
+        costs nothing when another bucket's comes early. Exact candidates need no
+        predicate run.
         """
         tests, dated, order, exact = self._tests, self._dated, self.order, self._exact
         hits = self._hits(facts)
@@ -144,7 +146,8 @@ class TerritoryIndex:
         best = size
         if hits:
             starts = [0] * len(hits)
-            limit = _FIRST_BAND
+            # The first band holds about _BAND candidates (all of them when few).
+            limit = size * _BAND // (sum(map(len, hits)) or 1) + 1
             while True:
                 for i, bucket in enumerate(hits):
                     start = starts[i]
