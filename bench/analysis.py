@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from sfa_rules import analysis
 from sfa_rules.criteria import CriteriaContext
 from sfa_rules.models import Config
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from config import territory  # the loader bench's shapes: one definition
 
 
 class Positions:
@@ -112,37 +117,11 @@ def generate_mixed(count: int, seed: int) -> Config:
     a state, lead source not Partner; a country with a regex. Most territories end up
     covered by the wide ones before them, so this is the subtraction's worst case."""
     rng = random.Random(seed)
-    countries = ["US", "CA", "MX", "BR", "AR", "CO", "PE", "CL", "DE", "FR", "ES", "IT", "GB"]
-    states = ["CA", "OR", "WA", "NY", "NJ", "MA", "TX", "FL", "IL", "GA", "AZ", "CO"]
-    industries = ["Banking", "Insurance", "Retail", "Software", "Health", "Energy"]
-    territories: list[dict[str, Any]] = []
-    for i in range(count):
-        country = countries[i % len(countries)]
-        shape = i % 6
-        when: dict[str, Any]
-        if shape == 0:
-            when = {"country": country, "zip": {"prefix": [f"{i % 1000:03d}"]}}
-        elif shape == 1:
-            when = {"country": country, "state": rng.sample(states, 3), "industry": industries[i % 6]}
-        elif shape == 2:
-            low = rng.randrange(0, 90000)
-            when = {"country": country, "zip": {"between": [low, low + 999]}}
-        elif shape == 3:
-            low = rng.randrange(1, 5000)
-            when = {"country": country, "employees": {"gte": low, "lt": low * 2}}
-        elif shape == 4:
-            when = {"any": [{"country": country}, {"state": states[i % len(states)]}],
-                    "lead_source": {"ne": "Partner"}}
-        else:
-            when = {"country": country, "company": {"regex": f"^acme{i}"}}
-        t: dict[str, Any] = {"id": f"t{i}", "priority": rng.randrange(1, 500), "when": when,
-                             "members": [{"rep": f"rep{i % 50}"}]}
-        if shape == 1:
-            t["rules"] = ["enterprise"]
-        territories.append(t)
-    reps = [{"id": f"rep{i}"} for i in range(50)]
+    reps = [f"rep{i}" for i in range(50)]
+    territories = [territory(i, rng, reps) for i in range(count)]
     rules = [{"id": "enterprise", "when": {"employees": {"gte": 1000}}}]
-    return Config.model_validate({"reps": reps, "sales_rules": rules, "territories": territories})
+    return Config.model_validate({"reps": [{"id": r} for r in reps], "sales_rules": rules,
+                                  "territories": territories})
 
 
 def main() -> None:

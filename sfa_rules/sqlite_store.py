@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any, Self
 
@@ -68,12 +68,12 @@ from sfa_rules.sqlite_parts import (
     read_counters,
     state_errors,
 )
-from sfa_rules.state import Counters, StateError, decode_decisions
+from sfa_rules.state import CountedStore, Counters, StateError, decode_decisions
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
 
-class SQLiteStore:
+class SQLiteStore(CountedStore):
     """The state in an SQLite file (see the module docstring for the design).
 
     ``SQLiteStore(path, dry_run=False)``: an apply run; creates the file on first use,
@@ -306,28 +306,6 @@ class SQLiteStore:
             db.executemany(PUT_SEEN, self._seen)
             self._seen = set()
 
-    # rotations and loads
-
-    def get_rotation(self, tid: str) -> dict[str, Any] | None:
-        return self._counters.get_rotation(tid)
-
-    def set_rotation(self, tid: str, data: Mapping[str, Any]) -> None:
-        self._counters.set_rotation(tid, data)
-
-    def reset_rotation(self, tid: str) -> None:
-        self._counters.reset_rotation(tid)
-
-    def rotations(self) -> dict[str, dict[str, Any]]:
-        return self._counters.rotations()
-
-    def open_count(self, rep: str) -> int:
-        return self._counters.open_count(rep)
-
-    def add_open(self, rep: str, delta: int) -> None:
-        self._counters.add_open(rep, delta)
-
-    def loads(self) -> dict[str, int]:
-        return self._counters.loads()
 
     @state_errors
     def recount_loads(self, open_statuses: Iterable[str], *, fix: bool = False) -> dict[str, int]:

@@ -173,7 +173,35 @@ class Counters:
 _MISSING: Any = object()
 
 
-class MemoryStore:
+class CountedStore:
+    """Rotations and loads, one value per territory or rep: both stores keep them in
+    memory in `Counters` and answer from there (the rest of `Store` is theirs)."""
+
+    _counters: Counters
+
+    def get_rotation(self, tid: str) -> dict[str, Any] | None:
+        return self._counters.get_rotation(tid)
+
+    def set_rotation(self, tid: str, data: Mapping[str, Any]) -> None:
+        self._counters.set_rotation(tid, data)
+
+    def reset_rotation(self, tid: str) -> None:
+        self._counters.reset_rotation(tid)
+
+    def rotations(self) -> dict[str, dict[str, Any]]:
+        return self._counters.rotations()
+
+    def open_count(self, rep: str) -> int:
+        return self._counters.open_count(rep)
+
+    def add_open(self, rep: str, delta: int) -> None:
+        self._counters.add_open(rep, delta)
+
+    def loads(self) -> dict[str, int]:
+        return self._counters.loads()
+
+
+class MemoryStore(CountedStore):
     """The whole state in dictionaries: for `decide`, small sessions and tests.
 
     Uncommitted writes are undone from an undo log on `rollback()` or `close()`.
@@ -232,28 +260,6 @@ class MemoryStore:
             self._undo.append(("seen", (type, id), _MISSING))
             self._seen.add((type, id))
 
-    # rotations and loads
-
-    def get_rotation(self, tid: str) -> dict[str, Any] | None:
-        return self._counters.get_rotation(tid)
-
-    def set_rotation(self, tid: str, data: Mapping[str, Any]) -> None:
-        self._counters.set_rotation(tid, data)
-
-    def reset_rotation(self, tid: str) -> None:
-        self._counters.reset_rotation(tid)
-
-    def rotations(self) -> dict[str, dict[str, Any]]:
-        return self._counters.rotations()
-
-    def open_count(self, rep: str) -> int:
-        return self._counters.open_count(rep)
-
-    def add_open(self, rep: str, delta: int) -> None:
-        self._counters.add_open(rep, delta)
-
-    def loads(self) -> dict[str, int]:
-        return self._counters.loads()
 
     def recount_loads(self, open_statuses: Iterable[str], *, fix: bool = False) -> dict[str, int]:
         """Open records per owner, counted from the customers (to check `loads()`);
