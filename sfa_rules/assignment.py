@@ -55,6 +55,7 @@ class Assignment(NamedTuple):
     assigned_by: str | None
     trace: Trace | None = None
     notices: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()  # overrides and territories passed over: who and why
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +157,7 @@ class Assigner:
                 trace.append({"step": "kept", "owner": str(kept)})
             return Assignment(str(kept), first.id if first else None, "kept", trace)
         load = store.open_count
+        passed: list[str] = []  # what was passed over for want of an eligible rep
         for oid, pred, rep_id, tid in self.overrides:
             if not pred.test(facts):
                 if trace is not None:
@@ -171,15 +173,20 @@ class Assigner:
                     first = self.index.first_match(facts, today)
                     entry["result"] = f"assigned to {rep_id}"
                     return Assignment(rep_id, first.id if first else None, f"override:{oid}",
-                                      trace, tuple(notices))
+                                      trace, tuple(notices), tuple(passed))
                 entry["result"] = "skipped"
                 entry["skipped"] = [{"rep": rep_id, "reason": reason}]
+                passed.append(f"skipped-members: override {oid}: {rep_id} {reason}")
                 continue
             target = self.index.by_id.get(tid or "")
             owner = self._pick(target, store, today, entry, notices) if target else None
             if owner is not None and target is not None:
-                return Assignment(owner, target.id, f"override:{oid}", trace, tuple(notices))
+                return Assignment(owner, target.id, f"override:{oid}", trace, tuple(notices),
+                                  tuple(passed))
             entry["result"] = "no eligible member: on to the territories"
+            if target is not None:
+                passed.append(self._nobody(f"override {oid}: territory {target.id}", target,
+                                           today, load))
             break
         first_id: str | None = None
         if trace is None:
@@ -190,13 +197,17 @@ class Assigner:
                 owner = self._pick(first, store, today, None, notices)
                 if owner is not None:
                     return Assignment(owner, first_id, self._labels[first_id], None,
-                                      tuple(notices) if notices else ())
+                                      tuple(notices) if notices else (),
+                                      tuple(passed) if passed else ())
+                passed.append(self._nobody(f"territory {first.id}", first, today, load))
                 for t in self.index.candidates(facts, today):
                     if t.rank <= first.rank:
                         continue
                     owner = self._pick(t, store, today, None, notices)
                     if owner is not None:
-                        return Assignment(owner, t.id, self._labels[t.id], None, tuple(notices))
+                        return Assignment(owner, t.id, self._labels[t.id], None, tuple(notices),
+                                          tuple(passed))
+                    passed.append(self._nobody(f"territory {t.id}", t, today, load))
         else:
             for t in self.index.tried():
                 entry = _tried(t, facts, today)
@@ -205,15 +216,25 @@ class Assigner:
                     first_id = first_id or t.id
                     owner = self._pick(t, store, today, entry, notices)
                     if owner is not None:
-                        return Assignment(owner, t.id, f"territory:{t.id}", trace, tuple(notices))
+                        return Assignment(owner, t.id, f"territory:{t.id}", trace, tuple(notices),
+                                          tuple(passed))
+                    passed.append(self._nobody(f"territory {t.id}", t, today, load))
         if self.default_owner is not None:
             if trace is not None:
                 trace.append({"step": "default_owner", "rep": self.default_owner})
-            return Assignment(self.default_owner, first_id, "default", trace, tuple(notices))
+            return Assignment(self.default_owner, first_id, "default", trace, tuple(notices),
+                              tuple(passed))
         if trace is not None:
             trace.append({"step": "unassigned", "why": "no territory with an eligible member "
                           "and no default owner"})
-        return Assignment(None, first_id, None, trace, tuple(notices))
+        return Assignment(None, first_id, None, trace, tuple(notices), tuple(passed))
+
+    def _nobody(self, what: str, t: CompiledTerritory, day: str, load: Callable[[str], int]) -> str:
+        """``territory latam: no eligible member (pedro.silva inactive, ...)``: the
+        decision says which members were skipped and why (SPEC §4)."""
+        reasons = ", ".join(f"{rep} {self.why_not(rep, day, load) or 'eligible'}"
+                            for rep, _ in t.members) or "no members"
+        return f"skipped-members: {what}: no eligible member ({reasons})"
 
     # -- distribution ---------------------------------------------------------------
 

@@ -336,6 +336,7 @@ class Session:
         elif engine.assigner.applies(rtype):
             picked = engine.assigner.assign(facts, record, store, self.as_of, self.explain)
             owner, territory, assigned_by = picked.owner, picked.territory, picked.assigned_by
+            warnings.extend(picked.skipped)
             self._notice(picked.notices)
             if trace is not None and picked.trace:
                 trace.extend(picked.trace)

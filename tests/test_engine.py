@@ -118,3 +118,15 @@ def test_reassign_keeps_locked_owners(engine: sfa_rules.Engine) -> None:
     again = run(engine, rows, store, reassign=True)
     assert again[0]["owner"] == first[0]["owner"] and again[0]["assigned_by"] == "known"
     assert all(d["assigned_by"] == "territory:us-west" for d in again[1:])
+
+
+def test_a_record_passed_over_says_who_was_skipped_and_why(engine: sfa_rules.Engine) -> None:
+    """SPEC §4: no eligible member -> the next territory; the decision says why."""
+    rows = [{"type": "lead", "id": f"L-{i}", "country": "MX"} for i in range(5)]
+    decided = run(engine, rows)
+    assert [d["territory"] for d in decided] == ["latam"] * 4 + ["unassigned-pool"]
+    assert decided[4]["warnings"] == [
+        "skipped-members: territory latam: no eligible member "
+        "(pedro.silva inactive, maria.rojas at capacity 4/4)"
+    ]
+    assert all(d["warnings"] == [] for d in decided[:4])
