@@ -32,7 +32,8 @@ from .summary import Summary
 DEFAULT_STATE = "sfa-state.db"
 PROGRESS_BYTES = 5_000_000  # inputs smaller than this finish before a progress bar helps
 
-CONFIG_HELP = "Configuration folder (holding rules/ and territories/). Default: SPEC §2."
+CONFIG_HELP = ("Configuration folder (holding rules/ and territories/). Default: ./rules and "
+               "./territories when the current folder has them, else the shipped configuration.")
 
 
 def config_option(func: Any) -> Any:
