@@ -37,8 +37,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.sqlite_parts import (
@@ -499,14 +498,3 @@ class SQLiteStore(CountedStore):
         self._db.close()
         if self._lock is not None:
             self._lock.release()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -179,6 +179,20 @@ class CountedStore:
 
     _counters: Counters
 
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
     def get_rotation(self, tid: str) -> dict[str, Any] | None:
         return self._counters.get_rotation(tid)
 
@@ -321,17 +335,6 @@ class MemoryStore(CountedStore):
         if not self._closed:
             self.rollback()
             self._closed = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def __getattr__(name: str) -> Any:
