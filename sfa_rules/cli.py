@@ -256,9 +256,8 @@ def run_decisions(
             with open_output(out) as stream:
                 writer = make_writer(_format(fmt), stream, explain=explain)
                 for decision in session.process(rows):
-                    data = decision.to_dict()
-                    writer.write(data)
-                    summary.add(data)
+                    writer.write(decision)
+                    summary.add(decision)
                 writer.finish()
         except OutputError as exc:
             _fail(str(exc))

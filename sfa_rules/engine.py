@@ -27,7 +27,7 @@ from .lifecycle import TRANSACTION_EVENTS, EngineName, Lifecycle
 from .loader import SourceMap, load_config, resolve_folder
 from .models import Config
 from .rows import InputRow, normalise_type
-from .state import MemoryStore, Store, encode_decisions
+from .state import MemoryStore, Store, encode_lines
 from .territories import TerritoryIndex
 
 CUSTOMER_TYPES = frozenset({"lead", "prospect", "customer"})
@@ -174,7 +174,7 @@ class Session:
         self._chain = b""  # digest of a stream's rows so far (rows with no known source)
         self._run_key: str | None = None
         self._rows_done = 0
-        self._batch: list[dict[str, Any]] = []
+        self._batch: list[str] = []  # the batch's decisions as JSON
         self._closed = False
 
     # -- life cycle of the session ---------------------------------------------------
@@ -217,7 +217,7 @@ class Session:
 
     def _commit_batch(self) -> None:
         assert self._run_key is not None
-        self.store.commit_batch(self._run_key, self._rows_done, encode_decisions(self._batch))
+        self.store.commit_batch(self._run_key, self._rows_done, encode_lines(self._batch))
         self._batch.clear()
 
     # -- rows ---------------------------------------------------------------------
@@ -237,7 +237,7 @@ class Session:
             number += 1
             decision = self._decide(item, number)
             if self._run_key is not None:
-                self._batch.append(decision.to_dict())
+                self._batch.append(decision.to_json())
                 self._rows_done = number
                 if len(self._batch) >= BATCH_ROWS:
                     self._commit_batch()

@@ -1,7 +1,6 @@
 """Decisions out: JSON Lines, CSV and table writers, the atomic output file (SPEC §8, §10).
 
-Writers take decisions as plain dicts in SPEC §8's shape (``Decision.to_dict()``) and
-write them to a text stream, one ``write`` per row; ``finish`` writes what a writer
+Writers take decisions (``Decision``, or plain dicts in SPEC §8's shape) and write them to a text stream, one ``write`` per row; ``finish`` writes what a writer
 still holds (the table buffers its first rows to size its columns) and leaves the
 stream open. The run summary for stderr lives in ``summary``.
 
@@ -31,6 +30,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from .decision import Decision
 from .summary import Summary
 
 __all__ = [
@@ -93,11 +93,14 @@ class OutputError(Exception):
     """The output file cannot be written (a usage error for the CLI)."""
 
 
+Row = Decision | Mapping[str, Any]  # what writers take: a decision, or SPEC §8's dict
+
+
 class DecisionWriter(Protocol):
     """What every writer offers: one ``write`` per decision, then ``finish``."""
 
-    def write(self, decision: Mapping[str, Any]) -> None:
-        """Write one decision (SPEC §8's dict)."""
+    def write(self, decision: Row) -> None:
+        """Write one decision."""
 
     def finish(self) -> None:
         """Write anything still held back; the stream stays open."""
@@ -110,9 +113,12 @@ class JsonlWriter:
         self._write = stream.write
         del explain  # the trace is in the dict already when there is one
 
-    def write(self, decision: Mapping[str, Any]) -> None:
+    def write(self, decision: Row) -> None:
         """Write one decision as one line."""
-        self._write(_encode(decision) + "\n")
+        if isinstance(decision, Decision):
+            self._write(decision.to_json() + "\n")
+        else:
+            self._write(_encode(decision) + "\n")
 
     def finish(self) -> None:
         """Nothing is held back."""
@@ -128,9 +134,9 @@ class CsvWriter:
         self._writer = csv.writer(stream, lineterminator="\r\n")
         self._writer.writerow((*CSV_COLUMNS, "trace") if explain else CSV_COLUMNS)
 
-    def write(self, decision: Mapping[str, Any]) -> None:
+    def write(self, decision: Row) -> None:
         """Write one decision as one CSV row."""
-        get = decision.get
+        get = _as_dict(decision).get
         error = get("error") or {}
         cells = [
             get("source"),
@@ -182,9 +188,9 @@ class TableWriter:
         self._pending: list[list[str]] | None = []
         self._widths: list[int] = []
 
-    def write(self, decision: Mapping[str, Any]) -> None:
+    def write(self, decision: Row) -> None:
         """Buffer the first rows (to size the columns), then write each row as it comes."""
-        cells = _table_cells(decision)
+        cells = _table_cells(_as_dict(decision))
         if self._pending is None:
             self._line(cells)
             return
@@ -215,6 +221,10 @@ class TableWriter:
                 text = text[: width - 1] + "…"
             parts.append(text.rjust(width) if name in _RIGHT_ALIGNED else text.ljust(width))
         self._stream.write("  ".join(parts).rstrip() + "\n")
+
+
+def _as_dict(decision: Row) -> Mapping[str, Any]:
+    return decision.to_dict() if isinstance(decision, Decision) else decision
 
 
 def _table_cells(decision: Mapping[str, Any]) -> list[str]:

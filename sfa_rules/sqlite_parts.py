@@ -125,9 +125,13 @@ def customer_from_row(row: tuple[Any, ...]) -> Customer:
     return Customer(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]))
 
 
+# default=str: a Parquet date or Decimal comes back as its text (JSON has no such type).
+# Built once: json.dumps with options builds a new encoder on every call.
+_encode_fields = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
 def customer_row(c: Customer) -> tuple[Any, ...]:
-    # default=str: a Parquet date or Decimal comes back as its text (JSON has no such type)
-    fields = json.dumps(c.fields, separators=(",", ":"), default=str)
+    fields = _encode_fields(c.fields) if c.fields else "{}"
     return (c.id, c.status, c.owner, c.territory, int(c.owner_locked), fields)
 
 

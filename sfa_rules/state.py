@@ -11,7 +11,8 @@ interrupted run. Two implementations behave identically:
 
 Writes are provisional until `commit()` (or `commit_batch()`); `rollback()` drops them
 and `close()` without a commit drops them too. Rotation values are JSON objects; a copy
-goes in and a copy comes out, so callers may mutate what they hold.
+goes in, so a caller may change what it gave; what comes out is the store's own, to
+read (copy it to change it): a row reads one rotation, and copying it cost a microsecond.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "Store",
     "decode_decisions",
     "encode_decisions",
+    "encode_lines",
 ]
 
 
@@ -81,8 +83,12 @@ class Store(Protocol):
 
 def encode_decisions(decisions: Iterable[Mapping[str, Any]]) -> bytes:
     """A batch's decisions as the journal keeps them: zlib-compressed JSON lines."""
-    text = "\n".join(json.dumps(d, separators=(",", ":"), ensure_ascii=False) for d in decisions)
-    return zlib.compress(text.encode("utf-8"), 6)
+    return encode_lines(json.dumps(d, separators=(",", ":"), ensure_ascii=False) for d in decisions)
+
+
+def encode_lines(lines: Iterable[str]) -> bytes:
+    """A batch's decisions, each already one line of JSON, as the journal keeps them."""
+    return zlib.compress("\n".join(lines).encode("utf-8"), 6)
 
 
 def decode_decisions(blob: bytes) -> Iterator[dict[str, Any]]:
@@ -129,7 +135,7 @@ class Counters:
             if tid in self.pending_rotations
             else self.committed_rotations.get(tid)
         )
-        return None if data is None else copy_rotation(data)
+        return data  # a copy was stored, and readers do not change it
 
     def set_rotation(self, tid: str, data: Mapping[str, Any]) -> None:
         self.pending_rotations[tid] = copy_rotation(data)

@@ -1,15 +1,16 @@
 """The run summary: what a run did, in a few lines for stderr (SPEC §10).
 
-Part of the report layer (``report`` re-exports ``Summary``). It reads decisions as
-SPEC §8's dicts, one at a time, and keeps only counters, so it costs the same for ten
+Part of the report layer (``report`` re-exports ``Summary``). It reads decisions one
+at a time, and keeps only counters, so it costs the same for ten
 rows as for ten million.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 from typing import Any
+
+from .decision import Decision
 
 __all__ = ["ASSIGNED_TYPES", "Summary"]
 
@@ -38,26 +39,26 @@ class Summary:
         self.notices: list[str] = []
         self.error_examples: list[str] = []
 
-    def add(self, decision: Mapping[str, Any]) -> None:
+    def add(self, decision: Decision) -> None:
         """Count one decision."""
         self.rows += 1
-        self.warnings += len(decision.get("warnings") or ())
-        error = decision.get("error")
+        if decision.warnings:
+            self.warnings += len(decision.warnings)
+        error = decision.error
         if error:
             code = str(error.get("code"))
             self.errors[code] += 1
             if len(self.error_examples) < ERROR_EXAMPLES:
-                where = f"{decision.get('source')}:{decision.get('row')}"
+                where = f"{decision.source}:{decision.row}"
                 self.error_examples.append(f"{where}: {code}: {error.get('message')}")
             return
-        if decision.get("type") in ASSIGNED_TYPES:
-            self.territories[decision.get("territory")] += 1
-            self.owners[decision.get("owner")] += 1
-            how = decision.get("assigned_by")
-            self.methods[how.split(":", 1)[0] if how else "unassigned"] += 1
-        transition = decision.get("transition")
-        if transition:
-            self.transitions[transition] += 1
+        if decision.type in ASSIGNED_TYPES:
+            self.territories[decision.territory] += 1
+            self.owners[decision.owner] += 1
+            how = decision.assigned_by
+            self.methods[how.partition(":")[0] if how else "unassigned"] += 1
+        if decision.transition:
+            self.transitions[decision.transition] += 1
 
     def notice(self, text: str) -> None:
         """Something to say once at the end (repeats are dropped)."""

@@ -68,7 +68,7 @@ ERROR = Decision(
 DECISIONS = [LEAD, OPPORTUNITY, ERROR]
 
 
-def render(fmt: str, decisions: list[Mapping[str, Any]], **options: Any) -> str:
+def render(fmt: str, decisions: list[Any], **options: Any) -> str:
     stream = io.StringIO()
     writer = make_writer(fmt, stream, **options)
     for decision in decisions:
@@ -123,6 +123,34 @@ def test_jsonl_is_one_line_that_reads_back(decision: dict[str, Any]) -> None:
     assert text.count("\n") == 1 and text.endswith("\n")
     assert json.loads(text) == decision
     assert list(json.loads(text)) == list(decision)  # key order kept
+
+
+_texts = st.one_of(st.none(), st.text(max_size=6), st.sampled_from(['a,"owner":b', "ñ\n\"\\"]))
+_decisions = st.builds(
+    Decision,
+    source=_texts, row=st.one_of(st.none(), st.integers(0, 10**7)),
+    type=st.one_of(st.none(), st.sampled_from(["lead", "customer", "opportunity", "invoice"])),
+    id=_texts, owner=_texts, territory=_texts, assigned_by=_texts, status=_texts,
+    stage=_texts,
+    probability=st.one_of(st.none(), st.sampled_from([0, 0.0, 50, 12.5, 100])),
+    previous_status=_texts, transition=_texts, event=_texts,
+    warnings=st.lists(st.text(max_size=5), max_size=2).map(tuple),
+    error=st.one_of(st.none(), st.just({"code": "bad-row", "message": "m", "field": None})),
+    customer=_texts, forecast=_texts,
+    trace=st.one_of(st.none(), st.just(({"step": "known"},))),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_decisions, min_size=1, max_size=4))
+def test_a_decision_writes_as_its_dict_does(decisions: list[Decision]) -> None:
+    """The JSON Lines fast path (cached outcomes) gives exactly the dict's JSON, also
+    for values equal across types (0 and 0.0) and text that looks like JSON."""
+    for fmt in ("jsonl", "csv", "table"):
+        assert render(fmt, decisions) == render(fmt, [d.to_dict() for d in decisions])
+    for d in decisions:
+        assert json.loads(d.to_json()) == d.to_dict()
+        assert list(json.loads(d.to_json())) == list(d.to_dict())
 
 
 # -- CSV -------------------------------------------------------------------------------------
@@ -315,13 +343,17 @@ def test_no_path_is_stdout(capsys: pytest.CaptureFixture[str]) -> None:
 # -- summary ---------------------------------------------------------------------------------
 
 
+def _decision(data: Mapping[str, Any], **changes: Any) -> Decision:
+    return Decision.from_dict({**data, **changes})
+
+
 def test_summary_golden() -> None:
     summary = Summary()
     for decision in DECISIONS:
-        summary.add(decision)
-    summary.add({**LEAD, "id": "L-2", "owner": None, "territory": None, "assigned_by": None})
-    summary.add({**LEAD, "id": "L-3", "owner": "carla.diaz", "assigned_by": "override:big"})
-    summary.add({**LEAD, "type": "customer", "transition": "manual", "assigned_by": "kept"})
+        summary.add(_decision(decision))
+    summary.add(_decision(LEAD, id="L-2", owner=None, territory=None, assigned_by=None))
+    summary.add(_decision(LEAD, id="L-3", owner="carla.diaz", assigned_by="override:big"))
+    summary.add(_decision(LEAD, type="customer", transition="manual", assigned_by="kept"))
     summary.notice("rotation of territory 'us-west' restarted: its members changed")
     summary.notice("rotation of territory 'us-west' restarted: its members changed")
     assert summary.error_rows == 1
@@ -346,9 +378,9 @@ def test_summary_stays_short() -> None:
     summary = Summary()
     for i in range(20):
         for _ in range(i + 1):
-            summary.add({**LEAD, "owner": f"rep{i:02d}", "territory": "t"})
+            summary.add(_decision(LEAD, owner=f"rep{i:02d}", territory="t"))
     for i in range(7):
-        summary.add({**ERROR, "row": 10 + i})
+        summary.add(_decision(ERROR, row=10 + i))
     lines = summary.render().splitlines()
     assert lines[0] == "217 rows: 210 decided, 7 in error, 0 warnings"
     assert lines[2] == (
