@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
 TRANSACTION_TYPES = frozenset(
@@ -101,4 +101,4 @@ class Decision(NamedTuple):
 
 
 def _text(value: str | None) -> str:
-    return "null" if value is None else encode_basestring(value)  # type: ignore[no-any-return]
+    return "null" if value is None else encode_basestring(value)

@@ -125,8 +125,8 @@ def test_a_record_passed_over_says_who_was_skipped_and_why(engine: sfa_rules.Eng
     rows = [{"type": "lead", "id": f"L-{i}", "country": "MX"} for i in range(5)]
     decided = run(engine, rows)
     assert [d["territory"] for d in decided] == ["latam"] * 4 + ["unassigned-pool"]
-    assert decided[4]["warnings"] == [
+    assert decided[4]["warnings"] == [(
         "skipped-members: territory latam: no eligible member "
         "(pedro.silva inactive, maria.rojas at capacity 4/4)"
-    ]
+    )]
     assert all(d["warnings"] == [] for d in decided[:4])
