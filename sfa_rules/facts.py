@@ -23,7 +23,12 @@ ENGINE_FIELDS = ("created", "owner")
 
 
 _NUMBER, _DATE, _KEEP = 1, 2, 4
-_Spec = tuple[str | None, int, str | None]  # canonical name, _NUMBER|_DATE|_KEEP, nested prefix
+_VALUE_CACHE_LIMIT = 20_000  # parsed values kept per typed field
+# What a typed field's text gives: (folded, trimmed, number, ISO date, warning); a
+# column of dates or numbers repeats its values, so each is parsed once.
+_Parsed = tuple[str, str, float | None, str | None, str | None]
+# canonical name, _NUMBER|_DATE|_KEEP, nested prefix, the typed field's parsed values
+_Spec = tuple[str | None, int, str | None, dict[str, _Parsed]]
 _UNSEEN: Any = object()
 
 
@@ -111,7 +116,7 @@ class FactSchema:
                 | (_KEEP if field in ENGINE_FIELDS else 0)
             )
         nested = full + "." if full in self._parents else None
-        spec = None if field is None and nested is None else (field, kind, nested)
+        spec: _Spec | None = None if field is None and nested is None else (field, kind, nested, {})
         self._keys[cache_key] = spec
         return spec
 
@@ -126,8 +131,15 @@ class FactSchema:
                 spec = self._learn(cache_key, raw, prefix)
             if spec is None:
                 continue  # a field nothing reads
-            name, kind, nested = spec
+            name, kind, nested, parsed = spec
             if type(value) is str:
+                if kind and name is not None:
+                    hit = parsed.get(value)
+                    if hit is None:
+                        hit = self._parse(parsed, name, kind, value)
+                    if hit[1]:  # empty is absent
+                        self._put(facts, name, kind, hit)
+                    continue
                 shown = value.strip()
                 if not shown:
                     continue  # empty is absent
@@ -146,6 +158,34 @@ class FactSchema:
             text[name] = shown.lower() if fold else shown
             if kind:  # most fields are plain text: one test for them
                 self._typed(facts, name, kind, value, shown)
+
+    def _parse(self, parsed: dict[str, _Parsed], name: str, kind: int, value: str) -> _Parsed:
+        """What the text of a typed field gives, cached for the rows that repeat it."""
+        shown = value.strip()
+        probe = Facts({}, self)
+        if shown:
+            self._typed(probe, name, kind, value, shown)
+        hit = (
+            shown.lower() if self._fold else shown, shown, probe.num.get(name),
+            probe.date.get(name), probe.warnings[0] if probe.warnings else None,
+        )
+        if len(parsed) >= _VALUE_CACHE_LIMIT:
+            parsed.clear()
+        parsed[value] = hit
+        return hit
+
+    @staticmethod
+    def _put(facts: Facts, name: str, kind: int, hit: _Parsed) -> None:
+        folded, shown, number, day, warning = hit
+        facts.text[name] = folded
+        if number is not None:
+            facts.num[name] = number
+        if kind & _KEEP:
+            facts.original[name] = shown
+        if day is not None:
+            facts.date[name] = day
+        if warning is not None:
+            facts.warnings.append(warning)
 
     def _typed(self, facts: Facts, name: str, kind: int, value: object, shown: str) -> None:
         if kind & _NUMBER:

@@ -82,6 +82,22 @@ def test_warning_is_the_same_whatever_runs() -> None:
     assert facts.warnings == ["employees: 'n/a' is not a number"]  # revenue: not compared
 
 
+def test_a_repeated_value_is_parsed_once_and_warns_every_time() -> None:
+    """Typed values are cached per field; each row still gets its own facts and warning."""
+    ctx = territory_ctx({"employees": {"gte": 10}, "created": {"gte": "2026-01-01"}})
+    for _ in range(2):
+        bad = ctx.facts({"employees": " n/a ", "created": "soon"})
+        assert bad.warnings == [
+            "employees: 'n/a' is not a number", "created: 'soon' is not a date (YYYY-MM-DD)"
+        ]
+        assert bad.text == {"employees": "n/a", "created": "soon"} and bad.num == {}
+        good = ctx.facts({"employees": "12", "created": "2026-02-03T10:00"})
+        assert good.warnings == [] and good.num == {"employees": 12.0}
+        assert good.date == {"created": "2026-02-03"}
+        assert good.raw("created") == "2026-02-03T10:00"
+        assert ctx.facts({"employees": "  "}).text == {}  # blank is absent, cached or not
+
+
 def test_only_used_fields_are_kept_and_key_cache_follows_header() -> None:
     ctx = territory_ctx({"country": "US"}, {"fields": {"country": ["Billing Country"]}})
     first = ctx.facts({"Billing Country": "US", "Notes": "call back"})
