@@ -168,6 +168,7 @@ class Session:
         self.explain = explain
         self.notices: list[str] = []
         self._keys: dict[str, str] = {}
+        self._canonical_shapes: dict[tuple[Any, ...], bool] = {}  # field names -> canonical?
         self._sources: dict[str, str] = {}  # source name -> content digest
         self._source: str | None = None  # the row being decided: its source and row
         self._row: int | None = None
@@ -281,9 +282,21 @@ class Session:
         except RecordError as exc:
             return self._failed(source, row, rtype, record, exc)
 
-    def _canonical(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+    def _canonical(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
         """The record with canonical field names (``settings.fields`` aliases, case and
-        blanks of names ignored); the first non-empty value wins a name."""
+        blanks of names ignored); the first non-empty value wins a name. A record whose
+        names are all canonical already (most rows of most files) is used as it is:
+        the engine never changes a record."""
+        shape = tuple(raw)
+        same = self._canonical_shapes.get(shape)
+        if same is None:
+            canonical = self.engine.ctx.schema.canonical
+            same = all(type(k) is str and canonical(k) == k for k in shape)
+            if len(self._canonical_shapes) >= 1_000:  # ever-new shapes: stay bounded
+                self._canonical_shapes.clear()
+            self._canonical_shapes[shape] = same
+        if same:
+            return raw
         keys = self._keys
         canonical = self.engine.ctx.schema.canonical
         out: dict[str, Any] = {}
@@ -300,7 +313,7 @@ class Session:
     # -- one function per kind of row ------------------------------------------------
 
     def _customer_row(
-        self, source: str | None, row: int | None, rtype: str, record: dict[str, Any]
+        self, source: str | None, row: int | None, rtype: str, record: Mapping[str, Any]
     ) -> Decision:
         engine, store = self.engine, self.store
         lifecycle = engine.lifecycle
@@ -360,7 +373,7 @@ class Session:
             trace=tuple(trace) if trace is not None else None,
         )
 
-    def _opportunity_row(self, source: str | None, row: int | None, record: dict[str, Any]) -> Decision:
+    def _opportunity_row(self, source: str | None, row: int | None, record: Mapping[str, Any]) -> Decision:
         engine, store = self.engine, self.store
         lifecycle = engine.lifecycle
         if not engine.config.settings.opportunities:
@@ -394,7 +407,7 @@ class Session:
         )
 
     def _transaction_row(
-        self, source: str | None, row: int | None, rtype: str, record: dict[str, Any]
+        self, source: str | None, row: int | None, rtype: str, record: Mapping[str, Any]
     ) -> Decision:
         engine, store = self.engine, self.store
         event: str | None = engine.lifecycle.event_for(rtype)
@@ -417,7 +430,7 @@ class Session:
             previous=before if fired is not None and fired.transition else None,
         )
 
-    def _status_change_row(self, source: str | None, row: int | None, record: dict[str, Any]) -> Decision:
+    def _status_change_row(self, source: str | None, row: int | None, record: Mapping[str, Any]) -> Decision:
         status = _required(record, "status")
         customer = self._known_customer(record)
         before = customer.status
