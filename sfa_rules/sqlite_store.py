@@ -185,13 +185,18 @@ class SQLiteStore(CountedStore):
 
     # customers and opportunities
 
-    @state_errors
+    # get_customer and put_customer run once or twice a row, and mostly touch no SQLite:
+    # only what does is wrapped by state_errors.
     def get_customer(self, id: str) -> Customer | None:
         if not self._bloom(id, CUSTOMER):
             return None
         buffered = self._customers.get(id)
         if buffered is not None:
             return buffered
+        return self._read_customer(id)
+
+    @state_errors
+    def _read_customer(self, id: str) -> Customer | None:
         for db in self._layers():
             row = self._db.execute(
                 f"SELECT {CUSTOMER_COLUMNS} FROM {db}.customers WHERE id = ?", (id,)
@@ -200,7 +205,6 @@ class SQLiteStore(CountedStore):
                 return customer_from_row(row)
         return None
 
-    @state_errors
     def put_customer(self, customer: Customer) -> None:
         self._bloom.add(customer.id, CUSTOMER)
         self._customers[customer.id] = customer
@@ -292,6 +296,7 @@ class SQLiteStore(CountedStore):
         if len(self._seen) >= self._buffer_size:
             self._flush()
 
+    @state_errors
     def _flush(self) -> None:
         """Write the buffer into the open transaction (still undone by a rollback)."""
         db = self._db
