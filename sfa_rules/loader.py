@@ -19,7 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from . import models
 from .errors import Problem, did_you_mean
 from .modelerrors import problems_from, shown
-from .yamlread import Document, Path, load
+from .yamlread import Document, Path, Positions, load
 
 PACKAGED = FsPath(__file__).parent / "defaults"
 SUBFOLDERS = ("rules", "territories")
@@ -66,7 +66,8 @@ class SourceMap:
     def __init__(self, folder: FsPath) -> None:
         self.folder = folder
         self.files: list[str] = []
-        self.docs: dict[str, Document] = {}
+        # The positions of each file; not its data, which the merged Config holds.
+        self.positions: dict[str, Positions] = {}
         # list key -> for each merged index: (file, index in that file)
         self.items: dict[str, list[tuple[str, int]]] = {k: [] for k in models.LIST_KEYS}
         self.sections: dict[str, str] = {}  # mapping key -> file
@@ -97,15 +98,10 @@ class SourceMap:
         if where is None:
             return (self.files[0] if self.files else ".", 1, 1)
         file, local = where
-        doc = self.docs[file]
-        if keys and local in doc.key_positions:
-            line, col = doc.key_positions[local]
-            return file, line, col
-        for end in range(len(local), -1, -1):
-            pos = doc.positions.get(local[:end])
-            if pos is not None:
-                return file, pos[0], pos[1]
-        return file, 1, 1
+        positions = self.positions[file]
+        pos = (positions.key_at(local) if keys else None) or positions.at(local)
+        line, col = pos or (1, 1)
+        return file, line, col
 
     def at(self, path: Path) -> tuple[str, int, int]:
         """``(file, line, column)`` of the value at ``path`` (or its longest known prefix)."""
@@ -176,7 +172,7 @@ class _Merger:
             ))
             return
         for key, value in data.items():
-            line, col = doc.key_positions[(key,)]
+            line, col = doc.positions.key_at((key,)) or (1, 1)
             if key not in SECTIONS:
                 self.problems.append(Problem(
                     file, line, col, "error", "unknown-key",
@@ -191,7 +187,7 @@ class _Merger:
         if not is_list:
             first = self.sm.sections.get(key)
             if first is not None:
-                fl, fc = self.sm.docs[first].key_positions[(key,)]
+                fl, fc = self.sm.positions[first].key_at((key,)) or (1, 1)
                 self.problems.append(Problem(
                     file, at[0], at[1], "error", "duplicate-section",
                     f"'{key}' is already defined in {first}:{fl}:{fc}; "
@@ -205,7 +201,7 @@ class _Merger:
                 self.mappings[key] = valid
             return
         if not isinstance(value, list):
-            line, col = doc.positions[(key,)]
+            line, col = doc.positions.at((key,)) or (1, 1)
             self.problems.append(Problem(
                 file, line, col, "error", "wrong-type",
                 f"{key} must be a list, got {shown(value)}",
@@ -264,11 +260,11 @@ def load_config(
         try:
             text = path.read_bytes().decode("utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
-            sm.docs[file] = Document(data=None)
+            sm.positions[file] = Positions()
             merger.problems.append(Problem(file, 1, 1, "error", "unreadable-file", str(exc)))
             continue
         doc = load(text, file)
-        sm.docs[file] = doc
+        sm.positions[file] = doc.positions
         merger.add_file(file, doc)
     return merger.config(), sm, sorted(merger.problems)
 

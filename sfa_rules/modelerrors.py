@@ -134,17 +134,17 @@ def problems_from(exc: ValidationError, base: Path, doc: Document, file: str) ->
         kind = err["type"]
         value = err.get("input")
         if kind == "missing":
-            line, col = _position(doc.positions, path)
+            line, col = doc.positions.at(path) or (1, 1)
             name = err["loc"][-1]
             code, message = "missing-key", f"{subject(doc.data, path)}: missing required key '{name}'"
         elif kind == "extra_forbidden":
-            line, col = _position(doc.key_positions, path, doc.positions)
+            line, col = doc.positions.key_at(path) or doc.positions.at(path) or (1, 1)
             choices = _field_names(path[:-1])
             code = "unknown-key"
             message = (f"{subject(doc.data, path[:-1])}: unknown key '{path[-1]}'"
                        f"{did_you_mean(str(path[-1]), choices)}")
         else:
-            line, col = _position(doc.positions, path)
+            line, col = doc.positions.at(path) or (1, 1)
             what = subject(doc.data, path)
             if kind == "literal_error":
                 allowed = ", ".join(re.findall(r"'([^']*)'", err["ctx"]["expected"]))
@@ -160,19 +160,6 @@ def problems_from(exc: ValidationError, base: Path, doc: Document, file: str) ->
             message = f"{what}{sep}{wanted}, got {shown(value)}"
         found.setdefault((line, col, code), Problem(file, line, col, "error", code, message))
     return list(found.values())
-
-
-def _position(table: dict[Path, tuple[int, int]], path: Path,
-              fallback: dict[Path, tuple[int, int]] | None = None) -> tuple[int, int]:
-    """The position of ``path``, else of its longest known prefix (inside an alias only
-    the alias itself has a position of its own)."""
-    if path in table:
-        return table[path]
-    table = fallback if fallback is not None else table
-    for end in range(len(path), -1, -1):
-        if path[:end] in table:
-            return table[path[:end]]
-    return 1, 1
 
 
 def _field_names(path: Path) -> list[str]:

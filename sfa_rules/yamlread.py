@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import gc
 import re
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +35,8 @@ from .errors import Problem
 
 Path = tuple[str | int, ...]
 Position = tuple[int, int]
+# The position record of one value; see Positions.
+Spot = int | tuple[Any, ...]
 
 # Tags our resolver gives to nodes written without a tag; any other tag was explicit.
 _PLAIN = "!sfa/plain"
@@ -87,13 +91,77 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
     pass
 
 
+class Positions:
+    """Where every value and every mapping key of one document starts (1-based).
+
+    A large configuration has hundreds of thousands of values: a dict from path tuples
+    to ``(line, column)`` tuples took 25 times the size of the text. Positions are kept
+    instead in a tree shaped like the data, without a path or a tuple per value:
+
+    - a value without children (a scalar, an alias, a refused tag) is one int, its head;
+    - a mapping is a tuple ``(head, keys, *children)``, ``keys`` the tuple of its key
+      names (shared by the mappings of a document that have the same keys);
+    - a sequence is a tuple ``(head, None, *children)``.
+
+    A head packs the position of the value's key (0 for the root and sequence items)
+    above the value's own (0 for an alias to a value that contains it); a position
+    packs the line above the column, ``shift`` bits each, enough for any offset in the
+    text. Inside an alias only the alias itself has a position.
+    """
+
+    __slots__ = ("shift", "tree")
+
+    def __init__(self, tree: Spot | None = None, shift: int = 0) -> None:
+        self.tree = tree
+        self.shift = shift
+
+    def at(self, path: Path) -> Position | None:
+        """The value at ``path``, else its longest prefix with a position; None when the
+        document has no value at all."""
+        found = 0
+        mask = (1 << 2 * self.shift) - 1
+        for head in self._heads(path):
+            found = head & mask or found
+        return self._unpack(found) if found else None
+
+    def key_at(self, path: Path) -> Position | None:
+        """The mapping key naming ``path``; None when ``path`` is not a known key."""
+        heads = list(self._heads(path))
+        if not path or len(heads) <= len(path):
+            return None
+        key = heads[-1] >> 2 * self.shift
+        return self._unpack(key) if key else None
+
+    def _heads(self, path: Path) -> Iterator[int]:
+        """The heads along ``path``, root first, as far as the tree goes."""
+        spot = self.tree
+        if spot is None:
+            return
+        for seg in path:
+            if isinstance(spot, int):
+                break
+            yield spot[0]
+            keys = spot[1]
+            if keys is None:
+                if not (isinstance(seg, int) and 0 <= seg < len(spot) - 2):
+                    return
+                spot = spot[seg + 2]
+            elif seg in keys:
+                spot = spot[keys.index(seg) + 2]
+            else:
+                return
+        yield spot if isinstance(spot, int) else spot[0]
+
+    def _unpack(self, packed: int) -> Position:
+        return packed >> self.shift, packed & ((1 << self.shift) - 1)
+
+
 @dataclass
 class Document:
-    """What :func:`load` returns: data, positions (1-based) and the problems found."""
+    """What :func:`load` returns: data, positions and the problems found."""
 
     data: Any
-    positions: dict[Path, Position] = field(default_factory=dict)
-    key_positions: dict[Path, Position] = field(default_factory=dict)
+    positions: Positions = field(default_factory=Positions)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -118,29 +186,36 @@ def _pos(node: Node) -> Position:
 
 
 class _Builder:
-    """Turns a node tree into data, recording positions and problems on the way."""
+    """Turns a node tree into data and its Positions, recording problems on the way."""
 
-    def __init__(self, filename: str, doc: Document) -> None:
+    def __init__(self, filename: str, doc: Document, shift: int) -> None:
         self.filename = filename
         self.doc = doc
+        self.shift = shift
         self.built: dict[int, Any] = {}  # id(node) -> value, so an alias reuses it
         self.active: set[int] = set()  # nodes being built: an alias to one is a cycle
         self.sizes: dict[int, int] = {}
+        self.key_lists: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def problem(self, pos: Position, code: str, message: str) -> None:
         self.doc.problems.append(Problem(self.filename, pos[0], pos[1], "error", code, message))
 
-    def build(self, node: Node, path: Path) -> Any:
-        key = id(node)
-        if key in self.active:
+    def pack(self, node: Node) -> int:
+        """The node's position as Positions keeps it (PyYAML marks are 0-based)."""
+        return (node.start_mark.line + 1) << self.shift | (node.start_mark.column + 1)
+
+    def build(self, node: Node, key: int = 0) -> tuple[Any, Spot]:
+        """The node's value and its spot; ``key``: its key's packed position, if any."""
+        head = key << 2 * self.shift
+        ident = id(node)
+        if ident in self.active:
             self.problem(_pos(node), "alias", "an alias refers to a value that contains it")
-            return None
-        if key in self.built:
-            # An alias: same value; positions of its inside stay at the anchor.
-            self.doc.positions.setdefault(path, _pos(node))
-            return self.built[key]
-        mark = node.start_mark
-        self.doc.positions[path] = (mark.line + 1, mark.column + 1)
+            return None, head
+        head |= self.pack(node)
+        if ident in self.built:
+            # An alias: the same value; positions of its inside stay at the anchor.
+            return self.built[ident], head
+        spot: Spot = head
         if node.tag not in _IMPLICIT_TAGS:
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
             self.problem(
@@ -151,36 +226,41 @@ class _Builder:
         elif isinstance(node, ScalarNode):
             value = scalar(node.value) if node.tag == _PLAIN else node.value
         elif isinstance(node, SequenceNode):
-            self.active.add(key)
-            value = [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
-            self.active.discard(key)
+            self.active.add(ident)
+            items = [self.build(item) for item in node.value]
+            self.active.discard(ident)
+            value = [item for item, _ in items]
+            spot = (head, None, *[item_spot for _, item_spot in items])
         else:
-            self.active.add(key)
-            value = self.mapping(node, path)
-            self.active.discard(key)
-        self.built[key] = value
-        return value
+            self.active.add(ident)
+            value, spot = self.mapping(node, head)
+            self.active.discard(ident)
+        self.built[ident] = value
+        return value, spot
 
-    def mapping(self, node: Node, path: Path) -> dict[str, Any]:
+    def mapping(self, node: Node, head: int) -> tuple[dict[str, Any], Spot]:
         result: dict[str, Any] = {}
-        first: dict[str, Position] = {}
+        spots: list[Spot] = []
+        first: dict[str, int] = {}  # key -> its line
         for key_node, value_node in node.value:
-            kpos = _pos(key_node)
             if not isinstance(key_node, ScalarNode) or key_node.tag not in _IMPLICIT_TAGS:
-                self.problem(kpos, "bad-key", "a mapping key must be plain text")
+                self.problem(_pos(key_node), "bad-key", "a mapping key must be plain text")
                 continue
-            name = key_node.value
+            # Interned: the same few keys recur in every item of a large file.
+            name = sys.intern(key_node.value)
             if name == "<<" and key_node.tag == _PLAIN:
-                self.problem(kpos, "merge-key", "merge keys (<<) are not supported; write the keys out")
+                self.problem(_pos(key_node), "merge-key",
+                             "merge keys (<<) are not supported; write the keys out")
                 continue
             if name in first:
-                line = first[name][0]
-                self.problem(kpos, "duplicate-key", f"duplicate key '{name}' (first at line {line})")
+                self.problem(_pos(key_node), "duplicate-key",
+                             f"duplicate key '{name}' (first at line {first[name]})")
                 continue
-            first[name] = kpos
-            self.doc.key_positions[path + (name,)] = kpos
-            result[name] = self.build(value_node, path + (name,))
-        return result
+            first[name] = key_node.start_mark.line + 1
+            result[name], spot = self.build(value_node, self.pack(key_node))
+            spots.append(spot)
+        keys = tuple(result)
+        return result, (head, self.key_lists.setdefault(keys, keys), *spots)
 
     def expanded_size(self, node: Node) -> int:
         """Values the node stands for once every alias is expanded (memoised)."""
@@ -241,12 +321,15 @@ def _load(text: str, filename: str) -> Document:
         return doc
     if root is None:
         return doc
-    builder = _Builder(filename, doc)
+    # Wide enough for any line or column of this text.
+    shift = (len(text) + 2).bit_length()
+    builder = _Builder(filename, doc, shift)
     # Without an anchor there is no alias, and nothing can expand.
     if "&" in text and builder.expanded_size(root) > MAX_EXPANDED:
         builder.problem(_pos(root), "alias", f"aliases expand to more than {MAX_EXPANDED} values")
         return doc
-    doc.data = builder.build(root, ())
+    doc.data, tree = builder.build(root)
+    doc.positions = Positions(tree, shift)
     return doc
 
 

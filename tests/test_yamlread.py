@@ -61,13 +61,20 @@ def test_positions_of_values_and_keys_are_one_based(
     monkeypatch.setattr(yamlread, "Composer", composer)
     text = "territories:\n  - id: us-west\n    members:\n      - {rep: ana, weight: 2}\n"
     doc = load(text, "t.yaml")
-    assert doc.positions[()] == (1, 1)
-    assert doc.positions[("territories",)] == (2, 3)
-    assert doc.positions[("territories", 0)] == (2, 5)
-    assert doc.positions[("territories", 0, "id")] == (2, 9)
-    assert doc.positions[("territories", 0, "members", 0, "weight")] == (4, 28)
-    assert doc.key_positions[("territories", 0, "members")] == (3, 5)
-    assert doc.key_positions[("territories", 0, "members", 0, "weight")] == (4, 20)
+    at, key_at = doc.positions.at, doc.positions.key_at
+    assert at(()) == (1, 1)
+    assert at(("territories",)) == (2, 3)
+    assert at(("territories", 0)) == (2, 5)
+    assert at(("territories", 0, "id")) == (2, 9)
+    assert at(("territories", 0, "members", 0, "weight")) == (4, 28)
+    assert key_at(("territories", 0, "members")) == (3, 5)
+    assert key_at(("territories", 0, "members", 0, "weight")) == (4, 20)
+    # Past the data: the longest known prefix; a key only where there is one.
+    assert at(("territories", 0, "members", 3, "rep")) == (4, 7)
+    assert at(("territories", 0, "id", "x")) == (2, 9)
+    assert key_at(("territories", 0)) is None
+    assert key_at(("territories", 0, "nope")) is None
+    assert key_at(()) is None
 
 
 def test_empty_document_is_none_without_problems() -> None:
@@ -185,7 +192,8 @@ def test_safe_dump_round_trips_with_a_position_for_every_value(
     assert doc.problems == []
     assert doc.data == {"root": value}
     for path in _paths(value, ("root",)):
-        assert path in doc.positions
+        assert doc.positions.at(path) is not None
+        assert doc.positions.key_at(path + ("not there",)) is None
 
 
 @settings(max_examples=200, deadline=None)
