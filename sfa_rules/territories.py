@@ -20,12 +20,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date as Date
+from itertools import islice
 
 from .criteria import CriteriaContext
 from .facts import Facts
 from .models import Config, Territory
 from .predicates import ALWAYS, NEVER, All, Any_, Node, Predicate, RuleRef, compile, paused_gc
-from .territory_index import Option, Table, choose, group_of, implied, options
+from .territory_index import Option, Part, Table, choose, collect, group_of, implied, options
 
 DateLike = str | Date | None
 # first_match walks the hit buckets side by side in bands of rank, the first holding
@@ -140,30 +141,31 @@ class TerritoryIndex:
         costs nothing when another bucket's comes early. Exact candidates need no
         predicate run.
         """
-        tests, dated, order, exact = self._tests, self._dated, self.order, self._exact
+        tests, dated, exact = self._tests, self._dated, self._exact
         hits = self._hits(facts)
-        size = len(order)
+        size = len(self.order)
         best = size
         if hits:
-            starts = [0] * len(hits)
+            low = 0
             # The first band holds about _BAND candidates (all of them when few).
-            limit = size * _BAND // (sum(map(len, hits)) or 1) + 1
+            limit = size * _BAND // sum(map(len, hits)) + 1
             while True:
-                for i, bucket in enumerate(hits):
-                    start = starts[i]
-                    stop = bisect_left(bucket, min(best, limit), start)
-                    starts[i] = stop
-                    for rank in bucket[start:stop] if start or stop < len(bucket) else bucket:
-                        if (exact[rank] or tests[rank](facts)) and (
-                            not dated[rank] or order[rank].in_effect(iso_day(day))
-                        ):
-                            best = rank
+                cap = limit  # then the best match so far
+                for bucket in hits:
+                    # Walked, not bisected: a band mostly ends after a candidate or two.
+                    for rank in islice(bucket, bisect_left(bucket, low), None) if low else bucket:
+                        if rank >= cap:
                             break
-                if best < limit or limit >= size:
+                        if (exact[rank] or tests[rank](facts)) and (
+                            not dated[rank] or self.order[rank].in_effect(iso_day(day))
+                        ):
+                            best = cap = rank
+                            break
+                if best < size or limit >= size:
                     break
-                limit *= 4
+                low, limit = limit, limit * 4
         if best < size:
-            return order[best]
+            return self.order[best]
         default = self.default
         if default is not None and default.in_effect(iso_day(day)) and default.predicate.test(facts):
             return default
@@ -212,8 +214,11 @@ class TerritoryIndex:
             else:
                 rest[rank] = chosen[rank]
             exact[rank] = implied(nodes[rank], used)
-        self._partitions = {value: Table(members, nodes) for value, members in parts.items()}
-        self._rest = Table(rest, nodes)
+        # A record of a partition probes its table and the unpartitioned one: their
+        # parts are joined once here, so that a record walks one tuple.
+        self._rest: tuple[Part, ...] = Table(rest, nodes).parts
+        self._partitions = {value: Table(members, nodes).parts + self._rest
+                            for value, members in parts.items()}
         self._exact = tuple(exact)
 
     def _ranks(self, facts: Facts) -> list[int]:
@@ -229,15 +234,13 @@ class TerritoryIndex:
     def _hits(self, facts: Facts) -> list[list[int]]:
         """The buckets (each in try order) the record's values hit, in the record's
         partition and among the unpartitioned territories."""
-        text = facts.text
         hits: list[list[int]] = []
+        parts = self._rest
         if self._partition_field is not None:
-            value = text.get(self._partition_field)
+            value = facts.text.get(self._partition_field)
             if value is not None:
-                table = self._partitions.get(value)
-                if table is not None:
-                    table.collect(facts, hits)
-        self._rest.collect(facts, hits)
+                parts = self._partitions.get(value, parts)
+        collect(parts, facts, hits)
         return hits
 
 

@@ -287,6 +287,18 @@ def _parts(node: Node) -> list[Node]:
     return [node]
 
 
+# One part of a table as the per-record loop reads it: the guard's field (None: no
+# guard) and the values it excludes, then the part's eq, prefix and numeric range
+# probes and its residual list.
+Part = tuple[
+    str | None, frozenset[str],
+    tuple[tuple[str, dict[str, list[int]]], ...],
+    tuple[tuple[str, int, frozenset[str], tuple[int, ...], dict[str, list[int]]], ...],
+    tuple[tuple[str, list[float], list[list[int]]], ...],
+    list[int],
+]
+
+
 class Table:
     """Territories filed under every key of their chosen option; those with none under
     the cells of a numeric range they require, else in a residual list. A guard most
@@ -301,74 +313,78 @@ class Table:
         for rank, chosen in members.items():
             guard = next((g for g in common if g in found[rank]), None)
             split[guard][rank] = chosen
-        self.parts = tuple(
-            (g[0] if g else None, g[1] if g else frozenset(), _Buckets(part, nodes))
+        self.parts: tuple[Part, ...] = tuple(
+            _part(g[0] if g else None, g[1] if g else frozenset(), part, nodes)
             for g, part in split.items())
 
-    def collect(self, facts: Facts, hits: list[list[int]]) -> None:
-        """Append the buckets a record's values hit (and the residual lists)."""
-        text = facts.text
-        for field, excluded, buckets in self.parts:
-            if field is None or text.get(field) not in excluded:
-                buckets.collect(facts, hits)
 
-
-class _Buckets:
-    def __init__(self, members: dict[int, Option | None], nodes: Sequence[Node]) -> None:
-        eq: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-        prefix: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-        spans: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
-        residual: list[int] = []
-        for rank in sorted(members):
-            chosen = members[rank]
-            if chosen is not None:
-                for field, kind, value in chosen:
-                    (eq if kind == "eq" else prefix)[field][value].append(rank)
-            elif (span := number_range(nodes[rank])) is not None:
-                spans[span[0]].append((rank, span[1], span[2]))
-            else:
-                residual.append(rank)
-        self.eq = tuple((f, dict(b)) for f, b in eq.items())
-        self.prefix = tuple(_prefix_table(f, b) for f, b in prefix.items())
-        self.ranges = tuple((f, *_cells(items)) for f, items in spans.items())
-        self.residual = residual
-
-    def collect(self, facts: Facts, hits: list[list[int]]) -> None:
-        text = facts.text
-        for field, buckets in self.eq:
+def collect(parts: tuple[Part, ...], facts: Facts, hits: list[list[int]]) -> None:
+    """Append the buckets a record's values hit in ``parts`` (and the residual lists).
+    One loop over flat tuples: this runs for every record."""
+    text = facts.text
+    for guard, excluded, eq, prefix, ranges, residual in parts:
+        if guard is not None and text.get(guard) in excluded:
+            continue
+        for field, buckets in eq:
             value = text.get(field)
             if value is not None:
                 bucket = buckets.get(value)
                 if bucket is not None:
                     hits.append(bucket)
-        for field, shortest, stems, lengths, buckets in self.prefix:
+        for field, shortest, stems, lengths, merged in prefix:
             value = text.get(field)
             if value is not None and value[:shortest] in stems:
-                size = len(value)
-                for length in lengths:
-                    if length > size:
-                        break
-                    bucket = buckets.get(value[:length])
+                for length in lengths:  # longest first: its bucket holds the shorter keys'
+                    bucket = merged.get(value[:length])
                     if bucket is not None:
                         hits.append(bucket)
-        for field, bounds, cells in self.ranges:
+                        break
+        for field, bounds, cells in ranges:
             number = facts.num.get(field)
             if number is not None:
                 cell = cells[bisect_right(bounds, number)]
                 if cell:
                     hits.append(cell)
-        if self.residual:
-            hits.append(self.residual)
+        if residual:
+            hits.append(residual)
+
+
+def _part(guard: str | None, excluded: frozenset[str], members: dict[int, Option | None],
+          nodes: Sequence[Node]) -> Part:
+    eq: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    prefix: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    spans: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
+    residual: list[int] = []
+    for rank in sorted(members):
+        chosen = members[rank]
+        if chosen is not None:
+            for field, kind, value in chosen:
+                (eq if kind == "eq" else prefix)[field][value].append(rank)
+        elif (span := number_range(nodes[rank])) is not None:
+            spans[span[0]].append((rank, span[1], span[2]))
+        else:
+            residual.append(rank)
+    return (guard, excluded,
+            tuple((f, dict(b)) for f, b in eq.items()),
+            tuple(_prefix_table(f, b) for f, b in prefix.items()),
+            tuple((f, *_cells(items)) for f, items in spans.items()),
+            residual)
 
 
 def _prefix_table(field: str, buckets: dict[str, list[int]],
                   ) -> tuple[str, int, frozenset[str], tuple[int, ...], dict[str, list[int]]]:
-    """A prefix field's buckets, their lengths, and the stems (every prefix cut to the
-    shortest length) a value must start with to hit any ("acme1".."acme9" for
-    "acme1".."acme9999": one lookup turns most values away)."""
-    lengths = tuple(sorted({len(p) for p in buckets}))
+    """A prefix field's buckets, each merged with those of the shorter keys it starts
+    with, so that a value hits one bucket: that of the longest key it starts with
+    (lengths are tried longest first). Also the stems (every key cut to the shortest
+    length) a value must start with to hit any ("acme1".."acme9" for "acme1".."acme9999":
+    one lookup turns most values away)."""
+    lengths = sorted({len(p) for p in buckets})
+    merged: dict[str, list[int]] = {}
+    for key in buckets:
+        shorter = (key[:n] for n in lengths if n < len(key))
+        merged[key] = sorted({rank for k in (key, *shorter) for rank in buckets.get(k, ())})
     stems = frozenset(p[:lengths[0]] for p in buckets)
-    return field, lengths[0], stems, lengths, dict(buckets)
+    return field, lengths[0], stems, tuple(reversed(lengths)), merged
 
 
 def _cells(items: list[tuple[int, float, float]]) -> tuple[list[float], list[list[int]]]:
