@@ -21,6 +21,7 @@ Choices the SPEC leaves open, written down here:
 from __future__ import annotations
 
 import csv
+import glob
 import json
 import os
 import secrets
@@ -280,7 +281,8 @@ def open_output(path: str | os.PathLike[str] | None) -> Iterator[TextIO]:
     target = Path(path)
     if target.is_dir():  # found now, not by the rename after every row is written
         raise OutputError(f"{os.fspath(path)}: cannot write: is a directory")
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    _remove_stale(target)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
         # 0o666 lets the umask decide the mode, as for any file the user creates
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -299,6 +301,26 @@ def open_output(path: str | os.PathLike[str] | None) -> Iterator[TextIO]:
             os.unlink(tmp)
         raise
     _fsync_directory(target.parent)
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove the temporary files of earlier writes of ``target`` whose process is
+    gone (a run killed with SIGKILL cannot clean up after itself)."""
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*-*.tmp"):
+        pid = stale.name[len(target.name) + 2 :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with suppress(OSError):
+                stale.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process
+        return True
+    return True
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -312,6 +312,27 @@ def test_failure_midway_leaves_the_old_file_and_no_temp(
     assert _leftovers(tmp_path, target.name) == []
 
 
+def test_a_killed_write_leaves_nothing_behind_the_next_one(tmp_path: Path) -> None:
+    """A run killed with SIGKILL leaves its temporary file; the next write of the same
+    target removes it (its process is gone), not a running writer's or another file's."""
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    target = tmp_path / "out.jsonl"
+    stale = tmp_path / f".out.jsonl.{gone}-0a1b2c3d.tmp"
+    running = tmp_path / f".out.jsonl.{os.getpid()}-0a1b2c3d.tmp"
+    other = tmp_path / f".other.jsonl.{gone}-0a1b2c3d.tmp"
+    for path in (stale, running, other):
+        path.write_text("partial")
+    with open_output(target) as stream:
+        stream.write("new\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["out.jsonl", running.name, other.name]
+    )
+
+
 def test_failure_with_no_old_file_leaves_nothing(tmp_path: Path) -> None:
     target = tmp_path / "decisions.jsonl"
     with pytest.raises(RuntimeError), open_output(target) as stream:
