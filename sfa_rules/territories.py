@@ -26,7 +26,7 @@ from .criteria import CriteriaContext
 from .facts import Facts
 from .models import Config, Territory
 from .predicates import ALWAYS, NEVER, All, Any_, Node, Predicate, RuleRef, compile, paused_gc
-from .territory_index import Option, Part, Table, choose, collect, group_of, implied, options
+from .territory_index import Option, Partitioned, choose, group_of, implied, options
 
 DateLike = str | Date | None
 # first_match walks the hit buckets side by side in bands of rank, the first holding
@@ -199,7 +199,6 @@ class TerritoryIndex:
             field for opts in found.values() for o in opts
             for field, kind in group_of(o) if kind == "eq" and len(group_of(o)) == 1)
         field = usage.most_common(1)[0][0] if usage else None
-        self._partition_field = field
         pkey = (field, "eq") if field is not None else None
         chosen = choose(found, pkey)
         parts: dict[str, dict[int, Option | None]] = defaultdict(dict)
@@ -214,11 +213,8 @@ class TerritoryIndex:
             else:
                 rest[rank] = chosen[rank]
             exact[rank] = implied(nodes[rank], used)
-        # A record of a partition probes its table and the unpartitioned one: their
-        # parts are joined once here, so that a record walks one tuple.
-        self._rest: tuple[Part, ...] = Table(rest, nodes).parts
-        self._partitions = {value: Table(members, nodes).parts + self._rest
-                            for value, members in parts.items()}
+        self._index = Partitioned(field, parts, rest, nodes)
+        self._hits = self._index.hits
         self._exact = tuple(exact)
 
     def _ranks(self, facts: Facts) -> list[int]:
@@ -230,18 +226,6 @@ class TerritoryIndex:
         if not hits:
             return []
         return sorted({rank for bucket in hits for rank in bucket})
-
-    def _hits(self, facts: Facts) -> list[list[int]]:
-        """The buckets (each in try order) the record's values hit, in the record's
-        partition and among the unpartitioned territories."""
-        hits: list[list[int]] = []
-        parts = self._rest
-        if self._partition_field is not None:
-            value = facts.text.get(self._partition_field)
-            if value is not None:
-                parts = self._partitions.get(value, parts)
-        collect(parts, facts, hits)
-        return hits
 
 
 def _compiled(t: Territory, rank: int, node: Node) -> CompiledTerritory:

@@ -293,7 +293,7 @@ def _parts(node: Node) -> list[Node]:
 Part = tuple[
     str | None, frozenset[str],
     tuple[tuple[str, dict[str, list[int]]], ...],
-    tuple[tuple[str, int, frozenset[str], tuple[int, ...], dict[str, list[int]]], ...],
+    tuple[tuple[str, int, dict[str, tuple[int, ...]], dict[str, list[int]]], ...],
     tuple[tuple[str, list[float], list[list[int]]], ...],
     list[int],
 ]
@@ -318,35 +318,57 @@ class Table:
             for g, part in split.items())
 
 
-def collect(parts: tuple[Part, ...], facts: Facts, hits: list[list[int]]) -> None:
-    """Append the buckets a record's values hit in ``parts`` (and the residual lists).
-    One loop over flat tuples: this runs for every record."""
-    text = facts.text
-    for guard, excluded, eq, prefix, ranges, residual in parts:
-        if guard is not None and text.get(guard) in excluded:
-            continue
-        for field, buckets in eq:
-            value = text.get(field)
+class Partitioned:
+    """The tables of the territories that require a value of the partition field, by
+    that value, and the table of the others; ``hits`` lists the buckets a record hits."""
+
+    def __init__(self, field: str | None, tables: dict[str, dict[int, Option | None]],
+                 rest: dict[int, Option | None], nodes: Sequence[Node]) -> None:
+        self.field = field
+        self.rest = Table(rest, nodes).parts
+        # A record of a partition probes its table and the unpartitioned one: their
+        # parts are joined once here, so that a record walks one tuple.
+        self.tables = {value: Table(members, nodes).parts + self.rest
+                       for value, members in tables.items()}
+
+    def hits(self, facts: Facts) -> list[list[int]]:
+        """The buckets (each in try order) the record's values hit in its partition's
+        table and the unpartitioned one. One loop over flat tuples: this runs for
+        every record."""
+        text = facts.text
+        parts = self.rest
+        if self.field is not None:
+            value = text.get(self.field)
             if value is not None:
-                bucket = buckets.get(value)
-                if bucket is not None:
-                    hits.append(bucket)
-        for field, shortest, stems, lengths, merged in prefix:
-            value = text.get(field)
-            if value is not None and value[:shortest] in stems:
-                for length in lengths:  # longest first: its bucket holds the shorter keys'
-                    bucket = merged.get(value[:length])
+                parts = self.tables.get(value, parts)
+        hits: list[list[int]] = []
+        for guard, excluded, eq, prefix, ranges, residual in parts:
+            if guard is not None and text.get(guard) in excluded:
+                continue
+            for field, buckets in eq:
+                value = text.get(field)
+                if value is not None:
+                    bucket = buckets.get(value)
                     if bucket is not None:
                         hits.append(bucket)
-                        break
-        for field, bounds, cells in ranges:
-            number = facts.num.get(field)
-            if number is not None:
-                cell = cells[bisect_right(bounds, number)]
-                if cell:
-                    hits.append(cell)
-        if residual:
-            hits.append(residual)
+            for field, shortest, stems, merged in prefix:
+                value = text.get(field)
+                if value is not None:
+                    # Longest first: a key's bucket holds those of the shorter keys.
+                    for length in stems.get(value[:shortest], ()):
+                        bucket = merged.get(value[:length])
+                        if bucket is not None:
+                            hits.append(bucket)
+                            break
+            for field, bounds, cells in ranges:
+                number = facts.num.get(field)
+                if number is not None:
+                    cell = cells[bisect_right(bounds, number)]
+                    if cell:
+                        hits.append(cell)
+            if residual:
+                hits.append(residual)
+        return hits
 
 
 def _part(guard: str | None, excluded: frozenset[str], members: dict[int, Option | None],
@@ -372,19 +394,22 @@ def _part(guard: str | None, excluded: frozenset[str], members: dict[int, Option
 
 
 def _prefix_table(field: str, buckets: dict[str, list[int]],
-                  ) -> tuple[str, int, frozenset[str], tuple[int, ...], dict[str, list[int]]]:
+                  ) -> tuple[str, int, dict[str, tuple[int, ...]], dict[str, list[int]]]:
     """A prefix field's buckets, each merged with those of the shorter keys it starts
-    with, so that a value hits one bucket: that of the longest key it starts with
-    (lengths are tried longest first). Also the stems (every key cut to the shortest
-    length) a value must start with to hit any ("acme1".."acme9" for "acme1".."acme9999":
-    one lookup turns most values away)."""
+    with, so that a value hits one bucket: that of the longest key it starts with. A
+    value's cut at the shortest key length (its stem) gives the lengths to try, longest
+    first: of the keys sharing that stem only ("acme1", "acme12" under stem "acme1"),
+    and one lookup turns most values away."""
     lengths = sorted({len(p) for p in buckets})
+    shortest = lengths[0]
     merged: dict[str, list[int]] = {}
+    under: dict[str, set[int]] = defaultdict(set)
     for key in buckets:
         shorter = (key[:n] for n in lengths if n < len(key))
         merged[key] = sorted({rank for k in (key, *shorter) for rank in buckets.get(k, ())})
-    stems = frozenset(p[:lengths[0]] for p in buckets)
-    return field, lengths[0], stems, tuple(reversed(lengths)), merged
+        under[key[:shortest]].add(len(key))
+    stems = {stem: tuple(sorted(found, reverse=True)) for stem, found in under.items()}
+    return field, shortest, stems, merged
 
 
 def _cells(items: list[tuple[int, float, float]]) -> tuple[list[float], list[list[int]]]:
