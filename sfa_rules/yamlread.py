@@ -1,8 +1,8 @@
 """Strict, safe YAML: plain data plus the position of every value and key.
 
-PyYAML only *composes* the document here (parse events into a node tree); no
-constructor ever runs, so no tag can build an object or call anything. The node tree is
-then turned into plain data by :func:`load` with our own, narrower typing rules:
+PyYAML only *parses* the text here (into events); no constructor ever runs, so no tag
+can build an object or call anything. :func:`load` turns the events straight into plain
+data and its positions, with our own, narrower typing rules:
 
 - ``true`` / ``false`` (lower case only) are booleans; ``True``, ``yes``, ``NO``, ``on``
   are text.
@@ -24,12 +24,20 @@ from __future__ import annotations
 import gc
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.composer import ComposerError
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 
 from .errors import Problem
 
@@ -38,13 +46,6 @@ Position = tuple[int, int]
 # The position record of one value; see Positions.
 Spot = int | tuple[Any, ...]
 
-# Tags our resolver gives to nodes written without a tag; any other tag was explicit.
-_PLAIN = "!sfa/plain"
-_QUOTED = "!sfa/quoted"
-_SEQ = "!sfa/seq"
-_MAP = "!sfa/map"
-_IMPLICIT_TAGS = frozenset({_PLAIN, _QUOTED, _SEQ, _MAP})
-
 _INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\.[0-9]*")
 # An alias may make a small file stand for a huge value ("billion laughs"); past this
@@ -52,41 +53,20 @@ _FLOAT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\.[0-9]*")
 MAX_EXPANDED = 2_000_000
 
 
-class _Resolver(yaml.resolver.BaseResolver):
-    """Marks untagged nodes with our own tags instead of guessing YAML 1.1 types."""
-
-    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
-        if kind is ScalarNode:
-            return _PLAIN if implicit[0] else _QUOTED
-        return _SEQ if kind is SequenceNode else _MAP
-
-
-class PyComposer(
-    yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
-    _Resolver,
-):
-    """PyYAML's pure-Python parser and composer with our resolver."""
+class PyParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
+    """PyYAML's pure-Python parser."""
 
     def __init__(self, stream: str) -> None:
         yaml.reader.Reader.__init__(self, stream)
         yaml.scanner.Scanner.__init__(self)
         yaml.parser.Parser.__init__(self)
-        yaml.composer.Composer.__init__(self)
-        _Resolver.__init__(self)
 
 
-Composer: type[Any] = PyComposer
-try:  # libyaml's parser and composer (C): the same nodes and marks, several times faster.
+Parser: type[Any] = PyParser
+try:  # libyaml's parser (C): the same events and marks, several times faster.
     from yaml._yaml import CParser
 
-    class CComposer(CParser, _Resolver):
-        """libyaml's parser and composer with our resolver."""
-
-        def __init__(self, stream: str) -> None:
-            CParser.__init__(self, stream)
-            _Resolver.__init__(self)
-
-    Composer = CComposer
+    Parser = CParser
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     pass
 
@@ -180,101 +160,238 @@ def scalar(text: str) -> str | int | float | bool | None:
     return text
 
 
-def _pos(node: Node) -> Position:
-    # PyYAML marks are 0-based.
-    return node.start_mark.line + 1, node.start_mark.column + 1
+def _untagged(event: Any) -> bool:
+    """Written without a tag (``!`` alone asks for the plain reading too)."""
+    return event.tag is None or event.tag == "!"
+
+
+def _plain_text(event: Any) -> bool:
+    """A scalar written without a tag: what a mapping key must be."""
+    return event.__class__ is ScalarEvent and _untagged(event)
+
+
+# The states of an anchored node.
+_NEW = 0  # just met: about to be built, or skipped (see _Builder) and its events kept
+_KEPT = 1  # skipped where it stands: the first alias to it builds it
+_ACTIVE = 2  # being built: an alias to it now is a cycle
+_BUILT = 3  # built: aliases share its value
+
+
+class _Anchor:
+    """An anchored node: what aliases to it need."""
+
+    __slots__ = ("event", "events", "pos", "size", "start", "state", "value")
+
+    def __init__(self, event: Any, pos: int, start: int) -> None:
+        self.event = event  # its first event
+        self.events: list[Any] | None = None  # its events, while kept
+        self.pos = pos
+        self.size: int | None = None  # values it stands for, once known
+        self.start = start  # the expanded count where it began
+        self.state = _NEW
+        self.value: Any = None
 
 
 class _Builder:
-    """Turns a node tree into data and its Positions, recording problems on the way."""
+    """Turns the events of one document into data and Positions, with the problems.
 
-    def __init__(self, filename: str, doc: Document, shift: int) -> None:
+    The events are read once and in order, so that PyYAML stops at the same syntax error
+    as when it composed a node tree first. A node is built where it stands, except where
+    it is skipped (a key that is not plain text, a merge or repeated key, their values,
+    the inside of a refused tag): an anchored node in there keeps its events, and the
+    first alias to it builds it, as a walk of the node tree from the root did.
+    """
+
+    def __init__(self, parser: Any, filename: str, shift: int) -> None:
+        self.parser = parser
         self.filename = filename
-        self.doc = doc
         self.shift = shift
-        self.built: dict[int, Any] = {}  # id(node) -> value, so an alias reuses it
-        self.active: set[int] = set()  # nodes being built: an alias to one is a cycle
-        self.sizes: dict[int, int] = {}
+        self.width = 2 * shift
+        # PyYAML's own composer named the anchor in its messages; libyaml's did not.
+        self.named = isinstance(parser, PyParser)
+        self.problems: list[Problem] = []
+        self.anchors: dict[str, _Anchor] = {}
         self.key_lists: dict[tuple[str, ...], tuple[str, ...]] = {}
+        # Values the document stands for once every alias is expanded, keys left out.
+        self.expanded = 0
 
-    def problem(self, pos: Position, code: str, message: str) -> None:
-        self.doc.problems.append(Problem(self.filename, pos[0], pos[1], "error", code, message))
+    def problem(self, mark: Any, code: str, message: str) -> None:
+        # PyYAML marks are 0-based.
+        self.problems.append(
+            Problem(self.filename, mark.line + 1, mark.column + 1, "error", code, message))
 
-    def pack(self, node: Node) -> int:
-        """The node's position as Positions keeps it (PyYAML marks are 0-based)."""
-        return (node.start_mark.line + 1) << self.shift | (node.start_mark.column + 1)
+    def pack(self, mark: Any) -> int:
+        """A mark's position as Positions keeps it."""
+        line: int = mark.line + 1
+        column: int = mark.column + 1
+        return line << self.shift | column
 
-    def build(self, node: Node, key: int = 0) -> tuple[Any, Spot]:
-        """The node's value and its spot; ``key``: its key's packed position, if any."""
-        head = key << 2 * self.shift
-        ident = id(node)
-        if ident in self.active:
-            self.problem(_pos(node), "alias", "an alias refers to a value that contains it")
-            return None, head
-        head |= self.pack(node)
-        if ident in self.built:
-            # An alias: the same value; positions of its inside stay at the anchor.
-            return self.built[ident], head
+    def document(self) -> tuple[Any, Spot | None, Any]:
+        """The data, the positions and the first event of the single document (all None
+        when the text has no document)."""
+        get = self.parser.get_event
+        get()  # stream start
+        if get().__class__ is StreamEndEvent:
+            return None, None, None
+        first = get()  # after the document start: the root's first event
+        value, spot = self.node(first, 0, get)
+        get()  # document end
+        event = get()
+        if event.__class__ is not StreamEndEvent:
+            raise ComposerError("expected a single document in the stream", first.start_mark,
+                                "but found another document", event.start_mark)
+        return value, spot, first
+
+    def node(self, event: Any, key: int, get: Callable[[], Any]) -> tuple[Any, Spot]:
+        """The value and spot of the node ``event`` starts (``get`` reads the rest of it);
+        ``key``: the packed position of its key, 0 if none."""
+        if event.__class__ is AliasEvent:
+            return self.alias(event, key)
+        head = key << self.width
+        anchor = None
+        if event.anchor is not None:
+            anchor = self.anchor(event)
+            if anchor.state == _BUILT:  # kept events, replayed after an alias built it
+                self.skip(event, get)
+                return anchor.value, head | anchor.pos
+            anchor.state = _ACTIVE
+        head |= self.pack(event.start_mark)
         spot: Spot = head
-        if node.tag not in _IMPLICIT_TAGS:
-            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        value: Any = None
+        if not _untagged(event):
+            tag = event.tag.replace("tag:yaml.org,2002:", "!!")
             self.problem(
-                _pos(node), "unsafe-tag",
+                event.start_mark, "unsafe-tag",
                 f"tag '{tag}' is not allowed (tags are refused; quote the value for text)",
             )
-            value: Any = None
-        elif isinstance(node, ScalarNode):
-            value = scalar(node.value) if node.tag == _PLAIN else node.value
-        elif isinstance(node, SequenceNode):
-            self.active.add(ident)
-            items = [self.build(item) for item in node.value]
-            self.active.discard(ident)
-            value = [item for item, _ in items]
-            spot = (head, None, *[item_spot for _, item_spot in items])
+            self.skip(event, get)
+        elif event.__class__ is ScalarEvent:
+            self.expanded += 1
+            value = scalar(event.value) if event.implicit[0] else event.value
+        elif event.__class__ is SequenceStartEvent:
+            self.expanded += 1
+            value = []
+            spots: list[Spot | None] = [head, None]
+            while (item := get()).__class__ is not SequenceEndEvent:
+                item_value, item_spot = self.node(item, 0, get)
+                value.append(item_value)
+                spots.append(item_spot)
+            spot = tuple(spots)
         else:
-            self.active.add(ident)
-            value, spot = self.mapping(node, head)
-            self.active.discard(ident)
-        self.built[ident] = value
+            self.expanded += 1
+            value, spot = self.mapping(head, get)
+        if anchor is not None:
+            anchor.value, anchor.state, anchor.events = value, _BUILT, None
+            if anchor.size is None:
+                anchor.size = self.expanded - anchor.start
         return value, spot
 
-    def mapping(self, node: Node, head: int) -> tuple[dict[str, Any], Spot]:
+    def mapping(self, head: int, get: Callable[[], Any]) -> tuple[dict[str, Any], Spot]:
         result: dict[str, Any] = {}
         spots: list[Spot] = []
         first: dict[str, int] = {}  # key -> its line
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode) or key_node.tag not in _IMPLICIT_TAGS:
-                self.problem(_pos(key_node), "bad-key", "a mapping key must be plain text")
+        while (event := get()).__class__ is not MappingEndEvent:
+            expanded = self.expanded
+            key = self.key(event, get)
+            self.expanded = expanded  # keys do not count
+            if not _plain_text(key):
+                self.problem(key.start_mark, "bad-key", "a mapping key must be plain text")
+                self.skip(get(), get)
                 continue
             # Interned: the same few keys recur in every item of a large file.
-            name = sys.intern(key_node.value)
-            if name == "<<" and key_node.tag == _PLAIN:
-                self.problem(_pos(key_node), "merge-key",
+            name = sys.intern(key.value)
+            if name == "<<" and key.implicit[0]:
+                self.problem(key.start_mark, "merge-key",
                              "merge keys (<<) are not supported; write the keys out")
+                self.skip(get(), get)
                 continue
             if name in first:
-                self.problem(_pos(key_node), "duplicate-key",
+                self.problem(key.start_mark, "duplicate-key",
                              f"duplicate key '{name}' (first at line {first[name]})")
+                self.skip(get(), get)
                 continue
-            first[name] = key_node.start_mark.line + 1
-            result[name], spot = self.build(value_node, self.pack(key_node))
+            first[name] = key.start_mark.line + 1
+            result[name], spot = self.node(get(), self.pack(key.start_mark), get)
             spots.append(spot)
         keys = tuple(result)
         return result, (head, self.key_lists.setdefault(keys, keys), *spots)
 
-    def expanded_size(self, node: Node) -> int:
-        """Values the node stands for once every alias is expanded (memoised)."""
-        key = id(node)
-        if key in self.sizes:
-            return self.sizes[key]
-        self.sizes[key] = 1  # provisional: a cycle (reported when building) counts once
-        size = 1
-        if isinstance(node, SequenceNode):
-            size += sum(self.expanded_size(item) for item in node.value)
-        elif isinstance(node, MappingNode):
-            size += sum(self.expanded_size(v) for _, v in node.value)
-        self.sizes[key] = min(size, MAX_EXPANDED + 1)
-        return self.sizes[key]
+    def key(self, event: Any, get: Callable[[], Any]) -> Any:
+        """Read a mapping key; the event of the node that stands for it (an alias's is
+        its anchor's)."""
+        if event.__class__ is AliasEvent:
+            return self.anchor_of(event).event
+        if event.anchor is not None or event.__class__ is not ScalarEvent:
+            self.skip(event, get)  # never built as a key, but an alias may build it
+        return event
+
+    def alias(self, event: Any, key: int) -> tuple[Any, Spot]:
+        """What an alias stands for: the anchored value, at the anchor's position."""
+        anchor = self.anchor_of(event)
+        if anchor.state == _ACTIVE:
+            self.expanded += 1
+            self.problem(anchor.event.start_mark, "alias",
+                         "an alias refers to a value that contains it")
+            return None, key << self.width
+        assert anchor.size is not None and anchor.state in (_KEPT, _BUILT)
+        if anchor.state == _KEPT:
+            assert anchor.events is not None
+            replay = iter(anchor.events)
+            expanded = self.expanded
+            value, spot = self.node(next(replay), key, replay.__next__)
+            self.expanded = expanded
+        else:
+            value, spot = anchor.value, key << self.width | anchor.pos
+        self.expanded += anchor.size
+        return value, spot
+
+    def skip(self, event: Any, get: Callable[[], Any]) -> list[Any]:
+        """Read past the node ``event`` starts without building it; its events.
+
+        An anchored node in there keeps its events for the first alias to it.
+        """
+        events = [event]
+        if event.__class__ is AliasEvent:
+            size = self.anchor_of(event).size
+            self.expanded += 1 if size is None else size  # one while it is being read
+            return events
+        anchor = self.anchor(event) if event.anchor is not None else None
+        if event.__class__ is SequenceStartEvent:
+            while (item := get()).__class__ is not SequenceEndEvent:
+                events += self.skip(item, get)
+            events.append(item)
+        elif event.__class__ is not ScalarEvent:
+            while (item := get()).__class__ is not MappingEndEvent:
+                expanded = self.expanded
+                events += self.skip(item, get)
+                self.expanded = expanded  # keys do not count
+                events += self.skip(get(), get)
+            events.append(item)
+        self.expanded += 1
+        if anchor is not None and anchor.state == _NEW:
+            anchor.events, anchor.state = events, _KEPT
+            anchor.size = self.expanded - anchor.start
+        return events
+
+    def anchor(self, event: Any) -> _Anchor:
+        """The anchor ``event`` defines: new, or the same when its kept events replay."""
+        anchor = self.anchors.get(event.anchor)
+        if anchor is None:
+            anchor = _Anchor(event, self.pack(event.start_mark), self.expanded)
+            self.anchors[event.anchor] = anchor
+        elif anchor.event is not event:
+            name = f" {event.anchor!r}" if self.named else ""
+            raise ComposerError(f"found duplicate anchor{name}; first occurrence",
+                                anchor.event.start_mark, "second occurrence", event.start_mark)
+        return anchor
+
+    def anchor_of(self, event: Any) -> _Anchor:
+        """The anchor an alias names."""
+        anchor = self.anchors.get(event.anchor)
+        if anchor is None:
+            name = f" {event.anchor!r}" if self.named else ""
+            raise ComposerError(None, None, f"found undefined alias{name}", event.start_mark)
+        return anchor
 
 
 def load(text: str, filename: str) -> Document:
@@ -283,9 +400,9 @@ def load(text: str, filename: str) -> Document:
     ``filename`` is only used in the problems. On a syntax error ``data`` is None and
     the single problem says where PyYAML stopped.
     """
-    # The node tree and the data hold no reference cycles, so the cyclic garbage
+    # The data and its positions hold no reference cycles, so the cyclic garbage
     # collector has nothing to find here; left on, it rescans the growing heap of
-    # nodes again and again (3-4x the reading time of a large configuration).
+    # containers again and again (3-4x the reading time of a large configuration).
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -297,12 +414,15 @@ def load(text: str, filename: str) -> Document:
 
 def _load(text: str, filename: str) -> Document:
     doc = Document(data=None)
+    # Wide enough for any line or column of this text.
+    shift = (len(text) + 2).bit_length()
     try:
-        composer = Composer(text)
+        parser = Parser(text)
         try:
-            root = composer.get_single_node()
+            builder = _Builder(parser, filename, shift)
+            data, tree, root = builder.document()
         finally:
-            composer.dispose()
+            parser.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -321,15 +441,14 @@ def _load(text: str, filename: str) -> Document:
         return doc
     if root is None:
         return doc
-    # Wide enough for any line or column of this text.
-    shift = (len(text) + 2).bit_length()
-    builder = _Builder(filename, doc, shift)
     # Without an anchor there is no alias, and nothing can expand.
-    if "&" in text and builder.expanded_size(root) > MAX_EXPANDED:
-        builder.problem(_pos(root), "alias", f"aliases expand to more than {MAX_EXPANDED} values")
+    if "&" in text and builder.expanded > MAX_EXPANDED:
+        builder.problems = []
+        builder.problem(root.start_mark, "alias",
+                        f"aliases expand to more than {MAX_EXPANDED} values")
+        doc.problems = builder.problems
         return doc
-    doc.data, tree = builder.build(root)
-    doc.positions = Positions(tree, shift)
+    doc.data, doc.positions, doc.problems = data, Positions(tree, shift), builder.problems
     return doc
 
 

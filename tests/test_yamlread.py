@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from sfa_rules import yamlread
 from sfa_rules.yamlread import MAX_EXPANDED, load, scalar
 
-# libyaml's composer where PyYAML has it, and always the pure-Python fallback: both
+# libyaml's parser where PyYAML has it, and always the pure-Python fallback: both
 # must report the same problems at the same positions.
-COMPOSERS = [pytest.param(c, id=c.__name__)
-             for c in dict.fromkeys([yamlread.Composer, yamlread.PyComposer])]
+PARSERS = [pytest.param(c, id=c.__name__)
+           for c in dict.fromkeys([yamlread.Parser, yamlread.PyParser])]
 
 
 @pytest.mark.parametrize(
@@ -54,11 +54,11 @@ def test_keys_are_always_text() -> None:
     assert doc.data == {"1": "a", "true": "b", "null": "c", "01": "d"}
 
 
-@pytest.mark.parametrize("composer", COMPOSERS)
+@pytest.mark.parametrize("parser", PARSERS)
 def test_positions_of_values_and_keys_are_one_based(
-    composer: type[Any], monkeypatch: pytest.MonkeyPatch
+    parser: type[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(yamlread, "Composer", composer)
+    monkeypatch.setattr(yamlread, "Parser", parser)
     text = "territories:\n  - id: us-west\n    members:\n      - {rep: ana, weight: 2}\n"
     doc = load(text, "t.yaml")
     at, key_at = doc.positions.at, doc.positions.key_at
@@ -106,10 +106,10 @@ def test_empty_document_is_none_without_problems() -> None:
         ("? [1, 2]\n: x\n", 1, 3, "bad-key"),
     ],
 )
-@pytest.mark.parametrize("composer", COMPOSERS)
-def test_problems(text: str, line: int, column: int, code: str, composer: type[Any],
+@pytest.mark.parametrize("parser", PARSERS)
+def test_problems(text: str, line: int, column: int, code: str, parser: type[Any],
                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(yamlread, "Composer", composer)
+    monkeypatch.setattr(yamlread, "Parser", parser)
     doc = load(text, "f.yaml")
     assert [(p.file, p.line, p.column, p.code) for p in doc.problems] == [
         ("f.yaml", line, column, code)
