@@ -190,6 +190,23 @@ def test_one_bad_item_leaves_the_others(write_config: WriteConfig) -> None:
     assert sm.invalid_ids["territories"] == {"b"}
 
 
+def test_long_lists_are_validated_in_chunks_with_the_same_outcome(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = "".join(
+        f"  - {{id: t{i}, priority: {'high' if i in (1, 4) else i}}}\n" for i in range(7))
+    folder = write_config({"territories/t.yaml": "territories:\n" + items})
+    whole = load_config(folder)
+    monkeypatch.setattr(loader, "CHUNK", 2)
+    config, sm, problems = load_config(folder)
+    assert [t.id for t in config.territories] == ["t0", "t2", "t3", "t5", "t6"]
+    assert [(p.line, p.column, p.code) for p in problems] == [
+        (3, 24, "wrong-type"), (6, 24, "wrong-type")]
+    assert sm.at(("territories", 3, "id")) == ("territories/t.yaml", 7, 10)
+    assert sm.invalid_ids["territories"] == {"t1", "t4"}
+    assert (config, problems) == whole[::2]
+
+
 def test_load_config_never_raises_on_garbage(write_config: WriteConfig) -> None:
     texts = ["", "---\n", "42\n", "[[[", "a: b: c", "territories: [1, [2], {x: 1}]",
              "reps: [{id: null}, {id: ''}, {id: [1]}]", "\t- tab", "? [a]\n: b\n"]
