@@ -207,6 +207,30 @@ def test_long_lists_are_validated_in_chunks_with_the_same_outcome(
     assert (config, problems) == whole[::2]
 
 
+def test_models_given_the_same_fields_share_one_set_of_their_names(
+    write_config: WriteConfig,
+) -> None:
+    folder = write_config({"territories/t.yaml": (
+        "territories:\n"
+        "  - {id: a, members: [{rep: ana}]}\n"
+        "  - {id: b, members: [{rep: ana}, {rep: luis, weight: 3}]}\n"
+        "  - {id: c, priority: 3}\n"
+    )})
+    config, _, problems = load_config(folder)
+    assert problems == []
+    a, b, c = config.territories
+    assert a.model_fields_set is b.model_fields_set
+    assert a.model_fields_set == {"id", "members"}
+    assert c.model_fields_set == {"id", "priority"}
+    ana = a.members[0]
+    assert ana.model_fields_set is b.members[0].model_fields_set
+    assert b.members[1].model_fields_set == {"rep", "weight"}
+    # The sets are never changed in place: a copy gets its own.
+    copy = ana.model_copy(update={"weight": 2})
+    assert copy.model_fields_set == {"rep", "weight"}
+    assert ana.model_fields_set == {"rep"} == b.members[0].model_fields_set
+
+
 def test_load_config_never_raises_on_garbage(write_config: WriteConfig) -> None:
     texts = ["", "---\n", "42\n", "[[[", "a: b: c", "territories: [1, [2], {x: 1}]",
              "reps: [{id: null}, {id: ''}, {id: [1]}]", "\t- tab", "? [a]\n: b\n"]
