@@ -142,6 +142,24 @@ def test_aliases_stand_for_the_anchored_value() -> None:
     assert doc.data == {"team": [{"rep": "ana"}], "other": [{"rep": "ana"}]}
 
 
+@pytest.mark.parametrize("parser", PARSERS)
+def test_an_anchor_skipped_where_it_stands_is_built_at_its_first_alias(
+    parser: type[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The repeated key's value is skipped; the first alias builds it, with its problems
+    # and its inside positioned where it is written; the next alias shares it.
+    monkeypatch.setattr(yamlread, "Parser", parser)
+    doc = load("a: 1\na: &x {b: !t 1, c: [*x]}\nd: *x\ne: *x\n", "f.yaml")
+    assert doc.data == {"a": 1, "d": {"b": None, "c": [None]}, "e": {"b": None, "c": [None]}}
+    assert [(p.line, p.column, p.code) for p in doc.problems] == [
+        (2, 1, "duplicate-key"), (2, 11, "unsafe-tag"), (2, 4, "alias")]
+    at, key_at = doc.positions.at, doc.positions.key_at
+    assert (at(("d",)), key_at(("d",)), at(("d", "b")), key_at(("d", "b"))) == (
+        (2, 4), (3, 1), (2, 11), (2, 8))
+    assert at(("d", "c", 0)) == (2, 20)  # the cycle has no position of its own
+    assert (at(("e", "b")), key_at(("e", "b"))) == ((2, 4), None)  # inside an alias
+
+
 def test_alias_bombs_are_refused_quickly() -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
