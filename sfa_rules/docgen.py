@@ -99,6 +99,7 @@ LOADER_CODES = [
     ("merge-key", "a merge key `<<:`"),
     ("alias", "an alias to the value that contains it, or aliases that expand too far"),
     ("bad-key", "a mapping key that is not plain text"),
+    ("too-deep", "values nested more than 100 levels deep, where they go too deep"),
     ("unreadable-file", "a file that cannot be read as UTF-8"),
     ("no-configuration", "the folder does not exist, or holds no YAML file"),
     ("unknown-key", "a key no model knows, with a did-you-mean"),

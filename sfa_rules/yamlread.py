@@ -51,6 +51,17 @@ _FLOAT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\.[0-9]*")
 # An alias may make a small file stand for a huge value ("billion laughs"); past this
 # many expanded values the document is refused.
 MAX_EXPANDED = 2_000_000
+# Deeper nesting than any configuration needs is refused (``too-deep``) rather than
+# overflowing Python's stack.
+MAX_DEPTH = 100
+
+
+class _TooDeep(Exception):
+    """A collection nested deeper than MAX_DEPTH; ``mark`` is where it starts."""
+
+    def __init__(self, mark: Any) -> None:
+        super().__init__()
+        self.mark = mark
 
 
 class PyParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
@@ -214,6 +225,13 @@ class _Builder:
         self.key_lists: dict[tuple[str, ...], tuple[str, ...]] = {}
         # Values the document stands for once every alias is expanded, keys left out.
         self.expanded = 0
+        self.depth = 0  # collections open around the node being read
+
+    def enter(self, event: Any) -> None:
+        """Open a collection; deeper than MAX_DEPTH ends the document (``too-deep``)."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _TooDeep(event.start_mark)
 
     def problem(self, mark: Any, code: str, message: str) -> None:
         # PyYAML marks are 0-based.
@@ -270,6 +288,7 @@ class _Builder:
             value = scalar(event.value) if event.implicit[0] else event.value
         elif event.__class__ is SequenceStartEvent:
             self.expanded += 1
+            self.enter(event)
             value = []
             spots: list[Spot | None] = [head, None]
             while (item := get()).__class__ is not SequenceEndEvent:
@@ -277,9 +296,12 @@ class _Builder:
                 value.append(item_value)
                 spots.append(item_spot)
             spot = tuple(spots)
+            self.depth -= 1
         else:
             self.expanded += 1
+            self.enter(event)
             value, spot = self.mapping(head, get)
+            self.depth -= 1
         if anchor is not None:
             anchor.value, anchor.state, anchor.events = value, _BUILT, None
             if anchor.size is None:
@@ -357,16 +379,20 @@ class _Builder:
             return events
         anchor = self.anchor(event) if event.anchor is not None else None
         if event.__class__ is SequenceStartEvent:
+            self.enter(event)
             while (item := get()).__class__ is not SequenceEndEvent:
                 events += self.skip(item, get)
             events.append(item)
+            self.depth -= 1
         elif event.__class__ is not ScalarEvent:
+            self.enter(event)
             while (item := get()).__class__ is not MappingEndEvent:
                 expanded = self.expanded
                 events += self.skip(item, get)
                 self.expanded = expanded  # keys do not count
                 events += self.skip(get(), get)
             events.append(item)
+            self.depth -= 1
         self.expanded += 1
         if anchor is not None and anchor.state == _NEW:
             anchor.events, anchor.state = events, _KEPT
@@ -423,6 +449,12 @@ def _load(text: str, filename: str) -> Document:
             data, tree, root = builder.document()
         finally:
             parser.dispose()
+    except _TooDeep as exc:
+        doc.problems.append(Problem(
+            filename, exc.mark.line + 1, exc.mark.column + 1, "error", "too-deep",
+            f"values nest more than {MAX_DEPTH} levels deep; a configuration needs a few",
+        ))
+        return doc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)

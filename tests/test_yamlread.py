@@ -104,6 +104,11 @@ def test_empty_document_is_none_without_problems() -> None:
         ("a: 1\n---\nb: 2\n", 2, 1, "yaml-syntax"),
         ("a: \x07\n", 1, 4, "yaml-syntax"),
         ("? [1, 2]\n: x\n", 1, 3, "bad-key"),
+        # nesting deeper than MAX_DEPTH (100, the root mapping included) is refused
+        # where it goes too deep, not with Python's RecursionError
+        ("a: " + "[" * 150 + "]" * 150 + "\n", 1, 103, "too-deep"),
+        ("a: !x " + "[" * 2000 + "]" * 2000 + "\n", 1, 106, "too-deep"),
+        ("a: &x " + "{b: " * 120 + "1" + "}" * 120 + "\nc: *x\n", 1, 403, "too-deep"),
     ],
 )
 @pytest.mark.parametrize("parser", PARSERS)
