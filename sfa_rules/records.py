@@ -304,6 +304,10 @@ def _read_jsonl(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
                 text = line.decode("utf-8", "replace")
             try:
                 record = json.loads(text.rstrip("\r\n"))  # so errors point into the line
+            except RecursionError:
+                failure = RecordError("bad-json", "the line nests values too deeply to read")
+                yield InputRow(source, row, None, None, error or failure)
+                continue
             except ValueError as exc:
                 msg = getattr(exc, "msg", str(exc))
                 pos = getattr(exc, "pos", None)

@@ -379,6 +379,18 @@ def test_oversized_field_is_a_row_error(tmp_path: Path) -> None:
     ]
 
 
+def test_a_line_nested_too_deeply_is_a_row_error(tmp_path: Path) -> None:
+    """json.loads gives up with RecursionError, not ValueError: still one bad row."""
+    path = tmp_path / "leads.jsonl"
+    deep = '{"id": "L-1", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    path.write_text(f'{deep}\n{{"id": "L-2"}}\n', encoding="utf-8")
+    rows = list(read([path]))
+    assert [(r.row, r.record, r.error and r.error.code) for r in rows] == [
+        (1, None, "bad-json"),
+        (2, {"id": "L-2"}, None),
+    ]
+
+
 def test_unreadable_header_stops_the_file(tmp_path: Path) -> None:
     path = tmp_path / "leads.csv"
     path.write_text(f"id,{'n' * 200_000}\nL-1,a\n", encoding="utf-8")
