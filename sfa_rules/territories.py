@@ -139,33 +139,49 @@ class TerritoryIndex:
         (the first holding about ``_BAND`` candidates, then 4x wider): a band that
         finds a match ends the search, so a long bucket whose own first match is late
         costs nothing when another bucket's comes early. Exact candidates need no
-        predicate run.
+        predicate run. Most records are decided in the first band, walked here;
+        ``_later_bands`` goes on from there.
         """
         tests, dated, exact = self._tests, self._dated, self._exact
         hits = self._hits(facts)
-        size = len(self.order)
-        best = size
+        best = size = len(self.order)
         if hits:
-            low = 0
-            # The first band holds about _BAND candidates (all of them when few).
-            limit = size * _BAND // sum(map(len, hits)) + 1
-            while True:
-                cap = limit  # then the best match so far
-                for bucket in hits:
-                    # Walked, not bisected: a band mostly ends after a candidate or two.
-                    for rank in islice(bucket, bisect_left(bucket, low), None) if low else bucket:
-                        if rank >= cap:
-                            break
-                        if (exact[rank] or tests[rank](facts)) and (
-                            not dated[rank] or self.order[rank].in_effect(iso_day(day))
-                        ):
-                            best = cap = rank
-                            break
-                if best < size or limit >= size:
-                    break
-                low, limit = limit, limit * 4
-        if best < size:
-            return self.order[best]
+            limit = cap = size * _BAND // sum(map(len, hits)) + 1  # cap: then the best so far
+            for bucket in hits:
+                for rank in bucket:
+                    if rank >= cap:
+                        break
+                    if (exact[rank] or tests[rank](facts)) and (
+                        not dated[rank] or self.order[rank].in_effect(iso_day(day))
+                    ):
+                        best = cap = rank
+                        break
+            if best == size and limit < size:
+                best = self._later_bands(facts, day, hits, limit)
+        return self.order[best] if best < size else self._default_for(facts, day)
+
+    def _later_bands(self, facts: Facts, day: DateLike, hits: list[list[int]], low: int) -> int:
+        """The rank of the first match at ``low`` or later (the size when none)."""
+        tests, dated, exact = self._tests, self._dated, self._exact
+        best = size = len(self.order)
+        while low < size:
+            cap = limit = low * 4
+            for bucket in hits:
+                for rank in islice(bucket, bisect_left(bucket, low), None):
+                    if rank >= cap:
+                        break
+                    if (exact[rank] or tests[rank](facts)) and (
+                        not dated[rank] or self.order[rank].in_effect(iso_day(day))
+                    ):
+                        best = cap = rank
+                        break
+            if best < size:
+                break
+            low = limit
+        return best
+
+    def _default_for(self, facts: Facts, day: DateLike) -> CompiledTerritory | None:
+        """The default territory if it is in effect and matches (when no other does)."""
         default = self.default
         if default is not None and default.in_effect(iso_day(day)) and default.predicate.test(facts):
             return default

@@ -289,13 +289,13 @@ def _parts(node: Node) -> list[Node]:
 
 # One part of a table as the per-record loop reads it: the guard's field (None: no
 # guard) and the values it excludes, then the part's eq, prefix and numeric range
-# probes and its residual list.
+# probes and the buckets every record hits (its residual list, if any).
 Part = tuple[
     str | None, frozenset[str],
     tuple[tuple[str, dict[str, list[int]]], ...],
     tuple[tuple[str, int, dict[str, tuple[int, ...]], dict[str, list[int]]], ...],
     tuple[tuple[str, list[float], list[list[int]]], ...],
-    list[int],
+    tuple[list[int], ...],
 ]
 
 
@@ -328,8 +328,10 @@ class Partitioned:
         self.rest = Table(rest, nodes).parts
         # A record of a partition probes its table and the unpartitioned one: their
         # parts are joined once here, so that a record walks one tuple.
-        self.tables = {value: Table(members, nodes).parts + self.rest
-                       for value, members in tables.items()}
+        self.tables: dict[str, tuple[Part, ...]] = {}
+        if field is not None:
+            for value, members in tables.items():
+                self.tables[value] = Table(members, nodes).parts + _settled(self.rest, field, value)
 
     def hits(self, facts: Facts) -> list[list[int]]:
         """The buckets (each in try order) the record's values hit in its partition's
@@ -342,7 +344,7 @@ class Partitioned:
             if value is not None:
                 parts = self.tables.get(value, parts)
         hits: list[list[int]] = []
-        for guard, excluded, eq, prefix, ranges, residual in parts:
+        for guard, excluded, eq, prefix, ranges, always in parts:
             if guard is not None and text.get(guard) in excluded:
                 continue
             for field, buckets in eq:
@@ -366,8 +368,7 @@ class Partitioned:
                     cell = cells[bisect_right(bounds, number)]
                     if cell:
                         hits.append(cell)
-            if residual:
-                hits.append(residual)
+            hits.extend(always)
         return hits
 
 
@@ -390,7 +391,21 @@ def _part(guard: str | None, excluded: frozenset[str], members: dict[int, Option
             tuple((f, dict(b)) for f, b in eq.items()),
             tuple(_prefix_table(f, b) for f, b in prefix.items()),
             tuple((f, *_cells(items)) for f, items in spans.items()),
-            residual)
+            (residual,) if residual else ())
+
+
+def _settled(parts: tuple[Part, ...], field: str, value: str) -> tuple[Part, ...]:
+    """``parts`` for the records whose ``field`` holds ``value``: their eq probe on
+    that field is settled once here, its bucket for the value hit by every record
+    (an ``any`` of the partition field and another puts such keys in the other
+    table: ``any: [{country: X}, {state: Y}]``)."""
+    out: list[Part] = []
+    for guard, excluded, eq, prefix, ranges, always in parts:
+        found = [bucket for f, buckets in eq if f == field
+                 for bucket in [buckets.get(value)] if bucket is not None]
+        out.append((guard, excluded, tuple((f, b) for f, b in eq if f != field), prefix,
+                    ranges, (*always, *found)))
+    return tuple(out)
 
 
 def _prefix_table(field: str, buckets: dict[str, list[int]],

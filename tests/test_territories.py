@@ -129,6 +129,24 @@ def test_candidates_are_lazy() -> None:
     assert next(found).id == "t1"
 
 
+def test_first_match_goes_on_past_the_first_band() -> None:
+    """300 failing candidates in one bucket: the first band (about 8 candidates) finds
+    nothing, later ones do, in whichever bucket the match is."""
+    failing = [{"id": f"acme{i}", "priority": 10,
+                "when": {"state": "CA", "company": {"regex": "acme"}}} for i in range(300)]
+    territories = [*failing[:100], {"id": "zip-9", "priority": 10, "when": {"zip": {"prefix": "9"}}},
+                   *failing[100:], {"id": "zeta", "when": {"state": "CA", "company": {"regex": "zeta"}}}]
+    ctx, index = build(territories)
+    for record, expected in [({"state": "CA", "company": "zeta", "zip": "94107"}, "zip-9"),
+                             ({"state": "CA", "company": "zeta"}, "zeta"),
+                             ({"state": "CA", "company": "acme"}, "acme0"),
+                             ({"state": "CA", "company": "ibm"}, None)]:
+        facts = ctx.facts(record)
+        first = index.first_match(facts, "2026-06-01")
+        assert (first.id if first else None) == expected
+        assert index.scan_first(facts, "2026-06-01") == first
+
+
 # -- property: the index agrees with the plain scan ----------------------------
 
 COUNTRIES = ["us", "ca", "mx", "NO"]
