@@ -18,7 +18,8 @@ import math
 import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .facts import Facts
 from .predicates import All, Node, Not, RuleRef, Test
@@ -287,8 +288,8 @@ def _parts(node: Node) -> list[Node]:
     return [node]
 
 
-# One part of a table as the per-record loop reads it: the guard's field (None: no
-# guard) and the values it excludes, then the part's eq, prefix and numeric range
+# One part of a table, as ``_hits_function`` writes it out: the guard's field (None:
+# no guard) and the values it excludes, then the part's eq, prefix and numeric range
 # probes and the buckets every record hits (its residual list, if any).
 Part = tuple[
     str | None, frozenset[str],
@@ -318,58 +319,104 @@ class Table:
             for g, part in split.items())
 
 
+Hits = Callable[[Facts], list[list[int]]]
+
+
 class Partitioned:
     """The tables of the territories that require a value of the partition field, by
     that value, and the table of the others; ``hits`` lists the buckets a record hits."""
 
     def __init__(self, field: str | None, tables: dict[str, dict[int, Option | None]],
                  rest: dict[int, Option | None], nodes: Sequence[Node]) -> None:
-        self.field = field
-        self.rest = Table(rest, nodes).parts
+        compiled: dict[str, Callable[..., Hits]] = {}  # by source: one per shape of parts
+        rest_parts = Table(rest, nodes).parts
+        self.rest = _hits_function(rest_parts, compiled)
         # A record of a partition probes its table and the unpartitioned one: their
-        # parts are joined once here, so that a record walks one tuple.
-        self.tables: dict[str, tuple[Part, ...]] = {}
+        # parts are joined once here, so that a record runs one function.
+        self.tables: dict[str | None, Hits] = {}
         if field is not None:
             for value, members in tables.items():
-                self.tables[value] = Table(members, nodes).parts + _settled(self.rest, field, value)
+                parts = Table(members, nodes).parts + _settled(rest_parts, field, value)
+                self.tables[value] = _hits_function(parts, compiled)
+        self.field = field or ""  # no partition field, no tables: every record is "rest"
 
     def hits(self, facts: Facts) -> list[list[int]]:
         """The buckets (each in try order) the record's values hit in its partition's
-        table and the unpartitioned one. One loop over flat tuples: this runs for
-        every record."""
-        text = facts.text
-        parts = self.rest
-        if self.field is not None:
-            value = text.get(self.field)
-            if value is not None:
-                parts = self.tables.get(value, parts)
-        hits: list[list[int]] = []
-        for guard, excluded, eq, prefix, ranges, always in parts:
-            if guard is not None and text.get(guard) in excluded:
-                continue
-            for field, buckets in eq:
-                value = text.get(field)
-                if value is not None:
-                    bucket = buckets.get(value)
-                    if bucket is not None:
-                        hits.append(bucket)
-            for field, shortest, stems, merged in prefix:
-                value = text.get(field)
-                if value is not None:
-                    # Longest first: a key's bucket holds those of the shorter keys.
-                    for length in stems.get(value[:shortest], ()):
-                        bucket = merged.get(value[:length])
-                        if bucket is not None:
-                            hits.append(bucket)
+        table and the unpartitioned one."""
+        return self.tables.get(facts.text.get(self.field), self.rest)(facts)
+
+
+def _hits_function(parts: tuple[Part, ...], compiled: dict[str, Callable[..., Hits]]) -> Hits:
+    """``parts`` as one function ``hits(facts)``, its probes written out one by one: a
+    loop reading the parts' tuples per record cost as much as the lookups themselves.
+    Field names and lengths are written as literals (``repr`` of str and int); the
+    tables are the arguments of a factory, compiled once per shape (``compiled``)::
+
+        def make(a0, a1, a2, a3, a4):
+            def hits(f):
+                x = f.text
+                out = []
+                b = a0.get(x.get('state'))
+                if b is not None:
+                    out.append(b)
+                v = x.get('zip')
+                if v is not None:
+                    for n in a1.get(v[:1], ()):  # longest first: a key's bucket
+                        b = a2.get(v[:n])        # holds those of the shorter keys
+                        if b is not None:
+                            out.append(b)
                             break
-            for field, bounds, cells in ranges:
-                number = facts.num.get(field)
-                if number is not None:
-                    cell = cells[bisect_right(bounds, number)]
-                    if cell:
-                        hits.append(cell)
-            hits.extend(always)
-        return hits
+                if x.get('lead_source') not in a3:
+                    out.extend(a4)
+                return out
+            return hits
+    """
+    args: list[object] = []
+
+    def arg(value: object) -> str:
+        args.append(value)
+        return f"a{len(args) - 1}"
+
+    lines: list[str] = []
+    for guard, excluded, eq, prefix, ranges, always in parts:
+        at = "        "
+        if guard is not None:
+            lines.append(f"{at}if x.get({guard!r}) not in {arg(excluded)}:")
+            at += "    "
+        body: list[str] = []
+        for field, buckets in eq:
+            body += [f"b = {arg(buckets)}.get(x.get({field!r}))",
+                     "if b is not None:",
+                     "    out.append(b)"]
+        for field, shortest, stems, merged in prefix:
+            body += [f"v = x.get({field!r})",
+                     "if v is not None:",
+                     f"    for n in {arg(stems)}.get(v[:{shortest!r}], ()):",
+                     f"        b = {arg(merged)}.get(v[:n])",
+                     "        if b is not None:",
+                     "            out.append(b)",
+                     "            break"]
+        for field, bounds, cells in ranges:
+            body += [f"v = f.num.get({field!r})",
+                     "if v is not None:",
+                     f"    b = {arg(cells)}[bisect_right({arg(bounds)}, v)]",
+                     "    if b:",
+                     "        out.append(b)"]
+        if always:
+            body.append(f"out.extend({arg(always)})")
+        lines += [at + line for line in body or ["pass"]]
+    source = "\n".join([f"def make({', '.join(f'a{i}' for i in range(len(args)))}):",
+                        "    def hits(f):",
+                        "        x = f.text",
+                        "        out = []",
+                        *lines,
+                        "        return out",
+                        "    return hits"])
+    if source not in compiled:
+        namespace: dict[str, Any] = {"bisect_right": bisect_right}
+        exec(compile(source, "<territory index>", "exec"), namespace)  # noqa: S102 - see docstring
+        compiled[source] = namespace["make"]
+    return compiled[source](*args)
 
 
 def _part(guard: str | None, excluded: frozenset[str], members: dict[int, Option | None],
