@@ -85,7 +85,8 @@ def main() -> None:
                        args.rows)
         print(f"ratio {args.territories:,} territories / shipped: {large / shipped:.2f}")
         # Memory must not grow with the input: the same run on a tenth of the rows.
-        tenth = folder / "tenth.csv"
+        tenth = folder / "tenth" / "leads.csv"  # the type comes from the file's name
+        tenth.parent.mkdir()
         write_leads(tenth, args.rows // 10, args.seed)
         common[1] = str(tenth)
         _, small_peak = run(f"shipped, {args.rows // 10:,} rows", [*common, "--config", str(REPO)],
