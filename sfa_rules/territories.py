@@ -26,7 +26,7 @@ from .criteria import CriteriaContext
 from .facts import Facts
 from .models import Config, Territory
 from .predicates import ALWAYS, NEVER, All, Any_, Node, Predicate, RuleRef, compile, paused_gc
-from .territory_index import Option, Partitioned, choose, group_of, implied, options
+from .territory_index import Bucket, Option, Partitioned, choose, group_of, implied, options
 
 DateLike = str | Date | None
 # first_match walks the hit buckets side by side in bands of rank, the first holding
@@ -146,6 +146,9 @@ class TerritoryIndex:
         hits = self._hits(facts)
         best = size = len(self.order)
         if hits:
+            # Earliest first candidate first: a match found early stops the other
+            # buckets at their first candidate, untested.
+            hits.sort()
             limit = cap = size * _BAND // sum(map(len, hits)) + 1  # cap: then the best so far
             for bucket in hits:
                 for rank in bucket:
@@ -160,7 +163,7 @@ class TerritoryIndex:
                 best = self._later_bands(facts, day, hits, limit)
         return self.order[best] if best < size else self._default_for(facts, day)
 
-    def _later_bands(self, facts: Facts, day: DateLike, hits: list[list[int]], low: int) -> int:
+    def _later_bands(self, facts: Facts, day: DateLike, hits: list[Bucket], low: int) -> int:
         """The rank of the first match at ``low`` or later (the size when none)."""
         tests, dated, exact = self._tests, self._dated, self._exact
         best = size = len(self.order)
@@ -233,7 +236,7 @@ class TerritoryIndex:
         self._hits = self._index.hits
         self._exact = tuple(exact)
 
-    def _ranks(self, facts: Facts) -> list[int]:
+    def _ranks(self, facts: Facts) -> Sequence[int]:
         """Candidate ranks in try order: the hit buckets, merged (a territory filed
         under several keys may be in more than one)."""
         hits = self._hits(facts)

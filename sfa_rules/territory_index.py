@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
 from .facts import Facts
@@ -288,15 +290,18 @@ def _parts(node: Node) -> list[Node]:
     return [node]
 
 
+# Ranks in try order. Tuples, not lists: a record touches a few of tens of thousands,
+# and a tuple's items sit in its own memory (one cache miss, not two).
+Bucket = tuple[int, ...]
 # One part of a table, as ``_hits_function`` writes it out: the guard's field (None:
 # no guard) and the values it excludes, then the part's eq, prefix and numeric range
 # probes and the buckets every record hits (its residual list, if any).
 Part = tuple[
     str | None, frozenset[str],
-    tuple[tuple[str, dict[str, list[int]]], ...],
-    tuple[tuple[str, int, dict[str, tuple[int, ...]], dict[str, list[int]]], ...],
-    tuple[tuple[str, list[float], list[list[int]]], ...],
-    tuple[list[int], ...],
+    tuple[tuple[str, dict[str, Bucket]], ...],
+    tuple[tuple[str, int, dict[str, tuple[int, ...]], dict[str, Bucket]], ...],
+    tuple[tuple[str, list[float], list[Bucket]], ...],
+    tuple[Bucket, ...],
 ]
 
 
@@ -319,7 +324,7 @@ class Table:
             for g, part in split.items())
 
 
-Hits = Callable[[Facts], list[list[int]]]
+Hits = Callable[[Facts], list[Bucket]]
 
 
 class Partitioned:
@@ -340,7 +345,7 @@ class Partitioned:
                 self.tables[value] = _hits_function(parts, compiled)
         self.field = field or ""  # no partition field, no tables: every record is "rest"
 
-    def hits(self, facts: Facts) -> list[list[int]]:
+    def hits(self, facts: Facts) -> list[Bucket]:
         """The buckets (each in try order) the record's values hit in its partition's
         table and the unpartitioned one."""
         return self.tables.get(facts.text.get(self.field), self.rest)(facts)
@@ -429,16 +434,17 @@ def _part(guard: str | None, excluded: frozenset[str], members: dict[int, Option
         chosen = members[rank]
         if chosen is not None:
             for field, kind, value in chosen:
-                (eq if kind == "eq" else prefix)[field][value].append(rank)
+                # Interned: the partitions' tables share one string per key, fewer to cache.
+                (eq if kind == "eq" else prefix)[field][sys.intern(value)].append(rank)
         elif (span := number_range(nodes[rank])) is not None:
             spans[span[0]].append((rank, span[1], span[2]))
         else:
             residual.append(rank)
     return (guard, excluded,
-            tuple((f, dict(b)) for f, b in eq.items()),
+            tuple((f, {k: tuple(b) for k, b in keys.items()}) for f, keys in eq.items()),
             tuple(_prefix_table(f, b) for f, b in prefix.items()),
             tuple((f, *_cells(items)) for f, items in spans.items()),
-            (residual,) if residual else ())
+            (tuple(residual),) if residual else ())
 
 
 def _settled(parts: tuple[Part, ...], field: str, value: str) -> tuple[Part, ...]:
@@ -456,7 +462,7 @@ def _settled(parts: tuple[Part, ...], field: str, value: str) -> tuple[Part, ...
 
 
 def _prefix_table(field: str, buckets: dict[str, list[int]],
-                  ) -> tuple[str, int, dict[str, tuple[int, ...]], dict[str, list[int]]]:
+                  ) -> tuple[str, int, dict[str, tuple[int, ...]], dict[str, Bucket]]:
     """A prefix field's buckets, each merged with those of the shorter keys it starts
     with, so that a value hits one bucket: that of the longest key it starts with. A
     value's cut at the shortest key length (its stem) gives the lengths to try, longest
@@ -464,17 +470,25 @@ def _prefix_table(field: str, buckets: dict[str, list[int]],
     and one lookup turns most values away."""
     lengths = sorted({len(p) for p in buckets})
     shortest = lengths[0]
-    merged: dict[str, list[int]] = {}
+    merged: dict[str, Bucket] = {}
     under: dict[str, set[int]] = defaultdict(set)
     for key in buckets:
         shorter = (key[:n] for n in lengths if n < len(key))
-        merged[key] = sorted({rank for k in (key, *shorter) for rank in buckets.get(k, ())})
+        merged[key] = tuple(sorted({rank for k in (key, *shorter) for rank in buckets.get(k, ())}))
         under[key[:shortest]].add(len(key))
-    stems = {stem: tuple(sorted(found, reverse=True)) for stem, found in under.items()}
+    stems = {sys.intern(stem): _shared(tuple(sorted(found, reverse=True)))
+             for stem, found in under.items()}
     return field, shortest, stems, merged
 
 
-def _cells(items: list[tuple[int, float, float]]) -> tuple[list[float], list[list[int]]]:
+@cache
+def _shared(lengths: tuple[int, ...]) -> tuple[int, ...]:
+    """One object per tuple of lengths: the stems of every table share the few there
+    are, which stay in cache."""
+    return lengths
+
+
+def _cells(items: list[tuple[int, float, float]]) -> tuple[list[float], list[Bucket]]:
     """Cut the number line at the ranges' bounds (every ``step``-th, so that the cells
     hold at most ``_RANGE_BUDGET`` entries per range) and list, per cell, in try order,
     the ranges that meet it. A number ``x`` lies in cell ``bisect_right(bounds, x)``."""
@@ -492,4 +506,4 @@ def _cells(items: list[tuple[int, float, float]]) -> tuple[list[float], list[lis
     for rank, a, b in spans:  # items are in try order, so each cell is too
         for c in range(a, b + 1):
             cells[c].append(rank)
-    return bounds, cells
+    return bounds, [tuple(cell) for cell in cells]
