@@ -108,6 +108,10 @@ class Assigner:
         self.default_owner = owner if rep is not None and rep.active else None
         self._signatures = {t.id: signature(t) for t in index.tried()}
         self._labels = {t.id: f"territory:{t.id}" for t in index.tried()}
+        # Territories whose members are all always eligible: no check per pick.
+        self._open_to_all = frozenset(
+            t.id for t in index.tried() if all(rep in self._always for rep, _ in t.members)
+        )
 
     def applies(self, record_type: str) -> bool:
         """Does a record of this type get an owner (``assignment.applies_to``)?"""
@@ -279,6 +283,10 @@ class Assigner:
         """The member chosen and the rotation state after the pick (not yet stored)."""
         members = t.members
         n = len(members)
+        if n and t.id in self._open_to_all and t.distribution == "round_robin":
+            last = state.get("last", -1) if state else -1
+            pos = (last + 1) % n if isinstance(last, int) and -1 <= last < n else 0
+            return members[pos][0], {"last": pos}
         always, why_not = self._always, self.why_not
 
         def eligible(i: int) -> bool:
