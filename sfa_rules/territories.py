@@ -222,19 +222,21 @@ class TerritoryIndex:
         chosen = choose(found, pkey)
         parts: dict[str, dict[int, Option | None]] = defaultdict(dict)
         rest: dict[int, Option | None] = {}
-        exact = [False] * len(nodes)
+        used: dict[int, list[Option]] = {}  # the options a record finding it holds keys of
         for rank, opts in found.items():
             partition = min((o for o in opts if group_of(o) == {pkey}), key=len, default=None)
-            used = [o for o in (partition, chosen[rank]) if o is not None]
+            used[rank] = [o for o in (partition, chosen[rank]) if o is not None]
             if partition is not None:
                 for _, _, value in partition:
                     parts[value][rank] = chosen[rank]
             else:
                 rest[rank] = chosen[rank]
-            exact[rank] = implied(nodes[rank], used)
         self._index = Partitioned(field, parts, rest, nodes)
         self._hits = self._index.hits
-        self._exact = tuple(exact)
+        guards = self._index.guards
+        self._exact = tuple(
+            rank in used and all(implied(nodes[rank], used[rank], g) for g in guards[rank])
+            for rank in range(len(nodes)))
 
     def _ranks(self, facts: Facts) -> Sequence[int]:
         """Candidate ranks in try order: the hit buckets, merged (a territory filed

@@ -24,7 +24,7 @@ from functools import cache
 from typing import Any
 
 from .facts import Facts
-from .predicates import All, Node, Not, RuleRef, Test
+from .predicates import All, Any_, Node, Not, RuleRef, Test
 
 Key = tuple[str, str, str]  # (field, "eq" | "prefix", value)
 Option = frozenset[Key]
@@ -41,6 +41,8 @@ _MIN_GUARDED = 8
 _MAX_GUARDS = 4
 # Numeric ranges: cells cut coarser until they hold at most this many entries per range.
 _RANGE_BUDGET = 16
+# Operators whose keys are exactly what they require (a between's or regex's are more).
+_KEYED = ("eq", "in", "prefix")
 _REGEX_SPECIAL = frozenset(".^$*+?{}[]\\|()")
 _REGEX_REPEAT = frozenset("*+?{")
 # Literal characters whose case-insensitive matches all fold (str.lower) to text that
@@ -174,43 +176,26 @@ def regex_prefix(pattern: re.Pattern[str]) -> str | None:
     return found or None
 
 
-def conjuncts(node: Node) -> list[Test] | None:
-    """The tests of a node that is a plain conjunction (None if it is not)."""
-    if isinstance(node, Test):
-        return [node]
-    if isinstance(node, RuleRef):
-        return conjuncts(node.node)
-    if not isinstance(node, All):
-        return None
-    out: list[Test] = []
-    for child in node.nodes:
-        tests = conjuncts(child)
-        if tests is None:
-            return None
-        out += tests
-    return out
-
-
-def implied(node: Node, used: Sequence[Option]) -> bool:
-    """Does finding a record through ``used`` (it holds a key of each option) prove
-    that ``node`` holds? Only options of one (field, kind) each can say so."""
-    by_group: dict[Group, frozenset[str]] = {}
-    for option in used:
-        groups = group_of(option)
-        if len(groups) != 1:
-            return False
-        (g,) = groups
-        by_group[g] = frozenset(v for _, _, v in option)
-    tests = conjuncts(node)
-    if tests is None:
-        return False
-    for t in tests:
-        if t.op in ("eq", "in"):
-            values = frozenset([t.value] if t.op == "eq" else t.value)
-            if by_group.get((t.field, "eq")) != values:
+def implied(node: Node, used: Sequence[Option], guard: Guard | None = None) -> bool:
+    """Does finding a record through ``used`` (it holds a key of each option), in a
+    part whose ``guard`` it passed, prove that ``node`` holds? Every conjunct must be
+    proven: an eq / in / prefix test by an option that is exactly its keys, an ``any``
+    of such tests by an option that is exactly all their keys (``any: [{country: X},
+    {state: Y}]`` by {country=x, state=y}: a record holding either key holds one
+    alternative), a ne / not_in (or ``not`` of eq / in) by the guard."""
+    for part in _parts(node):
+        if isinstance(part, Any_):
+            tests = [t for alternative in part.nodes
+                     if isinstance(t := _unwrapped(alternative), Test) and t.op in _KEYED]
+            if len(tests) < len(part.nodes):
                 return False
-        elif t.op == "prefix":
-            if by_group.get((t.field, "prefix")) != minimal(t.value):
+            if _tidy(frozenset().union(*(_test_keys(t) for t in tests))) not in used:
+                return False
+        elif isinstance(part, Test) and part.op in _KEYED:
+            if _test_keys(part) not in used:
+                return False
+        elif (excluded := _as_guard(part)) is not None:
+            if guard is None or guard[0] != excluded[0] or not excluded[1] <= guard[1]:
                 return False
         else:
             return False
@@ -245,19 +230,24 @@ Range = tuple[str, float, float]  # (numeric field, low, high), inclusive
 def guards(node: Node) -> list[Guard]:
     """The values a field must not hold for the node to hold (``ne``, ``not_in``, or
     ``not`` of ``eq``/``in``, among the node's conjuncts); an absent field holds them."""
-    out: list[Guard] = []
-    for part in _parts(node):
-        test = part.node if isinstance(part, Not) else part
-        while isinstance(test, RuleRef):
-            test = test.node
-        if not isinstance(test, Test):
-            continue
-        negated = isinstance(part, Not)
-        if test.op in (("eq", "in") if negated else ("ne", "not_in")):
-            values = (test.value,) if test.op in ("eq", "ne") else test.value
-            if values:
-                out.append((test.field, frozenset(values)))
-    return out
+    return [g for part in _parts(node) if (g := _as_guard(part)) is not None]
+
+
+def _as_guard(part: Node) -> Guard | None:
+    """The values a field must not hold, when that is all ``part`` says."""
+    negated = isinstance(part, Not)
+    test = _unwrapped(part.node if isinstance(part, Not) else part)
+    if not isinstance(test, Test) or test.op not in (("eq", "in") if negated else ("ne", "not_in")):
+        return None
+    values = (test.value,) if test.op in ("eq", "ne") else test.value
+    return (test.field, frozenset(values)) if values else None
+
+
+def _unwrapped(node: Node) -> Node:
+    """The node a named rule stands for (the node itself when it is no rule)."""
+    while isinstance(node, RuleRef):
+        node = node.node
+    return node
 
 
 def number_range(node: Node) -> Range | None:
@@ -316,8 +306,9 @@ class Table:
         shared = Counter(g for gs in found.values() for g in set(gs))
         common = [g for g, n in shared.most_common(_MAX_GUARDS) if n >= _MIN_GUARDED]
         split: dict[Guard | None, dict[int, Option | None]] = defaultdict(dict)
+        self.guard_of: dict[int, Guard | None] = {}  # the guard setting each apart, if any
         for rank, chosen in members.items():
-            guard = next((g for g in common if g in found[rank]), None)
+            guard = self.guard_of[rank] = next((g for g in common if g in found[rank]), None)
             split[guard][rank] = chosen
         self.parts: tuple[Part, ...] = tuple(
             _part(g[0] if g else None, g[1] if g else frozenset(), part, nodes)
@@ -334,14 +325,21 @@ class Partitioned:
     def __init__(self, field: str | None, tables: dict[str, dict[int, Option | None]],
                  rest: dict[int, Option | None], nodes: Sequence[Node]) -> None:
         compiled: dict[str, Callable[..., Hits]] = {}  # by source: one per shape of parts
-        rest_parts = Table(rest, nodes).parts
-        self.rest = _hits_function(rest_parts, compiled)
+        rest_table = Table(rest, nodes)
+        self.rest = _hits_function(rest_table.parts, compiled)
+        # The guards each territory was set apart by, one per table it is in.
+        self.guards: dict[int, list[Guard | None]] = defaultdict(list)
+        for rank, guard in rest_table.guard_of.items():
+            self.guards[rank].append(guard)
         # A record of a partition probes its table and the unpartitioned one: their
         # parts are joined once here, so that a record runs one function.
         self.tables: dict[str | None, Hits] = {}
         if field is not None:
             for value, members in tables.items():
-                parts = Table(members, nodes).parts + _settled(rest_parts, field, value)
+                table = Table(members, nodes)
+                for rank, guard in table.guard_of.items():
+                    self.guards[rank].append(guard)
+                parts = table.parts + _settled(rest_table.parts, field, value)
                 self.tables[value] = _hits_function(parts, compiled)
         self.field = field or ""  # no partition field, no tables: every record is "rest"
 

@@ -190,6 +190,14 @@ def _block(parts: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 flat = st.builds(_block, st.lists(leaf, min_size=1, max_size=3),
                  st.sampled_from(["all", "all", "any", "not"]))
+# Leaves whose keys are exactly what they require: an `any` of them (found through
+# any of its keys) needs no test, nor does a guard its table sets it apart by.
+keyed = st.one_of(
+    st.builds(lambda c: {"country": c}, st.lists(st.sampled_from(COUNTRIES), min_size=1, max_size=2)),
+    st.builds(lambda s: {"state": s}, st.lists(st.sampled_from(STATES), min_size=1, max_size=2)),
+    st.builds(lambda p: {"zip": {"prefix": p}}, st.lists(st.sampled_from(["9", "94", "01"]), min_size=1)),
+    st.builds(lambda i: {"industry": i}, st.sampled_from(INDUSTRIES)),
+)
 # Disjunctions of blocks over different fields (filed under each alternative's keys),
 # nested one level, and conjoined with more criteria.
 blocks = st.one_of(
@@ -200,6 +208,7 @@ blocks = st.one_of(
                   "country": st.sampled_from(COUNTRIES)})),
     st.builds(lambda a, b: {"any": [{"any": a}, b]},
               st.lists(leaf, min_size=1, max_size=2), flat),
+    st.builds(lambda alts: {"any": alts}, st.lists(keyed, min_size=1, max_size=3)),
 )
 
 
