@@ -110,9 +110,11 @@ class TerritoryIndex:
             i = defaults[0]
             self.default = _compiled(territories[i], len(order), nodes[i])
         self.by_id = {t.id: t for t in (*self.order, *([self.default] if self.default else []))}
-        # Parallel tuples by rank: the per-record loops read these, not the dataclasses.
-        self._tests = tuple(t.predicate.test for t in self.order)
-        self._dated = tuple(t.start is not None or t.end is not None for t in self.order)
+        # The per-record loops read these, not the dataclasses: the ranks of the
+        # territories with an effective window (few: a small set stays in cache where
+        # a tuple by rank would not), and (``_build``) each rank's predicate test.
+        self._dated = frozenset(
+            t.rank for t in self.order if t.start is not None or t.end is not None)
         self._build([nodes[i] for i in order])
 
     # -- matching ---------------------------------------------------------------
@@ -120,12 +122,10 @@ class TerritoryIndex:
     def candidates(self, facts: Facts, day: DateLike = None) -> Iterator[CompiledTerritory]:
         """The matching territories in try order, lazily; the default one last."""
         today = iso_day(day)
-        order, tests, dated = self.order, self._tests, self._dated
-        exact = self._exact
+        order, checks, dated = self.order, self._checks, self._dated
         for rank in self._ranks(facts):
-            if (exact[rank] or tests[rank](facts)) and (
-                not dated[rank] or order[rank].in_effect(today)
-            ):
+            check = checks[rank]
+            if (check is None or check(facts)) and (rank not in dated or order[rank].in_effect(today)):
                 yield order[rank]
         default = self.default
         if default is not None and default.in_effect(today) and default.predicate.test(facts):
@@ -142,7 +142,7 @@ class TerritoryIndex:
         predicate run. Most records are decided in the first band, walked here;
         ``_later_bands`` goes on from there.
         """
-        tests, dated, exact = self._tests, self._dated, self._exact
+        checks, dated = self._checks, self._dated
         hits = self._hits(facts)
         best = size = len(self.order)
         if hits:
@@ -154,8 +154,9 @@ class TerritoryIndex:
                 for rank in bucket:
                     if rank >= cap:
                         break
-                    if (exact[rank] or tests[rank](facts)) and (
-                        not dated[rank] or self.order[rank].in_effect(iso_day(day))
+                    check = checks[rank]
+                    if (check is None or check(facts)) and (
+                        rank not in dated or self.order[rank].in_effect(iso_day(day))
                     ):
                         best = cap = rank
                         break
@@ -165,7 +166,7 @@ class TerritoryIndex:
 
     def _later_bands(self, facts: Facts, day: DateLike, hits: list[Bucket], low: int) -> int:
         """The rank of the first match at ``low`` or later (the size when none)."""
-        tests, dated, exact = self._tests, self._dated, self._exact
+        checks, dated = self._checks, self._dated
         best = size = len(self.order)
         while low < size:
             cap = limit = low * 4
@@ -173,8 +174,9 @@ class TerritoryIndex:
                 for rank in islice(bucket, bisect_left(bucket, low), None):
                     if rank >= cap:
                         break
-                    if (exact[rank] or tests[rank](facts)) and (
-                        not dated[rank] or self.order[rank].in_effect(iso_day(day))
+                    check = checks[rank]
+                    if (check is None or check(facts)) and (
+                        rank not in dated or self.order[rank].in_effect(iso_day(day))
                     ):
                         best = cap = rank
                         break
@@ -234,9 +236,10 @@ class TerritoryIndex:
         self._index = Partitioned(field, parts, rest, nodes)
         self._hits = self._index.hits
         guards = self._index.guards
-        self._exact = tuple(
-            rank in used and all(implied(nodes[rank], used[rank], g) for g in guards[rank])
-            for rank in range(len(nodes)))
+        # Each rank's predicate test, None when finding it proves it (exact).
+        self._checks = tuple(
+            None if rank in used and all(implied(nodes[rank], used[rank], g) for g in guards[rank])
+            else t.predicate.test for rank, t in enumerate(self.order))
 
     def _ranks(self, facts: Facts) -> Sequence[int]:
         """Candidate ranks in try order: the hit buckets, merged (a territory filed
