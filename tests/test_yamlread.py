@@ -107,7 +107,8 @@ def test_empty_document_is_none_without_problems() -> None:
         # nesting deeper than MAX_DEPTH (100, the root mapping included) is refused
         # where it goes too deep, not with Python's RecursionError
         ("a: " + "[" * 150 + "]" * 150 + "\n", 1, 103, "too-deep"),
-        ("a: !x " + "[" * 2000 + "]" * 2000 + "\n", 1, 106, "too-deep"),
+        # (libyaml >= 0.2.5 stops past 1,000 levels itself, with a syntax error)
+        ("a: !x " + "[" * 500 + "]" * 500 + "\n", 1, 106, "too-deep"),
         ("a: &x " + "{b: " * 120 + "1" + "}" * 120 + "\nc: *x\n", 1, 403, "too-deep"),
     ],
 )
