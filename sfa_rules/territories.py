@@ -7,10 +7,11 @@ under every key of its least crowded other option (``territory_index``): a requi
 text value (``state: [CA, OR]``), a prefix (``zip: {prefix: ...}``, a text ``between``,
 a ``^literal`` regex), or one key per alternative of an ``any`` (``any: [{country: X},
 {state: Y}]`` is filed under country=X and under state=Y). Territories with nothing to
-index sit in a residual list. A record looks up its own values, merges the hit buckets
-in try order and tests only those candidates until the first match; a territory whose
-criteria are exactly the keys that found it is not even tested. The plain ``scan`` is
-the reference the property tests hold the index to.
+index sit in a residual list. A record looks up its own values (one generated function
+per partition), walks the hit buckets side by side and tests only the candidates before
+the best match so far; a territory whose criteria are proven by the keys that found it
+(and the guard its part checked) is not even tested. The plain ``scan`` is the
+reference the property tests hold the index to.
 """
 
 from __future__ import annotations
@@ -212,8 +213,8 @@ class TerritoryIndex:
     def _build(self, nodes: list[Node]) -> None:
         """Partition by the equality field most territories require (country, say),
         then file each territory under every key of its least crowded other option. A
-        territory whose criteria are exactly the keys it is found by needs no test at
-        all (exact)."""
+        territory whose criteria are proven by the keys it is found by (and the guard
+        of its part) needs no test at all (exact)."""
         found = {rank: options(node) for rank, node in enumerate(nodes)
                  if self.order[rank].active}  # inactive ones are in no bucket at all
         usage: Counter[str] = Counter(

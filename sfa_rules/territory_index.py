@@ -10,6 +10,8 @@ literal text (``^acme``) give prefixes; ``any`` of blocks gives one key set draw
 each alternative (``any: [{country: X}, {state: Y}]`` -> {country=x, state=y}). A
 territory is filed under every key of its chosen option, so a record finds it through
 whichever key it holds; a record may find it twice and callers deduplicate.
+``Partitioned`` keeps a table per value of the partition field and writes each
+partition's probes out as one generated function (``_hits_function``).
 """
 
 from __future__ import annotations
@@ -387,7 +389,7 @@ def _hits_function(parts: tuple[Part, ...], compiled: dict[str, Callable[..., Hi
             lines.append(f"{at}if x.get({guard!r}) not in {arg(excluded)}:")
             at += "    "
         body: list[str] = []
-        for field, buckets in eq:
+        for field, buckets in eq:  # a missing field (None) is no key
             body += [f"b = {arg(buckets)}.get(x.get({field!r}))",
                      "if b is not None:",
                      "    out.append(b)"]
