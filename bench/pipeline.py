@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from config import COUNTRIES, INDUSTRIES, STATES, write_config  # noqa: E402
+from config import COUNTRIES, INDUSTRIES, STATES, write_config
 
 REPO = Path(__file__).resolve().parent.parent
 HEADER = ["id", "company", "country", "state", "zip", "employees", "industry",

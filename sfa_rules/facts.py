@@ -4,14 +4,16 @@ A ``FactSchema`` is built once per configuration. It knows the canonical field n
 (``settings.fields`` aliases), which fields any criteria use, and which of them are
 compared as numbers or as dates. ``Facts(record, schema)`` then does the per-record
 work once: canonical names, dotted names into nested mappings, empty == absent, case
-and blank folding, and the number / date parses (one warning per bad value).
+and blank folding, and the number / date parses (one warning per bad value). Rows of
+a file share their keys, so a plain dict is read by a function generated for its tuple
+of keys (only ``repr`` of field names goes into the source; keys are passed by name).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -24,6 +26,7 @@ ENGINE_FIELDS = ("created", "owner")
 
 _NUMBER, _DATE, _KEEP = 1, 2, 4
 _VALUE_CACHE_LIMIT = 20_000  # parsed values kept per typed field
+_SHAPE_CACHE_LIMIT = 1_000  # compiled fillers kept, one per tuple of record keys
 # What a typed field's text gives: (folded, trimmed, number, ISO date, warning); a
 # column of dates or numbers repeats its values, so each is parsed once.
 _Parsed = tuple[str, str, float | None, str | None, str | None]
@@ -96,6 +99,7 @@ class FactSchema:
         # raw record key -> what to do with it; rows of one file share their keys, so
         # after the first row this is one dict lookup per key.
         self._keys: dict[str, _Spec | None] = {}
+        self._fillers: dict[tuple[Any, ...], Callable[[Facts, dict[Any, Any]], None]] = {}
 
     def canonical(self, name: str) -> str:
         """The canonical internal name of a field as written anywhere."""
@@ -120,44 +124,92 @@ class FactSchema:
         self._keys[cache_key] = spec
         return spec
 
+    def fill(self, facts: Facts, record: Mapping[str, Any]) -> None:
+        """Put ``record`` into ``facts``. A plain dict is filled by a function compiled
+        for its tuple of keys: rows of one file share a few shapes, and the function
+        reads only the fields something uses, with the common text case inline."""
+        if type(record) is not dict:
+            self._fill(facts, record, "")
+            return
+        shape = tuple(record)
+        filler = self._fillers.get(shape)
+        if filler is None:
+            filler = self._compile(shape)
+        filler(facts, record)
+
+    def _compile(self, shape: tuple[Any, ...]) -> Callable[[Facts, dict[Any, Any]], None]:
+        if len(self._fillers) >= _SHAPE_CACHE_LIMIT:  # ever-new shapes: stay bounded
+            self._fillers.clear()
+        env: dict[str, Any] = {"one": self._one, "parse": self._parse}
+        body = ["def fill(facts, r):", "    text = facts.text"]
+        for i, raw in enumerate(shape):
+            spec = self._keys.get(raw, _UNSEEN)
+            if spec is _UNSEEN:
+                spec = self._learn(raw, raw, "")
+            if spec is None:
+                continue  # a field nothing reads
+            name, kind, nested, parsed = spec
+            env[f"k{i}"], env[f"s{i}"], env[f"p{i}"] = raw, spec, parsed
+            body.append(f"    v = r[k{i}]")
+            if name is None or nested is not None:  # nested objects: the general way
+                body.append(f"    if v is not None: one(facts, s{i}, v)")
+                continue
+            body.append("    if type(v) is str:")
+            if kind:  # a typed field: its text parsed once per distinct value
+                body += [line for line in (
+                    f"        hit = p{i}.get(v)",
+                    f"        if hit is None: hit = parse(p{i}, {name!r}, {kind}, v)",
+                    "        if hit[1]:",  # empty is absent; else what `_put` does
+                    f"            text[{name!r}] = hit[0]",
+                    f"            if hit[2] is not None: facts.num[{name!r}] = hit[2]"
+                    if kind & _NUMBER else "",
+                    f"            facts.original[{name!r}] = hit[1]" if kind & _KEEP else "",
+                    f"            if hit[3] is not None: facts.date[{name!r}] = hit[3]"
+                    if kind & _DATE else "",
+                    "            if hit[4] is not None: facts.warnings.append(hit[4])",
+                ) if line]
+            else:
+                fold = ".lower()" if self._fold else ""
+                body += ["        v = v.strip()", f"        if v: text[{name!r}] = v{fold}"]
+            body.append(f"    elif v is not None: one(facts, s{i}, v)")
+        exec(compile("\n".join(body), "<facts>", "exec"), env)  # noqa: S102 (names by repr)
+        filler: Callable[[Facts, dict[Any, Any]], None] = env["fill"]
+        self._fillers[shape] = filler
+        return filler
+
     def _fill(self, facts: Facts, record: Mapping[str, Any], prefix: str) -> None:
         keys = self._keys
-        fold = self._fold
-        text = facts.text
         for raw, value in record.items():
             cache_key = raw if not prefix else prefix + str(raw)
             spec = keys.get(cache_key, _UNSEEN)
             if spec is _UNSEEN:
                 spec = self._learn(cache_key, raw, prefix)
-            if spec is None:
-                continue  # a field nothing reads
-            name, kind, nested, parsed = spec
-            if type(value) is str:
-                if kind and name is not None:
-                    hit = parsed.get(value)
-                    if hit is None:
-                        hit = self._parse(parsed, name, kind, value)
-                    if hit[1]:  # empty is absent
-                        self._put(facts, name, kind, hit)
-                    continue
-                shown = value.strip()
-                if not shown:
-                    continue  # empty is absent
-            elif value is None:
-                continue
-            elif isinstance(value, Mapping):
-                if nested is not None:  # dotted names reach into nested objects
-                    self._fill(facts, value, nested)
-                continue
-            else:
-                shown = _shown(value)
-                if not shown:
-                    continue
-            if name is None:
-                continue
-            text[name] = shown.lower() if fold else shown
-            if kind:  # most fields are plain text: one test for them
-                self._typed(facts, name, kind, value, shown)
+            if spec is not None and value is not None:
+                self._one(facts, spec, value)
+
+    def _one(self, facts: Facts, spec: _Spec, value: object) -> None:
+        """One field of a record (any value but None) into ``facts``."""
+        name, kind, nested, parsed = spec
+        if type(value) is str:
+            if kind and name is not None:
+                hit = parsed.get(value)
+                if hit is None:
+                    hit = self._parse(parsed, name, kind, value)
+                if hit[1]:  # empty is absent
+                    self._put(facts, name, kind, hit)
+                return
+            shown = value.strip()
+        elif isinstance(value, Mapping):
+            if nested is not None:  # dotted names reach into nested objects
+                self._fill(facts, value, nested)
+            return
+        else:
+            shown = _shown(value)
+        if not shown or name is None:
+            return  # empty is absent
+        facts.text[name] = shown.lower() if self._fold else shown
+        if kind:  # most fields are plain text: one test for them
+            self._typed(facts, name, kind, value, shown)
 
     def _parse(self, parsed: dict[str, _Parsed], name: str, kind: int, value: str) -> _Parsed:
         """What the text of a typed field gives, cached for the rows that repeat it."""
@@ -232,7 +284,7 @@ class Facts:
         self.warnings: list[str] = []
         self.original: dict[str, str] = {}  # unfolded values of the engine's own fields
         self.record = record
-        schema._fill(self, record, "")
+        schema.fill(self, record)
 
     def raw(self, name: str) -> str | None:
         """The record's own text of an engine field (``owner``, ``created``): trimmed,
