@@ -23,7 +23,7 @@ Choices where SPEC §4-§5 is silent:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -283,31 +283,36 @@ class Assigner:
         """The member chosen and the rotation state after the pick (not yet stored)."""
         members = t.members
         n = len(members)
-        if n and t.id in self._open_to_all and t.distribution == "round_robin":
-            last = state.get("last", -1) if state else -1
-            pos = (last + 1) % n if isinstance(last, int) and -1 <= last < n else 0
-            return members[pos][0], {"last": pos}
-        always, why_not = self._always, self.why_not
-
-        def eligible(i: int) -> bool:
-            if members[i][0] in always:
-                return True
-            reason = why_not(members[i][0], day, load)
-            if reason is not None and skipped is not None:
-                skipped.append({"rep": members[i][0], "reason": reason})
-            return reason is None
-
-        if t.distribution == "round_robin":
-            last = state.get("last", -1) if state else -1
+        last = -1
+        if t.distribution == "round_robin" and state:
+            last = state.get("last", -1)
             last = last if isinstance(last, int) and -1 <= last < n else -1
-            for step in range(1, n + 1):
-                pos = (last + step) % n
-                if eligible(pos):
-                    return members[pos][0], {"last": pos}
-            return None, None
-        ok = [i for i in range(n) if eligible(i)]
-        if not ok:
-            return None, None
+        if t.id in self._open_to_all:  # nobody to check: the pick is plain arithmetic
+            if not n:
+                return None, None
+            if t.distribution == "round_robin":
+                return members[(last + 1) % n][0], {"last": (last + 1) % n}
+            ok: Sequence[int] = range(n)
+        else:
+            always, why_not = self._always, self.why_not
+
+            def eligible(i: int) -> bool:
+                if members[i][0] in always:
+                    return True
+                reason = why_not(members[i][0], day, load)
+                if reason is not None and skipped is not None:
+                    skipped.append({"rep": members[i][0], "reason": reason})
+                return reason is None
+
+            if t.distribution == "round_robin":
+                for step in range(1, n + 1):
+                    pos = (last + step) % n
+                    if eligible(pos):
+                        return members[pos][0], {"last": pos}
+                return None, None
+            ok = [i for i in range(n) if eligible(i)]
+            if not ok:
+                return None, None
         if t.distribution == "least_loaded":
             best = min(ok, key=lambda i: (load(members[i][0]), i))
             return members[best][0], None
