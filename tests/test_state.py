@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sfa_rules.entities import Customer, Opportunity
+from sfa_rules.sqlite_parts import SCHEMA, SCHEMA_VERSION
 from sfa_rules.state import (
     MemoryStore,
     SQLiteStore,
@@ -40,6 +41,18 @@ def _seed_base(path: Path) -> None:
         s.commit()
 
 
+def _rowid_file(path: Path) -> None:
+    """A state file whose customers and opportunities are rowid tables, as files made
+    before they became WITHOUT ROWID (same columns, same schema version)."""
+    old = SCHEMA
+    for table_end in ("fields TEXT NOT NULL)", "seq INTEGER NOT NULL)"):
+        assert table_end + " WITHOUT ROWID" in old
+        old = old.replace(table_end + " WITHOUT ROWID", table_end)
+    db = sqlite3.connect(path)
+    db.executescript(old.format(db="main") + f"PRAGMA user_version={SCHEMA_VERSION};")
+    db.close()
+
+
 def _factory(kind: str, tmp_path: Path) -> StoreFactory:
     path = tmp_path / "state.db"
     if kind == "memory":
@@ -52,6 +65,10 @@ def _factory(kind: str, tmp_path: Path) -> StoreFactory:
         return lambda: SQLiteStore(None, dry_run=True, buffer_size=2)
     if kind == "sqlite-lazy":  # an overlay over no file until the first commit
         return lambda: SQLiteStore(path, dry_run=False, lazy=True, buffer_size=2)
+    if kind.endswith("rowid-file"):  # a file made before customers went WITHOUT ROWID
+        _rowid_file(path)
+        _seed_base(path)
+        return lambda: SQLiteStore(path, dry_run=kind.startswith("sqlite-dry"), buffer_size=2)
     _seed_base(path)
     if kind == "sqlite-lazy-over-state":  # the first commit copies the overlay in
         return lambda: SQLiteStore(path, dry_run=False, lazy=True, buffer_size=2)
@@ -67,6 +84,8 @@ KINDS = [
     "sqlite-dry-over-state",
     "sqlite-lazy",
     "sqlite-lazy-over-state",
+    "sqlite-over-rowid-file",
+    "sqlite-dry-over-rowid-file",
 ]
 
 
