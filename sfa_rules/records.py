@@ -230,6 +230,7 @@ def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
             return
         keys = [_clean_key(k) for k in header]
         width = len(keys)
+        named = all(keys)  # a column without a name is left out of every record
         type_col = _type_column(keys, types)
         source = file.source
         row = 0
@@ -254,9 +255,15 @@ def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
                 error = RecordError(
                     "bad-csv", f"the row has {len(cells)} cells but the header {width} columns"
                 )
-            record = {k: v for k, v in zip(keys, cells) if k and v and not v.isspace()}
+            if named and "" not in cells and not any(map(_isspace, cells)):
+                record = dict(zip(keys, cells))  # most rows: no blank cell to leave out
+            else:
+                record = {k: v for k, v in zip(keys, cells) if k and v and not v.isspace()}
             rtype, problem = types.resolve(cells[type_col] if 0 <= type_col < len(cells) else None)
             yield InputRow(source, row, rtype, record, error or problem)
+
+
+_isspace = str.isspace
 
 
 def _clean_key(key: str) -> str:
