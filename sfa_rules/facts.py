@@ -6,7 +6,8 @@ compared as numbers or as dates. ``Facts(record, schema)`` then does the per-rec
 work once: canonical names, dotted names into nested mappings, empty == absent, case
 and blank folding, and the number / date parses (one warning per bad value). Rows of
 a file share their keys, so a plain dict is read by a function generated for its tuple
-of keys (only ``repr`` of field names goes into the source; keys are passed by name).
+of keys once that tuple repeats (only ``repr`` of field names goes into the source;
+keys are passed by name).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ ENGINE_FIELDS = ("created", "owner")
 _NUMBER, _DATE, _KEEP = 1, 2, 4
 _VALUE_CACHE_LIMIT = 20_000  # parsed values kept per typed field
 _SHAPE_CACHE_LIMIT = 1_000  # compiled fillers kept, one per tuple of record keys
+_COMPILE_AFTER = 8  # a shape's rows read the general way before its filler is compiled
 # What a typed field's text gives: (folded, trimmed, number, ISO date, warning); a
 # column of dates or numbers repeats its values, so each is parsed once.
 _Parsed = tuple[str, str, float | None, str | None, str | None]
@@ -100,6 +102,7 @@ class FactSchema:
         # after the first row this is one dict lookup per key.
         self._keys: dict[str, _Spec | None] = {}
         self._fillers: dict[tuple[Any, ...], Callable[[Facts, dict[Any, Any]], None]] = {}
+        self._shapes_seen: dict[int, int] = {}  # hash of a shape not compiled yet -> rows
 
     def canonical(self, name: str) -> str:
         """The canonical internal name of a field as written anywhere."""
@@ -125,15 +128,28 @@ class FactSchema:
         return spec
 
     def fill(self, facts: Facts, record: Mapping[str, Any]) -> None:
-        """Put ``record`` into ``facts``. A plain dict is filled by a function compiled
-        for its tuple of keys: rows of one file share a few shapes, and the function
-        reads only the fields something uses, with the common text case inline."""
+        """Put ``record`` into ``facts``. A plain dict whose tuple of keys repeats is
+        filled by a function compiled for that shape: rows of one file share a few
+        shapes, and the function reads only the fields something uses, with the common
+        text case inline."""
         if type(record) is not dict:
             self._fill(facts, record, "")
             return
         shape = tuple(record)
         filler = self._fillers.get(shape)
         if filler is None:
+            # Compiling costs about as much as a hundred rows: only for shapes that
+            # repeat (a feed whose every row has other keys stays on the general way).
+            # Counted by hash: wide rows keep no tuple, and a collision only compiles early.
+            key = hash(shape)
+            seen = self._shapes_seen.get(key, 0) + 1
+            if seen < _COMPILE_AFTER:
+                if len(self._shapes_seen) >= _SHAPE_CACHE_LIMIT:
+                    self._shapes_seen.clear()
+                self._shapes_seen[key] = seen
+                self._fill(facts, record, "")
+                return
+            self._shapes_seen.pop(key, None)
             filler = self._compile(shape)
         filler(facts, record)
 

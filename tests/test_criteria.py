@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from sfa_rules import yamlread
 from sfa_rules.criteria import CriteriaContext, check_config, compile
-from sfa_rules.facts import Facts
+from sfa_rules.facts import _COMPILE_AFTER, Facts
 from sfa_rules.loader import load_config
 from sfa_rules.models import Config
 from sfa_rules.predicates import closure
@@ -255,8 +255,21 @@ def test_facts_compiled_per_shape_equal_the_general_way(records: list[dict[str, 
          "fields": {"country": ["Billing Country"], "address.country": ["address.land"]}},
     )
     assert ctx.problems == []
-    for record in records:
-        compiled, general = ctx.facts(record), ctx.facts(MappingProxyType(record))
-        for part in ("text", "num", "date", "original", "warnings"):
-            got, want = getattr(compiled, part), getattr(general, part)
-            assert got == want and list(got) == list(want), part
+    for _ in range(_COMPILE_AFTER + 1):  # a shape is compiled once it repeats
+        for record in records:
+            compiled, general = ctx.facts(record), ctx.facts(MappingProxyType(record))
+            for part in ("text", "num", "date", "original", "warnings"):
+                got, want = getattr(compiled, part), getattr(general, part)
+                assert got == want and list(got) == list(want), part
+    assert len(ctx.schema._fillers) == len({tuple(r) for r in records})
+
+
+def test_only_shapes_that_repeat_are_compiled() -> None:
+    """A feed whose every row has other keys must not pay a compile per row."""
+    ctx = territory_ctx({"country": "US"})
+    for i in range(200):
+        assert ctx.facts({"country": "US", f"custom_{i}": "x"}).text == {"country": "us"}
+    assert ctx.schema._fillers == {}
+    for _ in range(_COMPILE_AFTER):
+        assert ctx.facts({"country": "CA", "custom": "x"}).text == {"country": "ca"}
+    assert list(ctx.schema._fillers) == [("country", "custom")]
