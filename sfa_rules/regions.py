@@ -147,7 +147,8 @@ class Algebra:
                         out.append(row)
                         continue
                     joined = list(out[k])
-                    union = joined[i] | row[i]
+                    # a field already freed by a merge (0) allows every atom: it stays free
+                    union = joined[i] | row[i] if joined[i] else self.valid[name]
                     joined[i] = 0 if union == self.valid[name] else union
                     out[k] = joined
                     changed = merged = True

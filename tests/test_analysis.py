@@ -7,6 +7,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -434,6 +435,8 @@ boxes = st.fixed_dictionaries({}, optional={name: _masks(name) for name in ALGEB
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(boxes, max_size=6), st.lists(boxes, max_size=8))
+# Two boxes joined into "n is free", then a third joined into that one: it stays free.
+@hypothesis.example(region=[{"n": 22}, {"n": 105}, {"n": 1}], filed=[])
 def test_cut_merge_and_index_are_exact(region: list[Any], filed: list[Any]) -> None:
     from sfa_rules.regions import BoxIndex
 
