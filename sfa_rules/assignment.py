@@ -291,7 +291,8 @@ class Assigner:
             if not n:
                 return None, None
             if t.distribution == "round_robin":
-                return members[(last + 1) % n][0], {"last": (last + 1) % n}
+                pos = (last + 1) % n
+                return members[pos][0], {"last": pos}
             ok: Sequence[int] = range(n)
         else:
             always, why_not = self._always, self.why_not

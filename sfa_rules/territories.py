@@ -140,50 +140,36 @@ class TerritoryIndex:
         (the first holding about ``_BAND`` candidates, then 4x wider): a band that
         finds a match ends the search, so a long bucket whose own first match is late
         costs nothing when another bucket's comes early. Exact candidates need no
-        predicate run. Most records are decided in the first band, walked here;
-        ``_later_bands`` goes on from there.
+        predicate run. Most records are decided in the first band.
         """
-        checks, dated = self._checks, self._dated
         hits = self._hits(facts)
         best = size = len(self.order)
         if hits:
             # Earliest first candidate first: a match found early stops the other
             # buckets at their first candidate, untested.
             hits.sort()
-            limit = cap = size * _BAND // sum(map(len, hits)) + 1  # cap: then the best so far
-            for bucket in hits:
-                for rank in bucket:
-                    if rank >= cap:
-                        break
-                    check = checks[rank]
-                    if (check is None or check(facts)) and (
-                        rank not in dated or self.order[rank].in_effect(iso_day(day))
-                    ):
-                        best = cap = rank
-                        break
-            if best == size and limit < size:
-                best = self._later_bands(facts, day, hits, limit)
+            limit = size * _BAND // sum(map(len, hits)) + 1
+            best = self._band(facts, day, hits, 0, limit)
+            while best == size and limit < size:
+                best = self._band(facts, day, hits, limit, limit * 4)
+                limit *= 4
         return self.order[best] if best < size else self._default_for(facts, day)
 
-    def _later_bands(self, facts: Facts, day: DateLike, hits: list[Bucket], low: int) -> int:
-        """The rank of the first match at ``low`` or later (the size when none)."""
+    def _band(self, facts: Facts, day: DateLike, hits: list[Bucket], low: int, cap: int) -> int:
+        """The rank of the first match in ``low`` .. ``cap`` - 1 (the size when none)."""
         checks, dated = self._checks, self._dated
-        best = size = len(self.order)
-        while low < size:
-            cap = limit = low * 4
-            for bucket in hits:
-                for rank in islice(bucket, bisect_left(bucket, low), None):
-                    if rank >= cap:
-                        break
-                    check = checks[rank]
-                    if (check is None or check(facts)) and (
-                        rank not in dated or self.order[rank].in_effect(iso_day(day))
-                    ):
-                        best = cap = rank
-                        break
-            if best < size:
-                break
-            low = limit
+        best = len(self.order)
+        for bucket in hits:
+            # Walked, not bisected, from the start: a band mostly ends after a candidate.
+            for rank in islice(bucket, bisect_left(bucket, low), None) if low else bucket:
+                if rank >= cap:
+                    break
+                check = checks[rank]
+                if (check is None or check(facts)) and (
+                    rank not in dated or self.order[rank].in_effect(iso_day(day))
+                ):
+                    best = cap = rank  # later buckets only need to beat it
+                    break
         return best
 
     def _default_for(self, facts: Facts, day: DateLike) -> CompiledTerritory | None:
