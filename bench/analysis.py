@@ -17,9 +17,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from sfa_rules import analysis
-from sfa_rules.criteria import CriteriaContext
-from sfa_rules.models import Config
+from sfa_rules.analysis import static as analysis
+from sfa_rules.criteria.ir import CriteriaContext
+from sfa_rules.config.models import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from config import territory  # the loader bench's shapes: one definition

@@ -36,10 +36,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sfa_rules.assignment import Assigner
-from sfa_rules.criteria import CriteriaContext
-from sfa_rules.models import Config
-from sfa_rules.territories import TerritoryIndex
+from sfa_rules.routing.assignment import Assigner
+from sfa_rules.criteria.ir import CriteriaContext
+from sfa_rules.config.models import Config
+from sfa_rules.routing.territories import TerritoryIndex
 
 SEED = 20261127
 DAY = "2026-06-01"
@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.records, args.seconds = 2000, 0.3
-    from sfa_rules.territories import try_order
+    from sfa_rules.routing.territories import try_order
 
     rows_out = []
     for n in args.sizes:

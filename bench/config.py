@@ -20,8 +20,10 @@ from typing import Any
 
 import yaml
 
-from sfa_rules import analysis, checks, criteria
-from sfa_rules.loader import load_config, validate
+from sfa_rules.analysis import static as analysis
+from sfa_rules.config import checks
+from sfa_rules.criteria import ir as criteria
+from sfa_rules.config.loader import load_config, validate
 
 REPO = Path(__file__).resolve().parent.parent
 COUNTRIES = ["US", "CA", "MX", "BR", "AR", "CO", "PE", "CL", "DE", "FR", "ES", "IT", "GB"]

@@ -21,12 +21,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sfa_rules import lifecycle_durable
-from sfa_rules.criteria import CriteriaContext
+from sfa_rules.lifecycle import durable as lifecycle_durable
+from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.entities import Customer, Opportunity
-from sfa_rules.lifecycle import Lifecycle
-from sfa_rules.loader import load_config
-from sfa_rules.models import EVENTS
+from sfa_rules.lifecycle.statuses import Lifecycle
+from sfa_rules.config.loader import load_config
+from sfa_rules.config.models import EVENTS
 
 ROOT = Path(__file__).resolve().parent.parent  # the shipped rules/ and territories/
 OPEN = ["Identified Opportunity", "In Discussion", "Proposal", "In Negotiation", "Purchasing"]

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from config import write_config
 
-from sfa_rules.loader import load_config
+from sfa_rules.config.loader import load_config
 
 MIB = 1024 * 1024
 

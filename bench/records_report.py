@@ -25,9 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sfa_rules.decision import Decision
-from sfa_rules.records import read
-from sfa_rules.report import make_writer, open_output
+from sfa_rules.engine.decision import Decision
+from sfa_rules.records.readers import read
+from sfa_rules.report.writers import make_writer, open_output
 
 COUNTRIES = ["US", "CA", "MX", "CO", "PE"]
 STATES = ["CA", "OR", "WA", "NY", "TX", ""]

@@ -11,9 +11,9 @@
 Importing the package has no side effects: nothing is written, printed or registered.
 """
 
-from .decision import Decision
-from .engine import Engine, Session, load
-from .errors import ConfigError, Problem, RecordError
+from sfa_rules.engine.decision import Decision
+from sfa_rules.engine.core import Engine, Session, load
+from sfa_rules.errors import ConfigError, Problem, RecordError
 
 __all__ = ["ConfigError", "Decision", "Engine", "Problem", "RecordError", "Session", "load"]
 __version__ = "0.1.0"

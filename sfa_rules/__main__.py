@@ -1,5 +1,5 @@
 """``python -m sfa_rules``: the ``sfa`` command."""
 
-from .cli import main
+from sfa_rules.cli.main import main
 
 main(prog_name="sfa")

@@ -18,7 +18,8 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from . import checks, models
+from sfa_rules.config import checks
+from sfa_rules.config import models
 
 HEADER = """\
 # Configuration reference

@@ -12,12 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sfa_rules import analysis, yamlread
-from sfa_rules.analysis import Analysis
-from sfa_rules.criteria import CriteriaContext
-from sfa_rules.loader import validate
-from sfa_rules.models import Config
-from sfa_rules.territories import TerritoryIndex, try_order
+from sfa_rules.analysis import static as analysis
+from sfa_rules.config import yamlread
+from sfa_rules.analysis.static import Analysis
+from sfa_rules.criteria.ir import CriteriaContext
+from sfa_rules.config.loader import validate
+from sfa_rules.config.models import Config
+from sfa_rules.routing.territories import TerritoryIndex, try_order
 
 ROOT = Path(__file__).parent.parent
 CASES = Path(__file__).parent / "cases" / "analysis"
@@ -263,7 +264,7 @@ def test_claims_stay_sound_next_to_regex(raw: dict[str, Any]) -> None:
 @settings(max_examples=100, deadline=None)
 @given(st.lists(block, min_size=2, max_size=5), leaf)
 def test_shadowed_overrides_are_exact(whens: list[dict[str, Any]], rule: dict[str, Any]) -> None:
-    from sfa_rules.predicates import compile as compile_node
+    from sfa_rules.criteria.predicates import compile as compile_node
 
     config = Config.model_validate({
         "sales_rules": [{"id": "r", "when": rule}],
@@ -321,8 +322,8 @@ def text_tests(draw: st.DrawFn) -> tuple[bool, list[dict[str, Any]]]:
 @given(text_tests(), st.lists(st.text(alphabet=ALPHABET, max_size=4), max_size=12))
 def test_text_atoms_agree_with_the_operators(drawn: tuple[bool, list[dict[str, Any]]],
                                              values: list[str]) -> None:
-    from sfa_rules.atoms import partitions
-    from sfa_rules.predicates import compile as compile_node
+    from sfa_rules.analysis.atoms import partitions
+    from sfa_rules.criteria.predicates import compile as compile_node
 
     case_sensitive, tests = drawn
     ctx_config = Config.model_validate({
@@ -364,8 +365,8 @@ day_text = st.one_of(day, st.sampled_from(["2027-01-01T10:00", "2027-13-01", "so
                             st.lists(kinds[1], max_size=12))))
 def test_number_and_date_atoms_agree_with_the_operators(
         drawn: tuple[list[tuple[str, Any, Any]], list[str]]) -> None:
-    from sfa_rules.atoms import partitions
-    from sfa_rules.predicates import compile as compile_node
+    from sfa_rules.analysis.atoms import partitions
+    from sfa_rules.criteria.predicates import compile as compile_node
 
     specs, values = drawn
     tests = [{op: sorted([a, b]) if op == "between" else True if op == "exists" else a}
@@ -403,8 +404,8 @@ def test_broken_criteria_claim_nothing(territories: list[dict[str, Any]]) -> Non
 
 
 def _algebra() -> Any:
-    from sfa_rules.atoms import Partition
-    from sfa_rules.regions import Algebra
+    from sfa_rules.analysis.atoms import Partition
+    from sfa_rules.analysis.regions import Algebra
 
     parts = {"a": Partition("a", "text", ["a", "b", "c"], False),
              "n": Partition("n", "number", [1, 2], False),
@@ -438,7 +439,7 @@ boxes = st.fixed_dictionaries({}, optional={name: _masks(name) for name in ALGEB
 # Two boxes joined into "n is free", then a third joined into that one: it stays free.
 @hypothesis.example(region=[{"n": 22}, {"n": 105}, {"n": 1}], filed=[])
 def test_cut_merge_and_index_are_exact(region: list[Any], filed: list[Any]) -> None:
-    from sfa_rules.regions import BoxIndex
+    from sfa_rules.analysis.regions import BoxIndex
 
     alg = ALGEBRA
     merged = alg.merge(region)
@@ -464,7 +465,7 @@ def test_cut_merge_and_index_are_exact(region: list[Any], filed: list[Any]) -> N
 
 
 def test_work_cap_names_the_territory_and_claims_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sfa_rules import analysis_scan
+    from sfa_rules.analysis import scan as analysis_scan
 
     config = Config.model_validate({
         "reps": [{"id": "ana"}],
@@ -487,7 +488,7 @@ def test_work_cap_names_the_territory_and_claims_nothing(monkeypatch: pytest.Mon
 @given(configs(), st.integers(0, 6))
 def test_claims_stay_sound_when_the_work_cap_is_hit(raw: dict[str, Any], cap: int) -> None:
     """However small the cap, what is still reported holds for every record."""
-    from sfa_rules import analysis_scan
+    from sfa_rules.analysis import scan as analysis_scan
 
     config = Config.model_validate(raw)
     ctx = CriteriaContext(config, Positions())

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sfa_rules import yamlread
-from sfa_rules.assignment import Assigner
-from sfa_rules.criteria import CriteriaContext
-from sfa_rules.models import Config
-from sfa_rules.territories import TerritoryIndex
+from sfa_rules.config import yamlread
+from sfa_rules.routing.assignment import Assigner
+from sfa_rules.criteria.ir import CriteriaContext
+from sfa_rules.config.models import Config
+from sfa_rules.routing.territories import TerritoryIndex
 
 CASES = Path(__file__).parent / "cases" / "assignment"
 

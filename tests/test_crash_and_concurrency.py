@@ -34,8 +34,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import CASES, REPO
 
-from sfa_rules.cli import main
-from sfa_rules.engine import BATCH_ROWS
+from sfa_rules.cli.main import main
+from sfa_rules.engine.core import BATCH_ROWS
 
 CRASH_ROWS = 6 * BATCH_ROWS
 FULL_ROWS = 200_000
@@ -268,7 +268,7 @@ def _single(csv: Path, folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def test_a_second_apply_waits_for_the_lock_not_corrupting(tmp_path: Path) -> None:
     """A run holding the lock makes another wait; the waiting one then proceeds."""
-    from sfa_rules.state import SQLiteStore
+    from sfa_rules.state.store import SQLiteStore
 
     state = tmp_path / "s.db"
     csv = tmp_path / "leads.csv"

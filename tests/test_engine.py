@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import sfa_rules
-from sfa_rules.state import MemoryStore
+from sfa_rules.state.store import MemoryStore
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -28,10 +28,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sfa_rules
-from sfa_rules import ConfigError, Decision, lifecycle_durable
-from sfa_rules.cli import main
+from sfa_rules import ConfigError, Decision
+from sfa_rules.lifecycle import durable as lifecycle_durable
+from sfa_rules.cli.main import main
 from sfa_rules.forecast import to_json
-from sfa_rules.state import SQLiteStore
+from sfa_rules.state.store import SQLiteStore
 
 PROPERTY = settings(max_examples=30, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -269,7 +270,7 @@ IMPORT_CHECK = """
 import os, sys, threading
 before = sorted(os.listdir("."))
 import sfa_rules
-from sfa_rules import lifecycle_durable
+from sfa_rules.lifecycle import durable as lifecycle_durable
 registered = []
 threads = [threading.active_count()]
 if lifecycle_durable.available():

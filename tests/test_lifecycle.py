@@ -16,8 +16,8 @@ import pytest
 import yaml
 from test_lifecycle_driver import load, play, write_config
 
-from sfa_rules import lifecycle_durable
-from sfa_rules.lifecycle import Lifecycle
+from sfa_rules.lifecycle import durable as lifecycle_durable
+from sfa_rules.lifecycle.statuses import Lifecycle
 
 CASES = sorted((Path(__file__).parent / "cases" / "lifecycle").glob("*.yaml"))
 ENGINES = ["native", "durable"]
@@ -67,7 +67,7 @@ def test_both_evaluators_decide_identically(path: Path, tmp_path: Path) -> None:
 def _through_engine(case: dict[str, Any], tmp_path: Path, engine: str) -> list[dict[str, Any]]:
     """The same stream through the real engine (``sfa_rules.engine``), as SPEC §8 dicts
     reduced to the driver's shape: error code, field and message; warning codes."""
-    from sfa_rules.engine import load as load_engine
+    from sfa_rules.engine.core import load as load_engine
 
     folder = write_config(case["config"], tmp_path / "config")
     out = []

@@ -16,12 +16,12 @@ from typing import Any
 
 import yaml
 
-from sfa_rules.criteria import CriteriaContext
+from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.errors import RecordError
-from sfa_rules.lifecycle import TRANSACTION_EVENTS, Lifecycle
-from sfa_rules.loader import load_config
-from sfa_rules.models import Config
+from sfa_rules.lifecycle.statuses import TRANSACTION_EVENTS, Lifecycle
+from sfa_rules.config.loader import load_config
+from sfa_rules.config.models import Config
 
 REPO = Path(__file__).resolve().parent.parent
 CUSTOMER_TYPES = ("lead", "prospect", "customer")
@@ -53,7 +53,7 @@ def load(folder: Path, strict: bool = True) -> tuple[Config, Any]:
     lifecycle copes with a configuration ``sfa validate`` rejects.
     """
     if strict:
-        from sfa_rules.engine import compile_config
+        from sfa_rules.engine.core import compile_config
 
         config, _, ctx, problems = compile_config(folder)
     else:

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_lifecycle_driver import load, play, write_config
 
-from sfa_rules import lifecycle_durable
+from sfa_rules.lifecycle import durable as lifecycle_durable
 from sfa_rules.entities import Customer, Opportunity
-from sfa_rules.lifecycle import Lifecycle
-from sfa_rules.transitions import follow_target
+from sfa_rules.lifecycle.statuses import Lifecycle
+from sfa_rules.lifecycle.transitions import follow_target
 
 needs_durable = pytest.mark.skipif(
     not lifecycle_durable.available(), reason="durable-rules cannot be imported here"
@@ -52,7 +52,7 @@ def test_auto_falls_back_and_durable_refuses_without_durable_rules(
 
 def test_importing_sfa_rules_leaves_no_ruleset_behind() -> None:
     code = (
-        "import sfa_rules, sfa_rules.lifecycle, sfa_rules.lifecycle_durable\n"
+        "import sfa_rules, sfa_rules.lifecycle.statuses, sfa_rules.lifecycle.durable\n"
         "import sys\n"
         "lang = sys.modules.get('durable.lang')\n"
         "assert lang is None or (not lang._rulesets and lang._main_host is None), 'global state'\n"

@@ -16,7 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sfa_rules.records import InputError, InputRow, normalise_type, open_inputs, read
+from sfa_rules.records.readers import InputError, InputRow, normalise_type, open_inputs, read
 
 CASES = sorted((Path(__file__).parent / "cases" / "records").glob("*.yaml"))
 

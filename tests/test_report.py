@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sfa_rules.decision import Decision
-from sfa_rules.report import (
+from sfa_rules.engine.decision import Decision
+from sfa_rules.report.writers import (
     CSV_COLUMNS,
     CsvWriter,
     JsonlWriter,

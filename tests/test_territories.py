@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sfa_rules.criteria import CriteriaContext
-from sfa_rules.models import Config
-from sfa_rules.territories import TerritoryIndex, try_order
+from sfa_rules.criteria.ir import CriteriaContext
+from sfa_rules.config.models import Config
+from sfa_rules.routing.territories import TerritoryIndex, try_order
 
 
 class Positions:

@@ -10,8 +10,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sfa_rules import yamlread
-from sfa_rules.yamlread import MAX_EXPANDED, load, scalar
+from sfa_rules.config import yamlread
+from sfa_rules.config.yamlread import MAX_EXPANDED, load, scalar
 
 # libyaml's parser where PyYAML has it, and always the pure-Python fallback: both
 # must report the same problems at the same positions.

@@ -1,0 +1,1 @@
+"""Static proofs about the rules (SPEC §15): shadowing, ambiguity, coverage, statuses."""

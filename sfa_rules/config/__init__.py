@@ -1,0 +1,1 @@
+"""The configuration: frozen models, strict YAML with positions, the loader and its checks."""

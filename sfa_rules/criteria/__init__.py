@@ -1,0 +1,1 @@
+"""The criteria language: its IR, the facts of a record, compiled predicates."""

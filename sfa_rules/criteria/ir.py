@@ -1,0 +1,307 @@
+"""Criteria: parse YAML blocks into the IR, with positioned problems (SPEC §3).
+
+``CriteriaContext(config, sourcemap)`` parses every criteria block of a configuration
+once (named sales rules first, each once), collects the problems, and builds the
+``FactSchema`` (which fields matter, which are numbers or dates). ``parse`` is the
+per-block entry point; ``compile`` (from ``predicates``) turns a node into closures.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import date
+from typing import Any, Protocol
+
+from sfa_rules.errors import Problem, did_you_mean
+from sfa_rules.criteria.facts import Facts, FactSchema, is_number, parse_iso_date
+from sfa_rules.config.models import Config
+from sfa_rules.criteria.predicates import (
+    ALWAYS,
+    NEVER,
+    OPERATORS,
+    All,
+    Any_,
+    Node,
+    Not,
+    Predicate,
+    RuleRef,
+    Test,
+    compile,
+    paused_gc,
+)
+
+__all__ = [
+    "All",
+    "Any_",
+    "CriteriaContext",
+    "FactSchema",
+    "Facts",
+    "Node",
+    "Not",
+    "Predicate",
+    "RuleRef",
+    "SourceMapLike",
+    "Test",
+    "check_config",
+    "compile",
+    "criteria_blocks",
+    "parse",
+]
+
+Path = tuple[str | int, ...]
+KEYWORDS = ("any", "all", "not", "rule")
+
+
+class SourceMapLike(Protocol):
+    """Anything that gives the position of a configuration path."""
+
+    def at(self, path: Path) -> tuple[str, int, int]: ...
+
+
+def criteria_blocks(config: Config) -> Iterator[tuple[Path, Mapping[str, Any]]]:
+    """Every inline criteria block of a configuration with its path (rules first)."""
+    for i, rule in enumerate(config.sales_rules):
+        yield ("sales_rules", i, "when"), rule.when
+    for i, territory in enumerate(config.territories):
+        if territory.when is not None:
+            yield ("territories", i, "when"), territory.when
+    for i, override in enumerate(config.assignment.overrides):
+        yield ("assignment", "overrides", i, "when"), override.when
+    for i, transition in enumerate(config.lifecycle.transitions):
+        if transition.when is not None:
+            yield ("lifecycle", "transitions", i, "when"), transition.when
+
+
+class CriteriaContext:
+    """Parsing state for one configuration: the problems found, the named rules
+    (each parsed once, cycles detected), the parsed blocks by path, and the schema."""
+
+    def __init__(self, config: Config, sourcemap: SourceMapLike) -> None:
+        with paused_gc():
+            self._parse_all(config, sourcemap)
+
+    def _parse_all(self, config: Config, sourcemap: SourceMapLike) -> None:
+        self.config = config
+        self.sourcemap = sourcemap
+        self.problems: list[Problem] = []
+        self.case_sensitive = config.settings.case_sensitive
+        self._names = FactSchema(config.settings.fields)  # canonical field names only
+        self._rule_paths: dict[str, Path] = {}
+        for i, rule in enumerate(config.sales_rules):
+            self._rule_paths.setdefault(rule.id, ("sales_rules", i, "when"))
+        self._rules: dict[str, Node] = {}
+        self._resolving: list[str] = []
+        self.fields: set[str] = set()
+        self.numbers: set[str] = set()
+        self.dates: set[str] = set()
+        self.nodes: dict[Path, Node] = {}
+        for path, block in criteria_blocks(config):
+            if path[0] == "sales_rules":
+                rule_id = config.sales_rules[int(path[1])].id
+                if self._rule_paths[rule_id] == path:
+                    self.rule(rule_id, path)
+            else:
+                self.nodes[path] = parse(block, path, self)
+        for i, territory in enumerate(config.territories):
+            for j, rule_id in enumerate(territory.rules):
+                self.rule(rule_id, ("territories", i, "rules", j))
+        self.schema = FactSchema(
+            config.settings.fields, self.fields, self.numbers, self.dates, self.case_sensitive
+        )
+
+    # -- public helpers -------------------------------------------------------
+
+    def node(self, path: Path) -> Node:
+        """The parsed node of the block at ``path`` (an absent block always holds)."""
+        return self.nodes.get(path, ALWAYS)
+
+    def rule(self, rule_id: str, path: Path) -> Node:
+        """The node of a named sales rule (``path`` is where it is referenced)."""
+        if rule_id in self._rules:
+            return self._rules[rule_id]
+        if rule_id in self._resolving:
+            loop = " -> ".join([*self._resolving[self._resolving.index(rule_id):], rule_id])
+            self.problem(path, "rule-cycle", f"sales rules refer to each other in a loop: {loop}")
+            return NEVER
+        if rule_id not in self._rule_paths:
+            hint = did_you_mean(rule_id, self._rule_paths)
+            self.problem(path, "unknown-rule", f"unknown sales rule '{rule_id}'{hint}")
+            return NEVER
+        rule_path = self._rule_paths[rule_id]
+        self._resolving.append(rule_id)
+        block = self.config.sales_rules[int(rule_path[1])].when
+        node = parse(block, rule_path, self)
+        self._resolving.pop()
+        self._rules[rule_id] = node
+        self.nodes[rule_path] = node
+        return node
+
+    def facts(self, record: Mapping[str, Any]) -> Facts:
+        """The facts of one record under this configuration."""
+        return Facts(record, self.schema)
+
+    def problem(self, path: Path, code: str, message: str, key: bool = False) -> None:
+        """Record an error at the position of ``path`` (of its key with ``key``, when
+        the source map knows key positions)."""
+        at = getattr(self.sourcemap, "key_at", self.sourcemap.at) if key else self.sourcemap.at
+        file, line, column = at(path)
+        self.problems.append(Problem(file, line, column, "error", code, message))
+
+    # -- value normalisation --------------------------------------------------
+
+    def text(self, value: Any) -> str:
+        """A scalar as criteria compare it: its text, trimmed, folded unless case-sensitive."""
+        if isinstance(value, bool):
+            out = "true" if value else "false"
+        elif isinstance(value, date):
+            out = value.isoformat()
+        else:
+            out = str(value).strip()
+        return out if self.case_sensitive else out.lower()
+
+    def field(self, name: str) -> str:
+        """The canonical internal name of a field written in criteria."""
+        return self._names.canonical(name)
+
+
+def check_config(config: Config, sourcemap: SourceMapLike) -> list[Problem]:
+    """Parse every criteria block of ``config``; return the problems found."""
+    return CriteriaContext(config, sourcemap).problems
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool, date))
+
+
+def parse(block: Any, path: Path, ctx: CriteriaContext) -> Node:
+    """Parse one criteria block (a mapping whose entries must all hold) into a node."""
+    if not isinstance(block, Mapping):
+        ctx.problem(path, "wrong-type", f"criteria must be a mapping, not {_kind(block)}")
+        return NEVER
+    nodes: list[Node] = []
+    for key, value in block.items():
+        here = (*path, key)
+        if key in ("any", "all"):
+            nodes.append(_group(str(key), value, here, ctx))
+        elif key == "not":
+            nodes.append(Not(parse(value, here, ctx)))
+        elif key == "rule":
+            ids = value if isinstance(value, list) else [value]
+            for i, rule_id in enumerate(ids):
+                where = (*here, i) if isinstance(value, list) else here
+                if not isinstance(rule_id, (str, int)) or isinstance(rule_id, bool):
+                    ctx.problem(where, "wrong-type", f"rule must be a sales rule id, not {_kind(rule_id)}")
+                    nodes.append(NEVER)
+                    continue
+                nodes.append(RuleRef(str(rule_id), ctx.rule(str(rule_id), where)))
+        elif not isinstance(key, str) or not key.strip():
+            ctx.problem(here, "wrong-type", "a field name must be non-empty text")
+            nodes.append(NEVER)
+        else:
+            nodes.append(_field(ctx.field(key), value, here, ctx))
+    return nodes[0] if len(nodes) == 1 else All(tuple(nodes))
+
+
+def _group(key: str, value: Any, path: Path, ctx: CriteriaContext) -> Node:
+    if not isinstance(value, list) or not value:
+        ctx.problem(path, "wrong-type", f"'{key}' takes a non-empty list of criteria blocks, not {_kind(value)}")
+        return NEVER
+    nodes = tuple(parse(item, (*path, i), ctx) for i, item in enumerate(value))
+    return All(nodes) if key == "all" else Any_(nodes)
+
+
+def _field(name: str, value: Any, path: Path, ctx: CriteriaContext) -> Node:
+    ctx.fields.add(name)
+    if isinstance(value, Mapping):
+        if not value:
+            ctx.problem(path, "wrong-type", f"'{name}': an operator mapping cannot be empty")
+            return NEVER
+        tests = [_operator(name, str(op), arg, (*path, op), ctx) for op, arg in value.items()]
+        return tests[0] if len(tests) == 1 else All(tuple(tests))
+    if isinstance(value, list):
+        return _operator(name, "in", value, path, ctx)
+    return _operator(name, "eq", value, path, ctx)
+
+
+def _operator(name: str, op: str, arg: Any, path: Path, ctx: CriteriaContext) -> Node:
+    def wrong(expected: str) -> Node:
+        ctx.problem(path, "wrong-type", f"'{name}': {op} takes {expected}, not {_kind(arg)}")
+        return NEVER
+
+    if op in ("eq", "ne"):
+        return Test(name, op, ctx.text(arg)) if _scalar(arg) else wrong("a single value")
+    if op in ("in", "not_in", "prefix"):
+        items = arg if isinstance(arg, list) else [arg]
+        if not items or not all(_scalar(item) for item in items):
+            return wrong("a value or a list of values")
+        return Test(name, op, tuple(ctx.text(item) for item in items))
+    if op == "regex":
+        if not isinstance(arg, str):
+            return wrong("a regular expression (text)")
+        try:
+            pattern = re.compile(arg, 0 if ctx.case_sensitive else re.IGNORECASE)
+        except re.error as error:
+            ctx.problem(path, "bad-regex", f"'{name}': bad regex {arg!r}: {error}")
+            return NEVER
+        return Test(name, op, pattern)
+    if op == "exists":
+        return Test(name, op, arg) if isinstance(arg, bool) else wrong("true or false")
+    if op == "between":
+        return _between(name, arg, path, ctx)
+    if op in ("gt", "gte", "lt", "lte"):
+        if not _scalar(arg) or isinstance(arg, bool):
+            return wrong("a number, a date or a text")
+        kind, bound = _bound(arg, ctx)
+        _note_kind(name, kind, ctx)
+        return Test(name, op, bound, kind)
+    hint = did_you_mean(op, OPERATORS)
+    ctx.problem(path, "unknown-operator", f"'{name}': unknown operator '{op}'{hint}", key=True)
+    return NEVER
+
+
+def _between(name: str, arg: Any, path: Path, ctx: CriteriaContext) -> Node:
+    if (
+        not isinstance(arg, list)
+        or len(arg) != 2
+        or not all(_scalar(x) and not isinstance(x, bool) for x in arg)
+    ):
+        ctx.problem(path, "bad-between", f"'{name}': between takes two values [low, high], not {arg!r}")
+        return NEVER
+    (kind_lo, low), (kind_hi, high) = _bound(arg[0], ctx), _bound(arg[1], ctx)
+    if kind_lo != kind_hi:  # e.g. a number and a text: compare both as text (SPEC §3)
+        kind_lo = kind_hi = "text"
+        low, high = ctx.text(arg[0]), ctx.text(arg[1])
+    if low > high:
+        ctx.problem(path, "bad-between", f"'{name}': between low bound {arg[0]!r} exceeds high bound {arg[1]!r}")
+        return NEVER
+    _note_kind(name, kind_lo, ctx)
+    return Test(name, "between", (low, high), kind_lo)
+
+
+def _bound(value: Any, ctx: CriteriaContext) -> tuple[str, Any]:
+    """How an ordered comparison bound compares: as a number, an ISO date or text."""
+    if is_number(value):
+        return "number", value
+    if isinstance(value, date):
+        return "date", value.isoformat()
+    if isinstance(value, str) and len(value.strip()) == 10 and parse_iso_date(value.strip()):
+        return "date", value.strip()
+    return "text", ctx.text(value)
+
+
+def _note_kind(name: str, kind: str, ctx: CriteriaContext) -> None:
+    if kind == "number":
+        ctx.numbers.add(name)
+    elif kind == "date":
+        ctx.dates.add(name)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)

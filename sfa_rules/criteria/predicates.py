@@ -1,0 +1,298 @@
+"""The criteria IR and its compilation into plain closures (SPEC §3).
+
+``criteria.parse`` builds the IR from YAML once, at load; ``compile`` turns it into a
+``Predicate`` whose ``test`` is a closure over ``Facts`` dictionaries. Nothing here
+walks the IR or touches pydantic per record.
+"""
+
+from __future__ import annotations
+
+import gc
+import operator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sfa_rules.criteria.facts import Facts
+
+Test_ = Callable[[Facts], bool]
+Explain = Callable[[Facts], list[dict[str, Any]]]
+
+TEXT_OPS = ("eq", "in", "ne", "not_in", "prefix", "regex", "exists")
+ORDER_OPS = ("between", "gt", "gte", "lt", "lte")
+OPERATORS = TEXT_OPS + ORDER_OPS
+
+
+@dataclass(frozen=True, slots=True)
+class Test:
+    """One operator on one field.
+
+    ``value`` is normalised: folded text (eq, ne), a tuple of folded texts (in, not_in,
+    prefix), a compiled pattern (regex), a bool (exists), a bound or a (low, high) pair
+    (between, gt, ...). ``kind`` says how ordered operators compare: "number", "date"
+    (ISO strings) or "text".
+    """
+
+    field: str
+    op: str
+    value: Any
+    kind: str = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class All:
+    """Every node holds (an empty All always holds)."""
+
+    nodes: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Any_:
+    """One node holds (an empty Any never holds)."""
+
+    nodes: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    """The node does not hold."""
+
+    node: Node
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRef:
+    """A named sales rule, already resolved to its node."""
+
+    id: str
+    node: Node
+
+
+Node = Test | All | Any_ | Not | RuleRef
+ALWAYS: Node = All(())
+NEVER: Node = Any_(())
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while compiling a large configuration.
+
+    Building tens of thousands of predicates allocates millions of long-lived objects;
+    each collection pass would walk them all again (a 3-5x slower load, measured).
+    The collector's previous state is restored on exit."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def shown(test: Test) -> Any:
+    """The expected value of a test, as a trace shows it."""
+    if test.op == "regex":
+        return test.value.pattern
+    if isinstance(test.value, tuple):
+        return list(test.value)
+    return test.value
+
+
+class Predicate:
+    """A compiled criteria block: ``pred(facts) -> bool``; ``pred.explain(facts)``
+    lists the failing tests as ``{field, op, expected, actual}``.
+
+    ``test`` is one generated function (``codegen``); hot loops call it directly.
+    The closures behind ``explain`` are built on first use (traces are rare).
+    """
+
+    __slots__ = ("_explain", "node", "test")
+
+    def __init__(self, test: Test_, node: Node) -> None:
+        self.test = test
+        self._explain: Explain | None = None
+        self.node = node
+
+    def __call__(self, facts: Facts) -> bool:
+        return self.test(facts)
+
+    def explain(self, facts: Facts) -> list[dict[str, Any]]:
+        """The failing tests (empty when the predicate holds)."""
+        if self._explain is None:
+            self._explain = _compile(self.node)[1]
+        return self._explain(facts)
+
+
+def compile(node: Node) -> Predicate:
+    """Compile a node once into a generated function (see ``codegen``)."""
+    from sfa_rules.criteria.codegen import generate  # codegen builds on this module's IR
+
+    return Predicate(generate(node), node)
+
+
+def closure(node: Node) -> Test_:
+    """The same predicate as nested closures (the reference ``codegen`` is tested
+    against, and what ``explain`` is built from)."""
+    return _compile(node)[0]
+
+
+def _compile(node: Node) -> tuple[Test_, Explain]:
+    if isinstance(node, Test):
+        return _test(node), _explain_test(node)
+    if isinstance(node, RuleRef):
+        return _compile(node.node)
+    if isinstance(node, Not):
+        inner, _ = _compile(node.node)
+        negated: Test_ = lambda f: not inner(f)
+        return negated, _explain_not(node, negated)
+    parts = [_compile(child) for child in node.nodes]
+    tests = tuple(t for t, _ in parts)
+    explains = tuple(e for _, e in parts)
+    if isinstance(node, All):
+        return _all(tests), _explain_all(explains)
+    return _any(tests), _explain_any(_any(tests), explains)
+
+
+def _all(tests: tuple[Test_, ...]) -> Test_:
+    if not tests:
+        return lambda f: True
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        a, b = tests
+        return lambda f: a(f) and b(f)
+
+    def every(f: Facts) -> bool:
+        for t in tests:
+            if not t(f):
+                return False
+        return True
+
+    return every
+
+
+def _any(tests: tuple[Test_, ...]) -> Test_:
+    if not tests:
+        return lambda f: False
+    if len(tests) == 1:
+        return tests[0]
+
+    def some(f: Facts) -> bool:
+        for t in tests:
+            if t(f):
+                return True
+        return False
+
+    return some
+
+
+def _explain_all(explains: tuple[Explain, ...]) -> Explain:
+    return lambda f: [failure for e in explains for failure in e(f)]
+
+
+def _explain_any(test: Test_, explains: tuple[Explain, ...]) -> Explain:
+    return lambda f: [] if test(f) else [failure for e in explains for failure in e(f)]
+
+
+def _fields(node: Node) -> list[str]:
+    if isinstance(node, Test):
+        return [node.field]
+    if isinstance(node, RuleRef):
+        return _fields(node.node)
+    if isinstance(node, Not):
+        return _fields(node.node)
+    return [name for child in node.nodes for name in _fields(child)]
+
+
+def _explain_not(node: Not, test: Test_) -> Explain:
+    names = list(dict.fromkeys(_fields(node.node)))
+
+    def explain(f: Facts) -> list[dict[str, Any]]:
+        if test(f):
+            return []
+        return [{
+            "field": ", ".join(names),
+            "op": "not",
+            "expected": _describe(node.node),
+            "actual": {name: f.text.get(name) for name in names},
+        }]
+
+    return explain
+
+
+def _describe(node: Node) -> Any:
+    """A readable form of a node for traces (the block it came from, roughly)."""
+    if isinstance(node, Test):
+        return {node.field: {node.op: shown(node)}}
+    if isinstance(node, RuleRef):
+        return {"rule": node.id}
+    if isinstance(node, Not):
+        return {"not": _describe(node.node)}
+    key = "all" if isinstance(node, All) else "any"
+    return {key: [_describe(child) for child in node.nodes]}
+
+
+def _explain_test(node: Test) -> Explain:
+    test = _test(node)
+    expected = shown(node)
+    field, op = node.field, node.op
+
+    def explain(f: Facts) -> list[dict[str, Any]]:
+        if test(f):
+            return []
+        return [{"field": field, "op": op, "expected": expected, "actual": f.text.get(field)}]
+
+    return explain
+
+
+def _test(node: Test) -> Test_:
+    """One closure per operator; each reads one dictionary of the facts."""
+    field, op, value = node.field, node.op, node.value
+    if op == "eq":
+        return lambda f: f.text.get(field) == value
+    if op == "ne":
+        return lambda f: f.text.get(field) != value
+    if op in ("in", "not_in"):
+        values = frozenset(value)
+        if op == "in":
+            return lambda f: f.text.get(field) in values
+        return lambda f: f.text.get(field) not in values
+    if op == "prefix":
+        prefixes = tuple(value)
+
+        def prefix(f: Facts) -> bool:
+            text = f.text.get(field)
+            return text is not None and text.startswith(prefixes)
+
+        return prefix
+    if op == "regex":
+        search = value.search
+
+        def regex(f: Facts) -> bool:
+            text = f.text.get(field)
+            return text is not None and search(text) is not None
+
+        return regex
+    if op == "exists":
+        if value:
+            return lambda f: field in f.text
+        return lambda f: field not in f.text
+    return _ordered(node)
+
+
+def _ordered(node: Test) -> Test_:
+    field, op, value = node.field, node.op, node.value
+    if op == "between":
+        low, high = value
+        if node.kind == "number":
+            return lambda f: (x := f.num.get(field)) is not None and low <= x <= high
+        if node.kind == "date":
+            return lambda f: (x := f.date.get(field)) is not None and low <= x <= high
+        return lambda f: (x := f.text.get(field)) is not None and low <= x <= high
+    cmp: Callable[[Any, Any], bool] = getattr(operator, op.replace("gte", "ge").replace("lte", "le"))
+    if node.kind == "number":
+        return lambda f: (x := f.num.get(field)) is not None and cmp(x, value)
+    if node.kind == "date":
+        return lambda f: (x := f.date.get(field)) is not None and cmp(x, value)
+    return lambda f: (x := f.text.get(field)) is not None and cmp(x, value)

@@ -1,0 +1,1 @@
+"""The engine: load, Engine, Session, and the values it takes and gives."""

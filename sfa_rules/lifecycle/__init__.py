@@ -1,0 +1,1 @@
+"""Customer statuses, transitions (native and durable-rules) and opportunity rows."""

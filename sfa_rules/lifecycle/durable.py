@@ -1,0 +1,176 @@
+"""Lifecycle transitions on durable-rules' Rete engine (SPEC §13).
+
+All transitions of a configuration become ONE durable-rules ruleset: a rule per
+transition, its priority its position in file order (``pri``: lower fires first), its
+condition the event, ``from`` and the never-lower-the-stage test translated into
+durable-rules expressions (``m.event == ...``, ``m.stage == ...``, ``m.rank <= ...``).
+Guards are criteria (SPEC §3: case folding, aliases, numeric parses with warnings,
+regexes) that durable-rules cannot express exactly, so each guard is evaluated by the
+same compiled predicate the built-in evaluator uses and posted as a boolean fact
+(``g3: true``: the guard of transition 3 holds); likewise ``fok`` (the follow target
+does not lower the stage). The decisions are therefore identical to
+``transitions.NativeTransitions``'s, which the test suite checks case by case.
+
+durable-rules traps handled here: one event posted at a time (``post_batch`` silently
+drops events); a unique ruleset name per instance (definitions are process-global by
+name); a private host without the timer threads ``durable.engine.Host`` starts (they
+poll every ruleset forever and are not needed: no timers, no queued messages); the
+ruleset is created once per instance (the C engine holds at most 131,072 handles) and
+freed by ``close()`` through the C module's ``delete_ruleset``, which the Python layer
+never calls; an event no rule handles raises ``MessageNotHandledException``: no
+transition. All events share one session id, so no per-customer state accumulates:
+each event is consumed by the rule that fires.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Sequence
+from functools import reduce
+from typing import Any
+
+from sfa_rules.lifecycle.transitions import CompiledTransition, EngineUnavailable, GuardView
+
+try:  # durable-rules' C extension imports only on CPython < 3.13
+    import durable_rules_engine as _dre  # type: ignore[import-not-found]
+    from durable import engine as _engine  # type: ignore[import-untyped]
+    from durable import lang as _lang
+except ImportError:  # also what a C extension that fails to load raises
+    _IMPORTED = False
+else:
+    _IMPORTED = True
+
+
+__all__ = ["DurableTransitions", "EngineUnavailable", "available"]
+
+
+def available() -> bool:
+    """Whether durable-rules can be imported here."""
+    return _IMPORTED
+
+
+class DurableTransitions:
+    """The transitions as one durable-rules ruleset, one per instance."""
+
+    name = "durable"
+
+    def __init__(self, transitions: Sequence[CompiledTransition]) -> None:
+        if not _IMPORTED:
+            raise EngineUnavailable(
+                "the durable lifecycle engine needs durable-rules, which cannot be imported "
+                "here (it supports CPython 3.11 and 3.12); use the native engine"
+            )
+        self._by_index = {t.index: t for t in transitions}
+        self._candidates: dict[str, tuple[CompiledTransition, ...]] = {}
+        for t in transitions:
+            for e in t.events:
+                self._candidates[e] = self._candidates.get(e, ()) + (t,)
+        self._ruleset_name = f"sfa-lifecycle-{uuid.uuid4().hex}"
+        self._hit: list[int] = []
+        self._host = _build(self._ruleset_name, transitions, self._hit)
+        self._ruleset: Any = self._host.get_ruleset(self._ruleset_name)
+        self._closed = False
+
+    def pick(self, event: str, status: str, rank: int, view: GuardView) -> CompiledTransition | None:
+        """Post the event with its facts; the rule that fires names the transition."""
+        candidates = self._candidates.get(event)
+        if not candidates or self._closed:
+            return None
+        message: dict[str, Any] = {"sid": "0", "event": event, "status": status, "rank": rank}
+        for t in candidates:
+            if t.from_statuses is not None and status not in t.from_statuses:
+                continue  # durable-rules checks `from` itself; no guard needed here
+            if t.guard is not None:
+                message[f"g{t.index}"] = view.guard(t)
+            if t.follow and "fok" not in message:
+                follow_rank = view.follow()[1]
+                message["fok"] = follow_rank >= rank and follow_rank >= 0
+        stage = _STAGES_BY_RANK.get(rank)
+        if stage is not None:
+            message["stage"] = stage
+        self._hit.clear()
+        try:
+            self._host.post(self._ruleset_name, message)
+        except _engine.MessageNotHandledException:
+            return None
+        return self._by_index[self._hit[0]] if self._hit else None
+
+    def close(self) -> None:
+        """Delete the ruleset from the C engine (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            _dre.delete_ruleset(self._ruleset._handle)
+
+    def __del__(self) -> None:
+        # A forgotten close() must not leak one of the C engine's 131,072 handles. At
+        # interpreter shutdown the module may already be torn down: nothing to report.
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+_STAGES_BY_RANK = {0: "lead", 1: "prospect", 2: "customer"}
+
+
+def _build(name: str, transitions: Sequence[CompiledTransition], hit: list[int]) -> Any:
+    """A private host holding the ruleset ``name`` built from ``transitions``."""
+    m = _lang.m
+    rs = _lang.ruleset(name)  # registers itself in durable's global table: undone below
+    try:
+        with rs:
+            for t in transitions:
+                cond = _condition(t)
+                if cond is None:
+                    continue  # can never fire: no event left, or no target
+                # pri: lower fires first; durable-rules ignores pri 0, hence index + 1.
+                _lang.when_all(_lang.pri(t.index + 1), cond)(_recorder(t.index, hit))
+    finally:
+        _lang._rulesets.pop(name, None)
+    if not rs.rules:  # durable-rules rejects an empty ruleset: one rule that never fires
+        _lang._rulesets.pop(name, None)
+        with rs:
+            _lang.when_all(m.event == "")(_recorder(-1, hit))
+        _lang._rulesets.pop(name, None)
+    full_name, definition = rs.define()
+    host = _QuietHost()
+    host.register_rulesets({full_name: definition})
+    return host
+
+
+def _condition(t: CompiledTransition) -> Any:
+    """``t``'s condition as a durable-rules expression, or None if it can never hold."""
+    m = _lang.m
+    if not t.events or (not t.follow and t.target_rank < 0):
+        return None
+    parts = [_any_of(m.event, sorted(t.events))]
+    if t.from_stages is not None:
+        parts.append(_any_of(m.stage, list(t.from_stages)))
+    if t.from_status_ids is not None:
+        parts.append(_any_of(m.status, list(t.from_status_ids)))
+    if t.follow:
+        parts.append(m.fok == True)  # `== True` builds a durable-rules expression
+    else:
+        parts.append(m.rank <= t.target_rank)
+    if t.guard is not None:
+        parts.append(getattr(m, f"g{t.index}") == True)
+    return reduce(lambda a, b: a & b, parts)
+
+
+def _any_of(field: Any, values: list[str]) -> Any:
+    return reduce(lambda a, b: a | b, [field == v for v in values])
+
+
+def _recorder(index: int, hit: list[int]) -> Any:
+    def action(c: Any) -> None:
+        hit.append(index)
+
+    return action
+
+
+if _IMPORTED:
+
+    class _QuietHost(_engine.Host):  # type: ignore[misc]
+        """A host without the polling timer threads (no timers or queues are used)."""
+
+        def _run(self) -> None:
+            pass

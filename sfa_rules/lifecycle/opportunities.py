@@ -1,0 +1,203 @@
+"""Opportunity rows: status, probability, forecast category and event (SPEC §7, §8).
+
+``OpportunityRules(config)`` is compiled once; ``decide`` is called per opportunity row
+(through ``Lifecycle.opportunity_row``) and returns the new ``Opportunity`` value and
+the one event the row raises. Choices where SPEC is silent:
+
+- An opportunity row without a status keeps its previous status, or, when new, gets
+  the first opportunity status without an outcome.
+- A won or lost status always takes its own probability unless the row carries one:
+  an outcome ends a per-opportunity override under ``override: keep`` too.
+- A probability may carry a trailing ``%`` (``"75%"``).
+- ``seq`` (ties in ``{follow: opportunity}``) advances when the status or the
+  probability changes, not for an amount or a date.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sfa_rules.entities import Customer, Opportunity
+from sfa_rules.errors import RecordError, did_you_mean
+from sfa_rules.config.models import Config
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityOutcome:
+    """What an opportunity row decides: the new value and the event it raises."""
+
+    opportunity: Opportunity
+    event: str | None
+    status: str
+    probability: float | int
+    forecast: str
+    warnings: tuple[str, ...] = ()
+
+
+
+class OpportunityRules:
+    """The opportunity statuses of one configuration, compiled for per-row use."""
+
+    def __init__(self, config: Config) -> None:
+        self._enabled = config.settings.opportunities
+        self._fold = not config.settings.case_sensitive
+        self._keep = config.forecast.override == "keep"
+        self._statuses = {o.id: o for o in config.opportunity_statuses}
+        self._folded = fold_index(self._statuses)
+        self._outcome = {o.id: o.outcome for o in config.opportunity_statuses}
+        self.open_ids = frozenset(o.id for o in config.opportunity_statuses if o.outcome is None)
+        self.mapping = {o.id: o.customer_status for o in config.opportunity_statuses}
+        first_open = [o.id for o in config.opportunity_statuses if o.outcome is None]
+        self._first = first_open[0] if first_open else None
+
+    def outcome(self, status: str) -> str | None:
+        """``won``, ``lost`` or None (open) for an opportunity status."""
+        return self._outcome.get(status)
+
+    def decide(
+        self,
+        record: Mapping[str, Any],
+        previous: Opportunity | None,
+        customer: Customer | None,
+        seq: int,
+    ) -> OpportunityOutcome:
+        """Decide an opportunity row (SPEC §7, §8): new value, event, probability."""
+        if not self._enabled:
+            raise RecordError(
+                "opportunities-disabled", "opportunity rows need settings.opportunities: true"
+            )
+        oid = str(record["id"]).strip()
+        raw = record.get("status")
+        if not blank(raw):
+            status = resolve_id(
+                raw, self._statuses, self._folded, self._fold, "unknown-opportunity-status", "status"
+            )
+        elif previous is not None:
+            status = previous.status
+        elif self._first is not None:
+            status = self._first
+        else:
+            raise RecordError(
+                "unknown-opportunity-status",
+                "the opportunity has no status and no open opportunity status is configured",
+                field="status",
+            )
+        ostatus = self._statuses[status]
+        given = parse_probability(record.get("probability"))
+        changed = previous is None or previous.status != status
+        if given is not None:
+            probability, override = given, True
+        elif (
+            previous is not None
+            and previous.override
+            and ostatus.outcome is None
+            and (not changed or self._keep)
+        ):
+            probability, override = previous.probability, True
+        else:
+            probability, override = ostatus.probability, False
+        customer_id = text(record.get("customer"))
+        warnings: tuple[str, ...] = ()
+        if customer_id is None:
+            customer_id = previous.customer if previous is not None else None
+        if customer_id is None:
+            warnings = (f"no-customer: opportunity {oid} has no customer: no lifecycle event",)
+        elif customer is None:
+            raise RecordError(
+                "unknown-customer", f"unknown customer {customer_id!r}", field="customer"
+            )
+        outcome = ostatus.outcome
+        event: str | None
+        if outcome is not None and (previous is None or self._outcome.get(previous.status) != outcome):
+            event = f"opportunity.{outcome}"
+        elif previous is None:
+            event = "opportunity.created"
+        elif changed:
+            event = "opportunity.updated"
+        else:
+            event = None
+        if customer_id is None:
+            event = None
+        moved = changed or previous is None or previous.probability != probability
+        value = Opportunity(
+            id=oid,
+            customer=customer_id,
+            status=status,
+            probability=probability,
+            override=override,
+            owner=text(record.get("owner")) or (previous.owner if previous else None),
+            amount=text(record.get("amount")) or (previous.amount if previous else None),
+            expected_close=text(record.get("expected_close"))
+            or (previous.expected_close if previous else None),
+            seq=seq if moved or previous is None else previous.seq,
+        )
+        return OpportunityOutcome(value, event, status, probability, ostatus.forecast, warnings)
+
+
+def blank(value: Any) -> bool:
+    """Absent or empty after trimming blanks (SPEC §3: the same as absent)."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def text(value: Any) -> str | None:
+    """The value as trimmed text, or None when blank."""
+    if blank(value):
+        return None
+    return str(value).strip()
+
+
+def fold_index(items: Mapping[str, Any]) -> dict[str, str | None]:
+    """Folded id -> id, or None where two ids fold alike (then only exact ids match)."""
+    out: dict[str, str | None] = {}
+    for key in items:
+        folded = key.strip().casefold()
+        out[folded] = None if folded in out else key
+    return out
+
+
+def resolve_id(
+    raw: Any,
+    items: Mapping[str, Any],
+    folded: Mapping[str, str | None],
+    fold: bool,
+    code: str,
+    field: str,
+) -> str:
+    written = str(raw)
+    if written in items:
+        return written
+    if fold:
+        hit = folded.get(written.strip().casefold())
+        if hit is not None:
+            return hit
+    kind = "opportunity status" if code == "unknown-opportunity-status" else "status"
+    raise RecordError(code, f"unknown {kind} {written!r}{did_you_mean(written, items)}", field=field)
+
+
+def parse_probability(raw: Any) -> float | int | None:
+    """A record's own probability, or None when absent; ``bad-probability`` if unreadable."""
+    if blank(raw):
+        return None
+    value: float | int
+    if isinstance(raw, bool):
+        value = -1  # a boolean is not a probability
+    elif isinstance(raw, (int, float)):
+        value = raw
+    else:
+        written = str(raw).strip().removesuffix("%").strip()
+        try:
+            value = float(written)
+        except ValueError:
+            raise RecordError(
+                "bad-probability", f"probability {raw!r} is not a number", field="probability"
+            ) from None
+        if value.is_integer():
+            value = int(value)
+    if math.isnan(value) or not 0 <= value <= 100:
+        raise RecordError(
+            "bad-probability", f"probability {raw!r} is outside 0-100", field="probability"
+        )
+    return value

@@ -1,0 +1,1 @@
+"""Decisions out: writers, the run summary, and diff."""

@@ -1,0 +1,333 @@
+"""Decisions out: JSON Lines, CSV and table writers, the atomic output file (SPEC §8, §10).
+
+Writers take decisions (``Decision``, or plain dicts in SPEC §8's shape) and write them to a text stream, one ``write`` per row; ``finish`` writes what a writer
+still holds (the table buffers its first rows to size its columns) and leaves the
+stream open. The run summary for stderr lives in ``summary``.
+
+Choices the SPEC leaves open, written down here:
+
+- JSON Lines: compact separators (``{"source":"leads.csv","row":2,...}``), UTF-8 text
+  kept as is (``ensure_ascii=False``), keys in the order of the dict given
+  (``Decision.to_dict()`` already follows SPEC §8).
+- CSV: fixed columns (``CSV_COLUMNS``) whatever the row's type, so that rows of every
+  type line up; null is an empty cell, ``warnings`` are joined with ``"; "``, ``error``
+  is split into ``error_code`` / ``error_message`` / ``error_field``; with ``explain``
+  a last ``trace`` column holds the trace as JSON. Lines end with CRLF (RFC 4180).
+- Table: for a person, not a parser: a subset of the columns, aligned from the widths
+  of the first ``TABLE_SAMPLE_ROWS`` rows (so memory stays flat), long values cut with
+  ``…``, null shown as ``-``, probabilities as ``75%``, errors as ``code: message``.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import os
+import secrets
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+from sfa_rules.engine.decision import Decision
+from sfa_rules.report.summary import Summary
+
+__all__ = [
+    "CSV_COLUMNS",
+    "TABLE_COLUMNS",
+    "WRITERS",
+    "CsvWriter",
+    "DecisionWriter",
+    "JsonlWriter",
+    "OutputError",
+    "Summary",
+    "TableWriter",
+    "make_writer",
+    "open_output",
+]
+
+# SPEC §8's keys in its order, the error split in three, for every row type.
+CSV_COLUMNS: tuple[str, ...] = (
+    "source",
+    "row",
+    "type",
+    "id",
+    "customer",
+    "customer_status",
+    "owner",
+    "territory",
+    "assigned_by",
+    "status",
+    "stage",
+    "probability",
+    "forecast",
+    "previous_status",
+    "transition",
+    "event",
+    "warnings",
+    "error_code",
+    "error_message",
+    "error_field",
+)
+TABLE_COLUMNS: tuple[str, ...] = (
+    "row",
+    "type",
+    "id",
+    "owner",
+    "territory",
+    "assigned_by",
+    "status",
+    "probability",
+    "error",
+)
+TABLE_SAMPLE_ROWS = 200  # rows buffered to size the table's columns
+TABLE_MAX_WIDTH = 32  # a column's widest; the error column gets twice that
+_RIGHT_ALIGNED = frozenset({"row", "probability"})
+
+# Built once: json.dumps with options builds a new encoder on every call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class OutputError(Exception):
+    """The output file cannot be written (a usage error for the CLI)."""
+
+
+Row = Decision | Mapping[str, Any]  # what writers take: a decision, or SPEC §8's dict
+
+
+class DecisionWriter(Protocol):
+    """What every writer offers: one ``write`` per decision, then ``finish``."""
+
+    def write(self, decision: Row) -> None:
+        """Write one decision."""
+
+    def finish(self) -> None:
+        """Write anything still held back; the stream stays open."""
+
+
+class JsonlWriter:
+    """One compact JSON object per line, keys in the dict's order."""
+
+    def __init__(self, stream: TextIO, *, explain: bool = False) -> None:
+        self._write = stream.write
+        del explain  # the trace is in the dict already when there is one
+
+    def write(self, decision: Row) -> None:
+        """Write one decision as one line."""
+        if isinstance(decision, Decision):
+            self._write(decision.to_json() + "\n")
+        else:
+            self._write(_encode(decision) + "\n")
+
+    def finish(self) -> None:
+        """Nothing is held back."""
+
+
+class CsvWriter:
+    """Fixed columns (``CSV_COLUMNS``, plus ``trace`` with explain); header first."""
+
+    def __init__(self, stream: TextIO, *, explain: bool = False) -> None:
+        self._explain = explain
+        # RFC 4180's CRLF: with it csv also quotes a lone CR in a value (Python 3.11
+        # quotes only the characters of the line terminator), which would end the row
+        self._writer = csv.writer(stream, lineterminator="\r\n")
+        self._writer.writerow((*CSV_COLUMNS, "trace") if explain else CSV_COLUMNS)
+
+    def write(self, decision: Row) -> None:
+        """Write one decision as one CSV row."""
+        get = _as_dict(decision).get
+        error = get("error") or {}
+        cells = [
+            get("source"),
+            get("row"),
+            get("type"),
+            get("id"),
+            get("customer"),
+            get("customer_status"),
+            get("owner"),
+            get("territory"),
+            get("assigned_by"),
+            get("status"),
+            get("stage"),
+            get("probability"),
+            get("forecast"),
+            get("previous_status"),
+            get("transition"),
+            get("event"),
+            "; ".join(_warning_text(w) for w in get("warnings") or ()),
+            error.get("code"),
+            error.get("message"),
+            error.get("field"),
+        ]
+        if self._explain:
+            trace = get("trace")
+            cells.append(None if trace is None else _encode(trace))
+        # csv writes None as an empty cell
+        self._writer.writerow(cells)
+
+    def finish(self) -> None:
+        """Nothing is held back."""
+
+
+class TableWriter:
+    """Aligned columns for a person (``TABLE_COLUMNS``)."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        explain: bool = False,
+        sample_rows: int = TABLE_SAMPLE_ROWS,
+        max_width: int = TABLE_MAX_WIDTH,
+    ) -> None:
+        del explain  # a trace does not fit a table; --format jsonl shows it
+        self._stream = stream
+        self._sample_rows = sample_rows
+        self._max = {c: max_width * 2 if c == "error" else max_width for c in TABLE_COLUMNS}
+        self._pending: list[list[str]] | None = []
+        self._widths: list[int] = []
+
+    def write(self, decision: Row) -> None:
+        """Buffer the first rows (to size the columns), then write each row as it comes."""
+        cells = _table_cells(_as_dict(decision))
+        if self._pending is None:
+            self._line(cells)
+            return
+        self._pending.append(cells)
+        if len(self._pending) >= self._sample_rows:
+            self._flush_sample()
+
+    def finish(self) -> None:
+        """Write the buffered rows (and the header, even with no row at all)."""
+        if self._pending is not None:
+            self._flush_sample()
+
+    def _flush_sample(self) -> None:
+        pending = self._pending or []
+        self._pending = None
+        self._widths = [
+            min(self._max[c], max([len(c)] + [len(r[i]) for r in pending]))
+            for i, c in enumerate(TABLE_COLUMNS)
+        ]
+        self._line(list(TABLE_COLUMNS))
+        for cells in pending:
+            self._line(cells)
+
+    def _line(self, cells: list[str]) -> None:
+        parts = []
+        for name, width, text in zip(TABLE_COLUMNS, self._widths, cells):
+            if len(text) > width:
+                text = text[: width - 1] + "…"
+            parts.append(text.rjust(width) if name in _RIGHT_ALIGNED else text.ljust(width))
+        self._stream.write("  ".join(parts).rstrip() + "\n")
+
+
+def _as_dict(decision: Row) -> Mapping[str, Any]:
+    return decision.to_dict() if isinstance(decision, Decision) else decision
+
+
+def _table_cells(decision: Mapping[str, Any]) -> list[str]:
+    cells = []
+    for name in TABLE_COLUMNS:
+        value = decision.get(name)
+        if value is None:
+            cells.append("-")
+        elif name == "probability":
+            cells.append(f"{value}%")
+        elif name == "error":
+            cells.append(f"{value.get('code')}: {value.get('message')}")
+        else:
+            cells.append(" ".join(str(value).split()))  # a newline would break the table
+    return cells
+
+
+def _warning_text(warning: Any) -> str:
+    if isinstance(warning, Mapping):  # tolerate structured warnings: show their message
+        return str(warning.get("message", warning))
+    return str(warning)
+
+
+WRITERS: dict[str, type[JsonlWriter | CsvWriter | TableWriter]] = {
+    "jsonl": JsonlWriter,
+    "csv": CsvWriter,
+    "table": TableWriter,
+}
+
+
+def make_writer(fmt: str, stream: TextIO, *, explain: bool = False) -> DecisionWriter:
+    """The writer for ``--format`` (``jsonl``, ``csv`` or ``table``)."""
+    try:
+        cls = WRITERS[fmt]
+    except KeyError:
+        raise ValueError(f"unknown output format {fmt!r} (expected {', '.join(WRITERS)})") from None
+    return cls(stream, explain=explain)
+
+
+@contextmanager
+def open_output(path: str | os.PathLike[str] | None) -> Iterator[TextIO]:
+    """A text stream for the decisions: stdout when ``path`` is None, else an atomic file.
+
+    The file is written under a temporary name in the target's directory, flushed to
+    disk and renamed over the target when the block ends normally; when it raises
+    (KeyboardInterrupt included), the temporary file is removed and an existing target
+    is left untouched. Raises ``OutputError`` when the file cannot be created.
+    """
+    if path is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    if target.is_dir():  # found now, not by the rename after every row is written
+        raise OutputError(f"{os.fspath(path)}: cannot write: is a directory")
+    _remove_stale(target)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        # 0o666 lets the umask decide the mode, as for any file the user creates
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise OutputError(f"{os.fspath(path)}: cannot write: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        with suppress(FileNotFoundError):
+            os.chmod(tmp, target.stat().st_mode & 0o7777)  # replacing keeps the old mode
+        os.replace(tmp, target)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(target.parent)
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove the temporary files of earlier writes of ``target`` whose process is
+    gone (a run killed with SIGKILL cannot clean up after itself)."""
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*-*.tmp"):
+        pid = stale.name[len(target.name) + 2 :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with suppress(OSError):
+                stale.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process
+        return True
+    return True
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (POSIX); harmless where it is not supported."""
+    with suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,1 @@
+"""Territories, their matching index and the assigner that picks owners."""

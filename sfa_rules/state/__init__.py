@@ -1,0 +1,1 @@
+"""What runs remember: the Store contract, in memory and in SQLite."""

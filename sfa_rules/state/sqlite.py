@@ -1,0 +1,505 @@
+"""The state file: `SQLiteStore`, SPEC §9 on SQLite.
+
+Design, and why:
+
+- Memory: customers, opportunities and seen transactions live in SQLite, never all in
+  Python. Writes go to a bounded buffer (dicts) flushed with ``executemany`` at each
+  commit, or earlier when it holds ``buffer_size`` records (into the still-open
+  transaction). A Bloom bitmap of every id in the state and in this run answers most
+  "is this id new?" lookups without a SELECT. Rotations and loads are one row per
+  territory / rep: they are kept in memory (`Counters`) and written at commit.
+- Crash safety: an apply run keeps one write transaction open and `commit()` /
+  `commit_batch()` ends it, so each batch's customers, opportunities, seen
+  transactions, rotations, loads and resume-journal row land together or not at all.
+  WAL with ``synchronous=NORMAL``: a killed process loses nothing committed (the WAL is
+  in the OS cache); a power cut may lose the last batches but never splits one, and as
+  the journal row commits with its batch, a re-run resumes exactly where the state is.
+  FULL would add an fsync per batch for durability the resume journal already gives.
+- Concurrency: an apply run holds an exclusive `flock` on ``<state>.lock`` for its
+  whole life, so two runs execute one after the other (the second waits up to
+  ``lock_timeout`` seconds, then fails with a clear `StateError`). Per-batch commits
+  rule out holding SQLite's own write lock that long; the lock file stays behind.
+- Dry runs: the state is attached read-only (``mode=ro``) under an SQLite temporary
+  overlay (deleted by SQLite on close) that receives the run's writes inside one
+  transaction; the state file is never written. An apply leaves the file in rollback
+  journal mode at close, so that a later read-only open creates no -wal/-shm files.
+- Lazy applies (the library's ``session(state=PATH)``, where leaving without a commit
+  is a dry run): the store starts as a dry run (no lock, nothing on disk touched) and
+  its first commit promotes it: the run lock, a check that nobody committed to the
+  state since the store read it (else `StateError`, nothing written), then the overlay
+  copied into the file in one transaction. A long-lived run (``sfa apply``) takes the
+  lock at open instead, so it never finds its state changed under it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sfa_rules.entities import Customer, Opportunity
+from sfa_rules.state.sqlite_parts import (
+    CUSTOMER,
+    CUSTOMER_COLUMNS,
+    OPPORTUNITY,
+    OPPORTUNITY_COLUMNS,
+    OPPS_OF,
+    PUT_CUSTOMER,
+    PUT_JOURNAL,
+    PUT_OPPORTUNITY,
+    PUT_SEEN,
+    SCHEMA_VERSION,
+    SEEN,
+    RunLock,
+    build_bloom,
+    check_state,
+    copy_overlay,
+    create_schema,
+    customer_from_row,
+    customer_row,
+    file_identity,
+    open_overlay,
+    opportunity_from_row,
+    opportunity_row,
+    precheck,
+    read_counters,
+    state_errors,
+)
+from sfa_rules.state.store import CountedStore, Counters, StateError, decode_decisions
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+
+
+class SQLiteStore(CountedStore):
+    """The state in an SQLite file (see the module docstring for the design).
+
+    ``SQLiteStore(path, dry_run=False)``: an apply run; creates the file on first use,
+    takes the run lock, and writes at each `commit()`.
+    ``SQLiteStore(path, dry_run=False, lazy=True)``: an apply run that reads like a dry
+    run until its first commit, which promotes it into an apply run (see `_promote`);
+    closed without a commit, it leaves the disk exactly as it was.
+    ``SQLiteStore(path, dry_run=True)``: reads ``path`` if it exists and never writes
+    it; ``path=None`` gives an empty disk-backed scratch state for large dry runs.
+    Raises `StateError` when the file is not a state or is in use.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None,
+        *,
+        dry_run: bool,
+        lazy: bool = False,
+        lock_timeout: float = 30.0,
+        buffer_size: int = 10_000,
+    ) -> None:
+        if path is None and not dry_run:
+            raise ValueError("an apply run needs a state path")
+        if lazy and dry_run:
+            raise ValueError("lazy is a way to apply; a dry run never writes")
+        self.path = None if path is None else str(path)
+        self.dry_run = dry_run
+        self._lazy = lazy  # an apply run not promoted yet
+        self._overlaid = dry_run or lazy  # writes go to the temporary overlay
+        self._lock_timeout = lock_timeout
+        self._buffer_size = buffer_size
+        self._customers: dict[str, Customer] = {}
+        self._opportunities: dict[str, Opportunity] = {}
+        self._buffered_of: dict[str, set[str]] = {}  # customer -> buffered opportunity ids
+        self._seen: set[tuple[str, str]] = set()
+        self._finished: set[str] = set()  # runs finished in the overlay (base journal stays)
+        self._lock: RunLock | None = None
+        self._origin: tuple[tuple[int, ...] | None, int | None] = (None, None)
+        self._closed = False
+        if self.path is not None:
+            precheck(self.path)
+        # a lazy apply's evidence of the file it reads, taken before the overlay
+        # attaches it: see `_changed`
+        identity = file_identity(self.path) if lazy and self.path is not None else None
+        if self._overlaid:
+            self._db, self._layered = open_overlay(self.path)
+        else:
+            assert self.path is not None
+            self._lock = RunLock(f"{self.path}.lock", self.path, lock_timeout)
+            try:
+                self._db, self._layered = self._open_apply(lock_timeout), False
+            except BaseException:
+                self._lock.release()
+                raise
+        try:
+            # one transaction from here on: the counters, the Bloom bitmap and every
+            # later read see the same snapshot of the state
+            if self._overlaid:
+                self._db.execute("BEGIN")
+                self._db.execute("SAVEPOINT batch")
+            else:
+                self._db.execute("COMMIT")  # a new file's schema
+                self._db.execute("BEGIN IMMEDIATE")
+            src = "base" if self._layered else "main"
+            self._counters = Counters(*read_counters(self._db, src))
+            self._bloom = build_bloom(self._db, src)
+            if lazy:
+                version = self._base_version() if self._layered else None
+                self._origin = (identity, version)
+        except sqlite3.DatabaseError as e:  # e.g. a damaged file
+            self._release()
+            raise StateError(f"cannot read state {self.path}: {e}") from None
+        except BaseException:
+            self._release()
+            raise
+
+    # opening
+
+    def _open_apply(self, timeout: float) -> sqlite3.Connection:
+        """The file read-write in WAL mode (created if missing), in an open write
+        transaction that has given a new file its schema."""
+        assert self.path is not None
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=timeout)
+        except sqlite3.Error as e:
+            raise StateError(f"cannot open state {self.path}: {e}") from None
+        try:
+            check_state(db, "main", self.path)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("BEGIN IMMEDIATE")
+            if db.execute("PRAGMA user_version").fetchone()[0] == 0:
+                create_schema(db)
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.OperationalError as e:
+            db.close()
+            if e.sqlite_errorcode != sqlite3.SQLITE_BUSY:  # read-only file, full disk, ...
+                raise StateError(f"cannot write state {self.path}: {e}") from None
+            # a dry run reading the file (rollback-journal mode) holds it shared
+            raise StateError(
+                f"state {self.path} is in use by another process ({e}); waited {timeout:g} s"
+            ) from None
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _layers(self) -> tuple[str, ...]:
+        return ("main", "base") if self._layered else ("main",)
+
+    # customers and opportunities
+
+    # get_customer and put_customer run once or twice a row, and mostly touch no SQLite:
+    # only what does is wrapped by state_errors.
+    def get_customer(self, id: str) -> Customer | None:
+        if not self._bloom(id, CUSTOMER):
+            return None
+        buffered = self._customers.get(id)
+        if buffered is not None:
+            return buffered
+        return self._read_customer(id)
+
+    @state_errors
+    def _read_customer(self, id: str) -> Customer | None:
+        for db in self._layers():
+            row = self._db.execute(
+                f"SELECT {CUSTOMER_COLUMNS} FROM {db}.customers WHERE id = ?", (id,)
+            ).fetchone()
+            if row is not None:
+                return customer_from_row(row)
+        return None
+
+    def put_customer(self, customer: Customer) -> None:
+        self._bloom.add(customer.id, CUSTOMER)
+        self._customers[customer.id] = customer
+        if len(self._customers) >= self._buffer_size:
+            self._flush()
+
+    @state_errors
+    def get_opportunity(self, id: str) -> Opportunity | None:
+        if not self._bloom(id, OPPORTUNITY):
+            return None
+        buffered = self._opportunities.get(id)
+        if buffered is not None:
+            return buffered
+        for db in self._layers():
+            row = self._db.execute(
+                f"SELECT {OPPORTUNITY_COLUMNS} FROM {db}.opportunities WHERE id = ?", (id,)
+            ).fetchone()
+            if row is not None:
+                return opportunity_from_row(row)
+        return None
+
+    @state_errors
+    def put_opportunity(self, opportunity: Opportunity) -> None:
+        id, customer = opportunity.id, opportunity.customer
+        self._bloom.add(id, OPPORTUNITY)
+        previous = self._opportunities.get(id)
+        if previous is not None and previous.customer is not None:
+            self._buffered_of[previous.customer].discard(id)
+        self._opportunities[id] = opportunity
+        if customer is not None:
+            self._bloom.add(customer, OPPS_OF)
+            self._buffered_of.setdefault(customer, set()).add(id)
+        if len(self._opportunities) >= self._buffer_size:
+            self._flush()
+
+    @state_errors
+    def opportunities_of(self, customer_id: str) -> list[Opportunity]:
+        if not self._bloom(customer_id, OPPS_OF):
+            return []
+        found: dict[str, Opportunity] = {}
+        sql = f"SELECT {OPPORTUNITY_COLUMNS} FROM main.opportunities WHERE customer = ?"
+        if self._layered:  # base rows the overlay replaced (maybe moved elsewhere) are stale
+            sql += (
+                f" UNION ALL SELECT {OPPORTUNITY_COLUMNS} FROM base.opportunities b"
+                " WHERE customer = ? AND NOT EXISTS"
+                " (SELECT 1 FROM main.opportunities m WHERE m.id = b.id)"
+            )
+        params = (customer_id,) * (2 if self._layered else 1)
+        for row in self._db.execute(sql, params):
+            if row[0] not in self._opportunities:  # a buffered version is newer
+                found[row[0]] = opportunity_from_row(row)
+        for id in self._buffered_of.get(customer_id, ()):
+            found[id] = self._opportunities[id]
+        return [found[id] for id in sorted(found)]
+
+    def all_opportunities(self) -> Iterator[Opportunity]:
+        """Every opportunity, by id; reads a snapshot taken at the first ``next()``.
+        A lazy store's promotion (its first commit) ends an iteration in progress."""
+        self._flush()
+        sql = f"SELECT {OPPORTUNITY_COLUMNS} FROM main.opportunities"
+        if self._layered:
+            sql += (
+                f" UNION ALL SELECT {OPPORTUNITY_COLUMNS} FROM base.opportunities b"
+                " WHERE NOT EXISTS (SELECT 1 FROM main.opportunities m WHERE m.id = b.id)"
+            )
+        try:
+            for row in self._db.execute(sql + " ORDER BY id"):
+                yield opportunity_from_row(row)
+        except sqlite3.DatabaseError as e:
+            raise StateError(f"state {self.path}: {e}") from e
+
+    @state_errors
+    def seen(self, type: str, id: str) -> bool:
+        if not self._bloom(type + "\0" + id, SEEN):
+            return False
+        if (type, id) in self._seen:
+            return True
+        return any(
+            self._db.execute(
+                f"SELECT 1 FROM {db}.seen WHERE type = ? AND id = ?", (type, id)
+            ).fetchone()
+            for db in self._layers()
+        )
+
+    @state_errors
+    def mark_seen(self, type: str, id: str) -> None:
+        self._bloom.add(type + "\0" + id, SEEN)
+        self._seen.add((type, id))
+        if len(self._seen) >= self._buffer_size:
+            self._flush()
+
+    @state_errors
+    def _flush(self) -> None:
+        """Write the buffer into the open transaction (still undone by a rollback)."""
+        db = self._db
+        if self._customers:
+            db.executemany(PUT_CUSTOMER, map(customer_row, self._customers.values()))
+            self._customers = {}
+        if self._opportunities:
+            db.executemany(PUT_OPPORTUNITY, map(opportunity_row, self._opportunities.values()))
+            self._opportunities, self._buffered_of = {}, {}
+        if self._seen:
+            db.executemany(PUT_SEEN, self._seen)
+            self._seen = set()
+
+
+    @state_errors
+    def recount_loads(self, open_statuses: Iterable[str], *, fix: bool = False) -> dict[str, int]:
+        """Open records per owner, counted from the customers (to check `loads()`);
+        with ``fix`` the counts also replace the loads (pending until commit)."""
+        self._flush()
+        rows = "SELECT owner, status FROM main.customers"
+        if self._layered:
+            rows += (
+                " UNION ALL SELECT owner, status FROM base.customers b"
+                " WHERE NOT EXISTS (SELECT 1 FROM main.customers m WHERE m.id = b.id)"
+            )
+        sql = (
+            f"SELECT owner, count(*) FROM ({rows}) WHERE owner IS NOT NULL"
+            " AND status IN (SELECT value FROM json_each(?)) GROUP BY owner ORDER BY owner"
+        )
+        counts = dict(self._db.execute(sql, (json.dumps(sorted(set(open_statuses))),)))
+        if fix:
+            self._counters.replace_loads(counts)
+        return counts
+
+    # resume journal and transactions
+
+    @state_errors
+    def resume_point(self, run_key: str) -> tuple[int, Iterator[dict[str, Any]]]:
+        """Rows done by the committed batches of ``run_key`` and their decisions, lazily."""
+        done = [
+            self._db.execute(
+                f"SELECT max(rows_done) FROM {db}.journal WHERE run_key = ?", (run_key,)
+            ).fetchone()[0]
+            for db in self._journals(run_key)
+        ]
+        return max((d for d in done if d is not None), default=0), self._replay(run_key)
+
+    def _journals(self, run_key: str) -> tuple[str, ...]:
+        # a run finished in a dry run hides its journal in the (read-only) base
+        return ("main",) if run_key in self._finished else self._layers()
+
+    def _replay(self, run_key: str) -> Iterator[dict[str, Any]]:
+        try:
+            yield from self._replay_batches(run_key)
+        except sqlite3.DatabaseError as e:
+            raise StateError(f"state {self.path}: {e}") from e
+
+    def _replay_batches(self, run_key: str) -> Iterator[dict[str, Any]]:
+        # one batch at a time, so that memory holds one blob and commits may interleave
+        after = -1
+        while True:
+            batch: tuple[int, bytes] | None = None
+            for db in self._journals(run_key):  # the overlay first: it wins a tie
+                row = self._db.execute(
+                    f"SELECT rows_done, decisions FROM {db}.journal"
+                    " WHERE run_key = ? AND rows_done > ? ORDER BY rows_done LIMIT 1",
+                    (run_key, after),
+                ).fetchone()
+                if row is not None and (batch is None or row[0] < batch[0]):
+                    batch = row
+            if batch is None:
+                return
+            after = batch[0]
+            yield from decode_decisions(batch[1])
+
+    def begin_batch(self, run_key: str) -> None:
+        """Nothing to prepare: a write transaction is always open between commits."""
+
+    @state_errors
+    def commit_batch(self, run_key: str, rows_done: int, decisions: bytes) -> None:
+        """Commit the batch's effects together with its journal row (one transaction)."""
+        self._db.execute(PUT_JOURNAL, (run_key, rows_done, decisions))
+        self.commit()
+
+    @state_errors
+    def finish_run(self, run_key: str) -> None:
+        """The run completed: drop its journal (and commit)."""
+        self._db.execute("DELETE FROM main.journal WHERE run_key = ?", (run_key,))
+        if self._layered:
+            self._finished.add(run_key)
+        self.commit()
+
+    @state_errors
+    def commit(self) -> None:
+        """Make every write so far durable (apply) or part of the run's view (dry run)."""
+        self._flush()
+        db = self._db
+        if self._lazy:
+            self._promote()
+        elif self.dry_run:  # the overlay keeps one transaction: a stable view of the base
+            db.execute("RELEASE batch")
+            db.execute("SAVEPOINT batch")
+        else:
+            for tid, data in self._counters.pending_rotations.items():
+                if data is None:
+                    db.execute("DELETE FROM rotations WHERE territory = ?", (tid,))
+                else:
+                    db.execute(
+                        "INSERT OR REPLACE INTO rotations VALUES (?, ?)", (tid, json.dumps(data))
+                    )
+            db.executemany(
+                "INSERT OR REPLACE INTO loads VALUES (?, ?)", self._counters.pending_loads.items()
+            )
+            db.execute("COMMIT")
+            db.execute("BEGIN IMMEDIATE")
+        self._counters.commit()
+
+    def _promote(self) -> None:
+        """The first commit of a lazy apply: take the run lock, make sure the state is
+        still the one this store read, and write the overlay into it in one transaction;
+        from then on the store is an apply store (lock held, overlay gone).
+
+        "Still the one" is SQLite's own evidence: the base's ``data_version`` changes
+        when another connection commits to it, and the path must still name the same
+        file (device and inode); a state that was missing must still be missing, or
+        exactly the same file. Anything else fails with nothing written, and the store
+        is closed (its snapshot is gone). A lock not obtained in time leaves it lazy."""
+        assert self.path is not None
+        lock = RunLock(f"{self.path}.lock", self.path, self._lock_timeout)
+        overlay, target = self._db, None
+        try:
+            overlay.execute("COMMIT")  # ends the read snapshot; the overlay's rows stay
+            if self._changed():
+                raise StateError(
+                    f"state {self.path} changed since this session started (another run "
+                    "applied to it); nothing was written: run again"
+                )
+            target = self._open_apply(self._lock_timeout)
+            copy_overlay(
+                overlay, target, self._finished, self._counters.rotations(), self._counters.loads()
+            )
+            target.execute("COMMIT")
+            target.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._closed = True
+            if target is not None:
+                target.close()  # rolls back
+            overlay.close()
+            lock.release()
+            raise
+        overlay.close()
+        self._db, self._lock = target, lock
+        self._lazy = self._overlaid = self._layered = False
+        self._finished = set()
+
+    def _changed(self) -> bool:
+        assert self.path is not None
+        identity, version = self._origin
+        now = file_identity(self.path)
+        if self._layered:  # the same file, and no commit to it since the snapshot
+            same = now is not None and identity is not None and now[:2] == identity[:2]
+            return not same or self._base_version() != version
+        return now != identity  # missing then and now, or the same untouched empty file
+
+    def _base_version(self) -> int:
+        version: int = self._db.execute("PRAGMA base.data_version").fetchone()[0]
+        return version
+
+    @state_errors
+    def rollback(self) -> None:
+        """Drop every write since the last commit."""
+        self._customers, self._opportunities, self._buffered_of = {}, {}, {}
+        self._seen = set()
+        self._counters.rollback()
+        if self._overlaid:
+            self._db.execute("ROLLBACK TO batch")
+        else:
+            self._db.execute("ROLLBACK")
+            self._db.execute("BEGIN IMMEDIATE")
+
+    @state_errors
+    def close(self) -> None:
+        """Drop uncommitted writes and release the file (a dry run, or a lazy apply
+        never committed, leaves it untouched)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if not self._overlaid:
+                # back to a rollback journal, so read-only opens (dry runs) create no
+                # -wal/-shm files; skipped while a reader holds the file
+                self._db.execute("PRAGMA busy_timeout=200")
+                try:
+                    self._db.execute("PRAGMA journal_mode=DELETE")
+                except sqlite3.OperationalError:
+                    pass
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        self._closed = True
+        self._db.close()
+        if self._lock is not None:
+            self._lock.release()
