@@ -67,3 +67,10 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
     close = get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class EngineUnavailable(RuntimeError):
+    """``engine="durable"`` where durable-rules cannot be imported (a usage error).
+
+    Defined here, not beside durable-rules, so that catching it (the CLI does, on
+    every command) imports no C extension."""

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from conftest import CASES, REPO, WriteConfig
 
 from sfa_rules import docgen
-from sfa_rules.cli.main import main, summary
+from sfa_rules.cli.main import main
+from sfa_rules.cli.validate import summary
 from sfa_rules.errors import Problem
 
 BROKEN = {

@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from functools import reduce
 from typing import Any
 
-from sfa_rules.lifecycle.transitions import CompiledTransition, EngineUnavailable, GuardView
+from sfa_rules.errors import EngineUnavailable
+from sfa_rules.lifecycle.transitions import CompiledTransition, GuardView
 
 try:  # durable-rules' C extension imports only on CPython < 3.13
     import durable_rules_engine as _dre  # type: ignore[import-not-found]

@@ -42,9 +42,9 @@ from sfa_rules.lifecycle.opportunities import (
     resolve_id,
 )
 from sfa_rules.config.models import Config, StatusMatch
+from sfa_rules.errors import EngineUnavailable
 from sfa_rules.lifecycle.transitions import (
     STAGE_RANK,
-    EngineUnavailable,
     GuardView,
     NativeTransitions,
     Predicate,

@@ -104,10 +104,6 @@ class GuardView:
         return self.follow() if t.follow else (t.target, t.target_rank)
 
 
-class EngineUnavailable(RuntimeError):
-    """``engine="durable"`` where durable-rules cannot be imported (a usage error)."""
-
-
 class TransitionEvaluator(Protocol):
     """Picks the first transition (file order) matching an event on a status."""
 

@@ -8,11 +8,13 @@ rows as for ten million.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from sfa_rules.engine.decision import Decision
+from sfa_rules.errors import Problem
 
-__all__ = ["ASSIGNED_TYPES", "Summary"]
+__all__ = ["ASSIGNED_TYPES", "Summary", "problem_summary"]
 
 ASSIGNED_TYPES = frozenset({"lead", "prospect", "customer"})  # the rows that get an owner
 TOP = 8  # names shown per line; the rest are counted
@@ -106,3 +108,18 @@ def _n(number: int) -> str:
 
 def _plural(number: int, word: str) -> str:
     return word if number == 1 else word + "s"
+
+
+def problem_summary(problems: Iterable[Problem], files: int) -> str:
+    """``3 errors, 1 warning in 7 files`` (plus ``, 2 notes`` for informational ones):
+    the last line of ``sfa validate``."""
+    count = {"error": 0, "warning": 0, "info": 0}
+    for problem in problems:
+        count[problem.severity] = count.get(problem.severity, 0) + 1
+
+    def n(number: int, word: str) -> str:
+        return f"{number} {_plural(number, word)}"
+
+    notes = f", {n(count['info'], 'note')}" if count["info"] else ""
+    return (f"{n(count['error'], 'error')}, {n(count['warning'], 'warning')}"
+            f"{notes} in {n(files, 'file')}")

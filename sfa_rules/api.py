@@ -1,0 +1,209 @@
+"""What ``sfa validate``, ``sfa dry-run`` and ``sfa apply`` do, as library calls.
+
+The CLI only parses options, calls these, prints and exits; everything a command
+does besides (finding the configuration, the checks of ``sfa validate``, the
+resumable apply: input digests, run keys, committed batches and their journal) is
+here. Nothing here prints or exits: mistakes are exceptions (``ConfigError``,
+``EngineUnavailable``, ``InputError``, ``StateError``, ``OutputError``) whose message
+is for the user.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sfa_rules.analysis import static as analysis
+from sfa_rules.config.loader import SourceMap, resolve_folder
+from sfa_rules.config.models import Config
+from sfa_rules.engine.core import Engine, Session, compile_config, load
+from sfa_rules.engine.decision import Decision
+from sfa_rules.errors import Problem
+from sfa_rules.records.readers import InputRow, read
+from sfa_rules.report.summary import Summary
+from sfa_rules.report.writers import make_writer, open_output
+from sfa_rules.state.store import SQLiteStore
+
+__all__ = [
+    "DEFAULT_STATE", "RunRequest", "Validation", "digests", "open_engine", "open_store",
+    "read_rows", "run_decisions", "run_key", "session_for", "validate", "validate_config",
+]
+
+DEFAULT_STATE = "sfa-state.db"
+
+
+# -- sfa validate -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Every problem of a configuration (sorted) and how many files it has."""
+
+    problems: list[Problem]
+    files: int
+
+    @property
+    def ok(self) -> bool:
+        """No problem is an error."""
+        return not any(p.severity == "error" for p in self.problems)
+
+
+def validate_config(
+    folder: str | os.PathLike[str] | None,
+) -> tuple[Config | None, SourceMap, list[Problem]]:
+    """Load and check a configuration: every problem ``sfa validate`` reports, sorted.
+
+    Runs loading, the configuration's checks, the criteria compiler's checks and, when
+    nothing else is wrong, the static analysis of SPEC §15 (its proofs need the whole,
+    valid configuration). The Config is None when any problem is an error.
+    """
+    config, sm, ctx, problems = compile_config(folder)
+    if not any(p.severity == "error" for p in problems):
+        problems += analysis.check(config, sm, ctx)
+    problems.sort()
+    ok = not any(p.severity == "error" for p in problems)
+    return (config if ok else None), sm, problems
+
+
+def validate(folder: str | os.PathLike[str] | None, *, strict: bool = False) -> Validation:
+    """``sfa validate``: the problems of the configuration at ``folder`` (SPEC §2's
+    default folder when None); ``strict`` makes every warning an error."""
+    _, sm, problems = validate_config(resolve_folder(folder))
+    if strict:
+        problems = [
+            Problem(p.file, p.line, p.column, "error", p.code, p.message)
+            if p.severity == "warning" else p
+            for p in problems
+        ]
+    problems.sort()
+    return Validation(problems, len(sm.files))
+
+
+# -- what every command that reads records needs ------------------------------------
+
+
+def open_engine(config: str | os.PathLike[str] | None, lifecycle_engine: str) -> Engine:
+    """The compiled configuration for a command; raises ``ConfigError`` or
+    ``EngineUnavailable``."""
+    engine = load(config, lifecycle_engine=lifecycle_engine)  # type: ignore[arg-type]
+    # The compiled configuration lives as long as the command: the collector need not
+    # scan it again and again (with 10,000 territories that cost a tenth of a run), and
+    # rows make few cycles, so young collections can be rarer.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+    return engine
+
+
+def read_rows(files: Iterable[str], type_: str | None, engine: Engine) -> Iterator[InputRow]:
+    """The rows of ``files`` (lazily); raises ``InputError`` for unusable files."""
+    return read(files, type_override=type_, aliases=engine.config.settings.fields)
+
+
+def open_store(state: str | None, *, dry_run: bool) -> SQLiteStore:
+    """The state file (an empty in-memory state when None); raises ``StateError``."""
+    return SQLiteStore(state, dry_run=dry_run)
+
+
+def digests(files: Iterable[str]) -> dict[str, str]:
+    """Each input file's content digest: what identifies its rows across runs."""
+    out = {}
+    for name in files:
+        with open(name, "rb") as stream:
+            out[name] = hashlib.file_digest(stream, "sha256").hexdigest()
+    return out
+
+
+def run_key(engine: Engine, sources: dict[str, str], options: Iterable[object]) -> str:
+    """What identifies a run for resuming: the configuration, the inputs, the options."""
+    digest = hashlib.sha256()
+    for sub in ("rules", "territories"):
+        for path in sorted((engine.folder / sub).rglob("*.y*ml")):
+            digest.update(path.read_bytes())
+    digest.update(repr(sorted(sources.items())).encode())
+    digest.update(repr(tuple(options)).encode())
+    return digest.hexdigest()
+
+
+def session_for(engine: Engine, files: Iterable[str], store: Any, **options: Any) -> Session:
+    """A session whose rows are known by their files' contents (SPEC §9 idempotency)."""
+    session = Session(engine, store, **options)
+    session.identify_sources(digests(files))
+    return session
+
+
+# -- sfa dry-run and sfa apply ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """The options of ``sfa dry-run`` / ``sfa apply``. ``fmt`` is a writer's name
+    (``jsonl``, ``csv``, ``table``); ``out`` a file, or None for stdout."""
+
+    files: tuple[str, ...]
+    config: Path | None = None
+    state: str | None = None
+    as_of: str | None = None
+    type_: str | None = None
+    lifecycle_engine: str = "auto"
+    fmt: str = "jsonl"
+    out: str | None = None
+    explain: bool = False
+    reassign: bool = False
+    apply: bool = False
+
+
+Rows = Callable[[Iterator[InputRow]], Iterable[InputRow]]
+
+
+def run_decisions(request: RunRequest, wrap_rows: Rows | None = None) -> Summary:
+    """Decide every row of the request's files and write the decisions; with ``apply``
+    commit the state in crash-safe batches that a re-run resumes (SPEC §9).
+
+    ``wrap_rows`` may wrap the rows as they are read (the CLI's progress counter).
+    Returns the run's summary.
+    """
+    engine = open_engine(request.config, request.lifecycle_engine)
+    rows: Iterable[InputRow] = read_rows(request.files, request.type_, engine)
+    if wrap_rows is not None:
+        rows = wrap_rows(iter(rows))
+    store = open_store(request.state, dry_run=not request.apply)
+    summary = Summary()
+    sources = digests(request.files)
+    session = Session(engine, store, as_of=request.as_of, reassign=request.reassign,
+                      explain=request.explain)
+    session.identify_sources(sources)
+    with engine, session:
+        if request.apply:
+            options = (request.as_of, request.type_, request.reassign, request.lifecycle_engine)
+            session.resumable(run_key(engine, sources, options))
+        with open_output(request.out) as stream:
+            writer = make_writer(request.fmt, stream, explain=request.explain)
+            for decision in session.process(rows):
+                writer.write(decision)
+                summary.add(decision)
+            writer.finish()
+        if request.apply:
+            session.commit()
+        for notice in session.notices:
+            summary.notice(notice)
+    return summary
+
+
+def explain(
+    files: tuple[str, ...], record_id: str, *, config: Path | None = None,
+    state: str | None = None, as_of: str | None = None, type_: str | None = None,
+    lifecycle_engine: str = "auto", wrap_rows: Rows | None = None,
+) -> list[Decision]:
+    """``sfa explain``: the decisions, with traces, of the rows with that id or customer."""
+    engine = open_engine(config, lifecycle_engine)
+    rows: Iterable[InputRow] = read_rows(files, type_, engine)
+    if wrap_rows is not None:
+        rows = wrap_rows(iter(rows))
+    store = open_store(state, dry_run=True)
+    with engine, session_for(engine, files, store, as_of=as_of, explain=True) as session:
+        return [d for d in session.process(rows) if record_id in (d.id, d.customer)]

@@ -1,0 +1,78 @@
+"""``sfa diff``: the rows whose decisions change between two configurations (SPEC §15)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sfa_rules import api
+from sfa_rules.cli.options import default_format, progress_for, record_options, reported
+from sfa_rules.report.diff import DiffResult, diff
+
+__all__ = ["command", "run"]
+
+
+def run(files: tuple[str, ...], config: Path | None, type_: str | None, as_of: str | None,
+        lifecycle_engine: str, base: Path, state: str | None, fmt: str | None,
+        reassign: bool, exit_code: bool) -> int:
+    """Print the rows that change and a summary; 1 with ``exit_code`` when any does."""
+    fmt = default_format(fmt) if fmt != "csv" else "jsonl"
+    result = DiffResult()
+    wrap = progress_for(files)
+    with reported():
+        old_engine = api.open_engine(base, lifecycle_engine)
+        new_engine = api.open_engine(config, lifecycle_engine)
+        with old_engine, new_engine, \
+                api.session_for(old_engine, files, api.open_store(state, dry_run=True),
+                                as_of=as_of, reassign=reassign) as old, \
+                api.session_for(new_engine, files, api.open_store(state, dry_run=True),
+                                as_of=as_of, reassign=reassign) as new:
+            old_rows = api.read_rows(files, type_, old_engine)
+            new_rows = api.read_rows(files, type_, new_engine)
+            changed = diff(old, new, wrap(old_rows) if wrap else old_rows,
+                           wrap(new_rows) if wrap else new_rows, result)
+            if fmt == "jsonl":
+                for row in changed:
+                    click.echo(json.dumps(row, ensure_ascii=False))
+            else:
+                _table(changed)
+    click.echo("\n".join(result.summary()), err=True)
+    return 1 if exit_code and result.changed else 0
+
+
+def _table(changed: Iterable[dict[str, Any]]) -> None:
+    header = ("source:row", "id", "field", "before", "after")
+    lines: list[tuple[str, ...]] = []
+    for row in changed:
+        for name in row["before"]:
+            if row["before"][name] != row["after"][name]:
+                lines.append((f"{row['source']}:{row['row']}", str(row["id"]), name,
+                              _cell(row["before"][name]), _cell(row["after"][name])))
+    widths = [max(len(r[i]) for r in (header, *lines)) for i in range(len(header))]
+    for r in (header, *lines):
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+@click.command("diff")
+@record_options
+@click.option("--base", "base", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The configuration to compare against (the one live today).")
+@click.option("--state", default=None, type=click.Path(dir_okay=False, path_type=str),
+              help="The starting state of both sides (never written).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "table"]), default=None,
+              help="Default: table on a terminal, jsonl otherwise.")
+@click.option("--reassign", is_flag=True, help="Redo the assignment of known records.")
+@click.option("--exit-code", "exit_code", is_flag=True, help="Exit 1 when any row differs.")
+def command(**options: Any) -> None:
+    """Decisions under --base and --config side by side: the rows that change (SPEC §15)."""
+    sys.exit(run(**options))

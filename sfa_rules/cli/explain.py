@@ -1,0 +1,35 @@
+"""``sfa explain``: the decisions and full traces of one record's rows."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from sfa_rules import api
+from sfa_rules.cli.options import progress_for, record_options, reported
+
+__all__ = ["command", "run"]
+
+
+def run(files: tuple[str, ...], record_id: str, **options: Any) -> int:
+    """Print the rows with that id (or customer) as JSON; 1 when there is none."""
+    with reported():
+        found = [d.to_dict() for d in
+                 api.explain(files, record_id, wrap_rows=progress_for(files), **options)]
+    click.echo(json.dumps(found, indent=2, ensure_ascii=False))
+    if not found:
+        click.echo(f"sfa: no row with id or customer {record_id!r}", err=True)
+    return 0 if found else 1
+
+
+@click.command("explain")
+@record_options
+@click.option("--id", "record_id", required=True, help="The id (or customer id) to explain.")
+@click.option("--state", default=None, type=click.Path(dir_okay=False, path_type=str),
+              help="Read this state (never written).")
+def command(files: tuple[str, ...], record_id: str, **options: Any) -> None:
+    """The decisions and full traces of the rows with that id (or customer), as JSON."""
+    sys.exit(run(files, record_id, **options))

@@ -1,0 +1,118 @@
+"""What the commands share: options, the mapping of library errors to exit codes,
+the progress counter (SPEC §10). Only ``sfa_rules.cli`` imports click."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from sfa_rules.errors import ConfigError, EngineUnavailable
+from sfa_rules.records.readers import InputError, InputRow
+from sfa_rules.report.writers import OutputError
+from sfa_rules.state.store import StateError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PROGRESS_BYTES = 5_000_000  # inputs smaller than this finish before a progress bar helps
+
+CONFIG_HELP = ("Configuration folder (holding rules/ and territories/). Default: ./rules and "
+               "./territories when the current folder has them, else the shipped configuration.")
+
+
+def config_option(func: F) -> F:
+    """``--config DIR``: an existing folder (click exits 2 with a clear message if not)."""
+    return click.option(
+        "--config", "config", type=click.Path(exists=True, file_okay=False, path_type=Path),
+        default=None, help=CONFIG_HELP,
+    )(func)
+
+
+def iso_date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An ``--as-of`` value: a date (YYYY-MM-DD), else a usage error."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def as_of_option(help_text: str) -> Callable[[F], F]:
+    """``--as-of DATE``."""
+    return click.option("--as-of", "as_of", default=None, callback=iso_date, metavar="DATE",
+                        help=help_text)
+
+
+def record_options(func: F) -> F:
+    """The options of every command that reads records (SPEC §10)."""
+    for option in reversed((
+        click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str)),
+        config_option,
+        click.option("--type", "type_", default=None, metavar="TYPE",
+                     help="Record type of rows with no `type` column (lead, opportunity, ...)."),
+        as_of_option("The run's date (YYYY-MM-DD) for rows without `created`. Default: today."),
+        click.option("--lifecycle-engine", "lifecycle_engine", default="auto",
+                     type=click.Choice(["auto", "durable", "native"]), show_default=True,
+                     help="Run transitions on durable-rules or the built-in evaluator."),
+    )):
+        func = option(func)
+    return func
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """``sfa: message`` on stderr, then exit (2: a usage error)."""
+    click.echo(f"sfa: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def reported() -> Iterator[None]:
+    """The library's exceptions as the CLI reports them: a configuration with errors
+    lists its problems and exits 1; the rest are usage errors (exit 2)."""
+    try:
+        yield
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        fail("the configuration has errors: nothing was processed (see `sfa validate`)", 1)
+    except InputError as exc:
+        fail("; ".join(exc.problems))
+    except (EngineUnavailable, StateError, OutputError) as exc:
+        fail(str(exc))
+
+
+def default_format(fmt: str | None, other: str = "jsonl") -> str:
+    """``--format`` when given, else ``table`` on a terminal and ``other`` elsewhere."""
+    return fmt or ("table" if sys.stdout.isatty() else other)
+
+
+def progress_for(files: tuple[str, ...]) -> Callable[[Iterator[InputRow]], Iterator[InputRow]] | None:
+    """The row counter for large inputs read with stderr on a terminal, else None."""
+    if not sys.stderr.isatty() or sum(_size(f) for f in files) < PROGRESS_BYTES:
+        return None
+    return _progress
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _progress(rows: Iterator[InputRow]) -> Iterator[InputRow]:
+    """A row counter on stderr (a terminal only): large inputs take a while."""
+    n = 0
+    for n, row in enumerate(rows, 1):
+        if n % 50_000 == 0:
+            click.echo(f"\r{n:,} rows…", err=True, nl=False)
+        yield row
+    if n >= 50_000:
+        click.echo("\r" + " " * 24 + "\r", err=True, nl=False)
