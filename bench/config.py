@@ -23,7 +23,8 @@ import yaml
 from sfa_rules.analysis import static as analysis
 from sfa_rules.config import checks
 from sfa_rules.criteria import ir as criteria
-from sfa_rules.config.loader import load_config, validate
+from sfa_rules.api import validate_config as validate
+from sfa_rules.config.loader import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 COUNTRIES = ["US", "CA", "MX", "BR", "AR", "CO", "PE", "CL", "DE", "FR", "ES", "IT", "GB"]

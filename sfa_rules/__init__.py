@@ -11,8 +11,8 @@
 Importing the package has no side effects: nothing is written, printed or registered.
 """
 
-from sfa_rules.engine.decision import Decision
 from sfa_rules.engine.core import Engine, Session, load
+from sfa_rules.engine.decision import Decision
 from sfa_rules.errors import ConfigError, Problem, RecordError
 
 __all__ = ["ConfigError", "Decision", "Engine", "Problem", "RecordError", "Session", "load"]

@@ -27,7 +27,7 @@ from sfa_rules.errors import Problem
 from sfa_rules.records.readers import InputRow, read
 from sfa_rules.report.summary import Summary
 from sfa_rules.report.writers import make_writer, open_output
-from sfa_rules.state.store import SQLiteStore
+from sfa_rules.state import SQLiteStore
 
 __all__ = [
     "DEFAULT_STATE", "RunRequest", "Validation", "digests", "open_engine", "open_store",

@@ -18,8 +18,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from sfa_rules.config import checks
-from sfa_rules.config import models
+from sfa_rules.config import checks, models
 
 HEADER = """\
 # Configuration reference

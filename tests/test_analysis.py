@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sfa_rules.analysis import static as analysis
-from sfa_rules.config import yamlread
 from sfa_rules.analysis.static import Analysis
-from sfa_rules.criteria.ir import CriteriaContext
-from sfa_rules.config.loader import validate
+from sfa_rules.api import validate_config as validate
+from sfa_rules.config import yamlread
 from sfa_rules.config.models import Config
+from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.routing.territories import TerritoryIndex, try_order
 
 ROOT = Path(__file__).parent.parent

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sfa_rules.config import yamlread
-from sfa_rules.routing.assignment import Assigner
-from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.config.models import Config
+from sfa_rules.criteria.ir import CriteriaContext
+from sfa_rules.routing.assignment import Assigner
 from sfa_rules.routing.territories import TerritoryIndex
 
 CASES = Path(__file__).parent / "cases" / "assignment"

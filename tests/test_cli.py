@@ -20,8 +20,8 @@ import yaml
 from click.testing import CliRunner
 from conftest import CASES, REPO, WriteConfig
 
-from sfa_rules.lifecycle import durable as lifecycle_durable
 from sfa_rules.cli.main import main
+from sfa_rules.lifecycle import durable as lifecycle_durable
 
 GOLDEN = CASES / "cli"
 EXAMPLES = ("examples/leads.csv", "examples/opportunities.csv",

@@ -268,7 +268,7 @@ def _single(csv: Path, folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def test_a_second_apply_waits_for_the_lock_not_corrupting(tmp_path: Path) -> None:
     """A run holding the lock makes another wait; the waiting one then proceeds."""
-    from sfa_rules.state.store import SQLiteStore
+    from sfa_rules.state import SQLiteStore
 
     state = tmp_path / "s.db"
     csv = tmp_path / "leads.csv"

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sfa_rules.config import yamlread
-from sfa_rules.criteria.ir import CriteriaContext, check_config, compile
-from sfa_rules.criteria.facts import _COMPILE_AFTER, Facts
 from sfa_rules.config.loader import load_config
 from sfa_rules.config.models import Config
+from sfa_rules.criteria.facts import _COMPILE_AFTER, Facts
+from sfa_rules.criteria.ir import CriteriaContext, check_config, compile
 from sfa_rules.criteria.predicates import closure
 
 CASES = Path(__file__).parent / "cases" / "criteria"

@@ -29,10 +29,10 @@ from hypothesis import strategies as st
 
 import sfa_rules
 from sfa_rules import ConfigError, Decision
-from sfa_rules.lifecycle import durable as lifecycle_durable
 from sfa_rules.cli.main import main
 from sfa_rules.forecast import to_json
-from sfa_rules.state.store import SQLiteStore
+from sfa_rules.lifecycle import durable as lifecycle_durable
+from sfa_rules.state import SQLiteStore
 
 PROPERTY = settings(max_examples=30, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

@@ -1,4 +1,5 @@
-"""The lifecycle tests' shared driver (no tests here): a small driver that plays record streams through ``Lifecycle`` with dict-backed state.
+"""The lifecycle tests' shared driver (no tests here): a small driver that plays record
+streams through ``Lifecycle`` with dict-backed state.
 
 The real engine (``sfa_rules.engine``) orchestrates rows with a store; this driver does
 the same few things for the lifecycle tests: keep customers, opportunities and seen
@@ -16,12 +17,12 @@ from typing import Any
 
 import yaml
 
+from sfa_rules.config.loader import load_config
+from sfa_rules.config.models import Config
 from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.errors import RecordError
 from sfa_rules.lifecycle.statuses import TRANSACTION_EVENTS, Lifecycle
-from sfa_rules.config.loader import load_config
-from sfa_rules.config.models import Config
 
 REPO = Path(__file__).resolve().parent.parent
 CUSTOMER_TYPES = ("lead", "prospect", "customer")

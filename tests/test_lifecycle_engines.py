@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_lifecycle_driver import load, play, write_config
 
-from sfa_rules.lifecycle import durable as lifecycle_durable
 from sfa_rules.entities import Customer, Opportunity
+from sfa_rules.lifecycle import durable as lifecycle_durable
 from sfa_rules.lifecycle.statuses import Lifecycle
 from sfa_rules.lifecycle.transitions import follow_target
 

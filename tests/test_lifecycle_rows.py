@@ -11,8 +11,8 @@ from test_lifecycle_driver import load, write_config
 
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.errors import RecordError
-from sfa_rules.lifecycle.statuses import Lifecycle
 from sfa_rules.lifecycle.opportunities import parse_probability
+from sfa_rules.lifecycle.statuses import Lifecycle
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,9 @@ from conftest import CASES, REPO, WriteConfig, write_config_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sfa_rules.config import loader
-from sfa_rules.config import models
-from sfa_rules.config.loader import discover, load_config, resolve_folder, validate
+from sfa_rules.api import validate_config as validate
+from sfa_rules.config import loader, models
+from sfa_rules.config.loader import discover, load_config, resolve_folder
 
 CONFIG_CASES = sorted((CASES / "config").glob("*.yaml"))
 

@@ -19,8 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sfa_rules.entities import Customer, Opportunity
-from sfa_rules.state.sqlite_parts import SCHEMA, SCHEMA_VERSION
-from sfa_rules.state.store import (
+from sfa_rules.state import (
     MemoryStore,
     SQLiteStore,
     StateError,
@@ -28,6 +27,7 @@ from sfa_rules.state.store import (
     decode_decisions,
     encode_decisions,
 )
+from sfa_rules.state.sqlite_parts import SCHEMA, SCHEMA_VERSION
 
 StoreFactory = Callable[[], Store]
 
@@ -845,7 +845,7 @@ def test_lazy_is_a_way_to_apply() -> None:
 _MEMORY_PROBE = """
 import sys, tracemalloc
 from sfa_rules.entities import Customer
-from sfa_rules.state.store import MemoryStore, SQLiteStore
+from sfa_rules.state import MemoryStore, SQLiteStore
 
 kind, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 trace = kind.endswith("+tracemalloc")

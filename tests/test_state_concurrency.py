@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from sfa_rules.state.store import SQLiteStore
+from sfa_rules.state import SQLiteStore
 
 ROWS, BATCH, IDS = 1500, 100, 1100  # rows past IDS repeat earlier ids
 
@@ -27,7 +27,7 @@ ROWS, BATCH, IDS = 1500, 100, 1100  # rows past IDS repeat earlier ids
 _RUN = """
 import json, os, signal, sys
 from sfa_rules.entities import Customer, Opportunity
-from sfa_rules.state.store import SQLiteStore, encode_decisions
+from sfa_rules.state import SQLiteStore, encode_decisions
 
 path, out, rows, batch, ids = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
 kill_at = int(os.environ.get("KILL_AT", "-1"))  # SIGKILL self before deciding this row
@@ -204,7 +204,7 @@ def test_the_reference_run_is_consistent(uninterrupted: tuple[dict[str, Any], st
 _WRITER = """
 import os, sys, time
 from sfa_rules.entities import Customer
-from sfa_rules.state.store import SQLiteStore
+from sfa_rules.state import SQLiteStore
 
 path, name, go, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 while not os.path.exists(go):
@@ -251,7 +251,7 @@ def test_two_concurrent_apply_runs_lose_no_update(tmp_path: Path) -> None:
 _LAZY = """
 import os, sys, time
 from sfa_rules.entities import Customer
-from sfa_rules.state.store import SQLiteStore, StateError
+from sfa_rules.state import SQLiteStore, StateError
 
 path, name, go, lazy = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "lazy"
 store = SQLiteStore(path, dry_run=False, lazy=lazy, lock_timeout=60)

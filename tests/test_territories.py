@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.config.models import Config
+from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.routing.territories import TerritoryIndex, try_order
 
 

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 from sfa_rules.criteria.facts import parse_iso_date
-from sfa_rules.criteria.predicates import Node, Not, RuleRef, Test
+from sfa_rules.criteria.nodes import Node, Not, RuleRef, Test
 
 ABSENT = 1  # bit 0: absent or empty
 OTHER = 2  # bit 1: present, but not a number (number fields) / not a date (date fields)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from sfa_rules.analysis.atoms import DATE_FIELD, Partition, Unknown, bits
-from sfa_rules.criteria.predicates import All, Any_, Node, Not, RuleRef, Test
+from sfa_rules.criteria.nodes import All, Any_, Node, Not, RuleRef, Test
 
 Box = Mapping[str, int]  # field -> allowed atoms (bit mask); a missing field is free
 Region = list[Box]  # a union of non-empty boxes

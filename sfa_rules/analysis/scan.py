@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sfa_rules.analysis.atoms import DATE_FIELD, Unknown
-from sfa_rules.config.models import Territory
 from sfa_rules.analysis.regions import Algebra, Approx, Box, BoxIndex, Region, Regions, TooComplex
+from sfa_rules.config.models import Territory
 
 MAX_PRUNE = 24  # beyond this many covering items, all are named (pruning is quadratic)
 _DATES = (DATE_FIELD, "created")  # the record's date, read from `created` by examples

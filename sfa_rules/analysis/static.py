@@ -22,14 +22,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import Any
 
+from sfa_rules.analysis.atoms import DATE_FIELD, Unknown, partitions, tests_of
+from sfa_rules.analysis.regions import Algebra, Approx, Regions
 from sfa_rules.analysis.scan import Findings, ambiguity_scan, shadow_scan, try_order
 from sfa_rules.analysis.statuses import probability_not_monotonic, unreachable_statuses
-from sfa_rules.analysis.atoms import DATE_FIELD, Unknown, partitions, tests_of
-from sfa_rules.criteria.ir import CriteriaContext, SourceMapLike, compile
-from sfa_rules.errors import Problem
 from sfa_rules.config.models import Config, Territory
-from sfa_rules.criteria.predicates import ALWAYS, All, Any_, Node, RuleRef, Test
-from sfa_rules.analysis.regions import Algebra, Approx, Regions
+from sfa_rules.criteria.ir import CriteriaContext, SourceMapLike, compile
+from sfa_rules.criteria.nodes import ALWAYS, All, Any_, Node, RuleRef, Test
+from sfa_rules.errors import Problem
 
 Path = tuple[str | int, ...]
 MAX_NAMED = 3  # shadowing territories named in one message

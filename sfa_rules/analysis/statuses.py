@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from sfa_rules.errors import Problem
 from sfa_rules.config.models import STAGES, Config, StatusMatch, ToDefault, ToFollow, Transition
+from sfa_rules.errors import Problem
 
 Path = tuple[str | int, ...]
 RANK = {stage: i for i, stage in enumerate(STAGES)}

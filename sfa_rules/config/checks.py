@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from sfa_rules.errors import Problem, did_you_mean
 from sfa_rules.config.loader import SourceMap
 from sfa_rules.config.models import Config, StatusMatch, ToDefault
 from sfa_rules.config.yamlread import Path
+from sfa_rules.errors import Problem, did_you_mean
 
 Check = Callable[[Config, SourceMap], Iterator[Problem]]
 

@@ -17,9 +17,9 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sfa_rules.config import models
-from sfa_rules.errors import Problem, did_you_mean
 from sfa_rules.config.modelerrors import problems_from, shown
 from sfa_rules.config.yamlread import Document, Path, Positions, load
+from sfa_rules.errors import Problem, did_you_mean
 
 PACKAGED = FsPath(__file__).parent.parent / "defaults"
 SUBFOLDERS = ("rules", "territories")
@@ -303,33 +303,3 @@ def load_config(
         merger.add_file(file, doc)
     return merger.config(), sm, sorted(merger.problems)
 
-
-def validate(
-    folder: str | os.PathLike[str] | None,
-) -> tuple[models.Config | None, SourceMap, list[Problem]]:
-    """Load and check a configuration: every problem ``sfa validate`` reports, sorted.
-
-    Runs loading, :mod:`checks`, the criteria compiler's checks and, when nothing else
-    is wrong, the static analysis of SPEC §15 (its proofs need the whole, valid
-    configuration). The Config is None when any problem is an error.
-    """
-    # Imported here: checks, criteria and analysis sit above this module and import
-    # it; validate is the one entry point that gathers them all.
-    from sfa_rules.analysis import static as analysis
-    from sfa_rules.config import checks
-    from sfa_rules.criteria import ir as criteria
-
-    config, sm, problems = load_config(folder)
-    problems += checks.run(config, sm)
-    ctx = criteria.CriteriaContext(config, sm)
-    broken_rules = tuple(f"unknown sales rule '{i}'" for i in sm.invalid_ids["sales_rules"])
-    problems += [
-        p for p in ctx.problems
-        # A rule dropped for its own errors is reported once, not at every use.
-        if not (p.code == "unknown-rule" and p.message.startswith(broken_rules))
-    ]
-    if not any(p.severity == "error" for p in problems):
-        problems += analysis.check(config, sm, ctx)
-    problems.sort()
-    ok = not any(p.severity == "error" for p in problems)
-    return (config if ok else None), sm, problems

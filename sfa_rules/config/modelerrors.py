@@ -15,8 +15,8 @@ from typing import Any, Union
 from pydantic import BaseModel, ValidationError
 
 from sfa_rules.config import models
-from sfa_rules.errors import Problem, did_you_mean
 from sfa_rules.config.yamlread import Document, Path
+from sfa_rules.errors import Problem, did_you_mean
 
 NOUNS = {
     "sales_rules": "sales rule", "statuses": "status", "opportunity_statuses":

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sfa_rules.criteria.facts import Facts
-from sfa_rules.criteria.predicates import All, Node, Not, RuleRef, Test
+from sfa_rules.criteria.nodes import All, Node, Not, RuleRef, Test
 
 _SOURCES = {"number": "n", "date": "d", "text": "x"}
 _COMPARE = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}

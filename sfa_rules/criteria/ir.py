@@ -13,23 +13,11 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any, Protocol
 
-from sfa_rules.errors import Problem, did_you_mean
-from sfa_rules.criteria.facts import Facts, FactSchema, is_number, parse_iso_date
 from sfa_rules.config.models import Config
-from sfa_rules.criteria.predicates import (
-    ALWAYS,
-    NEVER,
-    OPERATORS,
-    All,
-    Any_,
-    Node,
-    Not,
-    Predicate,
-    RuleRef,
-    Test,
-    compile,
-    paused_gc,
-)
+from sfa_rules.criteria.facts import Facts, FactSchema, is_number, parse_iso_date
+from sfa_rules.criteria.nodes import ALWAYS, NEVER, OPERATORS, All, Any_, Node, Not, RuleRef, Test
+from sfa_rules.criteria.predicates import Predicate, compile, paused_gc
+from sfa_rules.errors import Problem, did_you_mean
 
 __all__ = [
     "All",

@@ -1,7 +1,8 @@
-"""The criteria IR and its compilation into plain closures (SPEC §3).
+"""The compilation of the criteria IR (:mod:`criteria.nodes`) into predicates (SPEC §3).
 
-``criteria.parse`` builds the IR from YAML once, at load; ``compile`` turns it into a
-``Predicate`` whose ``test`` is a closure over ``Facts`` dictionaries. Nothing here
+``criteria.ir`` builds the IR from YAML once, at load; ``compile`` turns it into a
+``Predicate`` whose ``test`` is a generated function (:mod:`criteria.codegen`) over
+``Facts`` dictionaries, and whose ``explain`` is built from plain closures. Nothing here
 walks the IR or touches pydantic per record.
 """
 
@@ -11,67 +12,19 @@ import gc
 import operator
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
+from sfa_rules.criteria.codegen import generate
 from sfa_rules.criteria.facts import Facts
+from sfa_rules.criteria.nodes import ALWAYS, NEVER, All, Any_, Node, Not, RuleRef, Test
 
 Test_ = Callable[[Facts], bool]
 Explain = Callable[[Facts], list[dict[str, Any]]]
 
-TEXT_OPS = ("eq", "in", "ne", "not_in", "prefix", "regex", "exists")
-ORDER_OPS = ("between", "gt", "gte", "lt", "lte")
-OPERATORS = TEXT_OPS + ORDER_OPS
-
-
-@dataclass(frozen=True, slots=True)
-class Test:
-    """One operator on one field.
-
-    ``value`` is normalised: folded text (eq, ne), a tuple of folded texts (in, not_in,
-    prefix), a compiled pattern (regex), a bool (exists), a bound or a (low, high) pair
-    (between, gt, ...). ``kind`` says how ordered operators compare: "number", "date"
-    (ISO strings) or "text".
-    """
-
-    field: str
-    op: str
-    value: Any
-    kind: str = "text"
-
-
-@dataclass(frozen=True, slots=True)
-class All:
-    """Every node holds (an empty All always holds)."""
-
-    nodes: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Any_:
-    """One node holds (an empty Any never holds)."""
-
-    nodes: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    """The node does not hold."""
-
-    node: Node
-
-
-@dataclass(frozen=True, slots=True)
-class RuleRef:
-    """A named sales rule, already resolved to its node."""
-
-    id: str
-    node: Node
-
-
-Node = Test | All | Any_ | Not | RuleRef
-ALWAYS: Node = All(())
-NEVER: Node = Any_(())
+__all__ = [
+    "ALWAYS", "NEVER", "All", "Any_", "Node", "Not", "Predicate", "RuleRef", "Test",
+    "closure", "compile", "paused_gc", "shown",
+]
 
 
 @contextmanager
@@ -126,8 +79,6 @@ class Predicate:
 
 def compile(node: Node) -> Predicate:
     """Compile a node once into a generated function (see ``codegen``)."""
-    from sfa_rules.criteria.codegen import generate  # codegen builds on this module's IR
-
     return Predicate(generate(node), node)
 
 
@@ -144,7 +95,10 @@ def _compile(node: Node) -> tuple[Test_, Explain]:
         return _compile(node.node)
     if isinstance(node, Not):
         inner, _ = _compile(node.node)
-        negated: Test_ = lambda f: not inner(f)
+
+        def negated(f: Facts) -> bool:
+            return not inner(f)
+
         return negated, _explain_not(node, negated)
     parts = [_compile(child) for child in node.nodes]
     tests = tuple(t for t, _ in parts)

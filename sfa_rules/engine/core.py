@@ -17,18 +17,18 @@ from types import TracebackType
 from typing import Any, Self
 
 from sfa_rules.config import checks
-from sfa_rules.routing.assignment import Assigner
+from sfa_rules.config.loader import SourceMap, load_config, resolve_folder
+from sfa_rules.config.models import Config
 from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.engine.decision import Decision
+from sfa_rules.engine.rows import InputRow, normalise_type
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.errors import ConfigError, Problem, RecordError
 from sfa_rules.forecast import ForecastItem, ForecastReport, build
 from sfa_rules.lifecycle.statuses import TRANSACTION_EVENTS, EngineName, Lifecycle
-from sfa_rules.config.loader import SourceMap, load_config, resolve_folder
-from sfa_rules.config.models import Config
-from sfa_rules.engine.rows import InputRow, normalise_type
-from sfa_rules.state.store import MemoryStore, Store, encode_lines
+from sfa_rules.routing.assignment import Assigner
 from sfa_rules.routing.territories import TerritoryIndex
+from sfa_rules.state import MemoryStore, SQLiteStore, Store, encode_lines
 
 CUSTOMER_TYPES = frozenset({"lead", "prospect", "customer"})
 BATCH_ROWS = 5_000  # rows per committed batch of an apply run (crash safety, SPEC §9)
@@ -121,8 +121,6 @@ class Engine:
         if state is None:
             store = MemoryStore()
         elif isinstance(state, (str, os.PathLike)):
-            from sfa_rules.state.store import SQLiteStore
-
             store = SQLiteStore(state, dry_run=dry_run, lazy=not dry_run)
         else:
             store = state

@@ -149,11 +149,11 @@ def _condition(t: CompiledTransition) -> Any:
     if t.from_status_ids is not None:
         parts.append(_any_of(m.status, list(t.from_status_ids)))
     if t.follow:
-        parts.append(m.fok == True)  # `== True` builds a durable-rules expression
+        parts.append(m.fok == True)  # noqa: E712 (`== True` builds a durable-rules expression)
     else:
         parts.append(m.rank <= t.target_rank)
     if t.guard is not None:
-        parts.append(getattr(m, f"g{t.index}") == True)
+        parts.append(getattr(m, f"g{t.index}") == True)  # noqa: E712 (as above)
     return reduce(lambda a, b: a & b, parts)
 
 

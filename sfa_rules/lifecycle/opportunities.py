@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sfa_rules.config.models import Config
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.errors import RecordError, did_you_mean
-from sfa_rules.config.models import Config
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,10 +30,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
+from sfa_rules.config.models import Config, StatusMatch
 from sfa_rules.criteria import ir as criteria
 from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.entities import Customer, Opportunity
-from sfa_rules.errors import RecordError
+from sfa_rules.errors import EngineUnavailable, RecordError
 from sfa_rules.lifecycle.opportunities import (
     OpportunityOutcome,
     OpportunityRules,
@@ -41,8 +42,6 @@ from sfa_rules.lifecycle.opportunities import (
     fold_index,
     resolve_id,
 )
-from sfa_rules.config.models import Config, StatusMatch
-from sfa_rules.errors import EngineUnavailable
 from sfa_rules.lifecycle.transitions import (
     STAGE_RANK,
     GuardView,

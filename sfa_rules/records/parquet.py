@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sfa_rules.engine.rows import InputRow
 from sfa_rules.errors import RecordError
-from sfa_rules.records.readers import InputFile, InputRow, TypeResolver
+from sfa_rules.records.inputs import InputFile, TypeResolver
 
 __all__ = ["PARQUET_BATCH_ROWS", "PARQUET_HINT", "check", "read_rows"]
 

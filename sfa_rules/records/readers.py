@@ -34,12 +34,13 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sfa_rules.engine.rows import RECORD_TYPES, TYPE_NAMES, InputRow, normalise_type
 from sfa_rules.errors import RecordError, did_you_mean
-from sfa_rules.engine.rows import PLURALS, RECORD_TYPES, TYPE_NAMES, InputRow, normalise_type
+from sfa_rules.records import parquet
+from sfa_rules.records.inputs import FORMATS, InputError, InputFile, TypeResolver, fold
 
 __all__ = [
     "FORMATS",
@@ -52,37 +53,9 @@ __all__ = [
     "read",
 ]
 
-FORMATS: dict[str, str] = {
-    ".csv": "csv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".parquet": "parquet",
-}
 _BOM = b"\xef\xbb\xbf"
-_CACHE_SIZE = 1024  # per file: bounds the spellings and keys remembered
 # what surrogateescape turns invalid UTF-8 bytes into
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
-
-
-class InputError(Exception):
-    """Input files that cannot be read at all (a usage error: exit 2, before any row).
-
-    ``problems`` holds one message per unusable file.
-    """
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
-
-
-@dataclass(frozen=True, slots=True)
-class InputFile:
-    """An input file checked by ``open_inputs``: its name as given, format and size."""
-
-    source: str
-    path: Path
-    format: str  # a value of FORMATS
-    size: int  # bytes, for progress reporting
 
 
 def open_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[InputFile]:
@@ -113,7 +86,7 @@ def open_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[InputFile]:
             problems.append(f"{source}: unknown file format {path.suffix!r} (expected {known})")
             continue
         if fmt == "parquet":
-            problem = _check_parquet(source, path)
+            problem = parquet.check(source, path)  # pyarrow is imported only now
             if problem:
                 problems.append(problem)
                 continue
@@ -143,7 +116,7 @@ def read(
         if override is None:
             hint = did_you_mean(type_override.strip().lower(), TYPE_NAMES)
             raise InputError([f"--type: unknown record type {type_override!r}{hint}"])
-    type_keys = frozenset(_fold(name) for name in ("type", *((aliases or {}).get("type") or ())))
+    type_keys = frozenset(fold(name) for name in ("type", *((aliases or {}).get("type") or ())))
     return _read_all(files, override, type_keys)
 
 
@@ -153,63 +126,6 @@ def _read_all(
     for file in files:
         fallback = override or normalise_type(Path(file.source).name.split(".")[0])
         yield from _READERS[file.format](file, TypeResolver(file.source, fallback, type_keys))
-
-
-class TypeResolver:
-    """The record type of a row: its type column, else --type, else the file name.
-
-    One per file; it remembers (boundedly) the spellings and keys it has seen.
-    """
-
-    def __init__(self, source: str, fallback: str | None, type_keys: frozenset[str]) -> None:
-        self.source = source
-        self.fallback = fallback
-        self.type_keys = type_keys
-        self._others: set[str] = set()  # keys known not to be the type column
-        self._types: dict[str, str] = {}  # type column spellings seen -> type
-        self._unknown: dict[str, str] = {}  # unknown spellings seen -> their message
-        self._no_type = (
-            f"no record type: the row has no 'type' value, no --type was given, and "
-            f"the file name {Path(source).name!r} does not name one "
-            f"({', '.join(PLURALS.get(t, t + 's') for t in RECORD_TYPES)})"
-        )
-
-    def key_of(self, keys: Iterable[str]) -> str | None:
-        """The first key that names the type column (ignoring case and blanks)."""
-        others = self._others
-        for key in keys:
-            if key in others:
-                continue
-            if _fold(key) in self.type_keys:
-                return key
-            if len(others) < _CACHE_SIZE:  # JSON rows repeat their keys: fold each once
-                others.add(key)
-        return None
-
-    def resolve(self, value: Any) -> tuple[str | None, RecordError | None]:
-        """The type for a row whose type column holds ``value`` (None: no column)."""
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if self.fallback is not None:
-                return self.fallback, None
-            return None, RecordError("unknown-type", self._no_type, "type")
-        found = self._types.get(value) if isinstance(value, str) else None
-        if found is None and isinstance(value, str):
-            found = normalise_type(value)
-            if found is not None and len(self._types) < _CACHE_SIZE:
-                self._types[value] = found  # a column repeats a few spellings
-        if found is not None:
-            return found, None
-        text = str(value).strip()
-        message = self._unknown.get(text)
-        if message is None:  # difflib is slow: a file of bad rows asks once per spelling
-            message = f"unknown record type {text!r}{did_you_mean(text.lower(), TYPE_NAMES)}"
-            if len(self._unknown) < _CACHE_SIZE:
-                self._unknown[text] = message
-        return None, RecordError("unknown-type", message, "type")
-
-
-def _fold(name: str) -> str:
-    return name.strip().lower()
 
 
 # -- CSV ---------------------------------------------------------------------------
@@ -341,23 +257,8 @@ def _json_kind(value: Any) -> str:
     return kinds.get(type(value), "a number")
 
 
-# -- Parquet (records_parquet, imported only when a Parquet file is named) ----------
-
-
-def _check_parquet(source: str, path: Path) -> str | None:
-    from sfa_rules.records import parquet as records_parquet
-
-    return records_parquet.check(source, path)
-
-
-def _read_parquet(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
-    from sfa_rules.records import parquet as records_parquet
-
-    return records_parquet.read_rows(file, types)
-
-
 _READERS: dict[str, Callable[[InputFile, TypeResolver], Iterator[InputRow]]] = {
     "csv": _read_csv,
     "jsonl": _read_jsonl,
-    "parquet": _read_parquet,
+    "parquet": parquet.read_rows,
 }

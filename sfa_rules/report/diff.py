@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sfa_rules.engine.decision import Decision
 from sfa_rules.engine.core import Session
+from sfa_rules.engine.decision import Decision
 
 FIELDS = ("owner", "territory", "status", "probability", "error")
 

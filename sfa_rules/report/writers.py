@@ -1,6 +1,7 @@
 """Decisions out: JSON Lines, CSV and table writers, the atomic output file (SPEC §8, §10).
 
-Writers take decisions (``Decision``, or plain dicts in SPEC §8's shape) and write them to a text stream, one ``write`` per row; ``finish`` writes what a writer
+Writers take decisions (``Decision``, or plain dicts in SPEC §8's shape) and write
+them to a text stream, one ``write`` per row; ``finish`` writes what a writer
 still holds (the table buffers its first rows to size its columns) and leaves the
 stream open. The run summary for stderr lives in ``summary``.
 

@@ -27,8 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from sfa_rules.criteria.facts import Facts
 from sfa_rules.config.models import Config, Rep
+from sfa_rules.criteria.facts import Facts
 from sfa_rules.criteria.predicates import compile
 from sfa_rules.routing.territories import CompiledTerritory, DateLike, TerritoryIndex, iso_day
 
@@ -153,15 +153,40 @@ class Assigner:
         for away periods and effective windows."""
         today = record_day(facts, day)
         trace: Trace | None = [] if explain else None
-        notices: list[str] = []
         kept = facts.original.get("owner") if self.keep_existing_owner else None
         if kept is not None:
             first = self.index.first_match(facts, today)
             if trace is not None:
                 trace.append({"step": "kept", "owner": str(kept)})
             return Assignment(str(kept), first.id if first else None, "kept", trace)
-        load = store.open_count
+        notices: list[str] = []
         passed: list[str] = []  # what was passed over for want of an eligible rep
+        found = self._override(facts, store, today, trace, notices, passed)
+        if found is not None:
+            return found
+        if trace is None:
+            found, first_id = self._territories(facts, store, today, notices, passed)
+        else:
+            found, first_id = self._territories_traced(facts, store, today, trace, notices,
+                                                       passed)
+        if found is not None:
+            return found
+        if self.default_owner is not None:
+            if trace is not None:
+                trace.append({"step": "default_owner", "rep": self.default_owner})
+            return Assignment(self.default_owner, first_id, "default", trace, tuple(notices),
+                              tuple(passed))
+        if trace is not None:
+            trace.append({"step": "unassigned", "why": "no territory with an eligible member "
+                          "and no default owner"})
+        return Assignment(None, first_id, None, trace, tuple(notices), tuple(passed))
+
+    def _override(
+        self, facts: Facts, store: RotationStore, today: str, trace: Trace | None,
+        notices: list[str], passed: list[str],
+    ) -> Assignment | None:
+        """The first matching override with an eligible rep (or territory member)."""
+        load = store.open_count
         for oid, pred, rep_id, tid in self.overrides:
             if not pred.test(facts):
                 if trace is not None:
@@ -192,46 +217,52 @@ class Assigner:
                 passed.append(self._nobody(f"override {oid}: territory {target.id}", target,
                                            today, load))
             break
+        return None
+
+    def _territories(
+        self, facts: Facts, store: RotationStore, today: str, notices: list[str],
+        passed: list[str],
+    ) -> tuple[Assignment | None, str | None]:
+        """The matching territories without a trace (the common case): the first one's
+        eligible member, else the later candidates'. Also the first match's id."""
+        first = self.index.first_match(facts, today)
+        if first is None:
+            return None, None
+        owner = self._pick(first, store, today, None, notices)
+        if owner is not None:
+            return Assignment(owner, first.id, self._labels[first.id], None,
+                              tuple(notices) if notices else (),
+                              tuple(passed) if passed else ()), first.id
+        load = store.open_count
+        passed.append(self._nobody(f"territory {first.id}", first, today, load))
+        for t in self.index.candidates(facts, today):
+            if t.rank <= first.rank:
+                continue
+            owner = self._pick(t, store, today, None, notices)
+            if owner is not None:
+                return Assignment(owner, t.id, self._labels[t.id], None, tuple(notices),
+                                  tuple(passed)), first.id
+            passed.append(self._nobody(f"territory {t.id}", t, today, load))
+        return None, first.id
+
+    def _territories_traced(
+        self, facts: Facts, store: RotationStore, today: str, trace: Trace,
+        notices: list[str], passed: list[str],
+    ) -> tuple[Assignment | None, str | None]:
+        """As ``_territories``, tracing every territory in try order (``--explain``)."""
         first_id: str | None = None
-        if trace is None:
-            # The common case first: the first matching territory has an eligible member.
-            first = self.index.first_match(facts, today)
-            if first is not None:
-                first_id = first.id
-                owner = self._pick(first, store, today, None, notices)
+        load = store.open_count
+        for t in self.index.tried():
+            entry = _tried(t, facts, today)
+            trace.append(entry)
+            if entry["matched"]:
+                first_id = first_id or t.id
+                owner = self._pick(t, store, today, entry, notices)
                 if owner is not None:
-                    return Assignment(owner, first_id, self._labels[first_id], None,
-                                      tuple(notices) if notices else (),
-                                      tuple(passed) if passed else ())
-                passed.append(self._nobody(f"territory {first.id}", first, today, load))
-                for t in self.index.candidates(facts, today):
-                    if t.rank <= first.rank:
-                        continue
-                    owner = self._pick(t, store, today, None, notices)
-                    if owner is not None:
-                        return Assignment(owner, t.id, self._labels[t.id], None, tuple(notices),
-                                          tuple(passed))
-                    passed.append(self._nobody(f"territory {t.id}", t, today, load))
-        else:
-            for t in self.index.tried():
-                entry = _tried(t, facts, today)
-                trace.append(entry)
-                if entry["matched"]:
-                    first_id = first_id or t.id
-                    owner = self._pick(t, store, today, entry, notices)
-                    if owner is not None:
-                        return Assignment(owner, t.id, f"territory:{t.id}", trace, tuple(notices),
-                                          tuple(passed))
-                    passed.append(self._nobody(f"territory {t.id}", t, today, load))
-        if self.default_owner is not None:
-            if trace is not None:
-                trace.append({"step": "default_owner", "rep": self.default_owner})
-            return Assignment(self.default_owner, first_id, "default", trace, tuple(notices),
-                              tuple(passed))
-        if trace is not None:
-            trace.append({"step": "unassigned", "why": "no territory with an eligible member "
-                          "and no default owner"})
-        return Assignment(None, first_id, None, trace, tuple(notices), tuple(passed))
+                    return Assignment(owner, t.id, f"territory:{t.id}", trace, tuple(notices),
+                                      tuple(passed)), first_id
+                passed.append(self._nobody(f"territory {t.id}", t, today, load))
+        return None, first_id
 
     def _nobody(self, what: str, t: CompiledTerritory, day: str, load: Callable[[str], int]) -> str:
         """``territory latam: no eligible member (pedro.silva inactive, ...)``: the

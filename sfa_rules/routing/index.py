@@ -26,7 +26,7 @@ from functools import cache
 from typing import Any
 
 from sfa_rules.criteria.facts import Facts
-from sfa_rules.criteria.predicates import All, Any_, Node, Not, RuleRef, Test
+from sfa_rules.criteria.nodes import All, Any_, Node, Not, RuleRef, Test
 
 Key = tuple[str, str, str]  # (field, "eq" | "prefix", value)
 Option = frozenset[Key]

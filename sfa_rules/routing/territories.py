@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from datetime import date as Date
 from itertools import islice
 
-from sfa_rules.criteria.ir import CriteriaContext
-from sfa_rules.criteria.facts import Facts
 from sfa_rules.config.models import Config, Territory
-from sfa_rules.criteria.predicates import ALWAYS, NEVER, All, Any_, Node, Predicate, RuleRef, compile, paused_gc
+from sfa_rules.criteria.facts import Facts
+from sfa_rules.criteria.ir import CriteriaContext
+from sfa_rules.criteria.nodes import ALWAYS, NEVER, All, Any_, Node, RuleRef
+from sfa_rules.criteria.predicates import Predicate, compile, paused_gc
 from sfa_rules.routing.index import Bucket, Option, Partitioned, choose, group_of, implied, options
 
 DateLike = str | Date | None

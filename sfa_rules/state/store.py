@@ -5,7 +5,7 @@ territory's rotation, each rep's open-record count, and the resume journal of an
 interrupted run. Two implementations behave identically:
 
 - `MemoryStore`: dictionaries, for `decide`, small sessions and tests;
-- `SQLiteStore` (in `sfa_rules.state.sqlite`, also importable from here): the state
+- `SQLiteStore` (in `sfa_rules.state.sqlite`; the package re-exports both): the state
   file, with a bounded write buffer, crash-safe batches and an overlay for dry runs
   and for lazy applies (which touch no file until their first commit).
 
@@ -21,16 +21,12 @@ import json
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import Any, Protocol, Self
 
 from sfa_rules.entities import Customer, Opportunity
 
-if TYPE_CHECKING:
-    from sfa_rules.state.sqlite import SQLiteStore
-
 __all__ = [
     "MemoryStore",
-    "SQLiteStore",
     "StateError",
     "Store",
     "decode_decisions",
@@ -342,12 +338,3 @@ class MemoryStore(CountedStore):
             self.rollback()
             self._closed = True
 
-
-def __getattr__(name: str) -> Any:
-    # SQLiteStore lives in its own module, which imports this one; resolve it lazily
-    # so `from sfa_rules.state.store import SQLiteStore` works without an import cycle.
-    if name == "SQLiteStore":
-        from sfa_rules.state.sqlite import SQLiteStore
-
-        return SQLiteStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
