@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.records, args.seconds = 2000, 0.3
-    from sfa_rules.routing.territories import try_order
+    from sfa_rules.config.order import try_order
 
     rows_out = []
     for n in args.sizes:

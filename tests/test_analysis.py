@@ -17,8 +17,9 @@ from sfa_rules.analysis.static import Analysis
 from sfa_rules.api import validate_config as validate
 from sfa_rules.config import yamlread
 from sfa_rules.config.models import Config
+from sfa_rules.config.order import try_order
 from sfa_rules.criteria.ir import CriteriaContext
-from sfa_rules.routing.territories import TerritoryIndex, try_order
+from sfa_rules.routing.territories import TerritoryIndex
 
 ROOT = Path(__file__).parent.parent
 CASES = Path(__file__).parent / "cases" / "analysis"

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sfa_rules.config.models import Config
+from sfa_rules.config.order import try_order
 from sfa_rules.criteria.ir import CriteriaContext
-from sfa_rules.routing.territories import TerritoryIndex, try_order
+from sfa_rules.routing.territories import TerritoryIndex
 
 
 class Positions:

@@ -76,22 +76,6 @@ class Algebra:
                 return False
         return True
 
-    def minus_box(self, a: Box, b: Box) -> list[Box]:
-        """``a`` minus ``b`` as disjoint boxes (``[a]`` itself when they do not meet)."""
-        if not self.meets(a, b):
-            return [a]
-        out: list[Box] = []
-        cur = dict(a)
-        for name, mask in b.items():
-            have = cur.get(name, self.valid[name])
-            rest = have & ~mask
-            if rest:
-                piece = dict(cur)
-                piece[name] = rest
-                out.append(piece)
-            cur[name] = have & mask
-        return out
-
     def cut(self, r: Region, b: Box) -> Region | None:
         """``r`` minus ``b``, or None when ``b`` meets no box of ``r`` (``r`` unchanged).
 

@@ -37,31 +37,6 @@ class Findings:
     ambiguous: list[tuple[int, int, dict[str, str]]] = field(default_factory=list)
 
 
-def try_order(territories: tuple[Territory, ...]) -> list[int]:
-    """Non-default territories in try order: priority, then file order, a child at its
-    parent's priority just before it (SPEC §4). ``territories`` sits above this module,
-    so the rule is restated here; a test keeps the two in step."""
-    first = {t.id: i for i, t in reversed(list(enumerate(territories)))}
-    children: dict[int, list[int]] = {}
-    for i, t in enumerate(territories):
-        p = first.get(t.parent) if t.parent is not None else None
-        if p is not None and territories[p].priority == t.priority:
-            children.setdefault(p, []).append(i)
-    out: list[int] = []
-    seen: set[int] = set()
-
-    def visit(i: int) -> None:
-        if i not in seen:
-            seen.add(i)
-            for child in children.get(i, ()):
-                visit(child)
-            out.append(i)
-
-    for i in sorted(range(len(territories)), key=lambda i: territories[i].priority):
-        visit(i)
-    return [i for i in out if not territories[i].default]
-
-
 def shadow_scan(order: list[int], approx: list[Approx | None], alg: Algebra) -> Findings:
     """Subtract from each item the regions of the items tried before it.
 

@@ -24,9 +24,10 @@ from typing import Any
 
 from sfa_rules.analysis.atoms import DATE_FIELD, Unknown, partitions, tests_of
 from sfa_rules.analysis.regions import Algebra, Approx, Regions
-from sfa_rules.analysis.scan import Findings, ambiguity_scan, shadow_scan, try_order
+from sfa_rules.analysis.scan import Findings, ambiguity_scan, shadow_scan
 from sfa_rules.analysis.statuses import probability_not_monotonic, unreachable_statuses
 from sfa_rules.config.models import Config, Territory
+from sfa_rules.config.order import try_order
 from sfa_rules.criteria.ir import CriteriaContext, SourceMapLike, compile
 from sfa_rules.criteria.nodes import ALWAYS, All, Any_, Node, RuleRef, Test
 from sfa_rules.errors import Problem
@@ -127,7 +128,7 @@ class Analysis:
 
     @cached_property
     def territory_order(self) -> list[int]:
-        """Non-default territories in try order (as :func:`territories.try_order`)."""
+        """Non-default territories in try order (routing's: :func:`config.order.try_order`)."""
         return try_order(self.config.territories)
 
     @cached_property

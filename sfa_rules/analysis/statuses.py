@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from sfa_rules.config.models import STAGES, Config, StatusMatch, ToDefault, ToFollow, Transition
+from sfa_rules.config.models import Config, StatusMatch, ToDefault, ToFollow, Transition
+from sfa_rules.config.order import STAGE_RANK
 from sfa_rules.errors import Problem
 
 Path = tuple[str | int, ...]
-RANK = {stage: i for i, stage in enumerate(STAGES)}
 
 
 class Reporter(Protocol):
@@ -65,15 +65,15 @@ def reachable_statuses(config: Config) -> set[str]:
         starts = _matching(config, t.from_)
         if not _enabled(config, t) or not starts:
             continue
-        lowest = min(RANK[stage[s]] for s in starts)
+        lowest = min(STAGE_RANK[stage[s]] for s in starts)
         # Automatic transitions never lower the stage (SPEC §6).
-        out |= {s for s in _targets(config, t) if s in stage and RANK[stage[s]] >= lowest}
+        out |= {s for s in _targets(config, t) if s in stage and STAGE_RANK[stage[s]] >= lowest}
     manual = lifecycle.manual
     if manual.allow == "any":
         out |= set(stage)
     elif manual.allow == "forward_only":
         out |= {s for s in stage
-                if any(o != s and RANK[stage[o]] <= RANK[stage[s]] for o in stage)}
+                if any(o != s and STAGE_RANK[stage[o]] <= STAGE_RANK[stage[s]] for o in stage)}
     else:
         for change in manual.changes:
             starts = _matching(config, change.from_)
@@ -100,7 +100,7 @@ def probability_not_monotonic(analysis: Reporter) -> Iterator[Problem]:
     open_ = [(i, s) for i, s in enumerate(config.statuses) if not s.closed]
     for i, s in open_:
         same = [o for j, o in open_ if j < i and o.stage == s.stage and o.probability > s.probability]
-        lower = [o for _, o in open_ if RANK[o.stage] < RANK[s.stage] and o.probability > s.probability]
+        lower = [o for _, o in open_ if STAGE_RANK[o.stage] < STAGE_RANK[s.stage] and o.probability > s.probability]
         if same:
             top = max(same, key=lambda o: o.probability)
             yield analysis.problem(

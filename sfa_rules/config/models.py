@@ -287,7 +287,6 @@ class ConfigFile(Model):
 
 
 LIST_KEYS = ("sales_rules", "statuses", "opportunity_statuses", "reps", "territories")
-MAPPING_KEYS = ("settings", "assignment", "lifecycle", "forecast")
 
 
 class Config(Model):

@@ -38,7 +38,6 @@ __all__ = [
 ]
 
 Path = tuple[str | int, ...]
-KEYWORDS = ("any", "all", "not", "rule")
 
 
 class SourceMapLike(Protocol):

@@ -20,6 +20,7 @@ from sfa_rules.config import checks
 from sfa_rules.config.loader import SourceMap, load_config, resolve_folder
 from sfa_rules.config.models import Config
 from sfa_rules.criteria.ir import CriteriaContext
+from sfa_rules.criteria.values import blank, text
 from sfa_rules.engine.decision import Decision
 from sfa_rules.engine.rows import InputRow, normalise_type
 from sfa_rules.entities import Customer, Opportunity
@@ -257,7 +258,7 @@ class Session:
             link = repr(sorted((str(k), str(v)) for k, v in raw.items())).encode()
             self._chain = hashlib.blake2b(self._chain + link, digest_size=16).digest()
         if not isinstance(item, InputRow):
-            given = _text(record.get("type"))
+            given = text(record.get("type"))
             rtype = normalise_type(given) if given is not None else None
             if rtype is None:
                 error = RecordError(
@@ -304,7 +305,7 @@ class Session:
                 name = canonical(str(key))
                 if isinstance(key, str) and len(keys) < 10_000:
                     keys[key] = name
-            if name not in out or _blank(out[name]):
+            if name not in out or blank(out[name]):
                 out[name] = value
         return out
 
@@ -328,7 +329,7 @@ class Session:
         locked = _truthy(record.get("owner_locked"))
         # A row that names a status is a manual change when the record is known: the
         # same row applied again must not undo what happened since (SPEC §9).
-        replay = None if _blank(given_status) else self._fingerprint(rtype, cid, record)
+        replay = None if blank(given_status) else self._fingerprint(rtype, cid, record)
         if existing is None:
             status, status_warnings = lifecycle.new_customer(rtype, given_status)
             warnings.extend(status_warnings)
@@ -352,7 +353,7 @@ class Session:
             if trace is not None and picked.trace:
                 trace.extend(picked.trace)
         else:
-            owner = _text(record.get("owner"))
+            owner = text(record.get("owner"))
             territory, assigned_by = None, ("kept" if owner else None)
         customer = Customer(
             cid, status, owner, territory, locked,
@@ -374,13 +375,10 @@ class Session:
     def _opportunity_row(self, source: str | None, row: int | None, record: Mapping[str, Any]) -> Decision:
         engine, store = self.engine, self.store
         lifecycle = engine.lifecycle
-        if not engine.config.settings.opportunities:
-            raise RecordError(
-                "opportunities-disabled", "opportunity rows need settings.opportunities: true"
-            )
+        lifecycle.require_opportunities()
         oid = _required(record, "id")
         previous = store.get_opportunity(oid)
-        customer_id = _text(record.get("customer")) or (previous.customer if previous else None)
+        customer_id = text(record.get("customer")) or (previous.customer if previous else None)
         customer = store.get_customer(customer_id) if customer_id else None
         replay = self._fingerprint("opportunity", oid, record)
         if previous is not None and store.seen(_APPLIED, replay):
@@ -442,7 +440,7 @@ class Session:
             customer = self._after_event(customer, new_status)
             self.store.mark_seen(_APPLIED, replay)
         decision = self._transaction_decision(
-            source, row, "status_change", _text(record.get("id")), customer, None,
+            source, row, "status_change", text(record.get("id")), customer, None,
             warnings, None,
         )
         if transition is None:
@@ -462,7 +460,7 @@ class Session:
             place = self._chain.hex()
         else:
             place += f"#{self._row}"
-        content = repr(sorted((k, str(v)) for k, v in record.items() if not _blank(v)))
+        content = repr(sorted((k, str(v)) for k, v in record.items() if not blank(v)))
         digest = hashlib.blake2b(f"{place}\n{content}".encode(), digest_size=12).hexdigest()
         return f"{rtype}:{rid}:{digest}"
 
@@ -555,12 +553,12 @@ class Session:
         error: RecordError,
     ) -> Decision:
         """A row in error: it changes nothing; the decision says why."""
-        customer_id = _text(record.get("customer")) if rtype not in CUSTOMER_TYPES else None
+        customer_id = text(record.get("customer")) if rtype not in CUSTOMER_TYPES else None
         if rtype == "opportunity" and customer_id is None:
-            previous = self.store.get_opportunity(_text(record.get("id")) or "")
+            previous = self.store.get_opportunity(text(record.get("id")) or "")
             customer_id = previous.customer if previous else None
         customer = self.store.get_customer(customer_id) if customer_id else None
-        rid = _text(record.get("id"))
+        rid = text(record.get("id"))
         if customer is None:
             return Decision(source, row, rtype, rid, error=error.to_dict(), customer=customer_id,
                             trace=() if self.explain else None)
@@ -574,9 +572,9 @@ class Session:
         )
 
     def _notice(self, notices: Iterable[str]) -> None:
-        for text in notices:
-            if text not in self.notices:
-                self.notices.append(text)
+        for notice in notices:
+            if notice not in self.notices:
+                self.notices.append(notice)
 
     # -- forecast ----------------------------------------------------------------------
 
@@ -626,22 +624,14 @@ class Session:
             )
 
 
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _text(value: Any) -> str | None:
-    return None if _blank(value) else str(value).strip()
-
-
 def _truthy(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    return _text(value) is not None and str(value).strip().lower() in ("true", "1", "yes", "y")
+    return text(value) is not None and str(value).strip().lower() in ("true", "1", "yes", "y")
 
 
 def _required(record: Mapping[str, Any], field: str) -> str:
-    value = _text(record.get(field))
+    value = text(record.get(field))
     if value is None:
         raise RecordError("missing-field", f"required field '{field}' is missing or empty", field=field)
     return value

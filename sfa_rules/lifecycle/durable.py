@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from functools import reduce
 from typing import Any
 
+from sfa_rules.config.order import STAGES_BY_RANK
 from sfa_rules.errors import EngineUnavailable
 from sfa_rules.lifecycle.transitions import CompiledTransition, GuardView
 
@@ -87,7 +88,7 @@ class DurableTransitions:
             if t.follow and "fok" not in message:
                 follow_rank = view.follow()[1]
                 message["fok"] = follow_rank >= rank and follow_rank >= 0
-        stage = _STAGES_BY_RANK.get(rank)
+        stage = STAGES_BY_RANK.get(rank)
         if stage is not None:
             message["stage"] = stage
         self._hit.clear()
@@ -108,9 +109,6 @@ class DurableTransitions:
         # interpreter shutdown the module may already be torn down: nothing to report.
         with contextlib.suppress(Exception):
             self.close()
-
-
-_STAGES_BY_RANK = {0: "lead", 1: "prospect", 2: "customer"}
 
 
 def _build(name: str, transitions: Sequence[CompiledTransition], hit: list[int]) -> Any:

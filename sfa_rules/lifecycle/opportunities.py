@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sfa_rules.config.models import Config
+from sfa_rules.criteria.values import blank, text
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.errors import RecordError, did_you_mean
 
@@ -35,7 +36,6 @@ class OpportunityOutcome:
     probability: float | int
     forecast: str
     warnings: tuple[str, ...] = ()
-
 
 
 class OpportunityRules:
@@ -53,6 +53,14 @@ class OpportunityRules:
         first_open = [o.id for o in config.opportunity_statuses if o.outcome is None]
         self._first = first_open[0] if first_open else None
 
+    def require_enabled(self) -> None:
+        """Raise the record error of an opportunity row when the configuration has
+        opportunities off (``settings.opportunities: false``)."""
+        if not self._enabled:
+            raise RecordError(
+                "opportunities-disabled", "opportunity rows need settings.opportunities: true"
+            )
+
     def outcome(self, status: str) -> str | None:
         """``won``, ``lost`` or None (open) for an opportunity status."""
         return self._outcome.get(status)
@@ -65,10 +73,7 @@ class OpportunityRules:
         seq: int,
     ) -> OpportunityOutcome:
         """Decide an opportunity row (SPEC §7, §8): new value, event, probability."""
-        if not self._enabled:
-            raise RecordError(
-                "opportunities-disabled", "opportunity rows need settings.opportunities: true"
-            )
+        self.require_enabled()
         oid = str(record["id"]).strip()
         raw = record.get("status")
         if not blank(raw):
@@ -135,18 +140,6 @@ class OpportunityRules:
             seq=seq if moved or previous is None else previous.seq,
         )
         return OpportunityOutcome(value, event, status, probability, ostatus.forecast, warnings)
-
-
-def blank(value: Any) -> bool:
-    """Absent or empty after trimming blanks (SPEC §3: the same as absent)."""
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def text(value: Any) -> str | None:
-    """The value as trimmed text, or None when blank."""
-    if blank(value):
-        return None
-    return str(value).strip()
 
 
 def fold_index(items: Mapping[str, Any]) -> dict[str, str | None]:

@@ -31,19 +31,19 @@ from dataclasses import dataclass
 from typing import Any, Literal, Self
 
 from sfa_rules.config.models import Config, StatusMatch
+from sfa_rules.config.order import STAGE_RANK
 from sfa_rules.criteria import ir as criteria
 from sfa_rules.criteria.ir import CriteriaContext
+from sfa_rules.criteria.values import blank
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.errors import EngineUnavailable, RecordError
 from sfa_rules.lifecycle.opportunities import (
     OpportunityOutcome,
     OpportunityRules,
-    blank,
     fold_index,
     resolve_id,
 )
 from sfa_rules.lifecycle.transitions import (
-    STAGE_RANK,
     GuardView,
     NativeTransitions,
     Predicate,
@@ -226,6 +226,10 @@ class Lifecycle:
         return TRANSACTION_EVENTS[record_type]
 
     # -- opportunities ----------------------------------------------------
+
+    def require_opportunities(self) -> None:
+        """Raise ``opportunities-disabled`` when the configuration has them off."""
+        self._opportunities.require_enabled()
 
     def opportunity_row(
         self,

@@ -16,10 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sfa_rules.config.models import STAGES, Config
+from sfa_rules.config.models import Config
+from sfa_rules.config.order import STAGE_RANK
 from sfa_rules.entities import Customer, Opportunity
-
-STAGE_RANK: dict[str, int] = {stage: rank for rank, stage in enumerate(STAGES)}
 
 Guard = Callable[[Any], bool]
 

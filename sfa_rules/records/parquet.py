@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sfa_rules.criteria.values import blank
 from sfa_rules.engine.rows import InputRow
 from sfa_rules.errors import RecordError
 from sfa_rules.records.inputs import InputFile, TypeResolver
@@ -50,17 +51,13 @@ def read_rows(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
             for raw in batch.to_pylist():
                 row += 1
                 try:
-                    record = {k: _plain(v) for k, v in raw.items() if not _empty(v)}
+                    record = {k: _plain(v) for k, v in raw.items() if not blank(v)}
                 except UnicodeDecodeError as exc:
                     error = RecordError("bad-encoding", f"a binary value is not valid UTF-8: {exc}")
                     yield InputRow(source, row, None, None, error)
                     continue
                 rtype, problem = types.resolve(None if type_key is None else record.get(type_key))
                 yield InputRow(source, row, rtype, record, problem)
-
-
-def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and (not value or value.isspace()))
 
 
 def _plain(value: Any) -> Any:

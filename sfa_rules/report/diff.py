@@ -8,7 +8,7 @@ differs; the moves are counted per field and value pair.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +56,6 @@ def diff(
     base_rows: Iterable[Any],
     new_rows: Iterable[Any],
     result: DiffResult,
-    on_rows: Callable[[int], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The changed rows (``id``, ``source``, ``row``, ``before``, ``after``), lazily;
     ``result`` accumulates the counts. The two row streams hold the same rows, read

@@ -24,6 +24,7 @@ from datetime import date as Date
 from itertools import islice
 
 from sfa_rules.config.models import Config, Territory
+from sfa_rules.config.order import try_order
 from sfa_rules.criteria.facts import Facts
 from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.criteria.nodes import ALWAYS, NEVER, All, Any_, Node, RuleRef
@@ -62,32 +63,6 @@ def iso_day(day: DateLike) -> str:
     if day is None:
         return Date.today().isoformat()
     return day.isoformat() if isinstance(day, Date) else day
-
-
-def try_order(territories: Sequence[Territory]) -> list[int]:
-    """Indexes of the non-default territories in try order: priority (lower first),
-    then file order, except that a child at its parent's priority comes before it."""
-    first = {t.id: i for i, t in reversed(list(enumerate(territories)))}
-    children: dict[int, list[int]] = defaultdict(list)
-    for i, t in enumerate(territories):
-        parent = first.get(t.parent) if t.parent is not None else None
-        if parent is not None and territories[parent].priority == t.priority:
-            children[parent].append(i)
-    out: list[int] = []
-    seen: set[int] = set()
-
-    def visit(i: int) -> None:
-        if i in seen:
-            return
-        seen.add(i)
-        for child in children[i]:
-            visit(child)
-        out.append(i)
-
-    others = [i for i, t in enumerate(territories) if not t.default]
-    for i in sorted(others, key=lambda i: territories[i].priority):
-        visit(i)
-    return [i for i in out if not territories[i].default]
 
 
 class TerritoryIndex:

@@ -372,9 +372,6 @@ class SQLiteStore(CountedStore):
             after = batch[0]
             yield from decode_decisions(batch[1])
 
-    def begin_batch(self, run_key: str) -> None:
-        """Nothing to prepare: a write transaction is always open between commits."""
-
     @state_errors
     def commit_batch(self, run_key: str, rows_done: int, decisions: bytes) -> None:
         """Commit the batch's effects together with its journal row (one transaction)."""
