@@ -1,0 +1,130 @@
+"""What the handlers of one session's rows share (SPEC §8, §9): the compiled rules, the
+store, the run's options, the place of the row being decided, and the writes every kind
+of row makes the same way (a customer saved with its rep's open-record count, a status
+after an event, a row's fingerprint so that applying it again changes nothing)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+from sfa_rules.criteria.values import blank, text
+from sfa_rules.engine.rules import Rules
+from sfa_rules.entities import Customer
+from sfa_rules.errors import RecordError
+from sfa_rules.state import Store
+
+__all__ = ["ALREADY_APPLIED", "APPLIED", "At", "RowContext", "required", "truthy"]
+
+APPLIED = "row"  # the store's `seen` kind for rows already applied (fingerprints)
+ALREADY_APPLIED = (
+    "already-applied: this row of this input was applied before; nothing changed "
+    "(a feed whose messages can repeat exactly should carry a message id or timestamp)"
+)
+
+
+class At(NamedTuple):
+    """Which row a decision is about: its input, its number there, its type and id."""
+
+    source: str | None
+    row: int | None
+    type: str | None
+    id: str | None
+
+
+class RowContext:
+    """One session's rules, store and options, and where its current row comes from."""
+
+    def __init__(
+        self, rules: Rules, store: Store, *, as_of: str | None, reassign: bool, explain: bool
+    ) -> None:
+        self.rules = rules
+        self.store = store
+        self.as_of = as_of
+        self.reassign = reassign
+        self.explain = explain
+        self.notices: list[str] = []
+        self.sources: dict[str, str] = {}  # source name -> content digest
+        self.source: str | None = None  # the row being decided: its source and row
+        self.row: int | None = None
+        self.chain = b""  # digest of a stream's rows so far (rows with no known source)
+
+    def enter(self, source: str | None, row: int | None, raw: Mapping[str, Any]) -> None:
+        """The next row: remember its place (a stream's rows chain their contents)."""
+        self.source, self.row = source, row
+        if (source or "") not in self.sources:
+            link = repr(sorted((str(k), str(v)) for k, v in raw.items())).encode()
+            self.chain = hashlib.blake2b(self.chain + link, digest_size=16).digest()
+
+    def fingerprint(self, rtype: str, rid: str, record: Mapping[str, Any]) -> str:
+        """What identifies a row once applied, so that applying the same input again
+        changes nothing (SPEC §9) while another input's row with the same values (a
+        status back to an earlier one) is still a change: the row's values and its
+        place in its input: a file by its content digest and row number (see
+        ``Session.identify_sources``), any other stream by everything it held up to
+        this row."""
+        place = self.sources.get(self.source or "")
+        if place is None:
+            place = self.chain.hex()
+        else:
+            place += f"#{self.row}"
+        content = repr(sorted((k, str(v)) for k, v in record.items() if not blank(v)))
+        digest = hashlib.blake2b(f"{place}\n{content}".encode(), digest_size=12).hexdigest()
+        return f"{rtype}:{rid}:{digest}"
+
+    def known_customer(self, record: Mapping[str, Any]) -> Customer:
+        """The customer a transaction row names; ``unknown-customer`` when there is none."""
+        cid = required(record, "customer")
+        customer = self.store.get_customer(cid)
+        if customer is None:
+            raise RecordError(
+                "unknown-customer",
+                f"unknown customer {cid!r}: neither in the state nor earlier in the run",
+                field="customer",
+            )
+        return customer
+
+    def after_event(self, customer: Customer, status: str) -> Customer:
+        """The customer with its status after an event (saved when it changed)."""
+        if status == customer.status:
+            return customer
+        changed = Customer(
+            customer.id, status, customer.owner, customer.territory,
+            customer.owner_locked, customer.fields,
+        )
+        self.save(customer, changed)
+        return changed
+
+    def save(self, old: Customer | None, new: Customer) -> None:
+        """Store a customer and keep the reps' open-record counts in step (SPEC §4)."""
+        is_open = self.rules.lifecycle.is_open
+        was = old is not None and old.owner is not None and is_open(old.status)
+        now = new.owner is not None and is_open(new.status)
+        if was != now or (was and old is not None and old.owner != new.owner):
+            if was and old is not None and old.owner is not None:
+                self.store.add_open(old.owner, -1)
+            if now and new.owner is not None:
+                self.store.add_open(new.owner, +1)
+        self.store.put_customer(new)
+
+    def notice(self, notices: Iterable[str]) -> None:
+        """Something the run says once at the end (a rotation that restarted)."""
+        for notice in notices:
+            if notice not in self.notices:
+                self.notices.append(notice)
+
+
+def truthy(value: Any) -> bool:
+    """``true``, ``1``, ``yes``, ``y`` (any case) or True."""
+    if isinstance(value, bool):
+        return value
+    return text(value) is not None and str(value).strip().lower() in ("true", "1", "yes", "y")
+
+
+def required(record: Mapping[str, Any], field: str) -> str:
+    """The field's text; ``missing-field`` when it is blank."""
+    value = text(record.get(field))
+    if value is None:
+        raise RecordError("missing-field", f"required field '{field}' is missing or empty", field=field)
+    return value

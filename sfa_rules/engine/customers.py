@@ -1,0 +1,110 @@
+"""Customer rows (leads, prospects, customers; SPEC §4, §6): the status of a new or known
+customer, and its owner (kept, or assigned through overrides and territories)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from sfa_rules.criteria.facts import Facts
+from sfa_rules.criteria.values import blank, text
+from sfa_rules.engine.context import ALREADY_APPLIED, APPLIED, RowContext, required, truthy
+from sfa_rules.engine.decision import Decision
+from sfa_rules.entities import Customer
+
+__all__ = ["CUSTOMER_TYPES", "customer_row"]
+
+CUSTOMER_TYPES = frozenset({"lead", "prospect", "customer"})
+
+Trace = list[dict[str, Any]]
+
+
+class _Status(NamedTuple):
+    status: str
+    previous: str | None  # the known customer's status before the row
+    transition: str | None  # the manual change's, when the row changed the status
+    replay: str | None  # the row's fingerprint, when it names a status
+    locked: bool  # owner_locked, from the row or the known customer
+
+
+class _Owner(NamedTuple):
+    owner: str | None
+    territory: str | None
+    assigned_by: str | None
+
+
+def customer_row(
+    ctx: RowContext, source: str | None, row: int | None, rtype: str, record: Mapping[str, Any]
+) -> Decision:
+    """Decide a lead, prospect or customer row, and save the customer."""
+    rules = ctx.rules
+    lifecycle = rules.lifecycle
+    cid = required(record, "id")
+    facts = rules.ctx.facts(record)
+    warnings = list(facts.warnings)
+    trace: Trace | None = [] if ctx.explain else None
+    existing = ctx.store.get_customer(cid)
+    st = _status(ctx, rtype, cid, record, existing, warnings)
+    who = _owner(ctx, rtype, record, facts, existing, st.locked, warnings, trace)
+    customer = Customer(
+        cid, st.status, who.owner, who.territory, st.locked,
+        {k: record[k] for k in rules.guard_fields if k in record},
+    )
+    ctx.save(existing, customer)
+    if st.replay is not None:
+        ctx.store.mark_seen(APPLIED, st.replay)
+    return Decision(
+        source, row, rtype, cid,
+        owner=who.owner, territory=who.territory, assigned_by=who.assigned_by,
+        status=st.status, stage=lifecycle.stage(st.status),
+        probability=lifecycle.probability(st.status),
+        previous_status=st.previous if st.transition else None,
+        transition=st.transition, warnings=tuple(warnings),
+        trace=tuple(trace) if trace is not None else None,
+    )
+
+
+def _status(
+    ctx: RowContext, rtype: str, cid: str, record: Mapping[str, Any],
+    existing: Customer | None, warnings: list[str],
+) -> _Status:
+    """A new customer's status; a known one's, changed when the row names a status."""
+    lifecycle = ctx.rules.lifecycle
+    given_status = record.get("status")
+    locked = truthy(record.get("owner_locked"))
+    # A row that names a status is a manual change when the record is known: the
+    # same row applied again must not undo what happened since (SPEC §9).
+    replay = None if blank(given_status) else ctx.fingerprint(rtype, cid, record)
+    if existing is None:
+        status, status_warnings = lifecycle.new_customer(rtype, given_status)
+        warnings.extend(status_warnings)
+        return _Status(status, None, None, replay, locked)
+    status, transition = existing.status, None
+    if replay is not None and ctx.store.seen(APPLIED, replay):
+        warnings.append(ALREADY_APPLIED)
+    elif replay is not None:
+        status, transition = lifecycle.manual_change(existing, given_status)
+    return _Status(status, existing.status, transition, replay, locked or existing.owner_locked)
+
+
+def _owner(
+    ctx: RowContext, rtype: str, record: Mapping[str, Any], facts: Facts,
+    existing: Customer | None, locked: bool, warnings: list[str], trace: Trace | None,
+) -> _Owner:
+    """A known customer keeps its owner (unless reassigned and not locked); else the
+    assigner picks one for the types it assigns; else the row's own owner is kept."""
+    rules = ctx.rules
+    if existing is not None and not (ctx.reassign and not locked):
+        if trace is not None:
+            trace.append({"step": "known", "owner": existing.owner,
+                          "territory": existing.territory})
+        return _Owner(existing.owner, existing.territory, "known")
+    if rules.assigner.applies(rtype):
+        picked = rules.assigner.assign(facts, record, ctx.store, ctx.as_of, ctx.explain)
+        warnings.extend(picked.skipped)
+        ctx.notice(picked.notices)
+        if trace is not None and picked.trace:
+            trace.extend(picked.trace)
+        return _Owner(picked.owner, picked.territory, picked.assigned_by)
+    owner = text(record.get("owner"))
+    return _Owner(owner, None, "kept" if owner else None)

@@ -1,0 +1,78 @@
+"""The compiled configuration a session runs (SPEC §2, §11): ``compile_config`` reads
+and checks a configuration once; ``Rules`` compiles the territory index, the assigner
+and the lifecycle evaluator from it. ``engine.core.Engine`` adds the ways to run it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Self
+
+from sfa_rules.config import checks
+from sfa_rules.config.loader import SourceMap, load_config
+from sfa_rules.config.models import Config, OpportunityStatus
+from sfa_rules.criteria.ir import CriteriaContext
+from sfa_rules.errors import Problem
+from sfa_rules.lifecycle.statuses import EngineName, Lifecycle
+from sfa_rules.routing.assignment import Assigner
+from sfa_rules.routing.territories import TerritoryIndex
+
+__all__ = ["Rules", "compile_config"]
+
+_GUARD_PREFIX = "customer."
+_COUNTS = frozenset({"open_opportunities", "won_opportunities", "lost_opportunities"})
+
+
+def compile_config(
+    folder: str | os.PathLike[str] | None,
+) -> tuple[Config, SourceMap, CriteriaContext, list[Problem]]:
+    """Load a configuration and parse its criteria once: what running it needs.
+
+    The static analysis of SPEC §15 is ``sfa validate``'s, not a run's: it proves
+    properties of the rules and changes no decision.
+    """
+    config, sm, problems = load_config(folder)
+    problems += checks.run(config, sm)
+    ctx = CriteriaContext(config, sm)
+    broken = tuple(f"unknown sales rule '{i}'" for i in sm.invalid_ids["sales_rules"])
+    problems += [
+        p for p in ctx.problems
+        # A rule dropped for its own errors is reported once, not at every use.
+        if not (p.code == "unknown-rule" and p.message.startswith(broken))
+    ]
+    return config, sm, ctx, sorted(problems)
+
+
+class Rules:
+    """A compiled configuration: what every row of a session reads. ``close()`` frees
+    the lifecycle evaluator (durable-rules keeps rulesets in its C core)."""
+
+    def __init__(
+        self, config: Config, ctx: CriteriaContext, folder: Path, lifecycle_engine: EngineName
+    ) -> None:
+        self.config = config
+        self.folder = folder
+        self.ctx = ctx
+        self.index = TerritoryIndex(config, ctx)
+        self.assigner = Assigner(config, self.index)
+        self.lifecycle = Lifecycle(config, ctx, lifecycle_engine)
+        self.lifecycle_engine: str = self.lifecycle.engine
+        fields = ctx.schema.fields
+        # The customer fields guards read (``customer.industry``): the state keeps only those.
+        self.guard_fields = frozenset(
+            f[len(_GUARD_PREFIX):] for f in fields
+            if f.startswith(_GUARD_PREFIX) and f[len(_GUARD_PREFIX):] not in _COUNTS
+        )
+        self.opportunity_statuses: dict[str, OpportunityStatus] = {
+            o.id: o for o in config.opportunity_statuses
+        }
+
+    def close(self) -> None:
+        """Free the lifecycle evaluator."""
+        self.lifecycle.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

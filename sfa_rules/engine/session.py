@@ -1,0 +1,274 @@
+"""A session: rows decided in order against one store (SPEC §8, §9).
+
+``process`` streams the rows: each row's field names are made canonical, its place
+remembered (``RowContext``), then one function per kind of row decides it
+(``customers``, ``opportunities``, ``transactions``); a ``RecordError`` raised before
+any write makes the row's decision an error that changes nothing. A resumable session
+commits every ``BATCH_ROWS`` rows with a journal of their decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date
+from types import TracebackType
+from typing import Any, Self
+
+from sfa_rules.criteria.values import blank, text
+from sfa_rules.engine.context import RowContext
+from sfa_rules.engine.customers import CUSTOMER_TYPES, customer_row
+from sfa_rules.engine.decision import Decision
+from sfa_rules.engine.opportunities import opportunity_row
+from sfa_rules.engine.rows import InputRow, normalise_type
+from sfa_rules.engine.rules import Rules
+from sfa_rules.engine.transactions import status_change_row, transaction_row
+from sfa_rules.entities import Customer
+from sfa_rules.errors import RecordError
+from sfa_rules.forecast import ForecastItem, ForecastReport, build
+from sfa_rules.state import Store, encode_lines
+
+__all__ = ["BATCH_ROWS", "Session"]
+
+BATCH_ROWS = 5_000  # rows per committed batch of an apply run (crash safety, SPEC §9)
+
+
+class Session:
+    """Rows decided in order against one store. ``process`` is lazy; ``commit()``
+    makes the run's effects durable; leaving without it writes nothing."""
+
+    def __init__(
+        self,
+        engine: Rules,
+        store: Store,
+        *,
+        as_of: str | date | None = None,
+        reassign: bool = False,
+        explain: bool = False,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.as_of = as_of.isoformat() if isinstance(as_of, date) else as_of
+        self.reassign = reassign
+        self.explain = explain
+        self._ctx = RowContext(engine, store, as_of=self.as_of, reassign=reassign,
+                               explain=explain)
+        self._keys: dict[str, str] = {}
+        self._canonical_shapes: dict[tuple[Any, ...], bool] = {}  # field names -> canonical?
+        self._run_key: str | None = None
+        self._rows_done = 0
+        self._batch: list[str] = []  # the batch's decisions as JSON
+        self._closed = False
+
+    @property
+    def notices(self) -> list[str]:
+        """What the run says once at the end (a rotation that restarted, ...)."""
+        return self._ctx.notices
+
+    # -- life cycle of the session ---------------------------------------------------
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the session; what was not committed is dropped."""
+        if not self._closed:
+            self._closed = True
+            self.store.close()
+
+    def identify_sources(self, digests: Mapping[str, str]) -> None:
+        """Name each input file's content (source -> digest): a row applied before is
+        then recognised by its file's content and its row, whatever else changed."""
+        self._ctx.sources.update(digests)
+
+    def resumable(self, run_key: str) -> None:
+        """Commit every ``BATCH_ROWS`` rows with a journal under ``run_key``, so that a
+        killed run re-run on the same input replays the committed batches' decisions
+        and goes on where it stopped (SPEC §9 crash safety)."""
+        self._run_key = run_key
+
+    def commit(self) -> None:
+        """Make everything processed so far durable."""
+        if self._run_key is not None:
+            self._commit_batch()
+            self.store.finish_run(self._run_key)
+        else:
+            self.store.commit()
+
+    def _commit_batch(self) -> None:
+        assert self._run_key is not None
+        self.store.commit_batch(self._run_key, self._rows_done, encode_lines(self._batch))
+        self._batch.clear()
+
+    # -- rows ---------------------------------------------------------------------
+
+    def process(self, rows: Iterable[Mapping[str, Any] | InputRow]) -> Iterator[Decision]:
+        """One decision per row, in order, lazily. Rows are ``InputRow`` values from
+        :mod:`records` or plain dicts carrying their ``type``."""
+        it = iter(rows)
+        if self._run_key is not None:
+            done, replay = self.store.resume_point(self._run_key)
+            for stored in replay:
+                next(it, None)
+                yield Decision.from_dict(stored)
+            self._rows_done = done
+        number = self._rows_done
+        for item in it:
+            number += 1
+            decision = self._decide(item, number)
+            if self._run_key is not None:
+                self._batch.append(decision.to_json())
+                self._rows_done = number
+                if len(self._batch) >= BATCH_ROWS:
+                    self._commit_batch()
+            yield decision
+
+    def _decide(self, item: Mapping[str, Any] | InputRow, number: int) -> Decision:
+        if isinstance(item, InputRow):
+            source: str | None = item.source
+            row: int | None = item.row
+            rtype = item.type
+            raw: Mapping[str, Any] = item.record or {}
+            error = item.error
+        else:
+            source, row, raw, error = None, number, item, None
+        record = self._canonical(raw)
+        ctx = self._ctx
+        ctx.enter(source, row, raw)
+        if not isinstance(item, InputRow):
+            rtype, error = _dict_type(record)
+        if error is not None:
+            return self._failed(source, row, rtype, record, error)
+        assert rtype is not None
+        try:
+            if rtype in CUSTOMER_TYPES:
+                return customer_row(ctx, source, row, rtype, record)
+            if rtype == "opportunity":
+                return opportunity_row(ctx, source, row, record)
+            if rtype == "status_change":
+                return status_change_row(ctx, source, row, record)
+            return transaction_row(ctx, source, row, rtype, record)
+        except RecordError as exc:
+            return self._failed(source, row, rtype, record, exc)
+
+    def _canonical(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The record with canonical field names (``settings.fields`` aliases, case and
+        blanks of names ignored); the first non-empty value wins a name. A record whose
+        names are all canonical already (most rows of most files) is used as it is:
+        the engine never changes a record."""
+        shape = tuple(raw)
+        same = self._canonical_shapes.get(shape)
+        if same is None:
+            canonical = self.engine.ctx.schema.canonical
+            same = all(type(k) is str and canonical(k) == k for k in shape)
+            if len(self._canonical_shapes) >= 1_000:  # ever-new shapes: stay bounded
+                self._canonical_shapes.clear()
+            self._canonical_shapes[shape] = same
+        if same:
+            return raw
+        keys = self._keys
+        canonical = self.engine.ctx.schema.canonical
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            name = keys.get(key) if isinstance(key, str) else None
+            if name is None:
+                name = canonical(str(key))
+                if isinstance(key, str) and len(keys) < 10_000:
+                    keys[key] = name
+            if name not in out or blank(out[name]):
+                out[name] = value
+        return out
+
+    def _failed(
+        self,
+        source: str | None,
+        row: int | None,
+        rtype: str | None,
+        record: Mapping[str, Any],
+        error: RecordError,
+    ) -> Decision:
+        """A row in error: it changes nothing; the decision says why."""
+        customer_id = text(record.get("customer")) if rtype not in CUSTOMER_TYPES else None
+        if rtype == "opportunity" and customer_id is None:
+            previous = self.store.get_opportunity(text(record.get("id")) or "")
+            customer_id = previous.customer if previous else None
+        customer = self.store.get_customer(customer_id) if customer_id else None
+        rid = text(record.get("id"))
+        if customer is None:
+            return Decision(source, row, rtype, rid, error=error.to_dict(), customer=customer_id,
+                            trace=() if self.explain else None)
+        # a transaction row shows its customer as it stands, unchanged (SPEC §8)
+        return Decision(
+            source, row, rtype, rid,
+            owner=customer.owner, territory=customer.territory,
+            stage=self.engine.lifecycle.stage(customer.status),
+            error=error.to_dict(), customer=customer_id, customer_status=customer.status,
+            trace=() if self.explain else None,
+        )
+
+    # -- forecast ----------------------------------------------------------------------
+
+    def forecast(
+        self,
+        rows: Iterable[Mapping[str, Any] | InputRow],
+        *,
+        by: str = "owner",
+        period: str = "quarter",
+    ) -> tuple[ForecastReport, list[Decision]]:
+        """Process ``rows`` (their lifecycle first, so owners resolve), then forecast
+        every opportunity they and the state hold (SPEC §7). Also returns the
+        decisions of the rows in error."""
+        where: dict[str, tuple[str, int | None]] = {}
+        failed: list[Decision] = []
+        for decision in self.process(rows):
+            if decision.error is not None:
+                failed.append(decision)
+            elif decision.type == "opportunity" and decision.id is not None:
+                where[decision.id] = (decision.source or "records", decision.row)
+        settings = self.engine.config.forecast
+        report = build(
+            self._forecast_items(where), by=by, period=period,  # type: ignore[arg-type]
+            weighted=settings.weighted, minimum_probability=settings.minimum_probability,
+        )
+        return report, failed
+
+    def _forecast_items(self, where: Mapping[str, tuple[str, int | None]]) -> Iterator[ForecastItem]:
+        statuses = self.engine.opportunity_statuses
+        customers: dict[str, Customer | None] = {}
+        for o in self.store.all_opportunities():
+            status = statuses.get(o.status)
+            if status is None:
+                continue  # a status the configuration no longer has
+            customer = None
+            if o.customer is not None:
+                if o.customer not in customers:
+                    customers[o.customer] = self.store.get_customer(o.customer)
+                customer = customers[o.customer]
+            source, row = where.get(o.id, ("state", None))
+            yield ForecastItem(
+                source=source, row=row, id=o.id,
+                owner=o.owner or (customer.owner if customer else None),
+                territory=customer.territory if customer else None,
+                status=o.status, category=status.forecast, outcome=status.outcome,
+                probability=o.probability, amount=o.amount, expected_close=o.expected_close,
+            )
+
+
+def _dict_type(record: Mapping[str, Any]) -> tuple[str | None, RecordError | None]:
+    """The record type a plain dict names in its ``type`` field, or the row's error."""
+    given = text(record.get("type"))
+    rtype = normalise_type(given) if given is not None else None
+    if rtype is not None:
+        return rtype, None
+    return None, RecordError(
+        "unknown-type",
+        f"unknown record type {given!r}" if given is not None else "the record has no type",
+        field="type",
+    )
