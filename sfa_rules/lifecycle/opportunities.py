@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sfa_rules.config.models import Config
+from sfa_rules.config.models import Config, OpportunityStatus
 from sfa_rules.criteria.values import blank, text
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.errors import RecordError, did_you_mean
@@ -75,35 +75,10 @@ class OpportunityRules:
         """Decide an opportunity row (SPEC §7, §8): new value, event, probability."""
         self.require_enabled()
         oid = str(record["id"]).strip()
-        raw = record.get("status")
-        if not blank(raw):
-            status = resolve_id(
-                raw, self._statuses, self._folded, self._fold, "unknown-opportunity-status", "status"
-            )
-        elif previous is not None:
-            status = previous.status
-        elif self._first is not None:
-            status = self._first
-        else:
-            raise RecordError(
-                "unknown-opportunity-status",
-                "the opportunity has no status and no open opportunity status is configured",
-                field="status",
-            )
+        status = self._status(record.get("status"), previous)
         ostatus = self._statuses[status]
-        given = parse_probability(record.get("probability"))
         changed = previous is None or previous.status != status
-        if given is not None:
-            probability, override = given, True
-        elif (
-            previous is not None
-            and previous.override
-            and ostatus.outcome is None
-            and (not changed or self._keep)
-        ):
-            probability, override = previous.probability, True
-        else:
-            probability, override = ostatus.probability, False
+        probability, override = self._probability(record, previous, ostatus, changed)
         customer_id = text(record.get("customer"))
         warnings: tuple[str, ...] = ()
         if customer_id is None:
@@ -114,18 +89,7 @@ class OpportunityRules:
             raise RecordError(
                 "unknown-customer", f"unknown customer {customer_id!r}", field="customer"
             )
-        outcome = ostatus.outcome
-        event: str | None
-        if outcome is not None and (previous is None or self._outcome.get(previous.status) != outcome):
-            event = f"opportunity.{outcome}"
-        elif previous is None:
-            event = "opportunity.created"
-        elif changed:
-            event = "opportunity.updated"
-        else:
-            event = None
-        if customer_id is None:
-            event = None
+        event = self._event(ostatus, previous, changed) if customer_id is not None else None
         moved = changed or previous is None or previous.probability != probability
         value = Opportunity(
             id=oid,
@@ -140,6 +104,53 @@ class OpportunityRules:
             seq=seq if moved or previous is None else previous.seq,
         )
         return OpportunityOutcome(value, event, status, probability, ostatus.forecast, warnings)
+
+    def _status(self, raw: Any, previous: Opportunity | None) -> str:
+        """The row's status; else the opportunity's; else the first open status."""
+        if not blank(raw):
+            return resolve_id(
+                raw, self._statuses, self._folded, self._fold, "unknown-opportunity-status", "status"
+            )
+        if previous is not None:
+            return previous.status
+        if self._first is not None:
+            return self._first
+        raise RecordError(
+            "unknown-opportunity-status",
+            "the opportunity has no status and no open opportunity status is configured",
+            field="status",
+        )
+
+    def _probability(
+        self, record: Mapping[str, Any], previous: Opportunity | None,
+        ostatus: OpportunityStatus, changed: bool,
+    ) -> tuple[float | int, bool]:
+        """The probability and whether it overrides the status's (SPEC §7): the row's;
+        else an earlier override an open opportunity keeps; else the status's."""
+        given = parse_probability(record.get("probability"))
+        if given is not None:
+            return given, True
+        if (
+            previous is not None
+            and previous.override
+            and ostatus.outcome is None
+            and (not changed or self._keep)
+        ):
+            return previous.probability, True
+        return ostatus.probability, False
+
+    def _event(
+        self, ostatus: OpportunityStatus, previous: Opportunity | None, changed: bool
+    ) -> str | None:
+        """The event on the customer: won or lost once, created, updated, or none."""
+        outcome = ostatus.outcome
+        if outcome is not None and (previous is None or self._outcome.get(previous.status) != outcome):
+            return f"opportunity.{outcome}"
+        if previous is None:
+            return "opportunity.created"
+        if changed:
+            return "opportunity.updated"
+        return None
 
 
 def fold_index(items: Mapping[str, Any]) -> dict[str, str | None]:

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple, Protocol
 from sfa_rules.config.models import Config, Rep
 from sfa_rules.criteria.facts import Facts
 from sfa_rules.criteria.predicates import compile
+from sfa_rules.routing.distribution import last_position, least_loaded, weighted
 from sfa_rules.routing.territories import CompiledTerritory, DateLike, TerritoryIndex, iso_day
 
 Trace = list[dict[str, Any]]
@@ -314,10 +315,7 @@ class Assigner:
         """The member chosen and the rotation state after the pick (not yet stored)."""
         members = t.members
         n = len(members)
-        last = -1
-        if t.distribution == "round_robin" and state:
-            last = state.get("last", -1)
-            last = last if isinstance(last, int) and -1 <= last < n else -1
+        last = last_position(state, n) if t.distribution == "round_robin" else -1
         if t.id in self._open_to_all:  # nobody to check: the pick is plain arithmetic
             if not n:
                 return None, None
@@ -346,20 +344,8 @@ class Assigner:
             if not ok:
                 return None, None
         if t.distribution == "least_loaded":
-            best = min(ok, key=lambda i: (load(members[i][0]), i))
-            return members[best][0], None
-        # Smooth weighted round robin (nginx): every eligible member gains its weight,
-        # the highest current weight wins (ties: declared first) and pays the total.
-        current = list(state["current"]) if state and len(state.get("current", ())) == n else [0] * n
-        total = 0
-        best = ok[0]
-        for i in ok:
-            current[i] += members[i][1]
-            total += members[i][1]
-            if current[i] > current[best]:
-                best = i
-        current[best] -= total
-        return members[best][0], {"current": current}
+            return least_loaded(members, ok, load), None
+        return weighted(members, ok, state)
 
     def preview(self, tid: str, n: int, store: RotationStore, day: DateLike = None) -> list[str]:
         """Who would get the next ``n`` records of territory ``tid``, without writing

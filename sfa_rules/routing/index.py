@@ -1,23 +1,14 @@
-"""Index keys of territory criteria, and the buckets that file territories under them
-(SPEC §13).
+"""The buckets that file territories under their index keys (SPEC §13).
 
-A *key* is one thing a record's text can hold: ``(field, "eq", value)`` (the folded
-value equals it) or ``(field, "prefix", value)`` (it starts with it). An *option* of a
-criteria block is a set of keys at least one of which every matching record holds:
-``state: [CA, OR]`` gives {state=ca, state=or}; ``zip: {prefix: "94"}``, a text
-``between`` (the prefixes its bounds share) and a ``regex`` anchored by ``^`` and
-literal text (``^acme``) give prefixes; ``any`` of blocks gives one key set drawn from
-each alternative (``any: [{country: X}, {state: Y}]`` -> {country=x, state=y}). A
-territory is filed under every key of its chosen option, so a record finds it through
-whichever key it holds; a record may find it twice and callers deduplicate.
-``Partitioned`` keeps a table per value of the partition field and writes each
-partition's probes out as one generated function (``_hits_function``).
+A territory is filed under every key of its chosen option (:mod:`routing.keys`), so a
+record finds it through whichever key it holds; a record may find it twice and callers
+deduplicate. ``Partitioned`` keeps a table per value of the partition field and writes
+each partition's probes out as one generated function (``_hits_function``).
 """
 
 from __future__ import annotations
 
 import math
-import re
 import sys
 from bisect import bisect_right
 from collections import Counter, defaultdict
@@ -26,261 +17,20 @@ from functools import cache
 from typing import Any
 
 from sfa_rules.criteria.facts import Facts
-from sfa_rules.criteria.nodes import All, Any_, Node, Not, RuleRef, Test
+from sfa_rules.criteria.nodes import Node
+from sfa_rules.routing.keys import (
+    Guard,
+    Option,
+    guards,
+    number_range,
+)
 
-Key = tuple[str, str, str]  # (field, "eq" | "prefix", value)
-Option = frozenset[Key]
-Group = tuple[str, str]  # (field, "eq" | "prefix")
-
-# A text range is indexed by its common prefix plus the span of its next character,
-# when that span is no wider than this (e.g. "90000".."96199" -> "90".."96").
-_MAX_SPAN = 64
-# At most this many options kept per block (an `any` of `any`s multiplies them).
-_MAX_OPTIONS = 8
 # A guard (a value a field must not hold) shared by at least this many territories of
 # a table sets them apart (at most this many guards per table).
 _MIN_GUARDED = 8
 _MAX_GUARDS = 4
 # Numeric ranges: cells cut coarser until they hold at most this many entries per range.
 _RANGE_BUDGET = 16
-# Operators whose keys are exactly what they require (a between's or regex's are more).
-_KEYED = ("eq", "in", "prefix")
-_REGEX_SPECIAL = frozenset(".^$*+?{}[]\\|()")
-_REGEX_REPEAT = frozenset("*+?{")
-# Literal characters whose case-insensitive matches all fold (str.lower) to text that
-# starts with their own lower case: "i" and "s" also match "ı" and "ſ", which do not.
-_FOLD_SAFE = frozenset(
-    "abcdefghjklmnopqrtuvwxyzABCDEFGHJKLMNOPQRTUVWXYZ0123456789 -_@,:/#&'\"=!%<>;~`")
-
-
-def options(node: Node) -> list[Option]:
-    """The options a node requires (each a key set one of which every matching record
-    holds); empty when nothing usable is required."""
-    if isinstance(node, Test):
-        keys = _test_keys(node)
-        return [keys] if keys else []
-    if isinstance(node, RuleRef):
-        return options(node.node)
-    if isinstance(node, Not):
-        return []
-    children = [options(child) for child in node.nodes]
-    if isinstance(node, All):
-        return _conjoin([o for opts in children for o in opts])
-    if not children or any(not opts for opts in children):
-        return []  # an alternative with no key: a record may match through it alone
-    return _disjoin(children)
-
-
-def group_of(option: Option) -> set[Group]:
-    """The (field, kind) pairs an option's keys use."""
-    return {(f, k) for f, k, _ in option}
-
-
-def _test_keys(node: Test) -> Option:
-    field, op = node.field, node.op
-    if op in ("eq", "in"):
-        values = (node.value,) if op == "eq" else node.value
-        return frozenset((field, "eq", v) for v in values)
-    if op == "prefix":
-        return frozenset((field, "prefix", p) for p in minimal(node.value))
-    if op == "between" and node.kind == "text":
-        return frozenset((field, "prefix", p) for p in range_prefixes(*node.value))
-    if op == "regex":
-        literal = regex_prefix(node.value)
-        return frozenset([(field, "prefix", literal)]) if literal else frozenset()
-    return frozenset()
-
-
-def _conjoin(found: list[Option]) -> list[Option]:
-    """All the options of a conjunction, the smallest one per single (field, kind)."""
-    single: dict[Group, Option] = {}
-    mixed: list[Option] = []
-    for option in found:
-        groups = group_of(option)
-        if len(groups) == 1:
-            (g,) = groups
-            if g not in single or len(option) < len(single[g]):
-                single[g] = option
-        elif option not in mixed:
-            mixed.append(option)
-    return [*single.values(), *mixed[:_MAX_OPTIONS]]
-
-
-def _disjoin(children: list[list[Option]]) -> list[Option]:
-    """Options of an ``any``: per (field, kind) every alternative requires, the union
-    of theirs; and one mixed option taking each alternative's smallest option."""
-    out: list[Option] = []
-    common = set.intersection(*(
-        {g for o in opts if len(gs := group_of(o)) == 1 for g in gs} for opts in children))
-    for g in sorted(common):
-        union = frozenset().union(*(
-            min((o for o in opts if group_of(o) == {g}), key=len) for opts in children))
-        out.append(_tidy(union))
-    mixed = _tidy(frozenset().union(*(min(opts, key=len) for opts in children)))
-    if mixed not in out:
-        out.append(mixed)
-    return out[:_MAX_OPTIONS]
-
-
-def _tidy(option: Option) -> Option:
-    """Per field, drop prefixes that a shorter one (or an equal value) already covers."""
-    prefixes: dict[str, list[str]] = defaultdict(list)
-    for f, k, v in option:
-        if k == "prefix":
-            prefixes[f].append(v)
-    if not prefixes:
-        return option
-    kept = {(f, k, v) for f, k, v in option if k == "eq"}
-    for f, values in prefixes.items():
-        kept |= {(f, "prefix", p) for p in minimal(values)}
-    return frozenset(kept)
-
-
-def minimal(prefixes: Sequence[str] | frozenset[str]) -> frozenset[str]:
-    """Drop prefixes that a shorter one already covers, so a value hits one bucket."""
-    kept: list[str] = []
-    for p in sorted(set(prefixes), key=len):
-        if not any(p.startswith(k) for k in kept):
-            kept.append(p)
-    return frozenset(kept)
-
-
-def range_prefixes(low: str, high: str) -> frozenset[str]:
-    """Prefixes every text in [low, high] starts with one of (empty: no help)."""
-    k = 0
-    while k < len(low) and k < len(high) and low[k] == high[k]:
-        k += 1
-    common = low[:k]
-    if k < len(low) and k < len(high) and ord(high[k]) - ord(low[k]) < _MAX_SPAN:
-        return frozenset(common + chr(c) for c in range(ord(low[k]), ord(high[k]) + 1))
-    return frozenset([common]) if common else frozenset()
-
-
-def regex_prefix(pattern: re.Pattern[str]) -> str | None:
-    """The literal text every string the pattern finds starts with (``^acme\\d`` ->
-    "acme"), folded as record text is when the pattern ignores case; None when there
-    is none or the pattern is not plainly anchored (no ``^``, ``|``, multiline...)."""
-    text, flags = pattern.pattern, pattern.flags
-    if flags & (re.MULTILINE | re.VERBOSE) or not text.startswith("^") or "|" in text:
-        return None
-    literal: list[str] = []
-    for c in text[1:]:
-        if c in _REGEX_SPECIAL:
-            if c in _REGEX_REPEAT and literal:
-                literal.pop()  # "^ab?" requires only "a"
-            break
-        if flags & re.IGNORECASE and c not in _FOLD_SAFE:
-            break
-        literal.append(c)
-    found = "".join(literal)
-    if flags & re.IGNORECASE:
-        found = found.lower()
-    return found or None
-
-
-def implied(node: Node, used: Sequence[Option], guard: Guard | None = None) -> bool:
-    """Does finding a record through ``used`` (it holds a key of each option), in a
-    part whose ``guard`` it passed, prove that ``node`` holds? Every conjunct must be
-    proven: an eq / in / prefix test by an option that is exactly its keys, an ``any``
-    of such tests by an option that is exactly all their keys (``any: [{country: X},
-    {state: Y}]`` by {country=x, state=y}: a record holding either key holds one
-    alternative), a ne / not_in (or ``not`` of eq / in) by the guard."""
-    for part in _parts(node):
-        if isinstance(part, Any_):
-            tests = [t for alternative in part.nodes
-                     if isinstance(t := _unwrapped(alternative), Test) and t.op in _KEYED]
-            if len(tests) < len(part.nodes):
-                return False
-            if _tidy(frozenset().union(*(_test_keys(t) for t in tests))) not in used:
-                return False
-        elif isinstance(part, Test) and part.op in _KEYED:
-            if _test_keys(part) not in used:
-                return False
-        elif (excluded := _as_guard(part)) is not None:
-            if guard is None or guard[0] != excluded[0] or not excluded[1] <= guard[1]:
-                return False
-        else:
-            return False
-    return True
-
-
-def choose(found: dict[int, list[Option]], skip: Group | None) -> dict[int, Option | None]:
-    """Each territory's least crowded option other than ``skip`` (the partition's).
-
-    A record holds at most one value of a field, so an option's cost is, per (field,
-    kind) it uses, the average number of territories sharing one of its keys."""
-    crowd: Counter[Key] = Counter(
-        key for opts in found.values() for o in opts if group_of(o) != {skip} for key in o)
-
-    def cost(option: Option) -> float:
-        per: dict[Group, list[int]] = defaultdict(list)
-        for key in option:
-            per[(key[0], key[1])].append(crowd[key])
-        return sum(sum(c) / len(c) for c in per.values())
-
-    chosen: dict[int, Option | None] = {}
-    for rank, opts in found.items():
-        others = [o for o in opts if group_of(o) != {skip}]
-        chosen[rank] = min(others, key=cost) if others else None
-    return chosen
-
-
-Guard = tuple[str, frozenset[str]]  # (field, values it must not hold)
-Range = tuple[str, float, float]  # (numeric field, low, high), inclusive
-
-
-def guards(node: Node) -> list[Guard]:
-    """The values a field must not hold for the node to hold (``ne``, ``not_in``, or
-    ``not`` of ``eq``/``in``, among the node's conjuncts); an absent field holds them."""
-    return [g for part in _parts(node) if (g := _as_guard(part)) is not None]
-
-
-def _as_guard(part: Node) -> Guard | None:
-    """The values a field must not hold, when that is all ``part`` says."""
-    negated = isinstance(part, Not)
-    test = _unwrapped(part.node if isinstance(part, Not) else part)
-    if not isinstance(test, Test) or test.op not in (("eq", "in") if negated else ("ne", "not_in")):
-        return None
-    values = (test.value,) if test.op in ("eq", "ne") else test.value
-    return (test.field, frozenset(values)) if values else None
-
-
-def _unwrapped(node: Node) -> Node:
-    """The node a named rule stands for (the node itself when it is no rule)."""
-    while isinstance(node, RuleRef):
-        node = node.node
-    return node
-
-
-def number_range(node: Node) -> Range | None:
-    """A numeric interval a field must lie in for the node to hold (strict bounds are
-    taken as inclusive: a superset), from the node's conjuncts; None when none is."""
-    low: dict[str, float] = {}
-    high: dict[str, float] = {}
-    for t in _parts(node):
-        if not isinstance(t, Test) or t.kind != "number":
-            continue
-        lo = t.value[0] if t.op == "between" else t.value if t.op in ("gt", "gte") else None
-        hi = t.value[1] if t.op == "between" else t.value if t.op in ("lt", "lte") else None
-        if lo is not None:
-            low[t.field] = max(lo, low.get(t.field, lo))
-        if hi is not None:
-            high[t.field] = min(hi, high.get(t.field, hi))
-    fields = sorted(set(low) | set(high), key=lambda f: (f not in low or f not in high, f))
-    if not fields:
-        return None
-    f = fields[0]
-    return f, low.get(f, -math.inf), high.get(f, math.inf)
-
-
-def _parts(node: Node) -> list[Node]:
-    """The conjuncts of a node (through ``all`` and named rules), whatever they are."""
-    if isinstance(node, RuleRef):
-        return _parts(node.node)
-    if isinstance(node, All):
-        return [p for child in node.nodes for p in _parts(child)]
-    return [node]
-
 
 # Ranks in try order. Tuples, not lists: a record touches a few of tens of thousands,
 # and a tuple's items sit in its own memory (one cache miss, not two).

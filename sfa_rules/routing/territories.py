@@ -29,7 +29,8 @@ from sfa_rules.criteria.facts import Facts
 from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.criteria.nodes import ALWAYS, NEVER, All, Any_, Node, RuleRef
 from sfa_rules.criteria.predicates import Predicate, compile, paused_gc
-from sfa_rules.routing.index import Bucket, Option, Partitioned, choose, group_of, implied, options
+from sfa_rules.routing.index import Bucket, Partitioned
+from sfa_rules.routing.keys import Option, choose, group_of, implied, options
 
 DateLike = str | Date | None
 # first_match walks the hit buckets side by side in bands of rank, the first holding
