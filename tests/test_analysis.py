@@ -192,6 +192,7 @@ def configs(draw: st.DrawFn, leaf: st.SearchStrategy[Any] = leaf,
     }
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configs())
 def test_shadowed_and_ambiguous_are_exact(raw: dict[str, Any]) -> None:
@@ -235,6 +236,7 @@ def test_shadowed_and_ambiguous_are_exact(raw: dict[str, Any]) -> None:
                 assert (m[0], other) in reported, (m, related)
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configs(*blocks(st.one_of(text_test, regex_test))))
 def test_claims_stay_sound_next_to_regex(raw: dict[str, Any]) -> None:
@@ -435,6 +437,7 @@ def _masks(name: str) -> st.SearchStrategy[int]:
 boxes = st.fixed_dictionaries({}, optional={name: _masks(name) for name in ALGEBRA.valid})
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(boxes, max_size=6), st.lists(boxes, max_size=8))
 # Two boxes joined into "n is free", then a third joined into that one: it stays free.
@@ -485,6 +488,7 @@ def test_work_cap_names_the_territory_and_claims_nothing(monkeypatch: pytest.Mon
     assert all("overlaps too many earlier criteria" in a[2] for a in after)
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configs(), st.integers(0, 6))
 def test_claims_stay_sound_when_the_work_cap_is_hit(raw: dict[str, Any], cap: int) -> None:

@@ -115,7 +115,7 @@ def _full_size_wanted() -> bool:
 
 
 @pytest.fixture(scope="session", params=[
-    pytest.param(CRASH_ROWS, id=f"{CRASH_ROWS}-rows"),
+    pytest.param(CRASH_ROWS, id=f"{CRASH_ROWS}-rows", marks=pytest.mark.slow),
     pytest.param(FULL_ROWS, id=f"{FULL_ROWS}-rows", marks=pytest.mark.slow),
 ])
 def clean_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> CleanRun:

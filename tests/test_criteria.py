@@ -214,6 +214,7 @@ criteria_blocks = st.recursive(
 record_values = st.one_of(SCALARS, st.sampled_from(["n/a", " US ", "94", "2026-13-01"]), st.none())
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(block=criteria_blocks,
        records=st.lists(st.dictionaries(FIELDS, record_values, max_size=5), min_size=1, max_size=5),
@@ -242,6 +243,7 @@ _RECORDS = st.dictionaries(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(records=st.lists(_RECORDS, min_size=1, max_size=4), case_sensitive=st.booleans())
 def test_facts_compiled_per_shape_equal_the_general_way(records: list[dict[str, Any]],

@@ -344,6 +344,7 @@ def _peak_while_reading(path: Path) -> tuple[int, int]:
     return count, peak
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
 def test_reading_streams(fmt: str, tmp_path: Path) -> None:
     """Memory stays flat however long the file: a 200,000-row file (5 to 10 MB on disk,

@@ -141,6 +141,7 @@ _decisions = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_decisions, min_size=1, max_size=4))
 def test_a_decision_writes_as_its_dict_does(decisions: list[Decision]) -> None:

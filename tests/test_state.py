@@ -395,6 +395,7 @@ def test_sqlite_store_behaves_like_memory_store(
             assert _observe(reopened) == _observe(memory)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -806,6 +807,7 @@ def _big_run(store: Store, n: int) -> None:
     store.commit_batch("run", n, encode_decisions([{"row": n}]))
 
 
+@pytest.mark.slow
 def test_promoting_a_big_overlay_writes_what_an_apply_would(tmp_path: Path) -> None:
     n = 50_000
     lazy_path, apply_path = tmp_path / "lazy.db", tmp_path / "apply.db"
@@ -820,6 +822,7 @@ def test_promoting_a_big_overlay_writes_what_an_apply_would(tmp_path: Path) -> N
     assert _rows(lazy_path) == _rows(apply_path)
 
 
+@pytest.mark.slow
 def test_promoting_a_big_overlay_is_quick(tmp_path: Path) -> None:
     n = 50_000
     path = tmp_path / "state.db"
@@ -898,6 +901,7 @@ def _peak_mib(tmp_path: Path, kinds: list[str], n: int = 200_000) -> dict[str, f
     return {kind: float(text) for kind, text in out.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="Linux peak RSS probe")
 def test_memory_stays_bounded_for_many_distinct_customers(tmp_path: Path) -> None:
     # Peak RSS growth, which counts SQLite's own allocations too (tracemalloc does not).
@@ -909,6 +913,7 @@ def test_memory_stays_bounded_for_many_distinct_customers(tmp_path: Path) -> Non
     assert peaks["memory"] > 2 * max(peaks["apply"], peaks["scratch"]), peaks  # the probe sees it
 
 
+@pytest.mark.slow
 def test_traced_python_memory_stays_bounded(tmp_path: Path) -> None:
     # tracemalloc slows every allocation about tenfold, so 25,000 puts: 2.5 times the
     # write buffer, past the point where the peak stops growing

@@ -124,7 +124,11 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, A
     return _dump(folder / "state.db"), (folder / "out.jsonl").read_text(), seconds
 
 
-@pytest.mark.parametrize("kill_at", [0, 99, 100, 750, 1499])
+# One kill point runs in the fast lane (mid-batch); the others with the slow tests.
+@pytest.mark.parametrize("kill_at", [
+    pytest.param(0, marks=pytest.mark.slow), pytest.param(99, marks=pytest.mark.slow), 100,
+    pytest.param(750, marks=pytest.mark.slow), pytest.param(1499, marks=pytest.mark.slow),
+])
 def test_a_killed_run_resumes_to_the_uninterrupted_result(
     tmp_path: Path, kill_at: int, uninterrupted: tuple[dict[str, Any], str, float]
 ) -> None:
@@ -147,6 +151,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(
     assert _dump(state)["journal"] == []  # finished runs leave no journal
 
 
+@pytest.mark.slow
 def test_runs_killed_from_outside_at_random_instants_resume_exactly(
     tmp_path: Path, uninterrupted: tuple[dict[str, Any], str, float]
 ) -> None:

@@ -303,6 +303,7 @@ def test_disjunction_across_fields_found_through_either(
     assert matches(territories, record) == expected
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(configurations(), st.lists(records, min_size=1, max_size=8),
        st.sampled_from(["2026-01-01", "2026-06-01"]))
@@ -320,6 +321,7 @@ def test_index_equals_plain_scan(
         assert (first.id if first else None) == (scanned[0] if scanned else None)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(configurations(many=True), st.lists(records, min_size=1, max_size=12),
        st.sampled_from(["2026-01-01", "2026-06-01"]))
