@@ -11,6 +11,8 @@ The import layers themselves are import-linter's (the contracts in pyproject.tom
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,14 @@ def test_a_function_stays_under_60_lines_or_says_why(path: Path) -> None:
 
 def test_the_layout_check_sees_the_package() -> None:
     assert len(MODULES) > 40 and any(p.name == "session.py" for p in MODULES)
+
+
+def test_the_cli_loads_no_durable_rules_until_a_run_asks_for_it() -> None:
+    """Every ``sfa`` command imports the CLI; durable-rules' C extension loads only when
+    a lifecycle engine is built (``EngineUnavailable`` lives in ``errors``)."""
+    code = ("import sys, sfa_rules.cli.main, sfa_rules.api; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('durable', 'durable_rules_engine') or m == 'sfa_rules.lifecycle.durable'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert done.stdout.strip() == "[]"
