@@ -1,4 +1,5 @@
-"""What ``sfa validate``, ``sfa dry-run`` and ``sfa apply`` do, as library calls.
+"""What the ``sfa`` commands do, as library calls: validate, dry-run and apply (with the
+resumable apply), explain, forecast, diff and the state commands.
 
 The CLI only parses options, calls these, prints and exits; everything a command
 does besides (finding the configuration, the checks of ``sfa validate``, the
@@ -23,15 +24,20 @@ from sfa_rules.config.loader import SourceMap, resolve_folder
 from sfa_rules.config.models import Config
 from sfa_rules.engine.core import Engine, Session, compile_config, load
 from sfa_rules.engine.decision import Decision
-from sfa_rules.errors import Problem
+from sfa_rules.errors import Problem, did_you_mean
+from sfa_rules.forecast import ForecastReport
 from sfa_rules.records.readers import InputRow, read
+from sfa_rules.report.diff import DiffResult
+from sfa_rules.report.diff import diff as diff_sessions
 from sfa_rules.report.summary import Summary
 from sfa_rules.report.writers import make_writer, open_output
-from sfa_rules.state import SQLiteStore
+from sfa_rules.state import MemoryStore, SQLiteStore
 
 __all__ = [
-    "DEFAULT_STATE", "RunRequest", "Validation", "digests", "open_engine", "open_store",
-    "read_rows", "run_decisions", "run_key", "session_for", "validate", "validate_config",
+    "DEFAULT_STATE", "RunRequest", "UnknownTerritory", "Validation", "diff", "digests",
+    "explain", "forecast", "next_owners", "open_engine", "open_store", "read_rows",
+    "reset_rotation", "rotations", "run_decisions", "run_key", "session_for", "validate",
+    "validate_config",
 ]
 
 DEFAULT_STATE = "sfa-state.db"
@@ -207,3 +213,98 @@ def explain(
     store = open_store(state, dry_run=True)
     with engine, session_for(engine, files, store, as_of=as_of, explain=True) as session:
         return [d for d in session.process(rows) if record_id in (d.id, d.customer)]
+
+
+# -- sfa forecast, sfa diff ------------------------------------------------------
+
+
+def forecast(
+    files: tuple[str, ...], *, by: str, period: str, config: Path | None = None,
+    state: str | None = None, as_of: str | None = None, type_: str | None = None,
+    lifecycle_engine: str = "auto", wrap_rows: Rows | None = None,
+) -> tuple[ForecastReport, list[Decision]]:
+    """``sfa forecast``: the forecast of the rows and the state (never written), and the
+    decisions of the rows in error."""
+    engine = open_engine(config, lifecycle_engine)
+    rows: Iterable[InputRow] = read_rows(files, type_, engine)
+    if wrap_rows is not None:
+        rows = wrap_rows(iter(rows))
+    store = open_store(state, dry_run=True)
+    with engine, session_for(engine, files, store, as_of=as_of) as session:
+        return session.forecast(rows, by=by, period=period)
+
+
+def diff(
+    files: tuple[str, ...], result: DiffResult, *, base: Path, config: Path | None = None,
+    state: str | None = None, as_of: str | None = None, type_: str | None = None,
+    lifecycle_engine: str = "auto", reassign: bool = False, wrap_rows: Rows | None = None,
+) -> Iterator[dict[str, Any]]:
+    """``sfa diff``: the rows whose decisions differ under ``base`` and ``config`` (both
+    over ``state``, never written), lazily; ``result`` counts them. Nothing is opened
+    before the first ``next()``."""
+    old_engine = open_engine(base, lifecycle_engine)
+    new_engine = open_engine(config, lifecycle_engine)
+    # The rows first, as for a dry run: unusable files are an InputError (digests would
+    # otherwise meet a missing file first).
+    old_rows: Iterable[InputRow] = read_rows(files, type_, old_engine)
+    new_rows: Iterable[InputRow] = read_rows(files, type_, new_engine)
+    if wrap_rows is not None:
+        old_rows, new_rows = wrap_rows(iter(old_rows)), wrap_rows(iter(new_rows))
+    with old_engine, new_engine, \
+            session_for(old_engine, files, open_store(state, dry_run=True), as_of=as_of,
+                        reassign=reassign) as old, \
+            session_for(new_engine, files, open_store(state, dry_run=True), as_of=as_of,
+                        reassign=reassign) as new:
+        yield from diff_sessions(old, new, old_rows, new_rows, result)
+
+
+# -- sfa state ---------------------------------------------------------------------
+
+
+class UnknownTerritory(ValueError):
+    """A territory id the configuration does not have (a usage error for the CLI)."""
+
+    def __init__(self, territory: str, known: Iterable[str]) -> None:
+        super().__init__(f"unknown territory {territory!r}{did_you_mean(territory, known)}")
+
+
+def rotations(
+    state: str, *, config: Path | None = None, as_of: str | None = None
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """``sfa state show``: each territory's distribution, next member and rotation, and
+    each rep's open records."""
+    engine = open_engine(config, "native")
+    with engine, open_store(state, dry_run=True) as store:
+        current, loads = store.rotations(), store.loads()
+        rows = []
+        for t in engine.index.tried():
+            following = engine.assigner.preview(t.id, 1, store, as_of)
+            rows.append({"territory": t.id, "distribution": t.distribution,
+                         "next": following[0] if following else None,
+                         "rotation": current.get(t.id)})
+        return rows, loads
+
+
+def next_owners(
+    territory: str, count: int, state: str, *, config: Path | None = None,
+    as_of: str | None = None,
+) -> list[str]:
+    """``sfa state next``: who would get the territory's next ``count`` records (the
+    rotation does not advance); an empty state when ``state`` does not exist."""
+    engine = open_engine(config, "native")
+    if territory not in engine.index.by_id:
+        raise UnknownTerritory(territory, engine.index.by_id)
+    store: Any = open_store(state, dry_run=True) if os.path.exists(state) else MemoryStore()
+    with engine, store:
+        return engine.assigner.preview(territory, count, store, as_of)
+
+
+def reset_rotation(territory: str, state: str, *, config: Path | None = None) -> None:
+    """``sfa state reset``: the territory's next record goes to its first member."""
+    engine = open_engine(config, "native")
+    with engine:
+        if territory not in engine.index.by_id:
+            raise UnknownTerritory(territory, engine.index.by_id)
+    with open_store(state, dry_run=False) as store:
+        store.reset_rotation(territory)
+        store.commit()

@@ -791,3 +791,14 @@ def test_diff_with_an_invalid_base_exits_1_and_decides_nothing(write_config: Wri
     assert r.code == 1
     assert r.out == ""
     assert "reps.yaml:3:5: error:" in r.err and "nothing was processed" in r.err
+
+
+@pytest.mark.parametrize("command", [
+    ["diff", "--base", "."], ["forecast"], ["explain", "--id", "L-1001"], ["dry-run"],
+])
+def test_a_missing_input_file_is_a_usage_error_for_every_command(command: list[str]) -> None:
+    # sfa diff met the missing file first when digesting it: a traceback (issue 12)
+    r = sfa(*command, "examples/leads.csv", "missing.csv", *CONFIG)
+    assert r.code == 2
+    assert "sfa: missing.csv: cannot read: no such file" in r.err
+    assert r.out == ""

@@ -12,7 +12,7 @@ import click
 
 from sfa_rules import api
 from sfa_rules.cli.options import default_format, progress_for, record_options, reported
-from sfa_rules.report.diff import DiffResult, diff
+from sfa_rules.report.diff import DiffResult
 
 __all__ = ["command", "run"]
 
@@ -23,24 +23,15 @@ def run(files: tuple[str, ...], config: Path | None, type_: str | None, as_of: s
     """Print the rows that change and a summary; 1 with ``exit_code`` when any does."""
     fmt = default_format(fmt) if fmt != "csv" else "jsonl"
     result = DiffResult()
-    wrap = progress_for(files)
+    changed = api.diff(files, result, base=base, config=config, state=state, as_of=as_of,
+                       type_=type_, lifecycle_engine=lifecycle_engine, reassign=reassign,
+                       wrap_rows=progress_for(files))
     with reported():
-        old_engine = api.open_engine(base, lifecycle_engine)
-        new_engine = api.open_engine(config, lifecycle_engine)
-        with old_engine, new_engine, \
-                api.session_for(old_engine, files, api.open_store(state, dry_run=True),
-                                as_of=as_of, reassign=reassign) as old, \
-                api.session_for(new_engine, files, api.open_store(state, dry_run=True),
-                                as_of=as_of, reassign=reassign) as new:
-            old_rows = api.read_rows(files, type_, old_engine)
-            new_rows = api.read_rows(files, type_, new_engine)
-            changed = diff(old, new, wrap(old_rows) if wrap else old_rows,
-                           wrap(new_rows) if wrap else new_rows, result)
-            if fmt == "jsonl":
-                for row in changed:
-                    click.echo(json.dumps(row, ensure_ascii=False))
-            else:
-                _table(changed)
+        if fmt == "jsonl":
+            for row in changed:
+                click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            _table(changed)
     click.echo("\n".join(result.summary()), err=True)
     return 1 if exit_code and result.changed else 0
 

@@ -21,12 +21,10 @@ def run(files: tuple[str, ...], config: Path | None, type_: str | None, as_of: s
         fmt: str | None) -> int:
     """Print the forecast and the rows in error; 1 when there is any error."""
     with reported():
-        engine = api.open_engine(config, lifecycle_engine)
-        rows = api.read_rows(files, type_, engine)
-        wrap = progress_for(files)
-        store = api.open_store(state, dry_run=True)
-        with engine, api.session_for(engine, files, store, as_of=as_of) as session:
-            report, failed = session.forecast(wrap(rows) if wrap else rows, by=by, period=period)
+        report, failed = api.forecast(
+            files, by=by, period=period, config=config, state=state, as_of=as_of,
+            type_=type_, lifecycle_engine=lifecycle_engine, wrap_rows=progress_for(files),
+        )
     fmt = default_format(fmt, "json")
     if fmt == "json":
         click.echo(json.dumps(to_json(report), indent=2))

@@ -13,6 +13,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from sfa_rules.api import UnknownTerritory
 from sfa_rules.errors import ConfigError, EngineUnavailable
 from sfa_rules.records.readers import InputError, InputRow
 from sfa_rules.report.writers import OutputError
@@ -84,7 +85,7 @@ def reported() -> Iterator[None]:
         fail("the configuration has errors: nothing was processed (see `sfa validate`)", 1)
     except InputError as exc:
         fail("; ".join(exc.problems))
-    except (EngineUnavailable, StateError, OutputError) as exc:
+    except (EngineUnavailable, StateError, OutputError, UnknownTerritory) as exc:
         fail(str(exc))
 
 

@@ -12,8 +12,6 @@ import click
 
 from sfa_rules import api
 from sfa_rules.cli.options import F, as_of_option, config_option, fail, reported
-from sfa_rules.errors import did_you_mean
-from sfa_rules.state.store import MemoryStore
 
 __all__ = ["group", "next_", "reset", "show"]
 
@@ -24,16 +22,7 @@ def show(state: str, config: Path | None, as_of: str | None, fmt: str) -> int:
     """Each territory's rotation and each rep's open records."""
     _existing(state)
     with reported():
-        engine = api.open_engine(config, "native")
-        with engine, api.open_store(state, dry_run=True) as store:
-            rotations = store.rotations()
-            loads = store.loads()
-            rows = []
-            for t in engine.index.tried():
-                following = engine.assigner.preview(t.id, 1, store, as_of)
-                rows.append({"territory": t.id, "distribution": t.distribution,
-                             "next": following[0] if following else None,
-                             "rotation": rotations.get(t.id)})
+        rows, loads = api.rotations(state, config=config, as_of=as_of)
     if fmt == "json":
         click.echo(json.dumps({"rotations": rows, "loads": loads}, indent=2))
         return 0
@@ -49,11 +38,7 @@ def show(state: str, config: Path | None, as_of: str | None, fmt: str) -> int:
 def next_(territory: str, count: int, state: str, config: Path | None, as_of: str | None) -> int:
     """Who would get the next ``count`` records of the territory."""
     with reported():
-        engine = api.open_engine(config, "native")
-        _known(engine, territory)
-        store: Any = api.open_store(state, dry_run=True) if os.path.exists(state) else MemoryStore()
-        with engine, store:
-            picks = engine.assigner.preview(territory, count, store, as_of)
+        picks = api.next_owners(territory, count, state, config=config, as_of=as_of)
     for i, rep in enumerate(picks, 1):
         click.echo(f"{i:>3}  {rep}")
     if len(picks) < count:
@@ -65,12 +50,7 @@ def reset(territory: str, state: str, config: Path | None) -> int:
     """Restart the territory's rotation."""
     _existing(state)
     with reported():
-        engine = api.open_engine(config, "native")
-        with engine:
-            _known(engine, territory)
-        with api.open_store(state, dry_run=False) as store:
-            store.reset_rotation(territory)
-            store.commit()
+        api.reset_rotation(territory, state, config=config)
     click.echo(f"rotation of {territory} reset in {state}", err=True)
     return 0
 
@@ -78,11 +58,6 @@ def reset(territory: str, state: str, config: Path | None) -> int:
 def _existing(state: str) -> None:
     if not os.path.exists(state):
         fail(f"no state at {state} (run `sfa apply ... --state {state}` first)")
-
-
-def _known(engine: Any, territory: str) -> None:
-    if territory not in engine.index.by_id:
-        fail(f"unknown territory {territory!r}{did_you_mean(territory, engine.index.by_id)}")
 
 
 def state_option(func: F) -> F:
