@@ -29,18 +29,19 @@ Choices the SPEC leaves open, written down here:
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sfa_rules.engine.rows import RECORD_TYPES, TYPE_NAMES, InputRow, normalise_type
 from sfa_rules.errors import RecordError, did_you_mean
 from sfa_rules.records import parquet
+from sfa_rules.records.csvrecords import CsvRecords
 from sfa_rules.records.inputs import FORMATS, InputError, InputFile, TypeResolver, fold
+from sfa_rules.records.surrogates import MAY_HAVE_SURROGATE, check_surrogates
 
 __all__ = [
     "FORMATS",
@@ -85,11 +86,10 @@ def open_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[InputFile]:
             known = ", ".join(FORMATS)
             problems.append(f"{source}: unknown file format {path.suffix!r} (expected {known})")
             continue
-        if fmt == "parquet":
-            problem = parquet.check(source, path)  # pyarrow is imported only now
-            if problem:
-                problems.append(problem)
-                continue
+        problem = _CHECKS[fmt](source, path) if fmt in _CHECKS else None
+        if problem:  # pyarrow is imported only for a Parquet file
+            problems.append(problem)
+            continue
         files.append(InputFile(source, path, fmt, size))
     if problems:
         raise InputError(problems)
@@ -131,17 +131,38 @@ def _read_all(
 # -- CSV ---------------------------------------------------------------------------
 
 
-def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
+def _open_csv(path: Path) -> TextIO:
     # Decoding with surrogateescape keeps csv's handling of quotes and newlines intact
     # while every invalid byte survives as a lone surrogate, found again per row.
-    with open(file.path, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = next(reader, None)
-            while header == []:  # blank lines before the header
-                header = next(reader, None)
-        except csv.Error as exc:  # without a header no row can be read
-            raise InputError([f"{file.source}: the header row cannot be read: {exc}"]) from exc
+    return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def _csv_header(records: CsvRecords, source: str) -> list[str] | None:
+    """The first non-blank record; ``InputError`` if it cannot be read."""
+    for cells, problem, _, _ in records:
+        if problem is not None:  # without a header no row can be read
+            raise InputError([f"{source}: the header row cannot be read: {problem}"])
+        if cells:
+            return cells
+    return None
+
+
+def _check_csv(source: str, path: Path) -> str | None:
+    """Why the header of ``path`` cannot be read, or None (checked before any row)."""
+    try:
+        with _open_csv(path) as fh:
+            _csv_header(CsvRecords(fh), source)
+    except InputError as exc:
+        return exc.problems[0]
+    except OSError as exc:
+        return f"{source}: cannot read: {exc.strerror}"
+    return None
+
+
+def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
+    with _open_csv(file.path) as fh:
+        records = CsvRecords(fh)
+        header = _csv_header(records, file.source)
         if header is None:
             return
         keys = [_clean_key(k) for k in header]
@@ -150,24 +171,23 @@ def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
         type_col = _type_column(keys, types)
         source = file.source
         row = 0
-        while True:
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                row += 1
-                yield InputRow(source, row, None, None, RecordError("bad-csv", str(exc)))
-                continue
+        for cells, problem, _, restarted in records:
             row += 1
-            if not cells:
-                continue
             error: RecordError | None = None
+            if problem is not None:
+                if restarted:
+                    problem += "; the row was read as that line alone, and the lines after it as rows"
+                error = RecordError("bad-csv", problem)
+                if cells is None:
+                    yield InputRow(source, row, None, None, error)
+                    continue
+            elif not cells:
+                continue
             joined = "".join(cells)
             if not joined.isascii() and _ESCAPED_BYTE.search(joined):
-                error = _csv_encoding_error(keys, cells)
+                error = error or _csv_encoding_error(keys, cells)
                 cells = [_clean_key(c) for c in cells]
-            elif len(cells) > width and any(c.strip() for c in cells[width:]):
+            elif error is None and len(cells) > width and any(c.strip() for c in cells[width:]):
                 error = RecordError(
                     "bad-csv", f"the row has {len(cells)} cells but the header {width} columns"
                 )
@@ -175,8 +195,8 @@ def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
                 record = dict(zip(keys, cells))  # most rows: no blank cell to leave out
             else:
                 record = {k: v for k, v in zip(keys, cells) if k and v and not v.isspace()}
-            rtype, problem = types.resolve(cells[type_col] if 0 <= type_col < len(cells) else None)
-            yield InputRow(source, row, rtype, record, error or problem)
+            rtype, problem_ = types.resolve(cells[type_col] if 0 <= type_col < len(cells) else None)
+            yield InputRow(source, row, rtype, record, error or problem_)
 
 
 _isspace = str.isspace
@@ -244,6 +264,10 @@ def _read_jsonl(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
                 )
                 yield InputRow(source, row, None, None, error or failure)
                 continue
+            if MAY_HAVE_SURROGATE.search(line):
+                found = check_surrogates(record)
+                if found is not None:
+                    record, error = found[0], error or found[1]
             value = record.get("type")
             if value is None:
                 key = types.key_of(record)
@@ -257,6 +281,10 @@ def _json_kind(value: Any) -> str:
     return kinds.get(type(value), "a number")
 
 
+_CHECKS: dict[str, Callable[[str, Path], str | None]] = {
+    "csv": _check_csv,
+    "parquet": parquet.check,
+}
 _READERS: dict[str, Callable[[InputFile, TypeResolver], Iterator[InputRow]]] = {
     "csv": _read_csv,
     "jsonl": _read_jsonl,

@@ -1,0 +1,230 @@
+"""CSV records: a file split into rows before csv parses each one (SPEC §8).
+
+``csv.reader`` alone loses its place on a broken row: past its field limit it carries
+on from the middle of the field (the rest of a long quoted note becomes rows of its
+own), and a quote that never closes swallows every later line into one row. Here the
+file is first cut into records by a small scanner that follows the quoting rules of
+``csv`` (Excel dialect, not strict), and each record is then parsed on its own, so a
+broken row is one row in error and the next row starts where it should:
+
+- a row over ``ROW_LIMIT`` characters (all its lines together) is an error; it is
+  scanned to its end, never held whole in memory (memory stays bounded);
+- a quoted field still open at the end of the file, or one that closes on a later
+  line followed by anything but a comma or the line end (``"abc\\n...x"y``: a stray
+  quote took the lines between as text), is an error for the row it opened in; that
+  row is its first line read alone, and reading starts again at the line after it,
+  so the rows the quote swallowed are rows again;
+- a field over ``csv``'s own limit but within ``ROW_LIMIT`` is read whole.
+
+Most lines hold no quote: they are split on commas. A line with quotes that a strict
+``csv.reader`` reads alone is a whole record; only the others go through the scanner.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from typing import NamedTuple, TextIO
+
+__all__ = ["ROW_LIMIT", "CsvRecord", "CsvRecords"]
+
+ROW_LIMIT = 1 << 20  # characters in one row, its lines together (1 MiB of ASCII)
+_CHUNK = 1 << 16  # a physical line is read in pieces of at most this many characters
+_START, _FIELD, _QUOTED, _QUOTE = range(4)  # the scanner's states (as csv's parser)
+_UNQUOTED_END = re.compile(r"[,\r\n]")
+_NEWLINES = ("\n", "\r")
+
+
+class CsvRecord(NamedTuple):
+    """One record: its cells (``[]`` for a blank line), or a problem and what of its
+    first line could be read (``cells`` then may be None)."""
+
+    cells: list[str] | None
+    problem: str | None
+    first_line: int  # the physical line it starts on (1-based)
+    restarted: bool = False  # an unbalanced quote: the lines after its first are read again
+
+
+class _Scan(NamedTuple):
+    state: int
+    ended: bool  # the record ends with this piece (at its line end)
+    junk: str | None  # what followed a quote closed on a later line than it opened
+    carried: bool  # a quoted field open at the end was opened on an earlier line
+
+
+def _scan(text: str, state: int, carried: bool) -> _Scan:
+    """The scanner's state after ``text``, starting in ``state``; ``carried``: a quoted
+    field open at the start of ``text`` was opened on an earlier line."""
+    i, n = 0, len(text)
+    while i < n:
+        if state == _QUOTED:
+            j = text.find('"', i)
+            if j < 0:
+                return _Scan(_QUOTED, False, None, carried)
+            i, state = j + 1, _QUOTE
+            continue
+        if state == _QUOTE:
+            c = text[i]
+            if c == '"':  # an escaped quote
+                i, state = i + 1, _QUOTED
+                continue
+            if c in _NEWLINES:
+                return _Scan(_START, True, None, False)
+            if c != "," and carried:
+                return _Scan(_FIELD, False, c, False)
+            state = _START if c == "," else _FIELD  # `"a"b` reads as `ab`, as csv does
+            i += c == ","
+            carried = False
+            continue
+        if state == _START and text[i] == '"':
+            i, state = i + 1, _QUOTED
+            continue
+        m = _UNQUOTED_END.search(text, i)
+        if m is None:
+            return _Scan(_FIELD, False, None, False)
+        if m.group() != ",":
+            return _Scan(_START, True, None, False)
+        i, state, carried = m.end(), _START, False
+    return _Scan(state, False, None, carried)
+
+
+class _Feed:
+    """The line a strict ``csv.reader`` reads next: one, then the end of its input."""
+
+    __slots__ = ("line",)
+
+    def __init__(self) -> None:
+        self.line: str | None = None
+
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> str:
+        line, self.line = self.line, None
+        if line is None:
+            raise StopIteration
+        return line
+
+
+class CsvRecords:
+    """The records of a CSV text stream (opened with ``newline=""``), one per ``next``.
+
+    ``line`` is the number of physical lines read so far.
+    """
+
+    def __init__(self, stream: TextIO, limit: int = ROW_LIMIT) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._skip_lf = False  # a CRLF was cut after its CR: drop the LF
+        self.line = 0
+        self._feed = _Feed()
+        self._strict = csv.reader(self._feed, strict=True)
+
+    def __iter__(self) -> Iterator[CsvRecord]:
+        return self
+
+    def __next__(self) -> CsvRecord:
+        text = self._piece()
+        if not text:
+            raise StopIteration
+        first = self.line + 1
+        if text.endswith(_NEWLINES):
+            if '"' not in text:  # most lines: no quoting
+                self.line = first
+                body = text.rstrip("\r\n")
+                return CsvRecord(body.split(",") if body else [], None, first)
+            self._feed.line = text  # quoted, and complete if strict csv reads it alone
+            try:
+                cells = next(self._strict)
+            except (csv.Error, StopIteration):
+                pass
+            else:
+                self.line = first
+                return CsvRecord(cells, None, first)
+        return self._slow(text, first)
+
+    def _piece(self) -> str:
+        text = self._stream.readline(_CHUNK)
+        if self._skip_lf:
+            self._skip_lf = False
+            if text.startswith("\n"):
+                text = text[1:] or self._stream.readline(_CHUNK)
+        return text
+
+    def _slow(self, text: str, first: int) -> CsvRecord:
+        """A record with quotes, a line longer than a piece, or the file's last line."""
+        lines = [text]  # its physical lines (pieces of one line joined)
+        size, state, carried, resume = len(text), _START, False, None
+        oversized = False
+        while True:
+            scan = _scan(text, state, carried)
+            ends_line = text.endswith(_NEWLINES)
+            self.line += ends_line
+            if scan.junk is not None:
+                return self._restart(lines[0], resume, first, f"closes on line {self.line} "
+                                     f"followed by {scan.junk!r} instead of a comma or the line end")
+            if scan.ended:
+                if len(text) >= _CHUNK and text.endswith("\r"):
+                    self._skip_lf = True
+                break
+            state = scan.state
+            carried = state in (_QUOTED, _QUOTE) and (ends_line or scan.carried)
+            if ends_line and resume is None:
+                resume = (self._stream.tell(), self.line)
+            text = self._piece()
+            if not text:  # the end of the file
+                if state == _QUOTED:
+                    return self._restart(lines[0], resume, first, "is never closed")
+                self.line += not ends_line
+                break
+            size += len(text)
+            if size > self._limit:
+                oversized = True
+                del lines[1:]  # keep only the first piece, for the row's id
+            elif lines[-1].endswith(_NEWLINES):
+                lines.append(text)
+            else:
+                lines[-1] += text
+        if oversized:
+            problem = (f"the row is longer than {self._limit:,} characters (lines {first:,} "
+                       f"to {self.line:,}): it was not read")
+            return CsvRecord(_first_cells(lines[0]), problem, first)
+        return _parse(lines, first, size)
+
+    def _restart(
+        self, first_piece: str, resume: tuple[int, int] | None, first: int, how: str
+    ) -> CsvRecord:
+        """A quote that swallowed lines: this row is its first line alone; reading goes
+        on from the line after it."""
+        if resume is not None:
+            self._stream.seek(resume[0])
+            self.line = resume[1]
+        self._skip_lf = False
+        problem = f"unbalanced quote: the row starting on line {first:,} has a quoted field that {how}"
+        return CsvRecord(_first_cells(first_piece), problem, first, resume is not None)
+
+
+def _first_cells(text: str) -> list[str] | None:
+    """What a first line holds, read alone (for the id and type of a row in error)."""
+    try:
+        rows = list(csv.reader([text.rstrip("\r\n")]))
+    except csv.Error:
+        return None
+    return rows[0] if len(rows) == 1 else None
+
+
+def _parse(lines: list[str], first: int, size: int) -> CsvRecord:
+    limit = csv.field_size_limit()
+    try:
+        if size > limit:  # a long cell in a row within ROW_LIMIT: read it whole
+            csv.field_size_limit(size)
+        rows = list(csv.reader(lines))
+    except csv.Error as exc:
+        return CsvRecord(None, str(exc), first)
+    finally:
+        if size > limit:
+            csv.field_size_limit(limit)
+    if len(rows) != 1:  # pragma: no cover - the scanner follows csv's rules
+        return CsvRecord(None, "the row cannot be read as CSV", first)
+    return CsvRecord(rows[0], None, first)

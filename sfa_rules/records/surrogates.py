@@ -1,0 +1,71 @@
+"""Lone surrogates in JSON text: ``"\\udc80"`` is valid JSON but not Unicode.
+
+``json.loads`` turns such an escape into a lone surrogate, a ``str`` that cannot be
+encoded as UTF-8: left in a record it would fail later, far from its row (writing the
+decisions, committing the state). A line that has one is a ``bad-encoding`` row; its
+record, kept so that the decision can show the row's id and type, has every lone
+surrogate replaced by U+FFFD.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sfa_rules.errors import RecordError
+
+__all__ = ["MAY_HAVE_SURROGATE", "check_surrogates"]
+
+# the escape of a UTF-16 surrogate (D800-DFFF) in the raw line: only then look further
+MAY_HAVE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_surrogates(record: dict[str, Any]) -> tuple[dict[str, Any], RecordError] | None:
+    """The record cleaned and a ``bad-encoding`` error, or None when it has no lone
+    surrogate (pairs were joined by ``json.loads`` already)."""
+    where = _find(record, "")
+    if where is None:
+        return None
+    field = where or None
+    error = RecordError(
+        "bad-encoding",
+        f"field {where!r} holds an escaped lone UTF-16 surrogate (like \\udc80), "
+        "which is not a character: fix the value in the export",
+        field,
+    )
+    return _clean(record), error
+
+
+def _find(value: Any, path: str) -> str | None:
+    """The dotted path of the first key or string holding a lone surrogate."""
+    if isinstance(value, str):
+        return path if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else key
+            if _SURROGATE.search(key):
+                return _replace(here)
+            found = _find(item, here)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for item in value:
+            found = _find(item, path)
+            if found is not None:
+                return found
+    return None
+
+
+def _replace(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return _replace(value)
+    if isinstance(value, dict):
+        return {_replace(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
