@@ -148,7 +148,7 @@ def session_for(engine: Engine, files: Iterable[str], store: Any, **options: Any
 @dataclass(frozen=True)
 class RunRequest:
     """The options of ``sfa dry-run`` / ``sfa apply``. ``fmt`` is a writer's name
-    (``jsonl``, ``csv``, ``table``); ``out`` a file, or None for stdout."""
+    (``jsonl``, ``csv``, ``table``); ``out`` a file, or None or ``-`` for stdout."""
 
     files: tuple[str, ...]
     config: Path | None = None
@@ -161,6 +161,7 @@ class RunRequest:
     explain: bool = False
     reassign: bool = False
     apply: bool = False
+    csv_raw: bool = False  # CSV cells a spreadsheet would run are written as they are
 
 
 Rows = Callable[[Iterator[InputRow]], Iterable[InputRow]]
@@ -188,7 +189,8 @@ def run_decisions(request: RunRequest, wrap_rows: Rows | None = None) -> Summary
             options = (request.as_of, request.type_, request.reassign, request.lifecycle_engine)
             session.resumable(run_key(engine, sources, options))
         with open_output(request.out) as stream:
-            writer = make_writer(request.fmt, stream, explain=request.explain)
+            writer = make_writer(request.fmt, stream, explain=request.explain,
+                                 csv_raw=request.csv_raw)
             for decision in session.process(rows):
                 writer.write(decision)
                 summary.add(decision)

@@ -195,20 +195,28 @@ def test_csv_with_explain_adds_the_trace_as_json() -> None:
     warnings=st.lists(st.text(max_size=8).filter(lambda w: "; " not in w), max_size=3),
     message=st.text(max_size=20),
 )
-def test_csv_reads_back_cell_for_cell(owner: str, warnings: list[str], message: str) -> None:
-    """Commas, quotes and newlines in values survive a CSV reader."""
+@pytest.mark.parametrize("raw", [True, False])
+def test_csv_reads_back_cell_for_cell(
+    raw: bool, owner: str, warnings: list[str], message: str
+) -> None:
+    """Commas, quotes and newlines in values survive a CSV reader; without --csv-raw a
+    value a spreadsheet would run gets a leading ' and nothing else changes."""
     decision = {
         **LEAD,
         "owner": owner,
         "warnings": warnings,
         "error": {"code": "bad-date", "message": message, "field": "created"},
     }
-    (row,) = csv.DictReader(io.StringIO(render("csv", [decision]), newline=""))
-    assert row["owner"] == owner
-    assert row["warnings"] == "; ".join(warnings)
+    (row,) = csv.DictReader(io.StringIO(render("csv", [decision], csv_raw=raw), newline=""))
+
+    def shown(value: str) -> str:
+        return value if raw or value[:1] not in "=+-@\t\r" or not value else "'" + value
+
+    assert row["owner"] == shown(owner)
+    assert row["warnings"] == shown("; ".join(warnings))
     assert (row["error_code"], row["error_message"], row["error_field"]) == (
         "bad-date",
-        message,
+        shown(message),
         "created",
     )
 

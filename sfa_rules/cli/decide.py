@@ -31,7 +31,10 @@ def decision_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "table"]), default=None,
                      help="Default: table on a terminal, jsonl otherwise."),
         click.option("--out", "out", default=None, type=click.Path(dir_okay=False, path_type=str),
-                     help="Write the decisions to this file (atomically) instead of stdout."),
+                     help="Write the decisions to this file (atomically) instead of stdout; "
+                          "'-' is stdout."),
+        click.option("--csv-raw", "csv_raw", is_flag=True,
+                     help="CSV: write cells starting with = + - @ as they are (no leading ')."),
         click.option("--explain", is_flag=True, help="Add each row's trace: every rule tried and why."),
         click.option("--reassign", is_flag=True,
                      help="Redo the assignment of known records (owner_locked ones keep their owner)."),

@@ -10,9 +10,10 @@ from __future__ import annotations
 import click
 
 from sfa_rules.cli import decide, diff, explain, forecast, schema, state, validate
+from sfa_rules.cli.safety import SafeGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=SafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sfa-rules")
 def main() -> None:
     """Sales-force automation rules: validate, dry-run and apply YAML-configured rules."""

@@ -3,7 +3,10 @@
 Read by record batches, so that memory stays flat. ``row`` is the 1-based row; nulls
 and blank strings are absent, as empty CSV cells are; dates and timestamps become ISO
 strings and decimals exact strings, so that a value reads as it would in a CSV export;
-nested structs stay dicts.
+nested structs stay dicts. A value Python cannot hold (a ``timestamp[ns]`` with a
+nanosecond part, a date past 9999) is converted on its own (see ``parquet_time``):
+ISO text when its year is 1 to 9999, else an error for its row only (``bad-date``;
+``bad-value`` for anything else), and the rest of the file is read.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 from sfa_rules.criteria.values import blank
 from sfa_rules.engine.rows import InputRow
 from sfa_rules.errors import RecordError
+from sfa_rules.records import parquet_time
 from sfa_rules.records.inputs import InputFile, TypeResolver
 
 __all__ = ["PARQUET_BATCH_ROWS", "PARQUET_HINT", "check", "read_rows"]
@@ -46,18 +50,58 @@ def read_rows(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
     source = file.source
     row = 0
     with pq.ParquetFile(file.path) as pf:
-        type_key = types.key_of(pf.schema_arrow.names)
+        names = pf.schema_arrow.names
+        type_key = types.key_of(names)
         for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-            for raw in batch.to_pylist():
+            columns = [_column(batch.column(i), names[i]) for i in range(batch.num_columns)]
+            for cells in zip(*columns) if columns else ((),) * batch.num_rows:
                 row += 1
-                try:
-                    record = {k: _plain(v) for k, v in raw.items() if not blank(v)}
-                except UnicodeDecodeError as exc:
-                    error = RecordError("bad-encoding", f"a binary value is not valid UTF-8: {exc}")
-                    yield InputRow(source, row, None, None, error)
-                    continue
-                rtype, problem = types.resolve(None if type_key is None else record.get(type_key))
-                yield InputRow(source, row, rtype, record, problem)
+                yield _row(source, row, names, cells, types, type_key)
+
+
+def _row(
+    source: str, row: int, names: list[str], cells: tuple[Any, ...], types: TypeResolver,
+    type_key: str | None,
+) -> InputRow:
+    error: RecordError | None = None
+    record: dict[str, Any] = {}
+    for name, value in zip(names, cells):
+        if isinstance(value, RecordError):
+            error = error or value
+        elif not blank(value):
+            try:
+                record[name] = _plain(value)
+            except UnicodeDecodeError as exc:
+                msg = f"a binary value is not valid UTF-8: {exc}"
+                return InputRow(source, row, None, None, RecordError("bad-encoding", msg))
+    rtype, problem = types.resolve(None if type_key is None else record.get(type_key))
+    return InputRow(source, row, rtype, record, error or problem)
+
+
+def _column(array: Any, name: str) -> list[Any]:
+    """A column's values as Python objects; a value Python cannot hold (a nanosecond
+    timestamp, a date past 9999) becomes ISO text, or a RecordError for its row."""
+    try:
+        return array.to_pylist()  # type: ignore[no-any-return]
+    except (ValueError, OverflowError, ArithmeticError):
+        pass
+    return [_value(array, i, name) for i in range(len(array))]
+
+
+def _value(array: Any, i: int, name: str) -> Any:
+    scalar = array[i]
+    try:
+        return scalar.as_py()
+    except (ValueError, OverflowError, ArithmeticError) as exc:
+        problem = str(exc).split(". Install pandas")[0]  # pandas would not help here
+    text = parquet_time.as_iso(array, i)
+    if text is not None:
+        return text
+    return RecordError(
+        "bad-date" if parquet_time.is_temporal(array.type) else "bad-value",
+        f"column {name!r}: the value cannot be read ({array.type}): {problem}",
+        name,
+    )
 
 
 def _plain(value: Any) -> Any:

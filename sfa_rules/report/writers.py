@@ -14,6 +14,14 @@ Choices the SPEC leaves open, written down here:
   type line up; null is an empty cell, ``warnings`` are joined with ``"; "``, ``error``
   is split into ``error_code`` / ``error_message`` / ``error_field``; with ``explain``
   a last ``trace`` column holds the trace as JSON. Lines end with CRLF (RFC 4180).
+- CSV cells are neutralised for spreadsheets: a text value starting with ``=``, ``+``,
+  ``-``, ``@``, a tab or a carriage return (``=cmd|' /C calc'!A0``, ``+1+1``, an
+  owner named ``-2+3``) is written with a leading ``'``, so that Excel, LibreOffice or
+  Google Sheets show it as text instead of running it as a formula (OWASP's advice on
+  CSV injection). Only text is touched: ``row`` and ``probability`` are numbers and
+  stay numbers, so a negative number is never changed; a text id like ``-5`` is
+  (``'-5``), since a spreadsheet cannot tell it from a formula. ``raw=True``
+  (``--csv-raw``) writes every value as it is, for programs rather than spreadsheets.
 - Table: for a person, not a parser: a subset of the columns, aligned from the widths
   of the first ``TABLE_SAMPLE_ROWS`` rows (so memory stays flat), long values cut with
   ``…``, null shown as ``-``, probabilities as ``75%``, errors as ``code: message``.
@@ -22,17 +30,12 @@ Choices the SPEC leaves open, written down here:
 from __future__ import annotations
 
 import csv
-import glob
 import json
-import os
-import secrets
-import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Protocol, TextIO
 
 from sfa_rules.engine.decision import Decision
+from sfa_rules.report.output import OutputError, open_output
 from sfa_rules.report.summary import Summary
 
 __all__ = [
@@ -46,6 +49,7 @@ __all__ = [
     "Summary",
     "TableWriter",
     "make_writer",
+    "neutralise",
     "open_output",
 ]
 
@@ -91,10 +95,6 @@ _RIGHT_ALIGNED = frozenset({"row", "probability"})
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-class OutputError(Exception):
-    """The output file cannot be written (a usage error for the CLI)."""
-
-
 Row = Decision | Mapping[str, Any]  # what writers take: a decision, or SPEC §8's dict
 
 
@@ -126,11 +126,25 @@ class JsonlWriter:
         """Nothing is held back."""
 
 
-class CsvWriter:
-    """Fixed columns (``CSV_COLUMNS``, plus ``trace`` with explain); header first."""
+# what a spreadsheet reads as the start of a formula (or hides before one)
+FORMULA_STARTS = frozenset("=+-@\t\r")
 
-    def __init__(self, stream: TextIO, *, explain: bool = False) -> None:
+
+def neutralise(value: Any) -> Any:
+    """``value`` with a ``'`` in front when it is text a spreadsheet would run."""
+    if value.__class__ is str and value[:1] in FORMULA_STARTS:
+        return "'" + value
+    return value
+
+
+class CsvWriter:
+    """Fixed columns (``CSV_COLUMNS``, plus ``trace`` with explain); header first.
+
+    Text that a spreadsheet would take for a formula is neutralised unless ``raw``."""
+
+    def __init__(self, stream: TextIO, *, explain: bool = False, raw: bool = False) -> None:
         self._explain = explain
+        self._raw = raw
         # RFC 4180's CRLF: with it csv also quotes a lone CR in a value (Python 3.11
         # quotes only the characters of the line terminator), which would end the row
         self._writer = csv.writer(stream, lineterminator="\r\n")
@@ -166,7 +180,7 @@ class CsvWriter:
             trace = get("trace")
             cells.append(None if trace is None else _encode(trace))
         # csv writes None as an empty cell
-        self._writer.writerow(cells)
+        self._writer.writerow(cells if self._raw else [neutralise(c) for c in cells])
 
     def finish(self) -> None:
         """Nothing is held back."""
@@ -257,78 +271,15 @@ WRITERS: dict[str, type[JsonlWriter | CsvWriter | TableWriter]] = {
 }
 
 
-def make_writer(fmt: str, stream: TextIO, *, explain: bool = False) -> DecisionWriter:
-    """The writer for ``--format`` (``jsonl``, ``csv`` or ``table``)."""
+def make_writer(
+    fmt: str, stream: TextIO, *, explain: bool = False, csv_raw: bool = False
+) -> DecisionWriter:
+    """The writer for ``--format`` (``jsonl``, ``csv`` or ``table``); ``csv_raw``: CSV
+    cells are written without neutralising formulas."""
     try:
         cls = WRITERS[fmt]
     except KeyError:
         raise ValueError(f"unknown output format {fmt!r} (expected {', '.join(WRITERS)})") from None
+    if cls is CsvWriter:
+        return CsvWriter(stream, explain=explain, raw=csv_raw)
     return cls(stream, explain=explain)
-
-
-@contextmanager
-def open_output(path: str | os.PathLike[str] | None) -> Iterator[TextIO]:
-    """A text stream for the decisions: stdout when ``path`` is None, else an atomic file.
-
-    The file is written under a temporary name in the target's directory, flushed to
-    disk and renamed over the target when the block ends normally; when it raises
-    (KeyboardInterrupt included), the temporary file is removed and an existing target
-    is left untouched. Raises ``OutputError`` when the file cannot be created.
-    """
-    if path is None:
-        yield sys.stdout
-        sys.stdout.flush()
-        return
-    target = Path(path)
-    if target.is_dir():  # found now, not by the rename after every row is written
-        raise OutputError(f"{os.fspath(path)}: cannot write: is a directory")
-    _remove_stale(target)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        # 0o666 lets the umask decide the mode, as for any file the user creates
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as exc:
-        raise OutputError(f"{os.fspath(path)}: cannot write: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        with suppress(FileNotFoundError):
-            os.chmod(tmp, target.stat().st_mode & 0o7777)  # replacing keeps the old mode
-        os.replace(tmp, target)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(target.parent)
-
-
-def _remove_stale(target: Path) -> None:
-    """Remove the temporary files of earlier writes of ``target`` whose process is
-    gone (a run killed with SIGKILL cannot clean up after itself)."""
-    for stale in target.parent.glob(f".{glob.escape(target.name)}.*-*.tmp"):
-        pid = stale.name[len(target.name) + 2 :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            with suppress(OSError):
-                stale.unlink()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # someone else's process
-        return True
-    return True
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); harmless where it is not supported."""
-    with suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
