@@ -110,9 +110,15 @@ def read_rows(files: Iterable[str], type_: str | None, engine: Engine) -> Iterat
     return read(files, type_override=type_, aliases=engine.config.settings.fields)
 
 
-def open_store(state: str | None, *, dry_run: bool) -> SQLiteStore:
-    """The state file (an empty in-memory state when None); raises ``StateError``."""
-    return SQLiteStore(state, dry_run=dry_run)
+Waiting = Callable[[str], None]  # told once that a run waits for another on its state
+
+
+def open_store(state: str | None, *, dry_run: bool, on_wait: Waiting | None = None) -> SQLiteStore:
+    """The state file (an empty in-memory state when None); raises ``StateError``.
+
+    A run that writes it waits for another one that holds it for as long as that takes
+    (``on_wait`` hears once that it waits); a dry run never waits."""
+    return SQLiteStore(state, dry_run=dry_run, lock_timeout=None, on_wait=on_wait)
 
 
 def digests(files: Iterable[str]) -> dict[str, str]:
@@ -162,6 +168,7 @@ class RunRequest:
     reassign: bool = False
     apply: bool = False
     csv_raw: bool = False  # CSV cells a spreadsheet would run are written as they are
+    on_wait: Waiting | None = None  # told once when another run holds the state
 
 
 Rows = Callable[[Iterator[InputRow]], Iterable[InputRow]]
@@ -178,7 +185,7 @@ def run_decisions(request: RunRequest, wrap_rows: Rows | None = None) -> Summary
     rows: Iterable[InputRow] = read_rows(request.files, request.type_, engine)
     if wrap_rows is not None:
         rows = wrap_rows(iter(rows))
-    store = open_store(request.state, dry_run=not request.apply)
+    store = open_store(request.state, dry_run=not request.apply, on_wait=request.on_wait)
     summary = Summary()
     sources = digests(request.files)
     session = Session(engine, store, as_of=request.as_of, reassign=request.reassign,
@@ -301,12 +308,14 @@ def next_owners(
         return engine.assigner.preview(territory, count, store, as_of)
 
 
-def reset_rotation(territory: str, state: str, *, config: Path | None = None) -> None:
+def reset_rotation(
+    territory: str, state: str, *, config: Path | None = None, on_wait: Waiting | None = None
+) -> None:
     """``sfa state reset``: the territory's next record goes to its first member."""
     engine = open_engine(config, "native")
     with engine:
         if territory not in engine.index.by_id:
             raise UnknownTerritory(territory, engine.index.by_id)
-    with open_store(state, dry_run=False) as store:
+    with open_store(state, dry_run=False, on_wait=on_wait) as store:
         store.reset_rotation(territory)
         store.commit()

@@ -73,6 +73,11 @@ def fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
+def waiting(message: str) -> None:
+    """A run that waits for another on its state says so (it may wait long)."""
+    click.echo(f"sfa: {message}", err=True)
+
+
 @contextmanager
 def reported() -> Iterator[None]:
     """The library's exceptions as the CLI reports them: a configuration with errors

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from sfa_rules import api
-from sfa_rules.cli.options import F, as_of_option, config_option, fail, reported
+from sfa_rules.cli.options import F, as_of_option, config_option, fail, reported, waiting
 
 __all__ = ["group", "next_", "reset", "show"]
 
@@ -50,7 +50,7 @@ def reset(territory: str, state: str, config: Path | None) -> int:
     """Restart the territory's rotation."""
     _existing(state)
     with reported():
-        api.reset_rotation(territory, state, config=config)
+        api.reset_rotation(territory, state, config=config, on_wait=waiting)
     click.echo(f"rotation of {territory} reset in {state}", err=True)
     return 0
 

@@ -17,8 +17,9 @@ Design, and why:
   FULL would add an fsync per batch for durability the resume journal already gives.
 - Concurrency: an apply run holds an exclusive `flock` on ``<state>.lock`` for its
   whole life, so two runs execute one after the other (the second waits up to
-  ``lock_timeout`` seconds, then fails with a clear `StateError`). Per-batch commits
-  rule out holding SQLite's own write lock that long; the lock file stays behind.
+  ``lock_timeout`` seconds, or for as long as it takes when None, then fails with a
+  clear `StateError`; ``on_wait`` hears once that it waits). Per-batch commits rule out
+  holding SQLite's own write lock that long; the lock file is removed at the end.
 - Dry runs: the state is attached read-only (``mode=ro``) under an SQLite temporary
   overlay (deleted by SQLite on close) that receives the run's writes inside one
   transaction; the state file is never written. An apply leaves the file in rollback
@@ -36,7 +37,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sfa_rules.entities import Customer, Opportunity
@@ -59,6 +60,8 @@ from sfa_rules.state.store import Counters, StateError, decode_decisions
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
+_FOREVER = 7 * 24 * 3600.0  # "no limit" for SQLite's busy timeout (an int of ms inside)
+
 
 class SQLiteStore(SQLiteRecords):
     """The state in an SQLite file (see the module docstring for the design).
@@ -79,8 +82,9 @@ class SQLiteStore(SQLiteRecords):
         *,
         dry_run: bool,
         lazy: bool = False,
-        lock_timeout: float = 30.0,
+        lock_timeout: float | None = 30.0,
         buffer_size: int = 10_000,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         if path is None and not dry_run:
             raise ValueError("an apply run needs a state path")
@@ -91,6 +95,7 @@ class SQLiteStore(SQLiteRecords):
         self._lazy = lazy  # an apply run not promoted yet
         self._overlaid = dry_run or lazy  # writes go to the temporary overlay
         self._lock_timeout = lock_timeout
+        self._on_wait = on_wait
         self._buffer_size = buffer_size
         self._customers: dict[str, Customer] = {}
         self._opportunities: dict[str, Opportunity] = {}
@@ -109,7 +114,7 @@ class SQLiteStore(SQLiteRecords):
             self._db, self._layered = open_overlay(self.path)
         else:
             assert self.path is not None
-            self._lock = RunLock(f"{self.path}.lock", self.path, lock_timeout)
+            self._lock = RunLock(f"{self.path}.lock", self.path, lock_timeout, on_wait)
             try:
                 self._db, self._layered = self._open_apply(lock_timeout), False
             except BaseException:
@@ -143,10 +148,11 @@ class SQLiteStore(SQLiteRecords):
 
     # opening
 
-    def _open_apply(self, timeout: float) -> sqlite3.Connection:
+    def _open_apply(self, wait: float | None) -> sqlite3.Connection:
         """The file read-write in WAL mode (created if missing), in an open write
         transaction that has given a new file its schema."""
         assert self.path is not None
+        timeout = _FOREVER if wait is None else wait
         try:
             db = sqlite3.connect(self.path, isolation_level=None, timeout=timeout)
         except sqlite3.Error as e:
@@ -263,7 +269,7 @@ class SQLiteStore(SQLiteRecords):
         exactly the same file. Anything else fails with nothing written, and the store
         is closed (its snapshot is gone). A lock not obtained in time leaves it lazy."""
         assert self.path is not None
-        lock = RunLock(f"{self.path}.lock", self.path, self._lock_timeout)
+        lock = RunLock(f"{self.path}.lock", self.path, self._lock_timeout, self._on_wait)
         overlay, target = self._db, None
         try:
             overlay.execute("COMMIT")  # ends the read snapshot; the overlay's rows stay

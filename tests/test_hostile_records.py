@@ -1,0 +1,405 @@
+"""Hostile input files (issue 14): one decision per real row, no traceback, a clear row error.
+
+Each case is built as a user would meet it (a file in a folder, ``sfa`` run on it) or
+read through ``records.read``; the properties at the end fuzz the three readers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sfa_rules.cli import main
+from sfa_rules.records.csvrecords import ROW_LIMIT
+from sfa_rules.records.readers import InputError, read
+
+
+def _note(lines: int) -> str:
+    return "\n".join(f"note line {i} " + "z" * 55 for i in range(lines))
+
+
+def _rows(path: Path, **options: Any) -> list[tuple[int, Any, str | None]]:
+    """(row, id, error code) of every row read."""
+    return [
+        (r.row, r.record.get("id") if r.record else None, r.error.code if r.error else None)
+        for r in read([path], **options)
+    ]
+
+
+# -- CSV: long cells and unbalanced quotes (items 1 and 7) ---------------------------------
+
+CSV_CASES: dict[str, tuple[str, list[tuple[int, Any, str | None]]]] = {
+    # a quoted cell over csv's 128 KiB field limit, with newlines: read whole
+    "cell-over-128k-with-newlines": (
+        f'id,notes,country\nL1,"{_note(2000)}",US\nL2,ok,US\nL3,ok,CA\n',
+        [(1, "L1", None), (2, "L2", None), (3, "L3", None)],
+    ),
+    # a row over the row limit (1 MiB): its own error, the next rows intact
+    "row-over-the-limit": (
+        f'id,notes,country\nL1,"{_note(16_000)}",US\nL2,ok,US\nL3,ok,CA\n',
+        [(1, "L1", "bad-csv"), (2, "L2", None), (3, "L3", None)],
+    ),
+    # a quote never closed: the row is its first line, the swallowed lines are rows again
+    "quote-never-closed": (
+        'id,country\nL1,"US\nL2,US\nL3,CA\n',
+        [(1, "L1", "bad-csv"), (2, "L2", None), (3, "L3", None)],
+    ),
+    "quote-never-closed-last-line": ('id,country\nL1,US\nL2,"US', [(1, "L1", None),
+                                                                    (2, "L2", "bad-csv")]),
+    # a stray quote "closed" by another row's stray quote followed by text
+    "quote-closed-by-a-later-stray-quote": (
+        'id,country\nL1,"US\nL2,US\nL3,"CA\nL4,US\n',
+        [(1, "L1", "bad-csv"), (2, "L2", None), (3, "L3", "bad-csv"), (4, "L4", None)],
+    ),
+    # valid CSV stays as it was: a legit multi-line cell, an escaped quote, "a"b
+    "valid-multiline-and-quotes": (
+        'id,notes\nL1,"two\nlines"\nL2,"say ""hi"""\nL3,"a"b\nL4,5" screen\n',
+        [(1, "L1", None), (2, "L2", None), (3, "L3", None), (4, "L4", None)],
+    ),
+    "crlf-and-lone-cr-line-ends": (
+        'id,notes\r\nL1,"a\r\nb"\r\nL2,x\rL3,"y"\rL4,z',
+        [(1, "L1", None), (2, "L2", None), (3, "L3", None), (4, "L4", None)],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CSV_CASES))
+def test_csv_rows_out_equal_rows_in(name: str, tmp_path: Path) -> None:
+    content, expected = CSV_CASES[name]
+    path = tmp_path / "leads.csv"
+    path.write_text(content, encoding="utf-8", newline="")
+    assert _rows(path) == expected
+
+
+def test_a_long_cell_is_read_exactly(tmp_path: Path) -> None:
+    note = _note(2000)
+    path = tmp_path / "leads.csv"
+    path.write_text(f'id,notes\nL1,"{note}"\n', encoding="utf-8")
+    (row,) = read([path])
+    assert row.record == {"id": "L1", "notes": note} and row.error is None
+
+
+def test_the_row_errors_say_where_and_what(tmp_path: Path) -> None:
+    path = tmp_path / "leads.csv"
+    path.write_text(f'id,notes\nL1,"{_note(16_000)}"\nL2,"open\nL3,x\n', encoding="utf-8")
+    messages = [r.error and r.error.message for r in read([path])]
+    assert messages == [
+        f"the row is longer than {ROW_LIMIT:,} characters (lines 2 to 16,001): it was not read",
+        "unbalanced quote: the row starting on line 16,002 has a quoted field that is never "
+        "closed; the row was read as that line alone, and the lines after it as rows",
+        None,
+    ]
+
+
+def _state_ids(state: Path) -> list[str]:
+    with sqlite3.connect(state) as db:
+        return sorted(r[0] for r in db.execute("SELECT id FROM customers"))
+
+
+@pytest.mark.parametrize(
+    ("content", "decided", "in_error"),
+    [
+        (f'id,notes,country\nL1,"{_note(2000)}",US\nL2,ok,US\nL3,ok,CA\n', ["L1", "L2", "L3"], []),
+        (f'id,notes,country\nL1,"{_note(16_000)}",US\nL2,ok,US\nL3,ok,CA\n', ["L2", "L3"], ["L1"]),
+        ('id,country\nL1,"US\nL2,US\nL3,CA\n', ["L2", "L3"], ["L1"]),
+    ],
+    ids=["long-cell", "row-over-limit", "unbalanced-quote"],
+)
+def test_apply_keeps_nothing_bogus_in_the_state(
+    content: str, decided: list[str], in_error: list[str], tmp_path: Path
+) -> None:
+    (tmp_path / "leads.csv").write_text(content, encoding="utf-8")
+    state = tmp_path / "st.db"
+    result = CliRunner().invoke(main, ["apply", str(tmp_path / "leads.csv"), "--state",
+                                       str(state), "--format", "jsonl"])
+    decisions = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(decisions) == 3, result.output
+    assert [d["id"] for d in decisions if d["error"]] == in_error
+    assert result.exit_code == (1 if in_error else 0)
+    assert _state_ids(state) == decided
+
+
+@pytest.mark.slow
+def test_a_50_mb_cell_is_one_row_in_error_in_bounded_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "leads.csv"
+    with path.open("w", encoding="utf-8") as out:
+        out.write('id,notes,country\nL1,"')
+        for _ in range(50_000_000 // 70):
+            out.write("x" * 69 + "\n")
+        out.write('",US\nL2,ok,US\nL3,ok,CA\n')
+    tracemalloc.start()
+    try:
+        rows = _rows(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert rows == [(1, "L1", "bad-csv"), (2, "L2", None), (3, "L3", None)]
+    assert peak < 8_000_000
+
+
+@pytest.mark.parametrize(
+    "header",
+    ['id,"country\nL1,US\nL2,US\n', f"id,{'n' * (ROW_LIMIT + 10)}\nL1,a\n"],
+    ids=["unbalanced-quote", "over-the-row-limit"],
+)
+def test_an_unreadable_header_is_a_usage_error_before_any_row(header: str, tmp_path: Path) -> None:
+    """Item 11: the second file's header cannot be read: exit 2, no row decided."""
+    (tmp_path / "a.csv").write_text("id,country\nA1,US\n", encoding="utf-8")
+    (tmp_path / "b.csv").write_text(header, encoding="utf-8")
+    result = CliRunner().invoke(main, ["dry-run", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"),
+                                       "--type", "lead", "--format", "jsonl"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "b.csv: the header row cannot be read:" in result.stderr
+    assert "Traceback" not in result.output
+    with pytest.raises(InputError):
+        read([tmp_path / "b.csv"])
+
+
+def test_a_long_header_within_the_limit_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "leads.csv"
+    path.write_text(f"id,{'n' * 200_000}\nL1,a\n", encoding="utf-8")
+    assert _rows(path) == [(1, "L1", None)]
+
+
+# -- JSON Lines: lone surrogates (item 2) -------------------------------------------------------
+
+SURROGATE_LINES = [
+    r'{"type":"lead","id":"\udc80bad","country":"US"}',
+    r'{"type":"lead","id":"L9","address":{"city":"\ud800x"}}',
+    r'{"type":"lead","id":"L9","tags":["ok","\uDFFF"]}',
+    r'{"type":"lead","id":"L9","\udc80key":"x"}',
+]
+
+
+@pytest.mark.parametrize("line", SURROGATE_LINES)
+@pytest.mark.parametrize("command", ["apply", "dry-run"])
+def test_a_lone_surrogate_is_a_row_error(line: str, command: str, tmp_path: Path) -> None:
+    path = tmp_path / "leads.jsonl"
+    path.write_text(
+        '{"type":"lead","id":"L1","country":"US"}\n' + line + '\n'
+        r'{"type":"lead","id":"L3","name":"\ud83d\ude00 a pair is fine"}' + "\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.jsonl"
+    args = [command, str(path), "--out", str(out)]
+    if command == "apply":
+        args += ["--state", str(tmp_path / "st.db")]
+    for _ in range(2):  # the re-run is fine too
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1, result.output
+        decisions = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+        assert [(d["row"], d["error"] and d["error"]["code"]) for d in decisions] == [
+            (1, None), (2, "bad-encoding"), (3, None)
+        ]
+        assert "surrogate" in decisions[1]["error"]["message"]
+    if command == "apply":
+        assert _state_ids(tmp_path / "st.db") == ["L1", "L3"]
+
+
+# -- Parquet: values Python cannot hold (item 4) ------------------------------------------------
+
+
+def _parquet_cases() -> dict[str, tuple[Callable[[Any, int], Any], Any, str | None]]:
+    """name -> (column of n values with one odd value at row 4101, its value, error)."""
+    pa = pytest.importorskip("pyarrow")
+
+    def ns(_: Any, n: int) -> Any:
+        values = [i * 1_000_000_000 for i in range(n)]
+        values[4100] += 7
+        return pa.array(values, pa.timestamp("ns"))
+
+    def ns_tz(_: Any, n: int) -> Any:
+        values = [i * 1_000_000_000 for i in range(n)]
+        values[4100] += 7
+        return pa.array(values, pa.timestamp("ns", tz="UTC"))
+
+    def far_date(_: Any, n: int) -> Any:
+        values = [20_000] * n
+        values[4100] = 2_932_907  # 10000-01-11
+        return pa.array(values, pa.date32())
+
+    def time_ns(_: Any, n: int) -> Any:
+        return pa.array([1 if i == 4100 else 0 for i in range(n)], pa.time64("ns"))
+
+    return {
+        "timestamp-ns": (ns, "1970-01-01T01:08:20.000000007", None),
+        "timestamp-ns-utc": (ns_tz, "1970-01-01T01:08:20.000000007+00:00", None),
+        "date32-past-9999": (far_date, None, "bad-date"),
+        "time64-ns": (time_ns, "00:00:00.000000001", None),
+    }
+
+
+@pytest.mark.parametrize("name", ["timestamp-ns", "timestamp-ns-utc", "date32-past-9999",
+                                  "time64-ns"])
+def test_parquet_odd_values_lose_no_row(name: str, tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    column, value, code = _parquet_cases()[name]
+    n = 5000
+    path = tmp_path / "leads.parquet"
+    pq.write_table(pa.table({"id": [f"L{i}" for i in range(n)], "country": ["US"] * n,
+                             "when": column(pa, n)}), path)
+    rows = list(read([path]))
+    assert [r.row for r in rows] == list(range(1, n + 1))
+    odd = rows[4100]
+    assert [r.row for r in rows if r.error] == ([4101] if code else [])
+    if code:
+        assert odd.error is not None and (odd.error.code, odd.error.field) == (code, "when")
+        assert odd.record is not None and odd.record["id"] == "L4100"
+    else:
+        assert odd.record is not None and odd.record["when"] == value
+    result = CliRunner().invoke(main, ["dry-run", str(path), "--format", "jsonl"])
+    assert len(result.stdout.splitlines()) == n, result.output
+    assert result.exit_code == (1 if code else 0)
+
+
+# -- properties: the readers never raise, and rows out == rows in -------------------------------
+
+_cell = st.text(alphabet=st.sampled_from('ab,"\n\r xé'), max_size=8)
+_plain_cell = st.text(alphabet=st.sampled_from("abcxyz 0123"), min_size=1, max_size=6)
+
+
+def _csv_text(records: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(records)
+    return buffer.getvalue()
+
+
+def _check_csv_round_trip(records: list[list[str]], folder: Path) -> None:
+    """Valid CSV (any quotes, commas, CR, LF in cells): every record read back as written."""
+    path = folder / "leads.csv"
+    path.write_bytes(_csv_text([["id", "a", "b"], *records]).encode())
+    rows = list(read([path]))
+    assert len(rows) == len(records)
+    for row, cells in zip(rows, records):
+        expected = {k: v for k, v in zip(("id", "a", "b"), cells) if v.strip()}
+        assert (row.error, row.record) == (None, expected)
+
+
+def _check_stray_quotes(lines: list[list[str]], strays: list[int], folder: Path) -> None:
+    """Simple rows with stray quotes at the start of cells: still one row per line, the
+    lines with a quote in error or read, every other line read exactly."""
+    text_lines = []
+    for i, cells in enumerate(lines):
+        cells = list(cells)
+        if i in strays:
+            cells[-1] = '"' + cells[-1]
+        text_lines.append(",".join(cells))
+    path = folder / "leads.csv"
+    path.write_text("id,a,b\n" + "\n".join(text_lines) + "\n", encoding="utf-8")
+    rows = list(read([path]))
+    assert [r.row for r in rows] == list(range(1, len(lines) + 1))
+    for i, (row, cells) in enumerate(zip(rows, lines)):
+        if i not in strays:
+            assert row.error is None
+            assert row.record == {k: v for k, v in zip(("id", "a", "b"), cells) if v.strip()}
+
+
+def _check_any_bytes(data: bytes, folder: Path) -> None:
+    """Anything at all: read fails only as InputError (its header), else yields rows
+    numbered upwards, each a record or an error."""
+    for name in ("leads.csv", "leads.jsonl"):
+        path = folder / name
+        path.write_bytes(data)
+        try:
+            rows = list(read([path]))
+        except InputError:
+            assert name.endswith(".csv")
+            continue
+        numbers = [r.row for r in rows]
+        assert numbers == sorted(set(numbers))
+        for r in rows:
+            assert r.record is not None or r.error is not None
+            if r.record is not None:
+                json.dumps(r.record, ensure_ascii=False).encode("utf-8")  # no lone surrogate
+
+
+_json_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                 max_size=3),
+    max_leaves=6,
+)
+_jsonl_line = st.one_of(
+    st.dictionaries(st.text(max_size=5), _json_value, max_size=4).map(json.dumps),
+    st.sampled_from([r'{"id":"\udc80"}', r'{"\ud800":1}', "[1,2]", "{bad", '"x"', "{}"]),
+    st.binary(max_size=12).map(lambda b: b.decode("latin-1")),
+)
+
+
+def _check_jsonl(lines: list[str], folder: Path) -> None:
+    """One row per non-blank line, whatever the line holds."""
+    lines = [line.replace("\n", " ").replace("\r", " ") for line in lines]
+    path = folder / "leads.jsonl"
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8", "surrogatepass"))
+    rows = list(read([path]))
+    assert [r.row for r in rows] == [i for i, line in enumerate(lines, 1) if line.strip()]
+
+
+def _check_parquet(seconds: list[int], nanos: list[int], days: list[int], folder: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    n = min(len(seconds), len(nanos), len(days))
+    table = pa.table({
+        "id": [f"L{i}" for i in range(n)],
+        "ts": pa.array([s * 1_000_000_000 + ns for s, ns in zip(seconds, nanos)][:n],
+                       pa.timestamp("ns")),
+        "day": pa.array(days[:n], pa.date32()),
+    })
+    path = folder / "leads.parquet"
+    pq.write_table(table, path, row_group_size=7)
+    rows = list(read([path]))
+    assert [r.row for r in rows] == list(range(1, n + 1))
+    for r in rows:
+        assert r.record is not None and r.record["id"] == f"L{r.row - 1}"
+        assert r.error is None or r.error.code == "bad-date"
+
+
+_CSV_RECORDS = st.lists(st.lists(_cell, min_size=3, max_size=3), max_size=12)
+_LINES = st.lists(st.lists(_plain_cell, min_size=3, max_size=3), min_size=1, max_size=12)
+_STRAYS = st.lists(st.integers(min_value=0, max_value=11), max_size=3)
+_SECONDS = st.lists(st.integers(min_value=-9_000_000_000, max_value=9_000_000_000), max_size=30)
+_NANOS = st.lists(st.integers(min_value=0, max_value=999_999_999), max_size=30)
+_DAYS = st.lists(st.integers(min_value=-2**31, max_value=2**31 - 1), max_size=30)
+_QUICK = settings(max_examples=40, deadline=None,
+                  suppress_health_check=[HealthCheck.function_scoped_fixture])
+_LONG = settings(max_examples=400, deadline=None,
+                 suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _fuzz_all(
+    check: Callable[..., None], strategies: dict[str, Any]
+) -> tuple[Callable[..., None], Callable[..., None]]:
+    """The same property at two sizes: quick (every run) and long (marked slow)."""
+
+    def run(tmp_path: Path, **values: Any) -> None:
+        check(**values, folder=tmp_path)
+
+    quick = _QUICK(given(**strategies)(run))
+    long = pytest.mark.slow(_LONG(given(**strategies)(run)))
+    return quick, long
+
+
+test_fuzz_csv_round_trip, test_fuzz_csv_round_trip_long = _fuzz_all(
+    _check_csv_round_trip, {"records": _CSV_RECORDS})
+test_fuzz_csv_stray_quotes, test_fuzz_csv_stray_quotes_long = _fuzz_all(
+    _check_stray_quotes, {"lines": _LINES, "strays": _STRAYS})
+test_fuzz_any_bytes, test_fuzz_any_bytes_long = _fuzz_all(
+    _check_any_bytes, {"data": st.binary(max_size=200)})
+test_fuzz_jsonl, test_fuzz_jsonl_long = _fuzz_all(
+    _check_jsonl, {"lines": st.lists(_jsonl_line, max_size=10)})
+test_fuzz_parquet, test_fuzz_parquet_long = _fuzz_all(
+    _check_parquet, {"seconds": _SECONDS, "nanos": _NANOS, "days": _DAYS})
