@@ -95,8 +95,10 @@ def test_the_row_errors_say_where_and_what(tmp_path: Path) -> None:
     messages = [r.error and r.error.message for r in read([path])]
     assert messages == [
         f"the row is longer than {ROW_LIMIT:,} characters (lines 2 to 16,001): it was not read",
-        "unbalanced quote: the row starting on line 16,002 has a quoted field that is never "
-        "closed; the row was read as that line alone, and the lines after it as rows",
+        (
+            "unbalanced quote: the row starting on line 16,002 has a quoted field that is never "
+            "closed; the row was read as that line alone, and the lines after it as rows"
+        ),
         None,
     ]
 

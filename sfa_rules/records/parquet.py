@@ -92,6 +92,8 @@ def _value(array: Any, i: int, name: str) -> Any:
     scalar = array[i]
     try:
         return scalar.as_py()
+    except UnicodeDecodeError as exc:  # text that is not UTF-8
+        return RecordError("bad-encoding", f"column {name!r} is not valid UTF-8: {exc}", name)
     except (ValueError, OverflowError, ArithmeticError) as exc:
         problem = str(exc).split(". Install pandas")[0]  # pandas would not help here
     text = parquet_time.as_iso(array, i)

@@ -15,16 +15,19 @@ Choices the SPEC leaves open, written down here:
   record of the file. Values stay strings; empty or blank
   cells are absent. Columns with a blank header are dropped; of two columns with the
   same header, the later non-empty cell wins. A row holding more non-empty cells than
-  the header has columns, or a field over csv's limit (128 KiB), is a record error
-  ``bad-csv``; a header row that cannot be read raises ``InputError`` mid-stream.
+  the header has columns, a row over ``csvrecords.ROW_LIMIT`` (1 MiB, its lines
+  together) or one with an unbalanced quote (see ``csvrecords``: the rows after it are
+  still read) is a record error ``bad-csv``; a header row that cannot be read is an
+  ``InputError`` from ``open_inputs``, before any row.
 - JSON Lines (``.jsonl``, ``.ndjson``): ``row`` is the line number; blank lines are
   skipped. A line that is not a JSON object is a record error ``bad-json`` (a code the
   SPEC's list does not have). Values keep their JSON types; nested objects stay dicts.
 - Parquet (``.parquet``, needs ``pip install 'sfa-rules[parquet]'``): ``row`` is the
   1-based row; nulls are absent; dates and timestamps become ISO strings and decimals
   exact strings, so that they read like the same value in a CSV export.
-- Invalid UTF-8 makes that row a ``bad-encoding`` error (CSV, JSON Lines); the rest of
-  the file is still read.
+- Invalid UTF-8 makes that row a ``bad-encoding`` error (CSV, JSON Lines), and so
+  does an escaped lone surrogate in a JSON line (see ``surrogates``); the rest of the
+  file is still read.
 """
 
 from __future__ import annotations
