@@ -36,14 +36,12 @@ _UNQUOTED_END = re.compile(r"[,\r\n]")
 _NEWLINES = ("\n", "\r")
 
 
-class CsvRecord(NamedTuple):
-    """One record: its cells (``[]`` for a blank line), or a problem and what of its
-    first line could be read (``cells`` then may be None)."""
-
-    cells: list[str] | None
-    problem: str | None
-    first_line: int  # the physical line it starts on (1-based)
-    restarted: bool = False  # an unbalanced quote: the lines after its first are read again
+# One record: its cells (``[]`` for a blank line) or None; a problem or None; the
+# physical line it starts on (1-based); whether the lines after its first are read
+# again (an unbalanced quote). With a problem, ``cells`` is what its first line holds
+# (for the id and type of a row in error), when that can be read. A plain tuple: one
+# is made per row.
+CsvRecord = tuple[list[str] | None, str | None, int, bool]
 
 
 class _Scan(NamedTuple):
@@ -108,7 +106,8 @@ class _Feed:
 
 
 class CsvRecords:
-    """The records of a CSV text stream (opened with ``newline=""``), one per ``next``.
+    """The records of a CSV text stream (opened with ``newline=""``); iterating again
+    goes on where the last iteration stopped.
 
     ``line`` is the number of physical lines read so far.
     """
@@ -122,27 +121,28 @@ class CsvRecords:
         self._strict = csv.reader(self._feed, strict=True)
 
     def __iter__(self) -> Iterator[CsvRecord]:
-        return self
-
-    def __next__(self) -> CsvRecord:
-        text = self._piece()
-        if not text:
-            raise StopIteration
-        first = self.line + 1
-        if text.endswith(_NEWLINES):
-            if '"' not in text:  # most lines: no quoting
-                self.line = first
-                body = text.rstrip("\r\n")
-                return CsvRecord(body.split(",") if body else [], None, first)
-            self._feed.line = text  # quoted, and complete if strict csv reads it alone
-            try:
-                cells = next(self._strict)
-            except (csv.Error, StopIteration):
-                pass
-            else:
-                self.line = first
-                return CsvRecord(cells, None, first)
-        return self._slow(text, first)
+        readline, feed, strict = self._stream.readline, self._feed, self._strict
+        while True:
+            text = self._piece() if self._skip_lf else readline(_CHUNK)
+            if not text:
+                return
+            first = self.line + 1
+            if text[-1] in _NEWLINES:
+                if '"' not in text:  # most lines: no quoting
+                    self.line = first
+                    body = text.rstrip("\r\n")
+                    yield (body.split(",") if body else [], None, first, False)
+                    continue
+                feed.line = text  # quoted, and complete if strict csv reads it alone
+                try:
+                    cells = next(strict)
+                except (csv.Error, StopIteration):
+                    pass
+                else:
+                    self.line = first
+                    yield (cells, None, first, False)
+                    continue
+            yield self._slow(text, first)
 
     def _piece(self) -> str:
         text = self._stream.readline(_CHUNK)
@@ -189,7 +189,7 @@ class CsvRecords:
         if oversized:
             problem = (f"the row is longer than {self._limit:,} characters (lines {first:,} "
                        f"to {self.line:,}): it was not read")
-            return CsvRecord(_first_cells(lines[0]), problem, first)
+            return (_first_cells(lines[0]), problem, first, False)
         return _parse(lines, first, size)
 
     def _restart(
@@ -202,7 +202,7 @@ class CsvRecords:
             self.line = resume[1]
         self._skip_lf = False
         problem = f"unbalanced quote: the row starting on line {first:,} has a quoted field that {how}"
-        return CsvRecord(_first_cells(first_piece), problem, first, resume is not None)
+        return (_first_cells(first_piece), problem, first, resume is not None)
 
 
 def _first_cells(text: str) -> list[str] | None:
@@ -221,10 +221,10 @@ def _parse(lines: list[str], first: int, size: int) -> CsvRecord:
             csv.field_size_limit(size)
         rows = list(csv.reader(lines))
     except csv.Error as exc:
-        return CsvRecord(None, str(exc), first)
+        return (None, str(exc), first, False)
     finally:
         if size > limit:
             csv.field_size_limit(limit)
     if len(rows) != 1:  # pragma: no cover - the scanner follows csv's rules
-        return CsvRecord(None, "the row cannot be read as CSV", first)
-    return CsvRecord(rows[0], None, first)
+        return (None, "the row cannot be read as CSV", first, False)
+    return (rows[0], None, first, False)
