@@ -66,6 +66,15 @@ CSV_CASES: dict[str, tuple[str, list[tuple[int, Any, str | None]]]] = {
         'id,notes\nL1,"two\nlines"\nL2,"say ""hi"""\nL3,"a"b\nL4,5" screen\n',
         [(1, "L1", None), (2, "L2", None), (3, "L3", None), (4, "L4", None)],
     ),
+    # a blank after a multi-line cell's closing quote is no stray quote
+    "blank-after-a-multiline-cell": (
+        'id,notes,c\nL1,"two\nlines" ,x\nL2,y\n', [(1, "L1", None), (2, "L2", None)],
+    ),
+    # a swallowed line with invalid bytes and accents is read again as it is
+    "unbalanced-quote-then-accents": (
+        'id,city\nL1,"Bogot\u00e1\nL2,Medell\u00edn\nL3,Lima\n',
+        [(1, "L1", "bad-csv"), (2, "L2", None), (3, "L3", None)],
+    ),
     "crlf-and-lone-cr-line-ends": (
         'id,notes\r\nL1,"a\r\nb"\r\nL2,x\rL3,"y"\rL4,z',
         [(1, "L1", None), (2, "L2", None), (3, "L3", None), (4, "L4", None)],

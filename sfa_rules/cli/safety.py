@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -28,8 +29,9 @@ _WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EPIPE}
 
 def _terminate(signum: int, frame: FrameType | None) -> NoReturn:
     del frame
-    click.echo("sfa: stopped by SIGTERM (nothing after the last committed batch is kept)",
-               err=True)
+    signal.signal(signum, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+    with contextlib.suppress(OSError):  # os.write: stderr's buffer may be mid-write
+        os.write(2, b"sfa: stopped by SIGTERM (nothing after the last committed batch is kept)\n")
     raise SystemExit(128 + signum)
 
 
