@@ -74,6 +74,27 @@ def test_out_onto_a_fifo_writes_into_the_pipe(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("append", [False, True])
+def test_out_dev_stdout_writes_where_stdout_goes(append: bool, tmp_path: Path) -> None:
+    """A pipe (no file to replace), or a log opened with >> (kept, not replaced)."""
+    leads = _leads(tmp_path)
+    if not append:
+        result = subprocess.run([*SFA, "dry-run", str(leads), "--out", "/dev/stdout"],
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+        assert len(result.stdout.splitlines()) == 3
+        return
+    log = tmp_path / "log.jsonl"
+    log.write_text("earlier\n", encoding="utf-8")
+    with log.open("a", encoding="utf-8") as out:
+        result = subprocess.run([*SFA, "dry-run", str(leads), "--out", "/dev/stdout"],
+                                stdout=out, stderr=subprocess.PIPE, text=True, timeout=120,
+                                check=False)
+    assert result.returncode == 0, result.stderr
+    assert log.read_text(encoding="utf-8").splitlines()[0] == "earlier"
+    assert len(log.read_text(encoding="utf-8").splitlines()) == 4
+
+
 @pytest.mark.parametrize("dangling", [False, True])
 def test_out_onto_a_symlink_replaces_its_target_and_keeps_the_link(
     dangling: bool, tmp_path: Path

@@ -10,7 +10,9 @@
 - a symlink: followed, and its target (the file it names, resolved through every
   link) is what gets replaced, atomically; the link itself stays;
 - a device, FIFO or anything else that is not a regular file (``/dev/null``, a named
-  pipe a reader waits on, ``/dev/stdout``): written straight to, never replaced;
+  pipe a reader waits on), or a name under ``/dev/`` or ``/proc/`` (``/dev/stdout``,
+  ``/dev/fd/3``, whatever they point at): written straight to (appending), never
+  replaced;
 - a folder: an ``OutputError`` before anything is written.
 
 A write that fails (``ENOSPC``, ``EIO``, a closed pipe, ...) raises ``OutputError``
@@ -73,28 +75,34 @@ def open_output(path: str | os.PathLike[str] | None) -> Iterator[TextIO]:
         stdout.flush()
         return
     name = os.fspath(path)
-    target = Path(os.path.realpath(name))  # a symlink: its target is replaced
     try:
-        mode = target.stat().st_mode
+        mode = os.stat(name).st_mode  # through symlinks: what would be written
     except FileNotFoundError:
         mode = None
     except OSError as exc:
         raise OutputError(f"{name}: cannot write: {exc.strerror}") from exc
     if mode is not None and stat.S_ISDIR(mode):  # found now, not after every row
         raise OutputError(f"{name}: cannot write: is a directory")
-    if mode is not None and not stat.S_ISREG(mode):
-        with _straight(target, name) as stream:
+    if (mode is not None and not stat.S_ISREG(mode)) or _special(name):
+        with _straight(name) as stream:
             yield stream
         return
-    with _atomic(target, name) as stream:
+    with _atomic(Path(os.path.realpath(name)), name) as stream:  # a symlink's target
         yield stream
 
 
+def _special(name: str) -> bool:
+    """``/dev/stdout``, ``/dev/fd/3``, ``/proc/self/fd/1``: a descriptor already open,
+    maybe onto a regular file (``>> log``) that must not be replaced."""
+    return name.startswith("/dev/") or os.path.realpath(name).startswith(("/dev/", "/proc/"))
+
+
 @contextmanager
-def _straight(target: Path, name: str) -> Iterator[TextIO]:
-    """A device or FIFO: opened and written as it is (nothing to replace)."""
+def _straight(name: str) -> Iterator[TextIO]:
+    """A device or FIFO: opened and written as it is (nothing to replace), appending,
+    so that ``--out /dev/stdout`` onto ``>> log`` keeps the log."""
     try:
-        raw = open(target, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        raw = open(name, "a", encoding="utf-8", newline="")  # noqa: SIM115
     except OSError as exc:
         raise OutputError(f"{name}: cannot write: {exc.strerror}") from exc
     guarded = _Guarded(raw, name)
