@@ -66,9 +66,13 @@ CSV_CASES: dict[str, tuple[str, list[tuple[int, Any, str | None]]]] = {
         'id,notes\nL1,"two\nlines"\nL2,"say ""hi"""\nL3,"a"b\nL4,5" screen\n',
         [(1, "L1", None), (2, "L2", None), (3, "L3", None), (4, "L4", None)],
     ),
-    # a blank after a multi-line cell's closing quote is no stray quote
+    # a blank after a multi-line cell's closing quote is no stray quote; text is
     "blank-after-a-multiline-cell": (
         'id,notes,c\nL1,"two\nlines" ,x\nL2,y\n', [(1, "L1", None), (2, "L2", None)],
+    ),
+    "blank-then-text-after-a-stray-quote": (
+        'id,notes,c\nL1,"two\nL2," x\nL3,y\n',
+        [(1, "L1", "bad-csv"), (2, "L2", "bad-csv"), (3, "L3", None)],
     ),
     # a swallowed line with invalid bytes and accents is read again as it is
     "unbalanced-quote-then-accents": (
@@ -306,8 +310,8 @@ def _check_stray_quotes(lines: list[list[str]], strays: list[int], folder: Path)
     text_lines = []
     for i, cells in enumerate(lines):
         cells = list(cells)
-        if i in strays:
-            cells[-1] = '"' + cells[-1]
+        if i in strays:  # (`" ` at a line end closes a multi-line cell: valid CSV)
+            cells[-1] = '"' + (cells[-1].lstrip() or "x")
         text_lines.append(",".join(cells))
     path = folder / "leads.csv"
     path.write_text("id,a,b\n" + "\n".join(text_lines) + "\n", encoding="utf-8")

@@ -10,7 +10,7 @@ broken row is one row in error and the next row starts where it should:
 - a row over ``ROW_LIMIT`` characters (all its lines together) is an error; it is
   scanned to its end, never held whole in memory (memory stays bounded);
 - a quoted field still open at the end of the file, or one that closes on a later
-  line followed by anything but a comma, a blank or the line end (``"abc\\n...x"y``: a stray
+  line followed by anything but a comma or the line end (blanks before them allowed) (``"abc\\n...x"y``: a stray
   quote took the lines between as text), is an error for the row it opened in; that
   row is its first line read alone, and reading starts again at the line after it,
   so the rows the quote swallowed are rows again;
@@ -69,8 +69,10 @@ def _scan(text: str, state: int, carried: bool) -> _Scan:
                 continue
             if c in _NEWLINES:
                 return _Scan(_START, True, None, False)
-            if c != "," and carried and c not in " \t":  # blanks after it are harmless
-                return _Scan(_FIELD, False, c, False)
+            if c != "," and carried:
+                after = text[i:].lstrip(" \t")[:1]  # blanks before a comma are harmless
+                if after not in ("", ",", "\r", "\n"):
+                    return _Scan(_FIELD, False, after, False)
             state = _START if c == "," else _FIELD  # `"a"b` reads as `ab`, as csv does
             i += c == ","
             carried = False
