@@ -16,15 +16,16 @@ broken row is one row in error and the next row starts where it should:
   so the rows the quote swallowed are rows again;
 - a field over ``csv``'s own limit but within ``ROW_LIMIT`` is read whole.
 
-Most lines hold no quote: they are split on commas. A line with quotes that a strict
-``csv.reader`` reads alone is a whole record; only the others go through the scanner.
+Most lines hold no quote: they are split on commas. A record with quotes that a strict
+``csv.reader`` reads (no text after a closing quote, no quote left open, within the
+limits) is read by it; only the others go through the scanner.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple, TextIO
 
 __all__ = ["ROW_LIMIT", "CsvRecord", "CsvRecords"]
@@ -90,21 +91,36 @@ def _scan(text: str, state: int, carried: bool) -> _Scan:
 
 
 class _Feed:
-    """The line a strict ``csv.reader`` reads next: one, then the end of its input."""
+    """The lines a strict ``csv.reader`` reads for one record: the first, then whole
+    lines from ``more`` (remembered in ``taken``) while it is inside a quoted field
+    and the record is within ``budget`` characters; then the end of its input."""
 
-    __slots__ = ("line",)
+    __slots__ = ("budget", "line", "more", "taken")
 
-    def __init__(self) -> None:
+    def __init__(self, more: Callable[[], str]) -> None:
         self.line: str | None = None
+        self.more = more
+        self.taken: list[str] = []
+        self.budget = 0
 
     def __iter__(self) -> _Feed:
         return self
 
     def __next__(self) -> str:
-        line, self.line = self.line, None
-        if line is None:
+        line = self.line
+        if line is not None:
+            self.line = None
+            return line
+        if self.budget <= 0:
             raise StopIteration
-        return line
+        piece = self.more()
+        if not piece:
+            raise StopIteration
+        self.taken.append(piece)
+        self.budget -= len(piece)
+        if not piece.endswith(_NEWLINES):  # part of a long line: csv would end it here
+            raise StopIteration
+        return piece
 
 
 class CsvRecords:
@@ -118,14 +134,15 @@ class CsvRecords:
         self._stream = stream
         self._limit = limit
         self._skip_lf = False  # a CRLF was cut after its CR: drop the LF
+        self._pending: list[str] = []  # lines to read again (last first), before the stream
         self.line = 0
-        self._feed = _Feed()
+        self._feed = _Feed(self._piece)
         self._strict = csv.reader(self._feed, strict=True)
 
     def __iter__(self) -> Iterator[CsvRecord]:
         readline, feed, strict = self._stream.readline, self._feed, self._strict
         while True:
-            text = self._piece() if self._skip_lf else readline(_CHUNK)
+            text = self._piece() if self._skip_lf or self._pending else readline(_CHUNK)
             if not text:
                 return
             first = self.line + 1
@@ -135,18 +152,24 @@ class CsvRecords:
                     body = text.rstrip("\r\n")
                     yield (body.split(",") if body else [], None, first, False)
                     continue
-                feed.line = text  # quoted, and complete if strict csv reads it alone
+                # quoted: well-formed if strict csv reads it (its lines pulled as needed)
+                feed.line, feed.budget = text, self._limit - len(text)
                 try:
-                    cells = next(strict)
+                    cells: list[str] | None = next(strict)
                 except (csv.Error, StopIteration):
-                    pass
-                else:
-                    self.line = first
+                    cells = None
+                    self._pending.extend(reversed(feed.taken))  # the scanner reads them again
+                taken = len(feed.taken)
+                feed.taken.clear()
+                if cells is not None:
+                    self.line = first + taken
                     yield (cells, None, first, False)
                     continue
             yield self._slow(text, first)
 
     def _piece(self) -> str:
+        if self._pending:
+            return self._pending.pop()
         text = self._stream.readline(_CHUNK)
         if self._skip_lf:
             self._skip_lf = False
@@ -157,27 +180,26 @@ class CsvRecords:
     def _slow(self, text: str, first: int) -> CsvRecord:
         """A record with quotes, a line longer than a piece, or the file's last line."""
         lines = [text]  # its physical lines (pieces of one line joined)
-        size, state, carried, resume = len(text), _START, False, None
-        oversized = False
+        size, state, carried = len(text), _START, False
+        oversized = first_ended = False
         while True:
             scan = _scan(text, state, carried)
             ends_line = text.endswith(_NEWLINES)
             self.line += ends_line
             if scan.junk is not None:
-                return self._restart(lines[0], resume, first, f"closes on line {self.line} "
-                                     f"followed by {scan.junk!r} instead of a comma or the line end")
+                how = f"closes on line {self.line} followed by {scan.junk!r} instead of a comma or the line end"
+                return self._restart(lines, oversized, first_ended, first, how)
             if scan.ended:
                 if len(text) >= _CHUNK and text.endswith("\r"):
                     self._skip_lf = True
                 break
             state = scan.state
             carried = state in (_QUOTED, _QUOTE) and (ends_line or scan.carried)
-            if ends_line and resume is None:
-                resume = (self._stream.tell(), self.line)
+            first_ended = first_ended or ends_line
             text = self._piece()
             if not text:  # the end of the file
                 if state == _QUOTED:
-                    return self._restart(lines[0], resume, first, "is never closed")
+                    return self._restart(lines, oversized, first_ended, first, "is never closed")
                 self.line += not ends_line
                 break
             size += len(text)
@@ -195,16 +217,30 @@ class CsvRecords:
         return _parse(lines, first, size)
 
     def _restart(
-        self, first_piece: str, resume: tuple[int, int] | None, first: int, how: str
+        self, lines: list[str], oversized: bool, first_ended: bool, first: int, how: str
     ) -> CsvRecord:
         """A quote that swallowed lines: this row is its first line alone; reading goes
-        on from the line after it."""
-        if resume is not None:
-            self._stream.seek(resume[0])
-            self.line = resume[1]
+        on from the line after it (the lines kept, read again; else the file read again
+        from its start, which only a row over the limit needs)."""
         self._skip_lf = False
+        if first_ended:
+            if oversized:
+                self._rewind(first)
+            else:
+                self._pending.extend(reversed(lines[1:]))
+                self.line = first
         problem = f"unbalanced quote: the row starting on line {first:,} has a quoted field that {how}"
-        return (_first_cells(first_piece), problem, first, resume is not None)
+        return (_first_cells(lines[0]), problem, first, first_ended)
+
+    def _rewind(self, line: int) -> None:
+        """Read the stream again from its start up to the end of physical ``line``."""
+        self._stream.seek(0)
+        self._pending, self.line = [], 0
+        while self.line < line:
+            piece = self._piece()
+            if not piece:
+                break
+            self.line += piece.endswith(_NEWLINES)
 
 
 def _first_cells(text: str) -> list[str] | None:
