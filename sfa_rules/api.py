@@ -22,11 +22,15 @@ from typing import Any
 from sfa_rules.analysis import static as analysis
 from sfa_rules.config.loader import SourceMap, resolve_folder
 from sfa_rules.config.models import Config
+from sfa_rules.criteria import vocabulary
 from sfa_rules.engine.core import Engine, Session, compile_config, load
 from sfa_rules.engine.decision import Decision
 from sfa_rules.errors import Problem, did_you_mean
 from sfa_rules.forecast import ForecastReport
-from sfa_rules.records.readers import InputRow, read
+from sfa_rules.records.imports import DATE_FIELDS, NUMBER_FIELDS, Imports, split_source
+from sfa_rules.records.inspect import profile
+from sfa_rules.records.proposal import render
+from sfa_rules.records.readers import InputRow, open_inputs
 from sfa_rules.report.diff import DiffResult
 from sfa_rules.report.diff import diff as diff_sessions
 from sfa_rules.report.summary import Summary
@@ -34,8 +38,8 @@ from sfa_rules.report.writers import make_writer, open_output
 from sfa_rules.state import MemoryStore, SQLiteStore
 
 __all__ = [
-    "DEFAULT_STATE", "RunRequest", "UnknownTerritory", "Validation", "diff", "digests",
-    "explain", "forecast", "next_owners", "open_engine", "open_store", "read_rows",
+    "DEFAULT_STATE", "Inspection", "RunRequest", "UnknownTerritory", "Validation", "diff",
+    "digests", "explain", "forecast", "inspect", "next_owners", "open_engine", "open_store", "read_rows",
     "reset_rotation", "rotations", "run_decisions", "run_key", "session_for", "validate",
     "validate_config",
 ]
@@ -64,11 +68,13 @@ def validate_config(
 ) -> tuple[Config | None, SourceMap, list[Problem]]:
     """Load and check a configuration: every problem ``sfa validate`` reports, sorted.
 
-    Runs loading, the configuration's checks, the criteria compiler's checks and, when
-    nothing else is wrong, the static analysis of SPEC §15 (its proofs need the whole,
-    valid configuration). The Config is None when any problem is an error.
+    Runs loading, the configuration's checks, the criteria compiler's checks, the field
+    vocabulary's (``unknown-field``) and, when nothing else is wrong, the static
+    analysis of SPEC §15 (its proofs need the whole, valid configuration). The Config
+    is None when any problem is an error.
     """
     config, sm, ctx, problems = compile_config(folder)
+    problems += vocabulary.check(config, sm, ctx)
     if not any(p.severity == "error" for p in problems):
         problems += analysis.check(config, sm, ctx)
     problems.sort()
@@ -105,9 +111,12 @@ def open_engine(config: str | os.PathLike[str] | None, lifecycle_engine: str) ->
     return engine
 
 
-def read_rows(files: Iterable[str], type_: str | None, engine: Engine) -> Iterator[InputRow]:
-    """The rows of ``files`` (lazily); raises ``InputError`` for unusable files."""
-    return read(files, type_override=type_, aliases=engine.config.settings.fields)
+def read_rows(files: Iterable[str], type_: str | None, engine: Engine,
+              import_id: str | None = None) -> Iterator[InputRow]:
+    """The rows of ``files`` (lazily), each read through its import (SPEC §16: ``FILE::ID``,
+    else ``import_id`` for every file, else the first whose globs match); raises
+    ``InputError`` for unusable files and unknown import ids."""
+    return Imports.of(engine).read(list(files), import_id, type_)
 
 
 Waiting = Callable[[str], None]  # told once that a run waits for another on its state
@@ -124,7 +133,7 @@ def open_store(state: str | None, *, dry_run: bool, on_wait: Waiting | None = No
 def digests(files: Iterable[str]) -> dict[str, str]:
     """Each input file's content digest: what identifies its rows across runs."""
     out = {}
-    for name in files:
+    for name, _ in map(split_source, files):  # FILE::ID: the file's own digest
         with open(name, "rb") as stream:
             out[name] = hashlib.file_digest(stream, "sha256").hexdigest()
     return out
@@ -161,6 +170,7 @@ class RunRequest:
     state: str | None = None
     as_of: str | None = None
     type_: str | None = None
+    import_id: str | None = None
     lifecycle_engine: str = "auto"
     fmt: str = "jsonl"
     out: str | None = None
@@ -182,7 +192,7 @@ def run_decisions(request: RunRequest, wrap_rows: Rows | None = None) -> Summary
     Returns the run's summary.
     """
     engine = open_engine(request.config, request.lifecycle_engine)
-    rows: Iterable[InputRow] = read_rows(request.files, request.type_, engine)
+    rows: Iterable[InputRow] = read_rows(request.files, request.type_, engine, request.import_id)
     if wrap_rows is not None:
         rows = wrap_rows(iter(rows))
     store = open_store(request.state, dry_run=not request.apply, on_wait=request.on_wait)
@@ -193,7 +203,8 @@ def run_decisions(request: RunRequest, wrap_rows: Rows | None = None) -> Summary
     session.identify_sources(sources)
     with engine, session:
         if request.apply:
-            options = (request.as_of, request.type_, request.reassign, request.lifecycle_engine)
+            options = (request.as_of, request.type_, request.reassign, request.lifecycle_engine,
+                       request.import_id, request.files)
             session.resumable(run_key(engine, sources, options))
         with open_output(request.out) as stream:
             writer = make_writer(request.fmt, stream, explain=request.explain,
@@ -213,10 +224,11 @@ def explain(
     files: tuple[str, ...], record_id: str, *, config: Path | None = None,
     state: str | None = None, as_of: str | None = None, type_: str | None = None,
     lifecycle_engine: str = "auto", wrap_rows: Rows | None = None,
+    import_id: str | None = None,
 ) -> list[Decision]:
     """``sfa explain``: the decisions, with traces, of the rows with that id or customer."""
     engine = open_engine(config, lifecycle_engine)
-    rows: Iterable[InputRow] = read_rows(files, type_, engine)
+    rows: Iterable[InputRow] = read_rows(files, type_, engine, import_id)
     if wrap_rows is not None:
         rows = wrap_rows(iter(rows))
     store = open_store(state, dry_run=True)
@@ -231,11 +243,12 @@ def forecast(
     files: tuple[str, ...], *, by: str, period: str, config: Path | None = None,
     state: str | None = None, as_of: str | None = None, type_: str | None = None,
     lifecycle_engine: str = "auto", wrap_rows: Rows | None = None,
+    import_id: str | None = None,
 ) -> tuple[ForecastReport, list[Decision]]:
     """``sfa forecast``: the forecast of the rows and the state (never written), and the
     decisions of the rows in error."""
     engine = open_engine(config, lifecycle_engine)
-    rows: Iterable[InputRow] = read_rows(files, type_, engine)
+    rows: Iterable[InputRow] = read_rows(files, type_, engine, import_id)
     if wrap_rows is not None:
         rows = wrap_rows(iter(rows))
     store = open_store(state, dry_run=True)
@@ -247,6 +260,7 @@ def diff(
     files: tuple[str, ...], result: DiffResult, *, base: Path, config: Path | None = None,
     state: str | None = None, as_of: str | None = None, type_: str | None = None,
     lifecycle_engine: str = "auto", reassign: bool = False, wrap_rows: Rows | None = None,
+    import_id: str | None = None,
 ) -> Iterator[dict[str, Any]]:
     """``sfa diff``: the rows whose decisions differ under ``base`` and ``config`` (both
     over ``state``, never written), lazily; ``result`` counts them. Nothing is opened
@@ -255,8 +269,8 @@ def diff(
     new_engine = open_engine(config, lifecycle_engine)
     # The rows first, as for a dry run: unusable files are an InputError (digests would
     # otherwise meet a missing file first).
-    old_rows: Iterable[InputRow] = read_rows(files, type_, old_engine)
-    new_rows: Iterable[InputRow] = read_rows(files, type_, new_engine)
+    old_rows: Iterable[InputRow] = read_rows(files, type_, old_engine, import_id)
+    new_rows: Iterable[InputRow] = read_rows(files, type_, new_engine, import_id)
     if wrap_rows is not None:
         old_rows, new_rows = wrap_rows(iter(old_rows)), wrap_rows(iter(new_rows))
     with old_engine, new_engine, \
@@ -265,6 +279,38 @@ def diff(
             session_for(new_engine, files, open_store(state, dry_run=True), as_of=as_of,
                         reassign=reassign) as new:
         yield from diff_sessions(old, new, old_rows, new_rows, result)
+
+
+# -- sfa inspect -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """``sfa inspect``: the proposed configuration file, the count of values the
+    configuration does not know, and whether the configuration has errors."""
+
+    text: str
+    files: int
+    unknown: int
+    config_errors: bool
+
+
+def inspect(files: tuple[str, ...], config: Path | None = None) -> Inspection:
+    """Profile ``files`` against the configuration and propose their ``imports:``
+    (SPEC §16); raises ``InputError`` for unusable files."""
+    open_inputs(files)
+    cfg, _, ctx, problems = compile_config(resolve_folder(config))
+    known = {ctx.field(name) for name in vocabulary.known_fields(cfg)}
+    schema = ctx.schema
+    profiles = [profile(f, cfg, schema.canonical, known) for f in files]
+    dates = {schema.canonical(f) for f in (*DATE_FIELDS, *schema.dates)}
+    numbers = {schema.canonical(f) for f in (*NUMBER_FIELDS, *schema.numbers)}
+    imports = Imports(cfg, schema.canonical, schema.dates, schema.numbers)
+    current = {f: imp.id for f in files if (imp := imports.match(f)) is not None}
+    text = render(profiles, dates, numbers, (i.id for i in cfg.imports), current)
+    unknown = sum(len(c.unknown) for p in profiles for c in p.columns)
+    return Inspection(text, len(profiles), unknown,
+                      any(p.severity == "error" for p in problems))
 
 
 # -- sfa state ---------------------------------------------------------------------

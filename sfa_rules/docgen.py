@@ -30,8 +30,8 @@ A configuration is a folder holding `rules/` and `territories/`; every `*.yaml` 
 a dot are skipped). Without `--config`, `sfa` uses `./rules` and `./territories` when
 the current directory has either, else the default configuration shipped in the package
 (the repository's own `rules/` and `territories/`). List sections (`sales_rules`,
-`statuses`, `opportunity_statuses`, `reps`, `territories`) are concatenated in file
-order; a mapping section (`settings`, `assignment`, `lifecycle`, `forecast`) may appear
+`statuses`, `opportunity_statuses`, `reps`, `territories`, `imports`) are concatenated
+in file order; a mapping section (`settings`, `assignment`, `lifecycle`, `forecast`) may appear
 in one file only. Every key below is checked: an unknown key is an error with a
 did-you-mean.
 
@@ -115,6 +115,10 @@ CRITERIA_CODES = [
     ("unknown-rule", "a named sales rule (`rule:` or `rules:`) that does not exist"),
     ("rule-cycle", "sales rules that refer to each other in a loop"),
     ("wrong-type", "a criteria value of the wrong kind"),
+]
+VOCABULARY_CODES = [
+    ("unknown-field", ("a criterion on a field the configuration does not know, with a "
+                       "did-you-mean (see `settings.known_fields`)")),
 ]
 ANALYSIS_CODES = [
     ("shadowed-territory", "a territory that can never match"),
@@ -237,6 +241,7 @@ def render() -> str:
     parts.append(_codes("Reading and keys (errors)", LOADER_CODES))
     parts.append(_check_table())
     parts.append(_codes("Criteria (errors)", CRITERIA_CODES))
+    parts.append(_codes("Fields (warnings; errors with `--strict`)", VOCABULARY_CODES))
     parts.append(_codes("Analysis (warnings; errors with `--strict`)", ANALYSIS_CODES))
     return "\n".join(parts)
 

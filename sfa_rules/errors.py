@@ -64,9 +64,18 @@ class RecordError(Exception):
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    close = get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string.
+
+    Close spellings first; else the one choice that has the word as one of its words,
+    ignoring case (``Won`` -> ``Closed Won``: exports shorten the names).
+    """
+    options = list(choices)
+    close = get_close_matches(word, options, n=1, cutoff=0.6)
+    if not close:
+        folded = word.strip().casefold()
+        close = [c for c in options
+                 if folded and folded in c.casefold().replace("-", " ").replace("_", " ").split()]
+    return f" (did you mean '{close[0]}'?)" if len(close) == 1 else ""
 
 
 class EngineUnavailable(RuntimeError):

@@ -19,13 +19,13 @@ __all__ = ["command", "run"]
 
 def run(files: tuple[str, ...], config: Path | None, type_: str | None, as_of: str | None,
         lifecycle_engine: str, base: Path, state: str | None, fmt: str | None,
-        reassign: bool, exit_code: bool) -> int:
+        reassign: bool, exit_code: bool, import_id: str | None = None) -> int:
     """Print the rows that change and a summary; 1 with ``exit_code`` when any does."""
     fmt = default_format(fmt) if fmt != "csv" else "jsonl"
     result = DiffResult()
     changed = api.diff(files, result, base=base, config=config, state=state, as_of=as_of,
                        type_=type_, lifecycle_engine=lifecycle_engine, reassign=reassign,
-                       wrap_rows=progress_for(files))
+                       wrap_rows=progress_for(files), import_id=import_id)
     with reported():
         if fmt == "jsonl":
             for row in changed:

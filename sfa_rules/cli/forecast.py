@@ -18,12 +18,13 @@ __all__ = ["command", "run"]
 
 def run(files: tuple[str, ...], config: Path | None, type_: str | None, as_of: str | None,
         lifecycle_engine: str, state: str | None, by: str, period: str,
-        fmt: str | None) -> int:
+        fmt: str | None, import_id: str | None = None) -> int:
     """Print the forecast and the rows in error; 1 when there is any error."""
     with reported():
         report, failed = api.forecast(
             files, by=by, period=period, config=config, state=state, as_of=as_of,
             type_=type_, lifecycle_engine=lifecycle_engine, wrap_rows=progress_for(files),
+            import_id=import_id,
         )
     fmt = default_format(fmt, "json")
     if fmt == "json":

@@ -15,6 +15,7 @@ import click
 
 from sfa_rules.api import UnknownTerritory
 from sfa_rules.errors import ConfigError, EngineUnavailable
+from sfa_rules.records.imports import split_source
 from sfa_rules.records.readers import InputError, InputRow
 from sfa_rules.report.writers import OutputError
 from sfa_rules.state.store import StateError
@@ -58,6 +59,9 @@ def record_options(func: F) -> F:
         config_option,
         click.option("--type", "type_", default=None, metavar="TYPE",
                      help="Record type of rows with no `type` column (lead, opportunity, ...)."),
+        click.option("--import", "import_id", default=None, metavar="ID",
+                     help="Read every file with this import of the configuration (its "
+                          "`imports:`); FILE::ID names one for one file."),
         as_of_option("The run's date (YYYY-MM-DD) for rows without `created`. Default: today."),
         click.option("--lifecycle-engine", "lifecycle_engine", default="auto",
                      type=click.Choice(["auto", "durable", "native"]), show_default=True,
@@ -108,7 +112,7 @@ def progress_for(files: tuple[str, ...]) -> Callable[[Iterator[InputRow]], Itera
 
 def _size(path: str) -> int:
     try:
-        return os.path.getsize(path)
+        return os.path.getsize(split_source(path)[0])
     except OSError:
         return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from sfa_rules.config.importchecks import IMPORT_CHECKS
 from sfa_rules.config.loader import SourceMap
 from sfa_rules.config.models import Config, StatusMatch, ToDefault
 from sfa_rules.config.yamlread import Path
@@ -32,6 +33,7 @@ def _id_lists(config: Config) -> Iterator[tuple[str, Path, list[str]]]:
     yield "territory", ("territories",), _ids(config.territories)
     yield "override", ("assignment", "overrides"), _ids(config.assignment.overrides)
     yield "transition", ("lifecycle", "transitions"), _ids(config.lifecycle.transitions)
+    yield "import", ("imports",), _ids(config.imports)
 
 
 def duplicate_ids(config: Config, sm: SourceMap) -> Iterator[Problem]:
@@ -284,6 +286,7 @@ CHECKS: tuple[Check, ...] = (
     default_owner,
     override_targets,
     field_aliases,
+    *IMPORT_CHECKS,
 )
 
 

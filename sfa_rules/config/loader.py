@@ -18,6 +18,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sfa_rules.config import models
 from sfa_rules.config.modelerrors import problems_from, shown
+from sfa_rules.config.partial import salvage
 from sfa_rules.config.yamlread import Document, Path, Positions, load
 from sfa_rules.errors import Problem, did_you_mean
 
@@ -71,6 +72,9 @@ class SourceMap:
         # list key -> for each merged index: (file, index in that file)
         self.items: dict[str, list[tuple[str, int]]] = {k: [] for k in models.LIST_KEYS}
         self.sections: dict[str, str] = {}  # mapping key -> file
+        # A list inside a mapping section that lost items for their errors: the file's
+        # index of each item kept (``partial.salvage``).
+        self.kept: dict[Path, list[int]] = {}
         # Ids of items dropped for their own errors: references to them are not reported
         # again as unknown.
         self.invalid_ids: dict[str, set[str]] = {k: set() for k in models.LIST_KEYS}
@@ -90,8 +94,18 @@ class SourceMap:
             file, local = self.items[head][index]
             return file, (head, local) + path[2:]
         if isinstance(head, str) and head in self.sections:
-            return self.sections[head], path
+            return self.sections[head], self._in_file(path)
         return None
+
+    def _in_file(self, path: Path) -> Path:
+        """A mapping section's path with its first list index as in the file."""
+        for i, seg in enumerate(path):
+            if isinstance(seg, int):
+                kept = self.kept.get(path[:i])
+                if kept is not None and 0 <= seg < len(kept):
+                    return path[:i] + (kept[seg],) + path[i + 1:]
+                break
+        return path
 
     def _find(self, path: Path, keys: bool) -> tuple[str, int, int]:
         where = self.locate(path)
@@ -222,6 +236,9 @@ class _Merger:
             self.sm.sections[key] = file
             valid, problems = _validate(model, value, (key,), doc, file)
             self.problems.extend(problems)
+            if valid is None:  # still check what is right in it
+                valid, kept = salvage(model, value)
+                self.sm.kept.update({(key, *path): places for path, places in kept.items()})
             if valid is not None:
                 self.mappings[key] = valid
             return
@@ -302,4 +319,3 @@ def load_config(
         sm.positions[file] = doc.positions
         merger.add_file(file, doc)
     return merger.config(), sm, sorted(merger.problems)
-

@@ -21,7 +21,7 @@ from sfa_rules.errors import Problem, did_you_mean
 NOUNS = {
     "sales_rules": "sales rule", "statuses": "status", "opportunity_statuses":
     "opportunity status", "reps": "rep", "territories": "territory",
-    "overrides": "override", "transitions": "transition",
+    "overrides": "override", "transitions": "transition", "imports": "import",
 }
 EXPECTED = {
     "bool_type": "true or false", "int_type": "a whole number", "float_type": "a number",

@@ -11,21 +11,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BeforeValidator, Field
 
+from sfa_rules.config.base import Id, IdList, Model, _as_list
+from sfa_rules.config.imports import Import
 
-def _as_list(value: Any) -> Any:
-    """Let a single value stand for a one-item list (``stage: lead``)."""
-    return [value] if isinstance(value, (str, int, float)) else value
-
-
-def _as_text(value: Any) -> Any:
-    """Ids written as numbers in YAML are ids all the same (``id: 2027``)."""
-    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-
-
-Id = Annotated[str, BeforeValidator(_as_text), StringConstraints(min_length=1)]
-IdList = Annotated[list[Id], BeforeValidator(_as_list)]
 Stage = Literal["lead", "prospect", "customer"]
 StageList = Annotated[list[Stage], BeforeValidator(_as_list)]
 Probability = int | float
@@ -48,12 +38,6 @@ EVENTS: tuple[str, ...] = Event.__args__  # type: ignore[attr-defined]
 DEFAULT_SLOTS: tuple[str, ...] = DefaultSlot.__args__  # type: ignore[attr-defined]
 
 
-class Model(BaseModel):
-    """Base of every configuration model: frozen, no unknown keys."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-
 # -- settings ---------------------------------------------------------------
 
 
@@ -65,6 +49,7 @@ class Settings(Model):
     case_sensitive: bool = Field(False, description="Compare strings (and regexes) with case and surrounding blanks; default: ignore both.")
     fields: dict[str, IdList] = Field(default_factory=dict, description="Canonical field name -> the names it may have in incoming records (matched ignoring case and surrounding blanks).")
     domains: dict[str, Annotated[list[Id], BeforeValidator(_as_list)]] = Field(default_factory=dict, description="The values a field can take, for the coverage check (`uncovered-values`).")
+    known_fields: IdList = Field(default_factory=list, description="More fields records carry, for `unknown-field` (besides the keys of `fields` and `domains`, the fields imports map to and the fields the engine knows).")
 
 
 # -- sales rules ------------------------------------------------------------
@@ -284,9 +269,10 @@ class ConfigFile(Model):
     forecast: Forecast | None = Field(None, description="Forecast options.")
     reps: list[Rep] | None = Field(None, description="Sales reps.")
     territories: list[Territory] | None = Field(None, description="Territories.")
+    imports: list[Import] | None = Field(None, description="How the files of an export read (normally in `rules/imports.yaml`).")
 
 
-LIST_KEYS = ("sales_rules", "statuses", "opportunity_statuses", "reps", "territories")
+LIST_KEYS = ("sales_rules", "statuses", "opportunity_statuses", "reps", "territories", "imports")
 
 
 class Config(Model):
@@ -301,3 +287,4 @@ class Config(Model):
     forecast: Forecast = Field(Forecast())
     reps: tuple[Rep, ...] = ()
     territories: tuple[Territory, ...] = ()
+    imports: tuple[Import, ...] = ()

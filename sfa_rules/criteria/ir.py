@@ -83,6 +83,7 @@ class CriteriaContext:
         self.numbers: set[str] = set()
         self.dates: set[str] = set()
         self.nodes: dict[Path, Node] = {}
+        self.field_refs: list[tuple[str, Path]] = []  # each field name as written, and where
         for path, block in criteria_blocks(config):
             if path[0] == "sales_rules":
                 rule_id = config.sales_rules[int(path[1])].id
@@ -186,6 +187,7 @@ def parse(block: Any, path: Path, ctx: CriteriaContext) -> Node:
             ctx.problem(here, "wrong-type", "a field name must be non-empty text")
             nodes.append(NEVER)
         else:
+            ctx.field_refs.append((key, here))
             nodes.append(_field(ctx.field(key), value, here, ctx))
     return nodes[0] if len(nodes) == 1 else All(tuple(nodes))
 

@@ -7,29 +7,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from sfa_rules.config.recordtypes import PLURALS, RECORD_TYPES, TYPE_NAMES, normalise_type
 from sfa_rules.errors import RecordError
 
 __all__ = ["PLURALS", "RECORD_TYPES", "TYPE_NAMES", "InputRow", "normalise_type"]
-
-RECORD_TYPES: tuple[str, ...] = (
-    "lead",
-    "customer",
-    "prospect",
-    "opportunity",
-    "estimate",
-    "sales_order",
-    "invoice",
-    "cash_sale",
-    "status_change",
-)
-PLURALS = {
-    "opportunity": "opportunities",
-}
-# singular and plural spellings -> the singular (SPEC §8: "or the singular")
-TYPE_NAMES: dict[str, str] = {
-    **{t: t for t in RECORD_TYPES},
-    **{PLURALS.get(t, t + "s"): t for t in RECORD_TYPES},
-}
 
 
 class InputRow(NamedTuple):
@@ -49,8 +30,3 @@ class InputRow(NamedTuple):
     record: dict[str, Any] | None
     error: RecordError | None = None
 
-
-def normalise_type(value: str) -> str | None:
-    """The singular record type a spelling stands for (``Leads``, ``sales-order``), or None."""
-    key = value.strip().lower().replace("-", "_").replace(" ", "_")
-    return TYPE_NAMES.get(key)

@@ -9,6 +9,8 @@ the one event the row raises. Choices where SPEC is silent:
 - A won or lost status always takes its own probability unless the row carries one:
   an outcome ends a per-opportunity override under ``override: keep`` too.
 - A probability may carry a trailing ``%`` (``"75%"``).
+- A present ``expected_close`` that is not an ISO date is a record error
+  (``bad-date``) in every command, not only in the forecast that reads it.
 - ``seq`` (ties in ``{follow: opportunity}``) advances when the status or the
   probability changes, not for an amount or a date.
 """
@@ -16,14 +18,18 @@ the one event the row raises. Choices where SPEC is silent:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sfa_rules.config.models import Config, OpportunityStatus
 from sfa_rules.criteria.values import blank, text
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.errors import RecordError, did_you_mean
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +85,7 @@ class OpportunityRules:
         ostatus = self._statuses[status]
         changed = previous is None or previous.status != status
         probability, override = self._probability(record, previous, ostatus, changed)
+        close = check_expected_close(record.get("expected_close"))
         customer_id = text(record.get("customer"))
         warnings: tuple[str, ...] = ()
         if customer_id is None:
@@ -99,8 +106,7 @@ class OpportunityRules:
             override=override,
             owner=text(record.get("owner")) or (previous.owner if previous else None),
             amount=text(record.get("amount")) or (previous.amount if previous else None),
-            expected_close=text(record.get("expected_close"))
-            or (previous.expected_close if previous else None),
+            expected_close=close or (previous.expected_close if previous else None),
             seq=seq if moved or previous is None else previous.seq,
         )
         return OpportunityOutcome(value, event, status, probability, ostatus.forecast, warnings)
@@ -179,6 +185,26 @@ def resolve_id(
             return hit
     kind = "opportunity status" if code == "unknown-opportunity-status" else "status"
     raise RecordError(code, f"unknown {kind} {written!r}{did_you_mean(written, items)}", field=field)
+
+
+def check_expected_close(raw: Any) -> str | None:
+    """The row's ``expected_close`` as trimmed text; ``bad-date`` unless it is an ISO
+    date (``YYYY-MM-DD``), as the forecast reads it: a run that exits 0 is then a run
+    whose forecast reads every date (SPEC §16)."""
+    written = text(raw)
+    if written is None:
+        return None
+    match = _ISO_DATE.fullmatch(written)
+    try:
+        if match is not None:
+            date(*(int(part) for part in match.groups()))
+            return written
+    except ValueError:
+        pass
+    raise RecordError(
+        "bad-date", f"expected_close {written!r} is not a date (expected YYYY-MM-DD)",
+        field="expected_close",
+    )
 
 
 def parse_probability(raw: Any) -> float | int | None:

@@ -37,7 +37,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from sfa_rules.engine.rows import RECORD_TYPES, TYPE_NAMES, InputRow, normalise_type
 from sfa_rules.errors import RecordError, did_you_mean
@@ -60,6 +60,14 @@ __all__ = [
 _BOM = b"\xef\xbb\xbf"
 # what surrogateescape turns invalid UTF-8 bytes into
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+class FileImport(Protocol):
+    """What the readers need of a file's import (``records.imports.CompiledImport``)."""
+
+    static_type: str | None  # the type of every row without a type column, or None
+
+    def rows(self, rows: Iterable[InputRow]) -> Iterator[InputRow]: ...
 
 
 def open_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[InputFile]:
@@ -104,13 +112,15 @@ def read(
     *,
     type_override: str | None = None,
     aliases: Mapping[str, Sequence[str]] | None = None,
+    imports: Sequence[FileImport | None] | None = None,
 ) -> Iterator[InputRow]:
     """Every row of the files, in the order given, as ``InputRow`` values (lazily).
 
     The files are checked before this returns (``InputError``), and so is
     ``type_override`` (the ``--type`` option; ``InputError`` when it names no type).
     ``aliases`` is ``settings.fields``: only the names it gives ``type`` are used here,
-    to find the type column.
+    to find the type column. ``imports`` holds the import of each file (SPEC §16:
+    ``records.imports.CompiledImport``), or None where a file has none.
     """
     files = open_inputs(paths)
     override = None
@@ -120,15 +130,18 @@ def read(
             hint = did_you_mean(type_override.strip().lower(), TYPE_NAMES)
             raise InputError([f"--type: unknown record type {type_override!r}{hint}"])
     type_keys = frozenset(fold(name) for name in ("type", *((aliases or {}).get("type") or ())))
-    return _read_all(files, override, type_keys)
+    return _read_all(files, override, type_keys, imports or [None] * len(files))
 
 
 def _read_all(
-    files: list[InputFile], override: str | None, type_keys: frozenset[str]
+    files: list[InputFile], override: str | None, type_keys: frozenset[str],
+    imports: Sequence[FileImport | None],
 ) -> Iterator[InputRow]:
-    for file in files:
-        fallback = override or normalise_type(Path(file.source).name.split(".")[0])
-        yield from _READERS[file.format](file, TypeResolver(file.source, fallback, type_keys))
+    for file, imp in zip(files, imports, strict=True):
+        fallback = (imp.static_type if imp is not None else None) or override or \
+            normalise_type(Path(file.source).name.split(".")[0])
+        rows = _READERS[file.format](file, TypeResolver(file.source, fallback, type_keys))
+        yield from rows if imp is None else imp.rows(rows)
 
 
 # -- CSV ---------------------------------------------------------------------------

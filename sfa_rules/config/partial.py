@@ -1,0 +1,70 @@
+"""What is left of a mapping section once its failing items are taken out (SPEC §16).
+
+``sfa validate`` reports every problem in one run: an item that fails its model is
+left out of the later checks, but every other item is still checked. List sections
+are validated item by item by the loader; a mapping section (``assignment``,
+``lifecycle``, ...) that fails is validated again here without its failing parts (an
+override, a transition, a key with a wrong value), so that its other overrides,
+transitions and references are still checked. Its problems were reported by the
+first validation; this only finds what can still be loaded.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sfa_rules.config.modelerrors import _split
+from sfa_rules.config.yamlread import Path
+
+__all__ = ["salvage"]
+
+_ROUNDS = 4  # a key taken out may uncover another problem; so many tries at most
+
+
+def _culprit(data: Any, loc: tuple[Any, ...]) -> Path | None:
+    """What to take out for one error: the list item it is in (the first list on its
+    path), else the key whose value is wrong; None when only the whole section can go."""
+    path = _split(data, loc)[0]
+    for i, seg in enumerate(path):
+        if isinstance(seg, int):
+            return path[: i + 1]
+    return path or None
+
+
+def _remove(data: Any, path: Path, kept: dict[Path, list[int]]) -> None:
+    parent = data
+    for seg in path[:-1]:
+        parent = parent[seg]
+    last = path[-1]
+    if isinstance(last, int):
+        places = kept.setdefault(path[:-1], list(range(len(parent))))
+        del places[last]
+    del parent[last]
+
+
+def salvage(model: type[BaseModel], value: Any) -> tuple[BaseModel | None, dict[Path, list[int]]]:
+    """The section's model without its failing parts, or None; and, for each list that
+    lost items, the file's index of every item kept (in merged order)."""
+    if not isinstance(value, dict):
+        return None, {}
+    data = copy.deepcopy(value)
+    kept: dict[Path, list[int]] = {}
+    for _ in range(_ROUNDS):
+        try:
+            return model.model_validate_json(json.dumps(data), strict=True), kept
+        except ValidationError as exc:
+            culprits = {_culprit(data, tuple(e["loc"])) for e in exc.errors(include_url=False)}
+        if None in culprits:
+            return None, {}
+        # Deepest and last first, so that the other paths still point where they did.
+        for path in sorted(culprits, key=_order, reverse=True):  # type: ignore[arg-type]
+            _remove(data, path, kept)  # type: ignore[arg-type]
+    return None, {}
+
+
+def _order(path: Path) -> tuple[tuple[int, Any], ...]:
+    return tuple((0, seg) if isinstance(seg, int) else (1, str(seg)) for seg in path)

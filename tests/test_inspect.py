@@ -1,0 +1,164 @@
+"""``sfa inspect`` (SPEC §16): column profiles, guessed formats, unknown values, and a
+proposed ``imports:`` entry that ``sfa validate`` accepts (the round trip is tested)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from conftest import REPO
+
+from sfa_rules.cli.main import main
+
+CRM = REPO.parent / "shared" / "data" / "crm-opportunities"
+needs_crm = pytest.mark.skipif(not (CRM / "sales_pipeline.csv").exists(),
+                               reason="the CRM export of shared/data is not here")
+
+
+def sfa(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def shipped(tmp_path: Path) -> Path:
+    folder = tmp_path / "config"
+    for sub in ("rules", "territories"):
+        shutil.copytree(REPO / sub, folder / sub)
+    return folder
+
+
+def column_line(out: str, column: str) -> str:
+    return next(line for line in out.splitlines() if line.startswith(f"#   {column} "))
+
+
+@pytest.mark.parametrize(("values", "holds"), [
+    (["2027-01-31", "2026-12-01"], "date (%Y-%m-%d)"),
+    (["31/01/2027", "01/02/2027"], "date (%d/%m/%Y)"),
+    (["01/31/2027", "02/01/2027"], "date (%m/%d/%Y)"),
+    (["20-10-16", "01-03-17", "31-12-17"], "date (%d-%m-%y)"),
+    (["5 Mar 2027", "12 Apr 2027"], "date (%d %b %Y)"),
+    (["1,234.50", "12", "-3"], "number"),
+    (["1.234,50", "12,5"], "number (decimal ',')"),
+    (["abc", "2027-01-01"], "text"),
+    (["", ""], "empty"),
+])
+def test_column_kinds(tmp_path: Path, values: list[str], holds: str) -> None:
+    data = tmp_path / "export.csv"
+    data.write_text("id,value\n" + "".join(f'{i},"{v}"\n' for i, v in enumerate(values)),
+                    encoding="utf-8")
+    code, out, _ = sfa("inspect", str(data), "--config", str(REPO))
+    assert code == 0
+    line = column_line(out, "value")
+    assert holds in line
+    empty = sum(1 for v in values if not v) / len(values)
+    assert f"{empty:.0%}" in line
+
+
+def test_fields_by_alias_by_name_and_id(tmp_path: Path) -> None:
+    data = tmp_path / "opportunities.csv"
+    data.write_text("opportunity_id,Sales Rep,email,Probability (%),colour\nO1,ana,a@x.io,10,red\n",
+                    encoding="utf-8")
+    code, out, _ = sfa("inspect", str(data), "--config", str(REPO))
+    assert code == 0
+    assert "id (opportunity_id: the id)" in column_line(out, "opportunity_id")
+    assert "owner (alias of settings.fields)" in column_line(out, "Sales Rep")
+    assert "email (by name)" in column_line(out, "email")
+    assert "probability (alias of settings.fields)" in column_line(out, "Probability (%)")
+    assert column_line(out, "colour").rstrip().endswith("-")
+
+
+def test_proposal_round_trips_through_validate_and_dry_run(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    config = shipped(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    Path("Deals Export.csv").write_text(
+        "id,account,Status,Expected Close,Amount\n"
+        "D1,,Won,31/01/2027,\"$1,200.00\"\n"
+        "D2,,Proposal,15/02/2027,\"$300.00\"\n"
+        "D3,,Lost,28/02/2027,\n", encoding="utf-8")
+    code, out, err = sfa("inspect", "Deals Export.csv", "--config", str(config))
+    assert code == 0 and "proposed" in err
+    proposal = yaml.safe_load(out)["imports"][0]
+    assert proposal["files"] == ["Deals Export*.csv"]
+    assert proposal["date_format"] == "%d/%m/%Y"
+    assert proposal["numbers"] == {"decimal": ".", "thousands": ","}
+    assert proposal["fields"]["status"]["values"] == {"Won": "Closed Won", "Lost": "Closed Lost"}
+    (config / "rules" / "imports.yaml").write_text(out, encoding="utf-8")
+    code, problems, _ = sfa("validate", "--config", str(config), "--format", "json")
+    assert (code, json.loads(problems)) == (0, [])
+    code, decisions, err = sfa("dry-run", "Deals Export.csv", "--config", str(config))
+    assert code == 0, err
+    assert [json.loads(d)["status"] for d in decisions.splitlines()] == \
+        ["Closed Won", "Proposal", "Closed Lost"]
+
+
+def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    code, out, err = sfa("inspect", str(tmp_path / "nope.csv"), "--config", str(REPO))
+    assert (code, out) == (2, "")
+    assert "no such file" in err
+
+
+@needs_crm
+def test_crm_pipeline_dates_and_unknown_stages() -> None:
+    code, out, _ = sfa("inspect", str(CRM / "sales_pipeline.csv"), "--config", str(REPO))
+    assert code == 0
+    assert "date (%d-%m-%y)" in column_line(out, "close_date")
+    assert "date (%d-%m-%y)" in column_line(out, "engage_date")
+    assert "#     'Won': 4,238 rows (did you mean 'Closed Won'?)" in out
+    assert "#     'Prospecting': 500 rows" in out
+    proposal = yaml.safe_load(out)["imports"][0]
+    assert (proposal["type"], proposal["date_format"]) == ("opportunity", "%d-%m-%y")
+    assert proposal["fields"]["id"] == "opportunity_id"
+
+
+@needs_crm
+def test_crm_export_round_trip(tmp_path: Path) -> None:
+    config = shipped(tmp_path)
+    code, out, _ = sfa("inspect", str(CRM / "accounts.csv"), str(CRM / "sales_pipeline.csv"),
+                       "--config", str(config))
+    assert code == 0
+    accounts = yaml.safe_load(out)["imports"][0]
+    assert (accounts["type"], accounts["fields"]["id"]) == ("customer", "account")
+    (config / "rules" / "imports.yaml").write_text(out, encoding="utf-8")
+    code, problems, _ = sfa("validate", "--config", str(config), "--format", "json")
+    assert (code, json.loads(problems)) == (0, [])
+
+
+def test_inspect_redirected_into_rules_imports_yaml_validates(tmp_path: Path) -> None:
+    """The documented workflow, as a shell runs it: `sfa inspect f.csv > rules/imports.yaml`
+    in the configuration folder (the shell empties the file before sfa reads it)."""
+    import subprocess
+    import sys
+
+    config = shipped(tmp_path)
+    (config / "rules" / "imports.yaml").write_text("imports:\n  - id: old\n", encoding="utf-8")
+    (config / "opportunities-2027.csv").write_text(
+        "opportunity_id,account,deal_stage,close_date\nO1,,Won,31-01-27\n", encoding="utf-8")
+    command = (f"{sys.executable} -m sfa_rules inspect opportunities-2027.csv "
+               "> rules/imports.yaml && "
+               f"{sys.executable} -m sfa_rules validate --format json")
+    done = subprocess.run(command, shell=True, cwd=config, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+    written = yaml.safe_load((config / "rules" / "imports.yaml").read_text(encoding="utf-8"))
+    assert written["imports"][0]["date_format"] == "%d-%m-%y"
+
+
+@needs_crm
+def test_docs_show_what_inspect_prints_on_the_crm_export() -> None:
+    text = (REPO / "docs" / "imports.md").read_text(encoding="utf-8")
+    shown = text.split("# sales_pipeline.csv: 8,800 rows", 1)[1].split("```", 1)[0]
+    code, out, _ = sfa("inspect", str(CRM / "accounts.csv"), str(CRM / "sales_pipeline.csv"),
+                       "--config", str(REPO))
+    assert code == 0
+    lines = out.splitlines()
+    for line in shown.strip().splitlines()[1:]:  # below the file's own line
+        if line.strip() != "#   ...":
+            assert line in lines
