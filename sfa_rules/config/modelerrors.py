@@ -147,7 +147,9 @@ def problems_from(exc: ValidationError, base: Path, doc: Document, file: str) ->
             line, col = doc.positions.at(path) or (1, 1)
             what = subject(doc.data, path)
             if kind == "literal_error":
-                allowed = ", ".join(re.findall(r"'([^']*)'", err["ctx"]["expected"]))
+                choices = re.findall(r"'([^']*)'", err["ctx"]["expected"])
+                plain = all(c.replace("_", "").replace(".", "").isalnum() for c in choices)
+                allowed = ", ".join(choices if plain else (repr(c) for c in choices))
                 code, wanted = "invalid-value", f"must be one of {allowed}"
             elif err.get("union") or kind in EXPECTED:
                 code, wanted = "wrong-type", err["msg"] if err.get("union") else \
