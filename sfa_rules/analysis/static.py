@@ -282,16 +282,20 @@ def uncovered_values(analysis: Analysis) -> Iterator[Problem]:
 
 
 def idle_reps(analysis: Analysis) -> Iterator[Problem]:
-    """Reps that no territory, override or default owner refers to."""
+    """Reps that no territory, override or default owner refers to, and that nobody
+    reports to (a manager, `sells: false` or not, is never idle)."""
     config = analysis.config
     used = {m.rep for t in config.territories for m in t.members}
     used |= {o.assign_to.rep for o in config.assignment.overrides if o.assign_to.rep}
+    used |= {r.manager for r in config.reps if r.manager is not None}
     if config.assignment.default_owner is not None:
         used.add(config.assignment.default_owner.rep)
     for i, rep in enumerate(config.reps):
-        if rep.id not in used:
-            yield analysis.problem(("reps", i), "idle-rep",
-                                   f"rep '{rep.id}' is in no territory, override or default owner")
+        if rep.id in used:
+            continue
+        what = ("takes no records (sells: false) and nobody reports to them" if not rep.sells
+                else "is in no territory, override or default owner")
+        yield analysis.problem(("reps", i), "idle-rep", f"rep '{rep.id}' {what}")
 
 
 def territories_without_members(analysis: Analysis) -> Iterator[Problem]:

@@ -14,6 +14,7 @@ from typing import Any
 from sfa_rules.config.importchecks import IMPORT_CHECKS
 from sfa_rules.config.loader import SourceMap
 from sfa_rules.config.models import Config, StatusMatch, ToDefault
+from sfa_rules.config.teamchecks import CHECKS as TEAM_CHECKS
 from sfa_rules.config.yamlread import Path
 from sfa_rules.errors import Problem, did_you_mean
 
@@ -287,6 +288,7 @@ CHECKS: tuple[Check, ...] = (
     override_targets,
     field_aliases,
     *IMPORT_CHECKS,
+    *TEAM_CHECKS,
 )
 
 

@@ -89,6 +89,9 @@ class Rep(Model):
     active: bool = Field(True, description="Inactive reps never receive records.")
     capacity: Capacity | None = Field(None, description="Optional limit on open records owned.")
     away: list[Window] = Field(default_factory=list, description="Periods with no new records (by the record's date).")
+    manager: Id | None = Field(None, description="The rep this rep reports to (a rep id); `forecast --by manager` rolls opportunities up this chain, which may not loop.")
+    team: Id | None = Field(None, description="Team name (text), for `forecast --by team` and team quotas.")
+    sells: bool = Field(True, description="`false`: a manager who takes no records (never a territory member, override target or default owner).")
 
 
 class Member(Model):
@@ -254,6 +257,19 @@ class Forecast(Model):
     override: Literal["keep", "reset"] = Field("keep", description="Does a per-opportunity probability survive a change of its status.")
 
 
+# -- quotas ------------------------------------------------------------------
+
+
+class Quota(Model):
+    """A sales target of one rep, team or manager's organisation for one period (SPEC §17)."""
+
+    rep: Id | None = Field(None, description="A rep id: the rep's own quota (`--by owner`); on a `sells: false` rep, their organisation's (`--by manager`).")
+    team: Id | None = Field(None, description="A team (a `team` of some rep): the team's quota (`--by team`).")
+    manager: Id | None = Field(None, description="A rep id: the quota of the organisation under that manager (`--by manager`).")
+    period: Id = Field(description="`2017` (a year), `2017-Q1` (a quarter) or `2017-01` (a month).")
+    amount: int | float = Field(ge=0, description="The target, in the currency of the amounts; compared with the `closed` rollup (attainment).")
+
+
 # -- files and the whole configuration --------------------------------------
 
 
@@ -270,9 +286,11 @@ class ConfigFile(Model):
     reps: list[Rep] | None = Field(None, description="Sales reps.")
     territories: list[Territory] | None = Field(None, description="Territories.")
     imports: list[Import] | None = Field(None, description="How the files of an export read (normally in `rules/imports.yaml`).")
+    quotas: list[Quota] | None = Field(None, description="Sales targets per rep, team or manager and period (normally in `territories/quotas.yaml`).")
 
 
-LIST_KEYS = ("sales_rules", "statuses", "opportunity_statuses", "reps", "territories", "imports")
+LIST_KEYS = ("sales_rules", "statuses", "opportunity_statuses", "reps", "territories", "imports",
+             "quotas")
 
 
 class Config(Model):
@@ -288,3 +306,4 @@ class Config(Model):
     reps: tuple[Rep, ...] = ()
     territories: tuple[Territory, ...] = ()
     imports: tuple[Import, ...] = ()
+    quotas: tuple[Quota, ...] = ()
