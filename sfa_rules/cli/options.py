@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, overload
 
 import click
 
@@ -52,10 +52,19 @@ def as_of_option(help_text: str) -> Callable[[F], F]:
                         help=help_text)
 
 
-def record_options(func: F) -> F:
-    """The options of every command that reads records (SPEC §10)."""
+@overload
+def record_options(func: F, *, files_required: bool = True) -> F: ...
+@overload
+def record_options(*, files_required: bool) -> Callable[[F], F]: ...
+
+
+def record_options(func: F | None = None, *, files_required: bool = True) -> Any:
+    """The options of every command that reads records (SPEC §10); as
+    ``@record_options(files_required=False)`` FILES may be left out."""
+    if func is None:
+        return lambda f: record_options(f, files_required=files_required)
     for option in reversed((
-        click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str)),
+        click.argument("files", nargs=-1, required=files_required, type=click.Path(path_type=str)),
         config_option,
         click.option("--type", "type_", default=None, metavar="TYPE",
                      help="Record type of rows with no `type` column (lead, opportunity, ...)."),

@@ -83,7 +83,9 @@ class Engine(Rules):
         state: str | os.PathLike[str] | Store | None = None,
     ) -> ForecastReport:
         """The forecast of SPEC §7 over ``records`` (customers and opportunities),
-        processed as a dry run (over ``state`` when given)."""
+        processed as a dry run (over ``state`` when given). ``by``: owner, territory,
+        status, category, manager or team (SPEC §17). ``report.errors`` names every row
+        left out (a row in error, an unreadable amount or date), with file and row."""
         with self.session(state, dry_run=True) as session:
             report, _ = session.forecast(records, by=by, period=period)
-        return report
+        return report  # its errors and warnings include the rows' own

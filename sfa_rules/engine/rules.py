@@ -11,6 +11,7 @@ from typing import Self
 from sfa_rules.config import checks
 from sfa_rules.config.loader import SourceMap, load_config
 from sfa_rules.config.models import Config, OpportunityStatus
+from sfa_rules.config.teams import Hierarchy
 from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.errors import Problem
 from sfa_rules.lifecycle.statuses import EngineName, Lifecycle
@@ -66,6 +67,7 @@ class Rules:
         self.opportunity_statuses: dict[str, OpportunityStatus] = {
             o.id: o for o in config.opportunity_statuses
         }
+        self.hierarchy = Hierarchy(config.reps)  # managers, teams, rep names (SPEC §17)
 
     def close(self) -> None:
         """Free the lifecycle evaluator."""

@@ -24,7 +24,8 @@ from sfa_rules.engine.rules import Rules
 from sfa_rules.engine.transactions import status_change_row, transaction_row
 from sfa_rules.entities import Customer
 from sfa_rules.errors import RecordError
-from sfa_rules.forecast import ForecastItem, ForecastReport, build
+from sfa_rules.engine.forecasting import RowIssues
+from sfa_rules.forecast import ForecastItem, ForecastReport, QuotaBook, build
 from sfa_rules.state import Store, encode_lines
 
 __all__ = ["BATCH_ROWS", "Session"]
@@ -139,7 +140,7 @@ class Session:
             error = item.error
         else:
             source, row, raw, error = None, number, item, None
-        record = self._canonical(raw)
+        record = self._named_owner(self._canonical(raw))
         ctx = self._ctx
         ctx.enter(source, row, raw)
         if not isinstance(item, InputRow):
@@ -186,6 +187,15 @@ class Session:
                 out[name] = value
         return out
 
+    def _named_owner(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The record with an ``owner`` that names a rep by its name given as that
+        rep's id (SPEC §17); other owners, and the record itself, are left as they are."""
+        owner = record.get("owner")
+        if type(owner) is not str or owner in self.engine.hierarchy.reps:
+            return record
+        rep = self.engine.hierarchy.owner(owner)
+        return record if rep == owner else {**record, "owner": rep}
+
     def _failed(
         self,
         source: str | None,
@@ -223,21 +233,25 @@ class Session:
         period: str = "quarter",
     ) -> tuple[ForecastReport, list[Decision]]:
         """Process ``rows`` (their lifecycle first, so owners resolve), then forecast
-        every opportunity they and the state hold (SPEC §7). Also returns the
-        decisions of the rows in error."""
+        every opportunity they and the state hold (SPEC §7, §17). The report's errors
+        and warnings include the rows' own (the rows in error count nowhere); the
+        decisions of the rows in error are also returned."""
         where: dict[str, tuple[str, int | None]] = {}
         failed: list[Decision] = []
+        notes = RowIssues()
         for decision in self.process(rows):
+            notes.add(decision)
             if decision.error is not None:
                 failed.append(decision)
             elif decision.type == "opportunity" and decision.id is not None:
                 where[decision.id] = (decision.source or "records", decision.row)
-        settings = self.engine.config.forecast
+        settings, hierarchy = self.engine.config.forecast, self.engine.hierarchy
         report = build(
             self._forecast_items(where), by=by, period=period,  # type: ignore[arg-type]
             weighted=settings.weighted, minimum_probability=settings.minimum_probability,
+            hierarchy=hierarchy, quotas=QuotaBook(self.engine.config.quotas, hierarchy),
         )
-        return report, failed
+        return notes.into(report), failed
 
     def _forecast_items(self, where: Mapping[str, tuple[str, int | None]]) -> Iterator[ForecastItem]:
         statuses = self.engine.opportunity_statuses

@@ -26,103 +26,48 @@ Choices the SPEC leaves open:
 - Won opportunities count in full whatever their category. An open opportunity in the
   category ``closed`` (not a NetSuite setup) counts from the ``closed`` rollup on,
   weighted like every open one.
+- An amount with more than 15 digits before its decimal point (a thousand million
+  million, beyond any deal, and beyond what a JSON number carries to the cent) is
+  ``bad-amount``: every number the report prints is finite and exact to the cent.
+- ``--by manager`` and ``--by team`` (SPEC §17): see :mod:`.groups`; an opportunity may
+  count in several manager rows, and the totals row counts each opportunity once.
+  Quotas and attainment: see :mod:`.quotas`; their columns are in the report (every
+  format) when the configuration has a ``quotas:`` list.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import date
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, localcontext
-from typing import Literal, get_args
+from decimal import Decimal, localcontext
 
-GroupBy = Literal["owner", "territory", "status", "category"]
-PeriodKind = Literal["month", "quarter", "year"]
-Category = Literal["closed", "commit", "best_case", "pipeline", "omitted"]
-Outcome = Literal["won", "lost"]
+from sfa_rules.config.teams import Hierarchy
+from sfa_rules.forecast.groups import NO_GROUP, grouper
+from sfa_rules.forecast.quotas import QuotaBook, attainment
+from sfa_rules.forecast.render import rounded, to_csv, to_json, to_table
+from sfa_rules.forecast.values import (
+    CENT, COLUMNS, EXACT, GROUP_BYS, PERIODS, QUOTA_COLUMNS, ROLLUPS, UNSCHEDULED,
+    Category, ForecastIssue, ForecastItem, ForecastReport, ForecastRow, GroupBy, Outcome,
+    PeriodKind,
+)
 
-GROUP_BYS: tuple[str, ...] = get_args(GroupBy)
-PERIODS: tuple[str, ...] = get_args(PeriodKind)
-ROLLUPS = ("closed", "commit", "best_case", "pipeline")  # most certain first
-COLUMNS = ("group", "period", "count", "amount", "weighted_amount") + ROLLUPS
-NO_GROUP = "(none)"
-UNSCHEDULED = "unscheduled"
-CENT = Decimal("0.01")
+__all__ = [
+    "CENT", "COLUMNS", "GROUP_BYS", "NO_GROUP", "PERIODS", "QUOTA_COLUMNS", "ROLLUPS",
+    "UNSCHEDULED", "Category", "ForecastIssue", "ForecastItem", "ForecastReport",
+    "ForecastRow", "GroupBy", "Hierarchy", "Outcome", "PeriodKind", "QuotaBook", "build",
+    "parse_amount", "period_of", "rounded", "to_csv", "to_json", "to_table",
+]
+
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
-
-# Exact sums and products whatever the magnitudes: no rounding until output. Used through
-# its methods in the loop, not as the thread's context: ``items`` may be a generator
-# running the caller's code, which must keep its own context.
-_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+_EXACT = EXACT
 _ADD = _EXACT.add
 _MUL = _EXACT.multiply
 _AMOUNT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+_LARGEST = Decimal(10) ** 15  # amounts are below a thousand million million
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _RANK = {"closed": 0, "commit": 1, "best_case": 2, "pipeline": 3}
-
-
-@dataclass(frozen=True, slots=True)
-class ForecastItem:
-    """One opportunity as the forecast sees it (built by the engine)."""
-
-    source: str  # file name, or "state" for opportunities only in the state
-    row: int | None  # 1-based data row, for messages; None for state items
-    id: str  # opportunity id
-    owner: str | None  # the opportunity's own owner, else its customer's
-    territory: str | None  # its customer's territory
-    status: str  # opportunity status id
-    category: Category  # forecast category of the status
-    outcome: Outcome | None  # won / lost / None (open)
-    probability: float  # effective probability 0-100, override included
-    amount: str | None  # as written; None or blank: missing
-    expected_close: str | None  # as written; None or blank: missing
-
-
-@dataclass(frozen=True, slots=True)
-class ForecastIssue:
-    """A warning or a record error about one opportunity (SPEC §12: file and row)."""
-
-    source: str
-    row: int | None
-    code: str  # no-amount, no-expected-close (warnings); bad-amount, bad-date (errors)
-    message: str
-    field: str  # amount | expected_close
-
-
-@dataclass(frozen=True, slots=True)
-class ForecastRow:
-    """One line of the report; the totals row has ``group`` and ``period`` None."""
-
-    group: str | None
-    period: str | None
-    count: int
-    amount: Decimal
-    weighted_amount: Decimal
-    closed: Decimal
-    commit: Decimal
-    best_case: Decimal
-    pipeline: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class ForecastReport:
-    """Rows sorted by group then period, totals row last; exact, unrounded values."""
-
-    by: GroupBy
-    period: PeriodKind
-    weighted: bool
-    rows: tuple[ForecastRow, ...]
-    warnings: tuple[ForecastIssue, ...]
-    errors: tuple[ForecastIssue, ...]
-
-    @property
-    def totals(self) -> ForecastRow:
-        """The totals row (always present, zeros when nothing counts)."""
-        return self.rows[-1]
 
 
 def parse_amount(text: str) -> Decimal | None:
@@ -157,8 +102,13 @@ def build(
     period: PeriodKind = "quarter",
     weighted: bool = True,
     minimum_probability: float = 0,
+    hierarchy: Hierarchy | None = None,
+    quotas: QuotaBook | None = None,
 ) -> ForecastReport:
-    """Group and sum the opportunities as SPEC §7 says; see the module docstring."""
+    """Group and sum the opportunities as SPEC §7 says; see the module docstring.
+
+    ``hierarchy`` (the configured reps) resolves owners named by a rep's name and
+    serves ``by="manager"`` / ``"team"``; ``quotas`` adds the quota columns (§17)."""
     if by not in GROUP_BYS:
         raise ValueError(f"by must be one of {', '.join(GROUP_BYS)}, not {by!r}")
     if period not in PERIODS:
@@ -166,8 +116,10 @@ def build(
     warnings: list[ForecastIssue] = []
     errors: list[ForecastIssue] = []
     sums: dict[tuple[str, str], _Sums] = {}  # (group, period) -> sums
+    total = _Sums()  # each opportunity once, though a manager grouping counts it in many rows
     factors: dict[float, Decimal] = {}  # probability -> probability/100, exact
     periods: dict[str, str | None] = {}  # date text -> period (dates repeat a lot)
+    groups_of = grouper(by, hierarchy)
     for item in items:
         if item.outcome == "won":
             rank, factor = 0, _ONE
@@ -184,18 +136,25 @@ def build(
         amount, close = _read(item, period, periods, warnings, errors)
         if amount is None or close is None:
             continue
-        group = getattr(item, by) or NO_GROUP
-        acc = sums.get((group, close))
-        if acc is None:
-            acc = sums[(group, close)] = _Sums()
-        acc.count += 1
-        acc.amounts[rank] = _ADD(acc.amounts[rank], amount)
-        acc.weighted[rank] = _ADD(acc.weighted[rank], _MUL(amount, factor))
+        share = _MUL(amount, factor)
+        for acc in (total, *(_sums_of(sums, group, close) for group in groups_of(item))):
+            acc.count += 1
+            acc.amounts[rank] = _ADD(acc.amounts[rank], amount)
+            acc.weighted[rank] = _ADD(acc.weighted[rank], share)
     keys = sorted(sums, key=_sort_key(by))
+    book = quotas if quotas else None
     with localcontext(_EXACT):  # only our own arithmetic runs in here
-        rows = [sums[key].row(key, weighted) for key in keys]
-        rows.append(_total(rows))
-    return ForecastReport(by, period, weighted, tuple(rows), tuple(warnings), tuple(errors))
+        rows = [sums[key].row(key, weighted, book, by) for key in keys]
+        rows.append(total.row((None, None), weighted, None, by))
+    return ForecastReport(by, period, weighted, tuple(rows), tuple(warnings), tuple(errors),
+                          quotas=book is not None)
+
+
+def _sums_of(sums: dict[tuple[str, str], _Sums], group: str, close: str) -> _Sums:
+    acc = sums.get((group, close))
+    if acc is None:
+        acc = sums[(group, close)] = _Sums()
+    return acc
 
 
 class _Sums:
@@ -211,15 +170,20 @@ class _Sums:
         self.amounts = [_ZERO] * 4
         self.weighted = [_ZERO] * 4
 
-    def row(self, key: tuple[str, str], weighted: bool) -> ForecastRow:
+    def row(self, key: tuple[str | None, str | None], weighted: bool,
+            quotas: QuotaBook | None, by: str) -> ForecastRow:
         basis = self.weighted if weighted else self.amounts
         closed = basis[0]
         commit = closed + basis[1]
         best_case = commit + basis[2]
         pipeline = best_case + basis[3]
+        group, close = key
+        quota = None
+        if quotas is not None and group is not None and close is not None and group != NO_GROUP:
+            quota = quotas.quota(by, group, close)
         return ForecastRow(
-            key[0], key[1], self.count, sum(self.amounts, _ZERO), sum(self.weighted, _ZERO),
-            closed, commit, best_case, pipeline,
+            group, close, self.count, sum(self.amounts, _ZERO), sum(self.weighted, _ZERO),
+            closed, commit, best_case, pipeline, quota, attainment(closed, quota),
         )
 
 
@@ -249,9 +213,16 @@ def _read(
         if amount is None:
             errors.append(_issue(
                 item, "bad-amount", "amount",
-                f"amount {text!r} is not a number (expected digits, optionally with a"
-                " leading '-', ',' between thousands and a '.' decimal part)",
+                f"amount {_shown(text)} is not a number (expected digits, optionally with"
+                " a leading '-', ',' between thousands and a '.' decimal part)",
             ))
+        elif amount.copy_abs() >= _LARGEST:
+            errors.append(_issue(
+                item, "bad-amount", "amount",
+                f"amount {_shown(text)} is too large (at most 15 digits before the"
+                " decimal point)",
+            ))
+            amount = None
     close: str | None = UNSCHEDULED
     text = item.expected_close
     if text is None or not text.strip():
@@ -274,6 +245,11 @@ def _read(
     return amount, close
 
 
+def _shown(text: str) -> str:
+    """``text`` quoted for a message, shortened when long (a 5,000-digit amount)."""
+    return repr(text) if len(text) <= 40 else repr(text[:20] + "..." + text[-10:])
+
+
 def _issue(item: ForecastItem, code: str, field: str, what: str) -> ForecastIssue:
     return ForecastIssue(item.source, item.row, code, f"opportunity {item.id!r}: {what}", field)
 
@@ -291,83 +267,3 @@ def _sort_key(by: GroupBy) -> Callable[[tuple[str, str]], _Key]:
         return (group == NO_GROUP, rank, group.casefold(), group, close == UNSCHEDULED, close)
 
     return key
-
-
-def _total(rows: list[ForecastRow]) -> ForecastRow:
-    def total(column: str) -> Decimal:
-        return sum((getattr(row, column) for row in rows), Decimal(0))
-
-    return ForecastRow(
-        None, None, sum(row.count for row in rows),
-        total("amount"), total("weighted_amount"),
-        total("closed"), total("commit"), total("best_case"), total("pipeline"),
-    )
-
-
-# -- renderers ---------------------------------------------------------------
-
-
-def rounded(value: Decimal) -> Decimal:
-    """``value`` to cents, half up (the only rounding the forecast does); never ``-0.00``."""
-    cents = value.quantize(CENT, rounding=ROUND_HALF_UP, context=_EXACT)
-    return cents.copy_abs() if cents.is_zero() else cents
-
-
-def _number(value: Decimal) -> int | float:
-    # Round the Decimal first, then convert: a float made from a 2-decimal number
-    # prints back as that number (below 2**53 cents), with no 0.1 + 0.2 drift.
-    cents = rounded(value)
-    return int(cents) if cents == cents.to_integral_value() else float(cents)
-
-
-def to_json(report: ForecastReport) -> list[dict[str, object]]:
-    """SPEC §7's JSON: one object per row, amounts as numbers rounded to cents.
-
-    Whole amounts are JSON integers (``1000``), others floats (``1234.56``).
-    """
-    return [
-        {
-            "group": row.group,
-            "period": row.period,
-            "count": row.count,
-            **{name: _number(getattr(row, name)) for name in COLUMNS[3:]},
-        }
-        for row in report.rows
-    ]
-
-
-def to_csv(report: ForecastReport) -> str:
-    """The same columns as CSV; amounts as ``1234.56``; totals row with empty keys."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for row in report.rows:
-        writer.writerow([
-            row.group or "", row.period or "", row.count,
-            *(f"{rounded(getattr(row, name)):f}" for name in COLUMNS[3:]),
-        ])
-    return out.getvalue()
-
-
-def to_table(report: ForecastReport) -> str:
-    """An aligned text table, amounts as ``1,234.56``, a rule above the totals row."""
-    header = [report.by, "period", "count", "amount", "weighted", *ROLLUPS]
-    lines = [
-        [
-            row.group if row.group is not None else "Total",
-            row.period or "",
-            str(row.count),
-            *(f"{rounded(getattr(row, name)):,f}" for name in COLUMNS[3:]),
-        ]
-        for row in report.rows
-    ]
-    widths = [max(len(cells[i]) for cells in [header, *lines]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        text = [cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i])
-                for i, cell in enumerate(cells)]
-        return "  ".join(text).rstrip()
-
-    rule = "  ".join("-" * width for width in widths)
-    body = [line(cells) for cells in lines]
-    return "\n".join([line(header), rule, *body[:-1], rule, body[-1]]) + "\n"

@@ -1,0 +1,19 @@
+"""The forecast report as text in the format asked for (SPEC §7, §17)."""
+
+from __future__ import annotations
+
+import json
+
+from sfa_rules.forecast import ForecastReport, to_csv, to_json, to_table
+
+FORMATS = ("table", "csv", "json")
+
+
+def forecast_text(report: ForecastReport, fmt: str) -> str:
+    """``report`` as ``table``, ``csv`` or ``json`` text, ending with a newline.
+
+    The JSON is strict (``allow_nan=False``): every number is finite, so a JSON parser
+    reads it, whatever the amounts were (too large ones are ``bad-amount``)."""
+    if fmt == "json":
+        return json.dumps(to_json(report), indent=2, allow_nan=False) + "\n"
+    return to_csv(report) if fmt == "csv" else to_table(report)
