@@ -3,7 +3,7 @@
 A forecast processes rows first; a row in error counts nowhere, and a row's warnings
 (an opportunity with no customer, a value a criterion cannot read, ...) say something
 about the forecast too. :class:`RowIssues` collects them from the decisions and puts
-them in the report, ahead of the forecast's own, so that ``engine.forecast`` loses
+them in the report with the forecast's own, in input order, so that ``engine.forecast`` loses
 nothing: ``report.errors`` names every row that is not counted, with file and row.
 """
 
@@ -25,10 +25,13 @@ class RowIssues:
     def __init__(self) -> None:
         self.errors: list[ForecastIssue] = []
         self.warnings: list[ForecastIssue] = []
+        self.sources: dict[str, int] = {}  # file -> its place among the inputs
 
     def add(self, decision: Decision) -> None:
         """Note the decision's error or warnings (most rows have neither)."""
         source = decision.source or "records"
+        if source not in self.sources:
+            self.sources[source] = len(self.sources)
         if decision.error is not None:
             error = decision.error
             self.errors.append(ForecastIssue(
@@ -42,8 +45,12 @@ class RowIssues:
             self.warnings.append(ForecastIssue(source, decision.row, code, message, ""))
 
     def into(self, report: ForecastReport) -> ForecastReport:
-        """``report`` with these issues ahead of its own."""
-        if not self.errors and not self.warnings:
-            return report
-        return replace(report, errors=(*self.errors, *report.errors),
-                       warnings=(*self.warnings, *report.warnings))
+        """``report`` with these issues too, all in input order (files in the order
+        given, rows in file order, the state's opportunities last)."""
+        last = len(self.sources)
+
+        def place(issue: ForecastIssue) -> tuple[int, bool, int]:
+            return (self.sources.get(issue.source, last), issue.row is None, issue.row or 0)
+
+        return replace(report, errors=tuple(sorted((*self.errors, *report.errors), key=place)),
+                       warnings=tuple(sorted((*self.warnings, *report.warnings), key=place)))
