@@ -47,8 +47,21 @@ from sfa_rules.forecast.groups import NO_GROUP, grouper
 from sfa_rules.forecast.quotas import QuotaBook, attainment
 from sfa_rules.forecast.render import rounded, to_csv, to_json, to_table
 from sfa_rules.forecast.values import (
-    CENT, COLUMNS, EXACT, GROUP_BYS, PERIODS, QUOTA_COLUMNS, ROLLUPS, UNSCHEDULED,
-    Category, ForecastIssue, ForecastItem, ForecastReport, ForecastRow, GroupBy, Outcome,
+    CENT,
+    COLUMNS,
+    EXACT,
+    GROUP_BYS,
+    PERIODS,
+    QUOTA_COLUMNS,
+    ROLLUPS,
+    UNSCHEDULED,
+    Category,
+    ForecastIssue,
+    ForecastItem,
+    ForecastReport,
+    ForecastRow,
+    GroupBy,
+    Outcome,
     PeriodKind,
 )
 

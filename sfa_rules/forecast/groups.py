@@ -19,18 +19,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sfa_rules.config.teams import Hierarchy
+from sfa_rules.forecast.values import ForecastItem
 
 NO_GROUP = "(none)"
 _LIMIT = 10_000  # owners remembered; ever-new owners cannot grow the memo forever
 
-Grouper = Callable[[object], tuple[str, ...]]
+Grouper = Callable[[ForecastItem], tuple[str, ...]]
 
 
 def grouper(by: str, hierarchy: Hierarchy | None) -> Grouper:
     """A function from a forecast item to the groups it counts in (never empty)."""
     if by in ("territory", "status", "category"):
-        def plain(item: object) -> tuple[str, ...]:
-            return (getattr(item, by) or NO_GROUP,)
+        def plain(item: ForecastItem) -> tuple[str, ...]:
+            value: str | None = getattr(item, by)
+            return (value or NO_GROUP,)
         return plain
     orgs = hierarchy if hierarchy is not None else Hierarchy(())
     memo: dict[str | None, tuple[str, ...]] = {}
@@ -45,8 +47,8 @@ def grouper(by: str, hierarchy: Hierarchy | None) -> Grouper:
             return (orgs.team(rep) or NO_GROUP,)
         return (rep,)
 
-    def groups(item: object) -> tuple[str, ...]:
-        owner: str | None = getattr(item, "owner")
+    def groups(item: ForecastItem) -> tuple[str, ...]:
+        owner = item.owner
         found = memo.get(owner)
         if found is None:
             if len(memo) >= _LIMIT:

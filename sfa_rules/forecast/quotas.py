@@ -31,7 +31,7 @@ Target = tuple[str, str]  # ("rep" | "team" | "manager", id or team)
 Parts = tuple[int, int, int]  # year, quarter, month (0: not named)
 
 
-def as_decimal(value: int | float) -> Decimal:
+def as_decimal(value: float) -> Decimal:
     """A YAML number as the Decimal it reads as (``0.1`` is 0.1, not its binary neighbour)."""
     return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
 

@@ -49,8 +49,9 @@ def by_code(errors: Iterable[RowProblem], warnings: Iterable[RowProblem], what: 
     if not counts:
         return []
     total = {s: sum(n for (sev, _), n in counts.items() if sev == s) for s in ("error", "warning")}
-    out = [f"{what}: {_plural(total['error'], 'error')}, {_plural(total['warning'], 'warning')}"
-           " (per code, with the first rows):"]
+    head = (f"{what}: {_plural(total['error'], 'error')}, "
+            f"{_plural(total['warning'], 'warning')} (per code, with the first rows):")
+    out = [head]
     for key in sorted(counts, key=lambda k: (k[0] != "error", -counts[k], k[1])):
         severity, code = key
         out.append(f"  {code}: {_plural(counts[key], severity)}")
