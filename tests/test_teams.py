@@ -372,3 +372,29 @@ def test_manager_rows_cover_their_organisation_and_totals_count_once(
             members = [i for i in counted if i.owner is not None and h.owner(i.owner) in org]
         assert row.count == len(members)
         assert row.amount == sum((Decimal(i.amount or 0) for i in members), Decimal(0))
+
+
+# -- what the README promises ------------------------------------------------------------
+
+
+def test_readme_explains_every_forecast_column() -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## The forecast"):text.index("## Worked example")]
+    for column in (*forecast.COLUMNS[2:], *forecast.QUOTA_COLUMNS):
+        assert f"| `{column}`" in section, column
+
+
+def test_readme_example_of_reps_and_quotas_validates(tmp_path: Path) -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### By manager and by team"):]
+    example = section[section.index("```yaml\n") + 8:section.index("```\n", 8)]
+    reps, quotas = example.split("quotas:")
+    config = tmp_path / "c"
+    (config / "territories").mkdir(parents=True)
+    (config / "territories" / "reps.yaml").write_text(reps, encoding="utf-8")
+    (config / "territories" / "quotas.yaml").write_text("quotas:" + quotas, encoding="utf-8")
+    (config / "territories" / "t.yaml").write_text(
+        "territories:\n  - {id: all, default: true, members: [{rep: moses.frase}]}\n",
+        encoding="utf-8")
+    code, _, err = sfa("validate", "--config", str(config))
+    assert code == 0 and "0 errors, 0 warnings" in err
