@@ -398,3 +398,18 @@ def test_readme_example_of_reps_and_quotas_validates(tmp_path: Path) -> None:
         encoding="utf-8")
     code, _, err = sfa("validate", "--config", str(config))
     assert code == 0 and "0 errors, 0 warnings" in err
+
+
+def test_a_long_management_chain_validates_fast(tmp_path: Path) -> None:
+    import time
+
+    reps = ["reps:"] + [f"  - {{id: r{n}, manager: r{n + 1}}}" for n in range(3_000)]
+    reps += ["  - {id: r3000, manager: r0}"]  # one loop of 3,001 reps
+    config = tmp_path / "c"
+    (config / "territories").mkdir(parents=True)
+    (config / "territories" / "reps.yaml").write_text("\n".join(reps) + "\n", encoding="utf-8")
+    started = time.perf_counter()
+    code, out, _ = sfa("validate", "--config", str(config))
+    assert code == 1 and out.count("[manager-cycle]") == 1
+    assert "the management chain loops: r0 -> r1 -> r2" in out
+    assert time.perf_counter() - started < 10

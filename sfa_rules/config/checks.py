@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from sfa_rules.config.chains import loops
 from sfa_rules.config.importchecks import IMPORT_CHECKS
 from sfa_rules.config.loader import SourceMap
 from sfa_rules.config.models import Config, StatusMatch, ToDefault
@@ -214,23 +215,10 @@ def default_territories(config: Config, sm: SourceMap) -> Iterator[Problem]:
 def parent_cycles(config: Config, sm: SourceMap) -> Iterator[Problem]:
     """``parent-cycle``: territories whose `parent` chain loops back (reported once per
     loop, at the first territory of the loop in file order)."""
-    index = {t.id: i for i, t in reversed(list(enumerate(config.territories)))}
-    reported: set[str] = set()
-    for territory in config.territories:
-        chain: list[str] = []
-        current: str | None = territory.id
-        while current is not None and current in index and current not in chain:
-            chain.append(current)
-            current = config.territories[index[current]].parent
-        if current is None or current not in chain:
-            continue
-        loop = chain[chain.index(current):]
-        if reported.isdisjoint(loop):
-            reported.update(loop)
-            start = min(loop, key=lambda tid: index[tid])
-            order = loop[loop.index(start):] + loop[: loop.index(start)] + [start]
-            yield sm.problem(("territories", index[start], "parent"), "parent-cycle",
-                             f"territory parents form a loop: {' -> '.join(order)}")
+    territories = config.territories
+    for start, order in loops([t.id for t in territories], lambda i: territories[i].parent):
+        yield sm.problem(("territories", start, "parent"), "parent-cycle",
+                         f"territory parents form a loop: {' -> '.join(order)}")
 
 
 def default_owner(config: Config, sm: SourceMap) -> Iterator[Problem]:

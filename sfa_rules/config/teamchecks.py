@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sfa_rules.config.chains import loops
 from sfa_rules.config.loader import SourceMap
 from sfa_rules.config.models import Config
 from sfa_rules.config.teams import Hierarchy, name_key, parse_period
@@ -32,23 +33,10 @@ def manager_references(config: Config, sm: SourceMap) -> Iterator[Problem]:
 def manager_cycles(config: Config, sm: SourceMap) -> Iterator[Problem]:
     """``manager-cycle``: reps whose `manager` chain loops back (a rep managing
     themselves included); reported once per loop, at its first rep in file order."""
-    index = {r.id: i for i, r in reversed(list(enumerate(config.reps)))}
-    reported: set[str] = set()
-    for rep in config.reps:
-        chain: list[str] = []
-        current: str | None = rep.id
-        while current is not None and current in index and current not in chain:
-            chain.append(current)
-            current = config.reps[index[current]].manager
-        if current is None or current not in chain:
-            continue
-        loop = chain[chain.index(current):]
-        if reported.isdisjoint(loop):
-            reported.update(loop)
-            start = min(loop, key=lambda rid: index[rid])
-            order = loop[loop.index(start):] + loop[: loop.index(start)] + [start]
-            yield sm.problem(("reps", index[start], "manager"), "manager-cycle",
-                             f"the management chain loops: {' -> '.join(order)}")
+    reps = config.reps
+    for start, order in loops([r.id for r in reps], lambda i: reps[i].manager):
+        yield sm.problem(("reps", start, "manager"), "manager-cycle",
+                         f"the management chain loops: {' -> '.join(order)}")
 
 
 def non_selling_reps(config: Config, sm: SourceMap) -> Iterator[Problem]:
