@@ -16,18 +16,26 @@ from sfa_rules.config.yamlread import Path
 from sfa_rules.errors import Problem, did_you_mean
 
 
-def _unknown_rep(config: Config, sm: SourceMap, ref: str, path: Path, owner: str) -> Iterator[Problem]:
-    ids = [r.id for r in config.reps]
-    if ref not in ids and ref not in sm.invalid_ids["reps"]:
-        yield sm.problem(path, "unknown-rep", f"{owner}: unknown rep '{ref}'{did_you_mean(ref, ids)}")
+class _Reps:
+    """Which rep ids exist (those of reps dropped for their own errors included)."""
+
+    def __init__(self, config: Config, sm: SourceMap) -> None:
+        self.sm = sm
+        self.ids = [r.id for r in config.reps]
+        self.known = set(self.ids) | sm.invalid_ids["reps"]
+
+    def check(self, ref: str, path: Path, owner: str) -> Iterator[Problem]:
+        if ref not in self.known:
+            yield self.sm.problem(path, "unknown-rep",
+                                  f"{owner}: unknown rep '{ref}'{did_you_mean(ref, self.ids)}")
 
 
 def manager_references(config: Config, sm: SourceMap) -> Iterator[Problem]:
     """``unknown-rep``: a rep's `manager` that is not a rep."""
+    reps = _Reps(config, sm)
     for i, rep in enumerate(config.reps):
         if rep.manager is not None:
-            yield from _unknown_rep(config, sm, rep.manager, ("reps", i, "manager"),
-                                    f"rep '{rep.id}': manager")
+            yield from reps.check(rep.manager, ("reps", i, "manager"), f"rep '{rep.id}': manager")
 
 
 def manager_cycles(config: Config, sm: SourceMap) -> Iterator[Problem]:
@@ -94,6 +102,7 @@ def quotas(config: Config, sm: SourceMap) -> Iterator[Problem]:
     ``duplicate-quota`` (the same target and period twice), ``not-a-manager`` (warning:
     a `manager` quota on a rep nobody reports to)."""
     hierarchy = Hierarchy(config.reps)
+    reps = _Reps(config, sm)
     teams = hierarchy.teams()
     seen: dict[tuple[str, str, str], int] = {}
     for i, quota in enumerate(config.quotas):
@@ -109,7 +118,7 @@ def quotas(config: Config, sm: SourceMap) -> Iterator[Problem]:
             yield sm.problem(path + ("team",), "unknown-team",
                              f"quota: unknown team '{value}'{did_you_mean(value, teams)}")
         elif key != "team":
-            yield from _unknown_rep(config, sm, value, path + (key,), f"quota ({key})")
+            yield from reps.check(value, path + (key,), f"quota ({key})")
             if key == "manager" and value in hierarchy.reps and not hierarchy.reports(value):
                 yield sm.problem(path + (key,), "not-a-manager",
                                  f"quota: nobody reports to '{value}' (no rep has manager: {value})",
