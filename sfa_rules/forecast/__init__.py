@@ -78,7 +78,7 @@ _EXACT = EXACT
 _ADD = _EXACT.add
 _MUL = _EXACT.multiply
 _AMOUNT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
-_LARGEST = Decimal(10) ** 15  # amounts are below a thousand million million
+_DIGITS = 15  # amounts are below 10**15, a thousand million million
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _RANK = {"closed": 0, "commit": 1, "best_case": 2, "pipeline": 3}
 
@@ -129,7 +129,9 @@ def build(
     warnings: list[ForecastIssue] = []
     errors: list[ForecastIssue] = []
     sums: dict[tuple[str, str], _Sums] = {}  # (group, period) -> sums
-    total = _Sums()  # each opportunity once, though a manager grouping counts it in many rows
+    # Each opportunity once in the totals, though by manager it counts in many rows;
+    # other groupings partition the opportunities, and their totals are the rows' sum.
+    total = _Sums() if by == "manager" else None
     factors: dict[float, Decimal] = {}  # probability -> probability/100, exact
     periods: dict[str, str | None] = {}  # date text -> period (dates repeat a lot)
     groups_of = grouper(by, hierarchy)
@@ -150,7 +152,12 @@ def build(
         if amount is None or close is None:
             continue
         share = _MUL(amount, factor)
-        for acc in (total, *(_sums_of(sums, group, close) for group in groups_of(item))):
+        if total is not None:
+            total.add(rank, amount, share)
+        for group in groups_of(item):
+            acc = sums.get((group, close))
+            if acc is None:
+                acc = sums[(group, close)] = _Sums()
             acc.count += 1
             acc.amounts[rank] = _ADD(acc.amounts[rank], amount)
             acc.weighted[rank] = _ADD(acc.weighted[rank], share)
@@ -158,16 +165,9 @@ def build(
     book = quotas if quotas else None
     with localcontext(_EXACT):  # only our own arithmetic runs in here
         rows = [sums[key].row(key, weighted, book, by) for key in keys]
-        rows.append(total.row((None, None), weighted, None, by))
+        rows.append(total.row((None, None), weighted, None, by) if total else _total(rows))
     return ForecastReport(by, period, weighted, tuple(rows), tuple(warnings), tuple(errors),
                           quotas=book is not None)
-
-
-def _sums_of(sums: dict[tuple[str, str], _Sums], group: str, close: str) -> _Sums:
-    acc = sums.get((group, close))
-    if acc is None:
-        acc = sums[(group, close)] = _Sums()
-    return acc
 
 
 class _Sums:
@@ -182,6 +182,11 @@ class _Sums:
         self.count = 0
         self.amounts = [_ZERO] * 4
         self.weighted = [_ZERO] * 4
+
+    def add(self, rank: int, amount: Decimal, share: Decimal) -> None:
+        self.count += 1
+        self.amounts[rank] = _ADD(self.amounts[rank], amount)
+        self.weighted[rank] = _ADD(self.weighted[rank], share)
 
     def row(self, key: tuple[str | None, str | None], weighted: bool,
             quotas: QuotaBook | None, by: str) -> ForecastRow:
@@ -229,7 +234,7 @@ def _read(
                 f"amount {_shown(text)} is not a number (expected digits, optionally with"
                 " a leading '-', ',' between thousands and a '.' decimal part)",
             ))
-        elif amount.copy_abs() >= _LARGEST:
+        elif amount.adjusted() >= _DIGITS:  # 10**15 or more (adjusted: its top digit's place)
             errors.append(_issue(
                 item, "bad-amount", "amount",
                 f"amount {_shown(text)} is too large (at most 15 digits before the"
@@ -265,6 +270,17 @@ def _shown(text: str) -> str:
 
 def _issue(item: ForecastItem, code: str, field: str, what: str) -> ForecastIssue:
     return ForecastIssue(item.source, item.row, code, f"opportunity {item.id!r}: {what}", field)
+
+
+def _total(rows: list[ForecastRow]) -> ForecastRow:
+    def total(column: str) -> Decimal:
+        return sum((getattr(row, column) for row in rows), Decimal(0))
+
+    return ForecastRow(
+        None, None, sum(row.count for row in rows),
+        total("amount"), total("weighted_amount"),
+        total("closed"), total("commit"), total("best_case"), total("pipeline"),
+    )
 
 
 _Key = tuple[bool, int, str, str, bool, str]
