@@ -413,3 +413,23 @@ def test_a_long_management_chain_validates_fast(tmp_path: Path) -> None:
     assert code == 1 and out.count("[manager-cycle]") == 1
     assert "the management chain loops: r0 -> r1 -> r2" in out
     assert time.perf_counter() - started < 10
+
+
+@pytest.mark.parametrize("territories", [
+    "territories:\n  - {id: pool, default: true, members: [{rep: a}, {rep: m1}]}\n",
+    "territories:\n  - {id: pool, default: true, members: [{rep: a}]}\n"
+    "assignment:\n  default_owner: {rep: vp}\n",
+])
+def test_a_manager_who_does_not_sell_never_receives_records(
+    tmp_path: Path, territories: str,
+) -> None:
+    config = make_config(tmp_path / "c", quotas=False)
+    (config / "territories" / "pool.yaml").write_text(territories, encoding="utf-8")
+    with pytest.raises(sfa_rules.ConfigError) as caught:
+        sfa_rules.load(config)
+    assert [p.code for p in caught.value.problems] == ["non-selling-rep"]
+    leads = tmp_path / "leads.csv"
+    leads.write_text("id,country\nL1,US\n", encoding="utf-8")
+    code, out, err = sfa("dry-run", str(leads), "--config", str(config))
+    assert code == 1 and out == ""
+    assert "territories/pool.yaml:" in err and "takes no records (sells: false) [non-selling-rep]" in err
