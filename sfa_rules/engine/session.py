@@ -18,13 +18,13 @@ from sfa_rules.criteria.values import blank, text
 from sfa_rules.engine.context import RowContext
 from sfa_rules.engine.customers import CUSTOMER_TYPES, customer_row
 from sfa_rules.engine.decision import Decision
+from sfa_rules.engine.forecasting import RowIssues
 from sfa_rules.engine.opportunities import opportunity_row
 from sfa_rules.engine.rows import InputRow, normalise_type
 from sfa_rules.engine.rules import Rules
 from sfa_rules.engine.transactions import status_change_row, transaction_row
 from sfa_rules.entities import Customer
 from sfa_rules.errors import RecordError
-from sfa_rules.engine.forecasting import RowIssues
 from sfa_rules.forecast import ForecastItem, ForecastReport, QuotaBook, build
 from sfa_rules.state import Store, encode_lines
 
