@@ -184,3 +184,18 @@ def test_forecast_without_files_needs_a_state(tmp_path: Path, args: tuple[str, .
     monkeypatch.chdir(tmp_path)
     code, out, err = sfa("forecast", *args, *CONFIG)
     assert code == 2 and message in err and out == ""
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(False, "'=cmd|' /C calc'!A0"),
+                                               (True, "=cmd|' /C calc'!A0")])
+def test_a_group_a_spreadsheet_would_run_is_neutralised_in_csv(
+    tmp_path: Path, customers: str, raw: bool, expected: str,
+) -> None:
+    path = tmp_path / "opportunities.csv"
+    path.write_text("id,customer,owner,status,amount,expected_close\n"
+                    "O1,C1,=cmd|' /C calc'!A0,Proposal,-5,2027-01-01\n", encoding="utf-8")
+    code, out, _ = sfa("forecast", customers, str(path), "--format", "csv", *CONFIG,
+                       *(("--csv-raw",) if raw else ()))
+    rows = list(__import__("csv").reader(out.splitlines()))
+    assert code == 0 and rows[1][0] == expected
+    assert rows[1][3] == "-5.00"  # numbers are never touched

@@ -20,7 +20,7 @@ __all__ = ["command", "run"]
 
 def run(files: tuple[str, ...], config: Path | None, type_: str | None, as_of: str | None,
         lifecycle_engine: str, state: str | None, by: str, period: str,
-        fmt: str | None, import_id: str | None = None) -> int:
+        fmt: str | None, import_id: str | None = None, csv_raw: bool = False) -> int:
     """Print the forecast, and its problems per code on stderr; 1 when there is any
     error. With no FILES, the forecast of what ``state`` holds."""
     if not files:
@@ -34,7 +34,7 @@ def run(files: tuple[str, ...], config: Path | None, type_: str | None, as_of: s
             type_=type_, lifecycle_engine=lifecycle_engine, wrap_rows=progress_for(files),
             import_id=import_id,
         )
-    click.echo(forecast_text(report, default_format(fmt, "json")), nl=False)
+    click.echo(forecast_text(report, default_format(fmt, "json"), raw=csv_raw), nl=False)
     for line in by_code(report.errors, report.warnings, "forecast"):
         click.echo(line, err=True)
     return 1 if report.errors else 0
@@ -49,6 +49,8 @@ def run(files: tuple[str, ...], config: Path | None, type_: str | None, as_of: s
 @click.option("--period", type=click.Choice(PERIODS), default="quarter", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default=None,
               help="Default: table on a terminal, json otherwise.")
+@click.option("--csv-raw", "csv_raw", is_flag=True,
+              help="CSV: write groups starting with = + - @ as they are (no leading ').")
 def command(**options: Any) -> None:
     """Weighted pipeline by owner, territory, status, category, manager or team, per
     period (SPEC §7, §17). FILES may be left out with --state."""

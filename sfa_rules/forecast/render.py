@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 
 from sfa_rules.forecast.values import CENT, COLUMNS, EXACT, ROLLUPS, ForecastReport, ForecastRow
@@ -67,14 +68,18 @@ def _quota_cells(row: ForecastRow, table: bool) -> list[str]:
     return [quota, attained]
 
 
-def to_csv(report: ForecastReport) -> str:
-    """The same columns as CSV; amounts as ``1234.56``; totals row with empty keys."""
+def to_csv(report: ForecastReport, cell: Callable[[str], str] | None = None) -> str:
+    """The same columns as CSV; amounts as ``1234.56``; totals row with empty keys.
+
+    ``cell`` rewrites the group's text (the one value that comes from the records), e.g.
+    to neutralise what a spreadsheet would run as a formula."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(report.columns)
     for row in report.rows:
+        group = row.group or ""
         writer.writerow([
-            row.group or "", row.period or "", row.count,
+            cell(group) if cell is not None else group, row.period or "", row.count,
             *(f"{rounded(getattr(row, name)):f}" for name in _AMOUNTS),
             *(_quota_cells(row, False) if report.quotas else ()),
         ])
