@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sfa_rules.config import models
+from sfa_rules.config.files import FileRefused, read_text
 from sfa_rules.config.modelerrors import problems_from, shown
 from sfa_rules.config.partial import salvage
 from sfa_rules.config.yamlread import Document, Path, Positions, load
@@ -310,10 +311,11 @@ def load_config(
         file = path.relative_to(root).as_posix()
         sm.files.append(file)
         try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = read_text(path)
+        except (OSError, UnicodeDecodeError, FileRefused) as exc:
             sm.positions[file] = Positions()
-            merger.problems.append(Problem(file, 1, 1, "error", "unreadable-file", str(exc)))
+            code = exc.code if isinstance(exc, FileRefused) else "unreadable-file"
+            merger.problems.append(Problem(file, 1, 1, "error", code, str(exc)))
             continue
         doc = load(text, file)
         sm.positions[file] = doc.positions

@@ -226,7 +226,11 @@ def parse_probability(raw: Any) -> float | int | None:
             ) from None
         if value.is_integer():
             value = int(value)
-    if math.isnan(value) or not 0 <= value <= 100:
+    if not math.isfinite(value):  # nan, inf, 1e999: not a number at all
+        raise RecordError(
+            "bad-probability", f"probability {raw!r} is not a number", field="probability"
+        )
+    if not 0 <= value <= 100:
         raise RecordError(
             "bad-probability", f"probability {raw!r} is outside 0-100", field="probability"
         )
