@@ -44,6 +44,8 @@ def customer_row(
     warnings = list(facts.warnings)
     trace: Trace | None = [] if ctx.explain else None
     existing = ctx.store.get_customer(cid)
+    if existing is not None and blank(record.get("status")):  # a status given: its repair
+        lifecycle.check_known(existing)
     st = _status(ctx, rtype, cid, record, existing, warnings)
     who = _owner(ctx, rtype, record, facts, existing, st.locked, warnings, trace)
     customer = Customer(

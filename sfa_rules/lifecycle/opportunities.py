@@ -118,6 +118,11 @@ class OpportunityRules:
                 raw, self._statuses, self._folded, self._fold, "unknown-opportunity-status", "status"
             )
         if previous is not None:
+            if previous.status not in self._statuses:
+                raise RecordError("unknown-opportunity-status", unknown_in_state(
+                    f"opportunity {previous.id!r}", previous.status, "opportunity_statuses",
+                    "or give the row a status",
+                ), field="status")
             return previous.status
         if self._first is not None:
             return self._first
@@ -205,6 +210,13 @@ def check_expected_close(raw: Any) -> str | None:
         "bad-date", f"expected_close {written!r} is not a date (expected YYYY-MM-DD)",
         field="expected_close",
     )
+
+
+def unknown_in_state(what: str, status: str, section: str, repair: str) -> str:
+    """The message for a status in the state that the configuration lacks."""
+    return (f"{what} has the status {status!r} in the state, which this configuration does "
+            f"not define (the state was written under another configuration): add {status!r} "
+            f"back to {section}, {repair}")
 
 
 def parse_probability(raw: Any) -> float | int | None:
