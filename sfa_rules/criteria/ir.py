@@ -17,6 +17,8 @@ from sfa_rules.config.models import Config
 from sfa_rules.criteria.facts import Facts, FactSchema, is_number, parse_iso_date
 from sfa_rules.criteria.nodes import ALWAYS, NEVER, OPERATORS, All, Any_, Node, Not, RuleRef, Test
 from sfa_rules.criteria.predicates import Predicate, compile, paused_gc
+from sfa_rules.criteria.regexguard import GuardedPattern
+from sfa_rules.criteria.regexsafety import unsafe_reason
 from sfa_rules.errors import Problem, did_you_mean
 
 __all__ = [
@@ -228,10 +230,17 @@ def _operator(name: str, op: str, arg: Any, path: Path, ctx: CriteriaContext) ->
     if op == "regex":
         if not isinstance(arg, str):
             return wrong("a regular expression (text)")
+        flags = 0 if ctx.case_sensitive else re.IGNORECASE
         try:
-            pattern = re.compile(arg, 0 if ctx.case_sensitive else re.IGNORECASE)
+            pattern = GuardedPattern(arg, flags)
         except re.error as error:
             ctx.problem(path, "bad-regex", f"'{name}': bad regex {arg!r}: {error}")
+            return NEVER
+        unsafe = unsafe_reason(arg, flags)
+        if unsafe is not None:
+            ctx.problem(path, "unsafe-regex", f"'{name}': regex {arg!r} can take exponential "
+                        f"time on some values ({unsafe}); rewrite it without that (for example "
+                        "'(a+)+' as 'a+', '(a|aa)+' as 'a+')")
             return NEVER
         return Test(name, op, pattern)
     if op == "exists":

@@ -103,6 +103,8 @@ def _owner(
         return _Owner(existing.owner, existing.territory, "known")
     if rules.assigner.applies(rtype):
         picked = rules.assigner.assign(facts, record, ctx.store, ctx.as_of, ctx.explain)
+        # a criteria regex that timed out warns as the facts are matched
+        warnings.extend(w for w in facts.warnings if w not in warnings)
         warnings.extend(picked.skipped)
         ctx.notice(picked.notices)
         if trace is not None and picked.trace:

@@ -1,0 +1,114 @@
+"""Criteria regexes with a time limit per match (SPEC §3 ``regex``).
+
+Python's ``re`` cannot be interrupted: one record value can make a backtracking
+pattern run for hours, and the static check (``regexsafety``) cannot see every slow
+shape. A criteria regex is therefore matched with the ``regex`` package (a maintained
+drop-in for ``re`` with a compiled core; in its default VERSION0 mode it reads
+``re``'s syntax the same way) and a ``timeout``: a match that takes longer than
+``TIMEOUT`` seconds fails, and the record gets a warning saying so. Normal patterns
+take microseconds, so their decisions are those of ``re``.
+
+The pattern is still compiled by ``re`` first: ``re`` decides what is valid
+(``bad-regex``). The few patterns that ``re`` reads differently from ``regex`` (``re``
+warns of a possible nested set or set operation: ``[[:alpha:]]``, ``[a&&b]``) are
+matched with ``re`` itself, unguarded, so that their meaning never changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import warnings
+from typing import Any
+
+import regex
+
+_parser: Any = importlib.import_module("re._parser")
+
+# Seconds one search may take before it fails with a warning on the record.
+TIMEOUT = 0.25
+_SLOW_LIMIT = 1_000  # values known to time out, per pattern (each times out only once)
+
+
+class GuardedPattern:
+    """A compiled criteria regex: ``pattern`` and ``flags`` as ``re`` has them (the
+    index reads them for literal prefixes), ``test(facts, field, text)`` for a match."""
+
+    __slots__ = ("_search", "_slow", "flags", "guarded", "pattern")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        compiled = _quiet_compile(pattern, flags)  # raises re.error for a bad pattern
+        self.pattern = pattern
+        self.flags = compiled.flags
+        self._search: Any = compiled.search
+        self.guarded = False
+        if not _read_differently(pattern, flags):
+            try:
+                self._search = regex.compile(pattern, _regex_flags(flags)).search
+                self.guarded = True
+            except regex.error:  # pragma: no cover - re's syntax is regex's
+                pass
+        self._slow: dict[str, None] = {}
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, GuardedPattern)
+                and (self.pattern, self.flags) == (other.pattern, other.flags))
+
+    def __hash__(self) -> int:
+        return hash((self.pattern, self.flags))
+
+    def __repr__(self) -> str:
+        return f"GuardedPattern({self.pattern!r}, {self.flags})"
+
+    def search(self, text: str) -> bool:
+        """Does the pattern find a match in ``text``? False when it timed out."""
+        if text in self._slow:
+            return False
+        try:
+            if not self.guarded:
+                return self._search(text) is not None
+            return self._search(text, timeout=TIMEOUT) is not None
+        except TimeoutError:
+            if len(self._slow) >= _SLOW_LIMIT:
+                self._slow.clear()
+            self._slow[text] = None
+            return False
+
+    def test(self, facts: Any, field: str, text: str) -> bool:
+        """``search`` for a record's ``facts``: a timed-out match fails and adds one
+        warning to ``facts.warnings``."""
+        if self.search(text):
+            return True
+        if text in self._slow:
+            warning = (f"{field}: the regex {self.pattern!r} took more than {TIMEOUT} s on "
+                       f"this value ({len(text)} characters) and was given up: it does not match")
+            if warning not in facts.warnings:
+                facts.warnings.append(warning)
+        return False
+
+
+def _regex_flags(flags: int) -> int:
+    out = regex.VERSION0
+    for name in ("IGNORECASE", "MULTILINE", "DOTALL", "VERBOSE", "ASCII"):
+        if flags & getattr(re, name):
+            out |= getattr(regex, name)
+    return out
+
+
+def _read_differently(pattern: str, flags: int) -> bool:
+    """Does ``re`` warn that a later Python may read the pattern differently (a nested
+    set, a set operation)? ``regex`` already does. (The parser, not ``re.compile``:
+    a cached pattern would not warn again.)"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        try:
+            _parser.parse(pattern, flags)
+        except FutureWarning:
+            return True
+    return False
+
+
+def _quiet_compile(pattern: str, flags: int) -> re.Pattern[str]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return re.compile(pattern, flags)
