@@ -21,7 +21,7 @@ import re
 import warnings
 from typing import Any
 
-import regex
+import regex  # type: ignore[import-untyped]
 
 _parser: Any = importlib.import_module("re._parser")
 
@@ -88,10 +88,10 @@ class GuardedPattern:
 
 
 def _regex_flags(flags: int) -> int:
-    out = regex.VERSION0
+    out: int = regex.VERSION0
     for name in ("IGNORECASE", "MULTILINE", "DOTALL", "VERBOSE", "ASCII"):
         if flags & getattr(re, name):
-            out |= getattr(regex, name)
+            out |= int(getattr(regex, name))
     return out
 
 

@@ -64,7 +64,7 @@ def _walk(items: Items, fold: bool) -> str | None:
     """The first unsafe shape in ``items`` and everything nested in them."""
     for op, av in items:
         if op in _REPEATS:
-            low, high, body = av
+            _, high, body = av
             if high == _c.MAXREPEAT or high > _SMALL_REPEAT:
                 reason = _repeated_body(_flat(list(body)), fold)
                 if reason is not None:
