@@ -239,8 +239,8 @@ def parent_cycles(config: Config, sm: SourceMap) -> Iterator[Problem]:
 
 
 def parent_depth(config: Config, sm: SourceMap) -> Iterator[Problem]:
-    """``too-deep``: a territory with more than MAX_PARENTS ancestors (its criteria
-    include all of theirs); reported where the chain first goes past the limit."""
+    """``too-deep``: a territory with more than 20 parents above it (its criteria
+    include all of theirs), reported where the chain first goes past the limit."""
     index = {t.id: i for i, t in reversed(list(enumerate(config.territories)))}
     ancestors: dict[int, int] = {}
     for start in range(len(config.territories)):
