@@ -115,6 +115,11 @@ def _load(text: str, filename: str) -> Document:
             what = f"{exc.problem} ({exc.context}{where})"
         doc.problems.append(Problem(filename, line, column, "error", "yaml-syntax", what))
         return doc
+    except UnicodeEncodeError as exc:  # a lone surrogate: no text a file can hold
+        line, column = _line_col(text, exc.start)
+        doc.problems.append(Problem(filename, line, column, "error", "yaml-syntax",
+                                    "a lone surrogate character is not text"))
+        return doc
     except yaml.YAMLError as exc:  # reader errors: bad bytes / control characters
         position = getattr(exc, "position", None)
         line, column = _line_col(text, position) if position is not None else (1, 1)
