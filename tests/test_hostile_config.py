@@ -319,3 +319,18 @@ def test_loading_a_configuration_never_raises(write_config: WriteConfig, text: s
 @given(YAML_TEXTS)
 def test_yaml_reading_never_raises_slow(text: str) -> None:
     _loads_cleanly(text)
+
+
+@pytest.mark.parametrize("pattern, guarded", [
+    (r"^acme", False), (r"@(gmail|yahoo)\.", False), (r"^\d{5}$", False),
+    (r"\b(inc|llc|ltd)\b", False), (r"^\d{5}(-\d{4})?$", True), (r"\w+@", True),
+    (r"(a|a){50}", True), (r"[[:alpha:]]", False),
+])
+def test_which_patterns_run_with_the_time_limit(pattern: str, guarded: bool) -> None:
+    """Quantifier-free patterns cannot backtrack for long and stay on re (faster);
+    the others run with the documented 0.25 s limit."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        assert GuardedPattern(pattern, re.IGNORECASE).guarded is guarded
+    assert TIMEOUT == 0.25

@@ -8,6 +8,10 @@ drop-in for ``re`` with a compiled core; in its default VERSION0 mode it reads
 ``TIMEOUT`` seconds fails, and the record gets a warning saying so. Normal patterns
 take microseconds, so their decisions are those of ``re``.
 
+A pattern without quantifiers (``^acme``, ``@(gmail|yahoo)\\.``, most criteria regexes)
+cannot backtrack for long: it stays on ``re``, which is several times faster per call
+than a search with a time limit (0.3 us against 3-4 us, measured).
+
 The pattern is still compiled by ``re`` first: ``re`` decides what is valid
 (``bad-regex``). The few patterns that ``re`` reads differently from ``regex`` (``re``
 warns of a possible nested set or set operation: ``[[:alpha:]]``, ``[a&&b]``) are
@@ -22,6 +26,8 @@ import warnings
 from typing import Any
 
 import regex  # type: ignore[import-untyped]
+
+from sfa_rules.criteria.regexsafety import is_plain
 
 _parser: Any = importlib.import_module("re._parser")
 
@@ -42,7 +48,7 @@ class GuardedPattern:
         self.flags = compiled.flags
         self._search: Any = compiled.search
         self.guarded = False
-        if not _read_differently(pattern, flags):
+        if not _read_differently(pattern, flags) and not is_plain(pattern, flags):
             try:
                 self._search = regex.compile(pattern, _regex_flags(flags)).search
                 self.guarded = True

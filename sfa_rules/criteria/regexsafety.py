@@ -33,6 +33,8 @@ _c: Any = importlib.import_module("re._constants")
 
 # A repeat of at most this many times is polynomial whatever its body: not reported.
 _SMALL_REPEAT = 10
+_PLAIN_BRANCHES = 4
+_ONE_CHAR = (_c.LITERAL, _c.NOT_LITERAL, _c.IN, _c.ANY, _c.CATEGORY)
 _CATEGORY_CHARS = {
     _c.CATEGORY_DIGIT: frozenset(string.digits),
     _c.CATEGORY_WORD: frozenset(string.ascii_letters + string.digits + "_"),
@@ -58,6 +60,28 @@ def unsafe_reason(pattern: str, flags: int = 0) -> str | None:
         return _walk(list(parsed), fold)
     except RecursionError:
         return "groups nest too deep to be checked"
+
+
+def is_plain(pattern: str, flags: int = 0) -> bool:
+    """No quantifier (but a character class a fixed number of times: ``\\d{5}``), no
+    back-reference and at most ``_PLAIN_BRANCHES`` alternations (``^acme``,
+    ``@(gmail|yahoo)\\.``): a match tries each start once and each alternative there
+    once, so it cannot take long and needs no time limit."""
+    try:
+        items = list(_parser.parse(pattern, flags))
+    except Exception:  # noqa: BLE001 - compiled by re already
+        return False
+    branches = 0
+    todo = [items]
+    while todo:
+        for op, av in todo.pop():
+            if op in _REPEATS and av[0] == av[1] and len(av[2]) == 1 and av[2][0][0] in _ONE_CHAR:
+                continue  # \d{5}: one character class, a fixed number of times
+            if op in _REPEATS or op in (_c.POSSESSIVE_REPEAT, _c.GROUPREF, _c.GROUPREF_EXISTS):
+                return False
+            branches += op == _c.BRANCH
+            todo.extend(_children(op, av))
+    return branches <= _PLAIN_BRANCHES
 
 
 def _walk(items: Items, fold: bool) -> str | None:
