@@ -135,8 +135,8 @@ LOADER_CODES = [
 CRITERIA_CODES = [
     ("unknown-operator", "an operator that does not exist, with a did-you-mean"),
     ("bad-regex", "a regex that does not compile"),
-    ("unsafe-regex", "a regex that can take exponential time (nested quantifiers, "
-     "ambiguous repeated alternatives)"),
+    ("unsafe-regex", ("a regex that can take exponential time (nested quantifiers, "
+                      "ambiguous repeated alternatives)")),
     ("too-deep", "criteria nested more than 50 levels deep, named rules expanded"),
     ("bad-between", "`between` without two bounds, or with low above high"),
     ("unknown-rule", "a named sales rule (`rule:` or `rules:`) that does not exist"),

@@ -72,7 +72,7 @@ def is_plain(pattern: str, flags: int = 0) -> bool:
     except Exception:  # noqa: BLE001 - compiled by re already
         return False
     branches = 0
-    todo = [items]
+    todo: list[Items] = [items]
     while todo:
         for op, av in todo.pop():
             if op in _REPEATS and av[0] == av[1] and len(av[2]) == 1 and av[2][0][0] in _ONE_CHAR:
