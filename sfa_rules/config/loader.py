@@ -79,6 +79,9 @@ class SourceMap:
         # Ids of items dropped for their own errors: references to them are not reported
         # again as unknown.
         self.invalid_ids: dict[str, set[str]] = {k: set() for k in models.LIST_KEYS}
+        # Where reading refused a value (a tag, a number too large): it stands as None,
+        # and a type error there would only repeat that problem.
+        self.refused: set[tuple[str, int, int]] = set()
 
     def locate(self, path: Path) -> tuple[str, Path] | None:
         """The file and the path inside it of a merged-configuration path."""
@@ -319,5 +322,6 @@ def load_config(
             continue
         doc = load(text, file)
         sm.positions[file] = doc.positions
+        sm.refused.update((p.file, p.line, p.column) for p in doc.problems)
         merger.add_file(file, doc)
     return merger.config(), sm, sorted(merger.problems)

@@ -160,6 +160,8 @@ class CriteriaContext:
         the source map knows key positions)."""
         at = getattr(self.sourcemap, "key_at", self.sourcemap.at) if key else self.sourcemap.at
         file, line, column = at(path)
+        if (file, line, column) in getattr(self.sourcemap, "refused", ()):
+            return  # the value was refused when read (a tag, a huge number): said once
         self.problems.append(Problem(file, line, column, "error", code, message))
 
     # -- value normalisation --------------------------------------------------
