@@ -320,6 +320,35 @@ def test_loading_a_configuration_never_raises(write_config: WriteConfig, text: s
     assert config is not None or any(p.severity == "error" for p in problems)
 
 
+KEYS = st.sampled_from(["id", "when", "rules", "parent", "members", "rep", "priority",
+                        "default", "regex", "gte", "between", "any", "all", "not", "rule",
+                        "country", "zip", "prefix", "in", "exists", "weight", "match"])
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
+                    st.floats(allow_nan=False, allow_infinity=False),
+                    st.sampled_from(["a", "r0", "t0", "(a+)+", "(", "US", "2026-01-01", ""]))
+VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(KEYS, inner, max_size=4)), max_leaves=20)
+ITEMS = st.lists(st.dictionaries(KEYS, VALUES, max_size=5), max_size=4)
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(ITEMS, ITEMS)
+def test_validating_odd_structures_never_raises(write_config: WriteConfig,
+                                                territories: list[Any],
+                                                rules: list[Any]) -> None:
+    """Shapes close to a configuration, with odd values anywhere: the models, the
+    checks, the criteria compiler and the analysis answer with problems."""
+    import yaml
+    folder = write_config({
+        "territories/t.yaml": yaml.safe_dump({"territories": territories, "reps": [{"id": "a"}]}),
+        "rules/r.yaml": yaml.safe_dump({"sales_rules": rules}),
+        "rules/l.yaml": LIFECYCLE,
+    })
+    config, _, problems = validate(folder)
+    assert config is not None or any(p.severity == "error" for p in problems)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("SFA_SLOW") != "1", reason="runs with SFA_SLOW=1")
 @settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
