@@ -370,3 +370,33 @@ def test_which_patterns_run_with_the_time_limit(pattern: str, guarded: bool) -> 
         warnings.simplefilter("ignore", FutureWarning)
         assert GuardedPattern(pattern, re.IGNORECASE).guarded is guarded
     assert TIMEOUT == 0.25
+
+
+@pytest.mark.parametrize("engine", ["native", "durable"])
+def test_a_slow_guard_regex_warns_on_its_transaction_row(tmp_path: Path, engine: str) -> None:
+    import json
+    import shutil
+
+    from conftest import REPO
+
+    from sfa_rules.lifecycle import durable
+    if engine == "durable" and not durable.available():
+        pytest.skip("durable-rules is not installed here")
+    folder = tmp_path / "config"
+    for sub in ("rules", "territories"):
+        shutil.copytree(REPO / sub, folder / sub)
+    lifecycle = folder / "rules" / "lifecycle.yaml"
+    lifecycle.write_text(lifecycle.read_text(encoding="utf-8").replace(
+        "      to: CUSTOMER-Closed Won\n",
+        "      to: CUSTOMER-Closed Won\n      when: {note: {regex: '(a{1,9}){1,9}$'}}\n", 1),
+        encoding="utf-8")
+    orders = tmp_path / "sales_orders.csv"
+    orders.write_text(f"id,customer,note\nS-1,L-1001,{'a' * 60}b\nS-2,L-1002,aaa\n",
+                      encoding="utf-8")
+    run = sfa("dry-run", "--config", str(folder), "--lifecycle-engine", engine,
+              str(REPO / "examples" / "leads.csv"), str(orders), "--format", "jsonl")
+    *_, slow, fast = [json.loads(line) for line in run.out.splitlines()]
+    assert slow["transition"] is None and fast["transition"] == "sale-makes-customer"
+    (warning,) = slow["warnings"]
+    assert warning.startswith("note: the regex '(a{1,9}){1,9}$' took more than 0.25 s")
+    assert fast["warnings"] == []
