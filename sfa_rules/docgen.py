@@ -58,8 +58,8 @@ Strictly and safely, so that the usual YAML surprises cannot change a rule:
   the keys out. An alias that expands to millions of values is refused (`alias`).
 - A repeated key is an error at the repeat (`duplicate-key`); a syntax error points at
   the line and column where reading stopped (`yaml-syntax`).
-- Numbers are finite: an integer of more than 4,300 digits, or a number past 1.8e308,
-  is `bad-number` (quote it if it is text).
+- Numbers are finite: a number past 1.8e308 (the largest float), a whole number
+  included, is `bad-number` (quote it if it is text).
 - Only regular files are read (a symlink to one is fine), of at most 32 MiB each: a
   FIFO, a device or a directory named `*.yaml` is `not-a-file`, a larger file
   `file-too-large`.
@@ -121,7 +121,7 @@ LOADER_CODES = [
     ("alias", "an alias to the value that contains it, or aliases that expand too far"),
     ("bad-key", "a mapping key that is not plain text"),
     ("too-deep", "values nested more than 100 levels deep, where they go too deep"),
-    ("bad-number", "a number too large to read (thousands of digits, past 1.8e308)"),
+    ("bad-number", "a number past 1.8e308, the largest a comparison can use"),
     ("unreadable-file", "a file that cannot be read as UTF-8"),
     ("not-a-file", "a `*.yaml` name that is a FIFO, a device or a directory, not a file"),
     ("file-too-large", "a file over 32 MiB"),

@@ -188,6 +188,8 @@ def test_unsafe_reason_never_raises_on_odd_patterns() -> None:
     ("9" * 5000, "5000 digits"),
     ("-" + "1" * 4301, "4301 digits"),
     ("1" * 400 + ".5", "401 digits"),
+    ("1" + "0" * 400, "401 digits"),  # within int()'s 4,300 digits, past any float
+    ("-18" + "0" * 307, "309 digits"),
 ])
 def test_a_number_too_large_is_a_problem_at_its_position(
         write_config: WriteConfig, written: str, what: str) -> None:
@@ -211,8 +213,16 @@ def test_a_tag_in_criteria_is_reported_once(write_config: WriteConfig) -> None:
 
 def test_a_long_number_within_the_limit_still_reads(write_config: WriteConfig) -> None:
     folder = configuration(write_config, rules__big_yaml=(
-        "sales_rules:\n  - id: big\n    when: {employees: {gte: " + "9" * 300 + "}}\n"))
-    assert codes(folder) == []
+        "sales_rules:\n  - id: big\n    when: {employees: {gte: " + "17" + "0" * 307 + "}}\n"),
+        territories__t_yaml=TERRITORIES.replace("when: {country: US}",
+                                                "when: {country: US, rule: big}"))
+    assert codes(folder) == []  # 1.7e308: analysed, compiled and run like any number
+    leads = folder / "leads.csv"
+    leads.write_text("id,country,employees\nL1,US,5\nL2,US,1e500\nL3,US,1.75e308\n",
+                     encoding="utf-8")
+    run = sfa("dry-run", "--config", str(folder), str(leads), "--format", "jsonl")
+    assert run.code == 0
+    assert [line.count('"territory":"west"') for line in run.out.splitlines()] == [0, 0, 1]
 
 
 # -- item 12: files that are not files ----------------------------------------------

@@ -194,17 +194,19 @@ class Builder:
         return value, spot
 
     def plain(self, event: Any) -> Any:
-        """A plain scalar's value; a number Python cannot hold exactly (thousands of
-        digits; a float past 1.8e308) is a ``bad-number`` problem and None."""
+        """A plain scalar's value; a number past 1.8e308 (what a float holds: record
+        values are compared as floats) is a ``bad-number`` problem and None."""
         try:
             value = scalar(event.value)
         except ValueError:  # an int longer than sys.get_int_max_str_digits()
             value = math.inf
+        if type(value) is int and len(event.value) > 300 and abs(value) > sys.float_info.max:
+            value = math.inf
         if isinstance(value, float) and not math.isfinite(value):
             digits = sum(c.isdigit() for c in event.value)
             self.problem(event.start_mark, "bad-number",
-                         f"a number of {digits} digits is too large to read; "
-                         "quote it if it is text")
+                         f"a number of {digits} digits is too large (numbers stop at "
+                         "1.8e308); quote it if it is text")
             return None
         return value
 

@@ -9,8 +9,8 @@ data and its positions, with our own, narrower typing rules:
 - ``-12``, ``0``, ``94107`` are integers; a leading zero keeps the text (``01234``), and
   so do ``1_000``, ``0x1F`` and ``1e3``.
 - ``-1.5``, ``0.25``, ``10.`` are floats (decimal point, no exponent).
-- A number too large to read exactly (an integer of more than 4,300 digits, a float
-  past 1.8e308) is a ``bad-number`` problem: numbers are always finite.
+- A number past 1.8e308 (the largest float), however written, is a ``bad-number``
+  problem: numbers are always finite.
 - ``null``, ``~`` and an empty value are None; everything else is text (``2026-12-20``
   included: a field that expects a date parses it later).
 - Quoted and block (``|``, ``>``) scalars are always text. Mapping keys are always text.
