@@ -143,3 +143,15 @@ def test_a_non_finite_amount_is_bad_amount(tmp_path: Path, amount: str) -> None:
     assert code == 1
     assert f"opportunity 'O-1': amount {amount!r} is not a number" in err and "[bad-amount]" in err
     assert json.loads(out)[-1]["amount"] == 100
+
+
+@pytest.mark.parametrize("number", ["1" + "0" * 400, "-" + "9" * 500, "1e999"])
+def test_a_huge_json_probability_is_bad_probability(tmp_path: Path, number: str) -> None:
+    """A JSON integer of hundreds of digits is a Python int too large for a float."""
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"type": "opportunity", "id": "O-1", "customer": "L-1001", '
+                    f'"status": "Proposal", "probability": {number}}}\n', encoding="utf-8")
+    code, out, _ = sfa("dry-run", "--config", str(REPO), str(REPO / "examples" / "leads.csv"),
+                       str(rows), "--format", "jsonl")
+    last = json.loads(out.splitlines()[-1])
+    assert code == 1 and last["error"]["code"] == "bad-probability"

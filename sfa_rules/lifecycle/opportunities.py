@@ -238,7 +238,7 @@ def parse_probability(raw: Any) -> float | int | None:
             ) from None
         if value.is_integer():
             value = int(value)
-    if not math.isfinite(value):  # nan, inf, 1e999: not a number at all
+    if isinstance(value, float) and not math.isfinite(value):  # nan, inf, 1e999: no number
         raise RecordError(
             "bad-probability", f"probability {raw!r} is not a number", field="probability"
         )
