@@ -143,10 +143,14 @@ def test_a_slow_match_is_given_up_with_a_warning_on_its_row(
 
 
 RE_TEXTS = ["", "a", "Acme Corp", "ACME", "john@GMAIL.com", "x@yahoo.co", "94107", "9410",
-            "straße", "ǅ", "İstanbul", "kelvin \u212a", "ſ", "a\nb", "tab\there", "__", "𝔘"]
+            "straße", "ǅ", "İstanbul", "kelvin \u212a", "ſ", "a\nb", "tab\there", "__", "𝔘",
+            "jose\u0301", "½ price", "x\x1cy", "\u00a0", "a_b-c", "Ⅻ", "٣"]
 RE_PATTERNS = [r"^acme", r"@(gmail|yahoo)\.", r"^\d{5}$", r"\bcorp\b", r"^[a-z]+$", r"ss",
                r"^.$", r"a.b", r"\s", r"\w+", r"[^a-z]", r"k", r"s", r"i", r"(?i)ACME",
-               r"^$", r"\d{4,}", r"[[:alpha:]]", r"(?s)a.b", r"(?m)^b"]
+               r"^$", r"\d{4,}", r"[[:alpha:]]", r"(?s)a.b", r"(?m)^b", r"k+", r"s+\b", r"i+",
+               r"^stra(ss|ß)e?", r"[a-z]+\d*", r"\W+", r"\bİ", r"^\w+$", r"\s+", r"\S+\s*",
+               r"\b\w+\b", r"\B\w+", r"[\w-]+$", r"[^\s]+", r"\d+", r"[]a]+", r"(?a)\w+",
+               r"(?x) \w+ # a word"]
 
 
 @pytest.mark.parametrize("case_sensitive", [False, True])
@@ -165,7 +169,7 @@ def test_guarded_patterns_decide_as_re_does(pattern: str, case_sensitive: bool) 
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet="aAbB1 _.-@ßİ\n", max_size=12),
+@given(st.text(alphabet="aAbB1 _.-@ßİ\n\u0301\u0307½\x1c\u00a0", max_size=12),
        st.sampled_from(RE_PATTERNS), st.booleans())
 def test_guarded_patterns_agree_with_re_on_any_text(text: str, pattern: str, fold: bool) -> None:
     import warnings
@@ -410,3 +414,21 @@ def test_a_slow_guard_regex_warns_on_its_transaction_row(tmp_path: Path, engine:
     (warning,) = slow["warnings"]
     assert warning.startswith("note: the regex '(a{1,9}){1,9}$' took more than 0.25 s")
     assert fast["warnings"] == []
+
+
+@pytest.mark.parametrize("pattern", [r"\w+", r"\W+", r"\s+", r"\S+", r"[\w.]+", r"[\s,]+",
+                                     r"x+\b", r"x+\B"])
+def test_the_guarded_classes_are_res_on_marks_numbers_and_controls(pattern: str) -> None:
+    """regex's own \\w takes combining marks and leaves out ½; its \\s leaves out
+    \\x1c-\\x1f: the guarded patterns read them as re does, on every such character."""
+    import unicodedata
+    guarded, reference = GuardedPattern(pattern), re.compile(pattern)
+    assert guarded.guarded
+    lead = "x" if "b" in pattern.lower() else ""
+    for code in range(0x30000):
+        char = chr(code)
+        if 0xD800 <= code <= 0xDFFF or unicodedata.category(char) not in (
+                "Mn", "Mc", "Me", "No", "Nl", "Cc", "Zs", "Pc", "Lm"):
+            continue
+        text = lead + char
+        assert guarded.search(text) == (reference.search(text) is not None), hex(code)
