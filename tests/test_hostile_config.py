@@ -180,6 +180,13 @@ def test_guarded_patterns_agree_with_re_on_any_text(text: str, pattern: str, fol
     assert GuardedPattern(pattern, flags).search(text) == expected
 
 
+def test_a_regex_nested_past_res_parser_is_bad_regex(write_config: WriteConfig) -> None:
+    pattern = "(" * 2000 + "a" + ")" * 2000
+    folder = configuration(write_config, rules__r_yaml=(
+        "sales_rules:\n  - id: r\n    when:\n      company: {regex: " + quoted(pattern) + "}\n"))
+    assert codes(folder) == ["rules/r.yaml:4:24 bad-regex"]
+
+
 def test_unsafe_reason_never_raises_on_odd_patterns() -> None:
     for pattern in ["(" * 300 + "a" + ")" * 300 + "+", r"(a)(?(1)b|c)+", r"(?<=ab)c+",
                     r"\1?(a)", r"[\d\D]+", r"(?x) a + # comment"]:

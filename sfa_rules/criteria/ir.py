@@ -259,8 +259,9 @@ def _operator(name: str, op: str, arg: Any, path: Path, ctx: CriteriaContext) ->
         flags = 0 if ctx.case_sensitive else re.IGNORECASE
         try:
             pattern = GuardedPattern(arg, flags)
-        except re.error as error:
-            ctx.problem(path, "bad-regex", f"'{name}': bad regex {arg!r}: {error}")
+        except (re.error, RecursionError) as error:  # re's parser recurses per group
+            why = error if isinstance(error, re.error) else "its groups nest too deep"
+            ctx.problem(path, "bad-regex", f"'{name}': bad regex {arg!r}: {why}")
             return NEVER
         unsafe = unsafe_reason(arg, flags)
         if unsafe is not None:
