@@ -33,7 +33,7 @@ import re
 import warnings
 from typing import Any
 
-import regex  # type: ignore[import-untyped]
+import regex
 
 from sfa_rules.criteria.regexsafety import is_plain
 
