@@ -17,8 +17,9 @@ from conftest import WriteConfig
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sfa_rules.api import validate_config as validate
 from sfa_rules.cli.main import main
-from sfa_rules.config.loader import load_config, validate
+from sfa_rules.config.loader import load_config
 from sfa_rules.config.yamlread import load
 from sfa_rules.criteria.regexguard import TIMEOUT, GuardedPattern
 from sfa_rules.criteria.regexsafety import unsafe_reason

@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO, WriteConfig
 
+from sfa_rules.api import validate_config as validate
 from sfa_rules.cli.main import main
 from sfa_rules.config.checks import MAX_PARENTS
-from sfa_rules.config.loader import validate
 from sfa_rules.criteria.depth import MAX_CRITERIA_DEPTH
 from sfa_rules.lifecycle import durable
 
