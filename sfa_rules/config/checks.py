@@ -219,14 +219,17 @@ def parent_cycles(config: Config, sm: SourceMap) -> Iterator[Problem]:
     loop, at the first territory of the loop in file order)."""
     index = {t.id: i for i, t in reversed(list(enumerate(config.territories)))}
     reported: set[str] = set()
+    walked: set[str] = set()  # ids already walked from: a chain is walked once, O(n)
     for territory in config.territories:
         chain: list[str] = []
-        on_chain: set[str] = set()  # the chain's ids: a long chain is walked in O(n)
+        on_chain: set[str] = set()
         current: str | None = territory.id
-        while current is not None and current in index and current not in on_chain:
+        while (current is not None and current in index and current not in on_chain
+               and current not in walked):
             chain.append(current)
             on_chain.add(current)
             current = config.territories[index[current]].parent
+        walked.update(chain)
         if current is None or current not in on_chain:
             continue
         loop = chain[chain.index(current):]
