@@ -58,6 +58,11 @@ Strictly and safely, so that the usual YAML surprises cannot change a rule:
   the keys out. An alias that expands to millions of values is refused (`alias`).
 - A repeated key is an error at the repeat (`duplicate-key`); a syntax error points at
   the line and column where reading stopped (`yaml-syntax`).
+- Numbers are finite: a number past 1.8e308 (the largest float), a whole number
+  included, is `bad-number` (quote it if it is text).
+- Only regular files are read (a symlink to one is fine), of at most 32 MiB each: a
+  FIFO, a device or a directory named `*.yaml` is `not-a-file`, a larger file
+  `file-too-large`.
 """
 
 CRITERIA = """\
@@ -88,8 +93,24 @@ blanks unless `settings.case_sensitive: true`.
 `between`, `gt`, `gte`, `lt` and `lte` compare numbers when the bounds are numbers,
 ISO dates (`YYYY-MM-DD`) when the bounds are dates, text otherwise. A record value that
 is not a number (or not a date) where one is compared gets one warning per record and
-fails the comparison. A missing field fails every operator except `exists: false`,
-`ne` and `not_in`.
+fails the comparison; `inf`, `nan` and `1e999` are not numbers, and a date with an
+impossible time (`2026-01-01T25:99`) is not a date. A missing field fails every
+operator except `exists: false`, `ne` and `not_in`.
+
+Limits, checked by `sfa validate` (so that what validates, runs):
+
+- A regex that can take exponential time is refused (`unsafe-regex`): a repeated group
+  holding a quantifier with nothing that ends each repetition (`(a+)+`, `(\\w+\\s?)*`),
+  or repeated alternatives that can match the same text in several ways (`(a|aa)+`,
+  `(\\w|\\d\\d)+`). `(\\w+\\.)*` and `(ab|ac)+` are fine; so are possessive
+  quantifiers (`a++`) and atomic groups (`(?>...)`). When a run matches a regex, one
+  match may take at most 0.25 s: past that it is given up, the test fails, and the row
+  gets a warning saying so.
+- A criteria block nests at most 50 levels deep, counting each `any`, `all`, `not`,
+  each named rule it refers to (with the rules that one refers to) and each block of
+  several entries: a chain of 25 sales rules that each add a condition to the
+  previous one reaches it (`too-deep`).
+- A territory has at most 20 parents above it (`too-deep`).
 """
 
 LOADER_CODES = [
@@ -100,7 +121,10 @@ LOADER_CODES = [
     ("alias", "an alias to the value that contains it, or aliases that expand too far"),
     ("bad-key", "a mapping key that is not plain text"),
     ("too-deep", "values nested more than 100 levels deep, where they go too deep"),
+    ("bad-number", "a number past 1.8e308, the largest a comparison can use"),
     ("unreadable-file", "a file that cannot be read as UTF-8"),
+    ("not-a-file", "a `*.yaml` name that is a FIFO, a device or a directory, not a file"),
+    ("file-too-large", "a file over 32 MiB"),
     ("no-configuration", "the folder does not exist, or holds no YAML file"),
     ("unknown-key", "a key no model knows, with a did-you-mean"),
     ("missing-key", "a required key, at the mapping that lacks it"),
@@ -111,6 +135,9 @@ LOADER_CODES = [
 CRITERIA_CODES = [
     ("unknown-operator", "an operator that does not exist, with a did-you-mean"),
     ("bad-regex", "a regex that does not compile"),
+    ("unsafe-regex", ("a regex that can take exponential time (nested quantifiers, "
+                      "ambiguous repeated alternatives)")),
+    ("too-deep", "criteria nested more than 50 levels deep, named rules expanded"),
     ("bad-between", "`between` without two bounds, or with low above high"),
     ("unknown-rule", "a named sales rule (`rule:` or `rules:`) that does not exist"),
     ("rule-cycle", "sales rules that refer to each other in a loop"),

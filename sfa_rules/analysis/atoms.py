@@ -175,7 +175,7 @@ class Partition:
                 number = float(shown)
             except ValueError:
                 return 1
-            return 1 if math.isnan(number) else self.locate(number)
+            return self.locate(number) if math.isfinite(number) else 1  # as Facts reads it
         if self.kind == "date":
             day = parse_iso_date(shown)
             return 1 if day is None else self.locate(day)

@@ -19,6 +19,10 @@ from sfa_rules.config.teamchecks import CHECKS as TEAM_CHECKS
 from sfa_rules.config.yamlread import Path
 from sfa_rules.errors import Problem, did_you_mean
 
+# A territory's criteria include its parents', nested one level each: past this many
+# the chain is refused (too-deep) rather than compiled into ever deeper criteria.
+MAX_PARENTS = 20
+
 Check = Callable[[Config, SourceMap], Iterator[Problem]]
 
 
@@ -221,6 +225,29 @@ def parent_cycles(config: Config, sm: SourceMap) -> Iterator[Problem]:
                          f"territory parents form a loop: {' -> '.join(order)}")
 
 
+def parent_depth(config: Config, sm: SourceMap) -> Iterator[Problem]:
+    """``too-deep``: a territory with more than 20 parents above it (its criteria
+    include all of theirs), reported where the chain first goes past the limit."""
+    index = {t.id: i for i, t in reversed(list(enumerate(config.territories)))}
+    ancestors: dict[int, int] = {}
+    for start in range(len(config.territories)):
+        chain: list[int] = []  # walked up until a territory whose count is known
+        current: int | None = start
+        while current is not None and current not in ancestors and current not in chain:
+            chain.append(current)
+            parent = config.territories[current].parent
+            current = index.get(parent) if parent is not None else None
+        above = ancestors.get(current, 0) + 1 if current is not None else 0
+        for i in reversed(chain):  # a parent loop is parent-cycle's: counted once round
+            ancestors[i] = above
+            above += 1
+    for i, count in ancestors.items():
+        if count == MAX_PARENTS + 1:
+            yield sm.problem(("territories", i, "parent"), "too-deep",
+                             f"territory '{config.territories[i].id}' has more than "
+                             f"{MAX_PARENTS} parents above it: the limit is {MAX_PARENTS}")
+
+
 def default_owner(config: Config, sm: SourceMap) -> Iterator[Problem]:
     """``inactive-default-owner``: `assignment.default_owner` is an inactive rep (the
     last resort must be able to receive records)."""
@@ -272,6 +299,7 @@ CHECKS: tuple[Check, ...] = (
     probabilities,
     default_territories,
     parent_cycles,
+    parent_depth,
     default_owner,
     override_targets,
     field_aliases,

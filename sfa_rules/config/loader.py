@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sfa_rules.config import models
+from sfa_rules.config.files import FileRefused, read_text
 from sfa_rules.config.modelerrors import problems_from, shown
 from sfa_rules.config.partial import salvage
 from sfa_rules.config.yamlread import Document, Path, Positions, load
@@ -78,6 +79,9 @@ class SourceMap:
         # Ids of items dropped for their own errors: references to them are not reported
         # again as unknown.
         self.invalid_ids: dict[str, set[str]] = {k: set() for k in models.LIST_KEYS}
+        # Where reading refused a value (a tag, a number too large): it stands as None,
+        # and a type error there would only repeat that problem.
+        self.refused: set[tuple[str, int, int]] = set()
 
     def locate(self, path: Path) -> tuple[str, Path] | None:
         """The file and the path inside it of a merged-configuration path."""
@@ -310,12 +314,14 @@ def load_config(
         file = path.relative_to(root).as_posix()
         sm.files.append(file)
         try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = read_text(path)
+        except (OSError, UnicodeDecodeError, FileRefused) as exc:
             sm.positions[file] = Positions()
-            merger.problems.append(Problem(file, 1, 1, "error", "unreadable-file", str(exc)))
+            code = exc.code if isinstance(exc, FileRefused) else "unreadable-file"
+            merger.problems.append(Problem(file, 1, 1, "error", code, str(exc)))
             continue
         doc = load(text, file)
         sm.positions[file] = doc.positions
+        sm.refused.update((p.file, p.line, p.column) for p in doc.problems)
         merger.add_file(file, doc)
     return merger.config(), sm, sorted(merger.problems)

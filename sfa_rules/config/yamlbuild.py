@@ -5,6 +5,7 @@ docstring): no constructor runs, tags and merge keys are refused, aliases are bo
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -169,7 +170,7 @@ class Builder:
             self.skip(event, get)
         elif event.__class__ is ScalarEvent:
             self.expanded += 1
-            value = scalar(event.value) if event.implicit[0] else event.value
+            value = self.plain(event) if event.implicit[0] else event.value
         elif event.__class__ is SequenceStartEvent:
             self.expanded += 1
             self.enter(event)
@@ -191,6 +192,23 @@ class Builder:
             if anchor.size is None:
                 anchor.size = self.expanded - anchor.start
         return value, spot
+
+    def plain(self, event: Any) -> Any:
+        """A plain scalar's value; a number past 1.8e308 (what a float holds: record
+        values are compared as floats) is a ``bad-number`` problem and None."""
+        try:
+            value = scalar(event.value)
+        except ValueError:  # an int longer than sys.get_int_max_str_digits()
+            value = math.inf
+        if type(value) is int and len(event.value) > 300 and abs(value) > sys.float_info.max:
+            value = math.inf
+        if isinstance(value, float) and not math.isfinite(value):
+            digits = sum(c.isdigit() for c in event.value)
+            self.problem(event.start_mark, "bad-number",
+                         f"a number of {digits} digits is too large (numbers stop at "
+                         "1.8e308); quote it if it is text")
+            return None
+        return value
 
     def mapping(self, head: int, get: Callable[[], Any]) -> tuple[dict[str, Any], Spot]:
         result: dict[str, Any] = {}

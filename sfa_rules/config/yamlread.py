@@ -9,6 +9,8 @@ data and its positions, with our own, narrower typing rules:
 - ``-12``, ``0``, ``94107`` are integers; a leading zero keeps the text (``01234``), and
   so do ``1_000``, ``0x1F`` and ``1e3``.
 - ``-1.5``, ``0.25``, ``10.`` are floats (decimal point, no exponent).
+- A number past 1.8e308 (the largest float), however written, is a ``bad-number``
+  problem: numbers are always finite.
 - ``null``, ``~`` and an empty value are None; everything else is text (``2026-12-20``
   included: a field that expects a date parses it later).
 - Quoted and block (``|``, ``>``) scalars are always text. Mapping keys are always text.
@@ -112,6 +114,11 @@ def _load(text: str, filename: str) -> Document:
             where = f" at {started.line + 1}:{started.column + 1}" if started else ""
             what = f"{exc.problem} ({exc.context}{where})"
         doc.problems.append(Problem(filename, line, column, "error", "yaml-syntax", what))
+        return doc
+    except UnicodeEncodeError as exc:  # a lone surrogate: no text a file can hold
+        line, column = _line_col(text, exc.start)
+        doc.problems.append(Problem(filename, line, column, "error", "yaml-syntax",
+                                    "a lone surrogate character is not text"))
         return doc
     except yaml.YAMLError as exc:  # reader errors: bad bytes / control characters
         position = getattr(exc, "position", None)

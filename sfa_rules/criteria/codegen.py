@@ -70,9 +70,9 @@ class _Builder:
         if op == "prefix":
             prefixes = "(" + ", ".join(self.const(v) for v in value) + ",)"
             return f"((v := {self.read('text', t.field)}) is not None and v.startswith({prefixes}))"
-        if op == "regex":
+        if op == "regex":  # a regexguard.GuardedPattern: a timed-out match warns on f
             return (f"((v := {self.read('text', t.field)}) is not None "
-                    f"and {self.const(value)}.search(v) is not None)")
+                    f"and {self.const(value)}.test(f, {self.const(t.field)}, v))")
         read = self.read(t.kind, t.field)
         if op == "between":
             low, high = value

@@ -20,6 +20,9 @@ from typing import Any
 
 # Field names compare without case and surrounding blanks, always (SPEC §2).
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:$|[T ])")
+# What may follow the date: a time of day (hours, minutes, seconds, a fraction), then
+# anything that is not one more digit (a zone: ``Z``, ``+02:00``, `` UTC``).
+_TIME = re.compile(r"(\d{2})(?::(\d{2})(?::(\d{2})(?:[.,]\d+)?)?)?(?![\d:])")
 _KEY_CACHE_LIMIT = 10_000  # records with ever-new keys must not grow the cache forever
 # Fields the engine itself reads (the record's date and kept owner).
 ENGINE_FIELDS = ("created", "owner")
@@ -55,15 +58,27 @@ def parse_iso_date(text: str) -> str | None:
     """``YYYY-MM-DD`` (optionally followed by a time) as an ISO date string, or None."""
     if not _ISO_DATE.match(text):
         return None
+    if len(text) > 10 and not _valid_time(text[11:]):
+        return None  # 2026-01-01T25:99 is no date
     try:
         return date.fromisoformat(text[:10]).isoformat()
     except ValueError:
         return None
 
 
+def _valid_time(text: str) -> bool:
+    """``text`` starts with a real time of day (``23:59:59`` at most)."""
+    match = _TIME.match(text)
+    if match is None:
+        return False
+    hour, minute, second = (int(part or 0) for part in match.groups())
+    return hour <= 23 and minute <= 59 and second <= 59
+
+
 def is_number(value: object) -> bool:
-    """A YAML/JSON number (booleans are not numbers)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A YAML/JSON number (booleans are not numbers; neither are inf and nan)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and (type(value) is int or math.isfinite(value)))
 
 
 class FactSchema:
@@ -274,10 +289,12 @@ class FactSchema:
             return
         try:
             number = float(shown)
-        except ValueError:
+        except (ValueError, OverflowError):
             facts.warnings.append(f"{name}: '{shown}' is not a number")
             return
-        if math.isnan(number):  # NaN never compares; say so rather than fail silently
+        # NaN never compares, and inf (or 1e999, read as inf) is no amount of anything:
+        # say so rather than compare them.
+        if not math.isfinite(number):
             facts.warnings.append(f"{name}: '{shown}' is not a number")
             return
         facts.num[name] = number

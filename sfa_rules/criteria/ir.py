@@ -14,9 +14,12 @@ from datetime import date
 from typing import Any, Protocol
 
 from sfa_rules.config.models import Config
+from sfa_rules.criteria.depth import MAX_CRITERIA_DEPTH, depth, too_deep_message
 from sfa_rules.criteria.facts import Facts, FactSchema, is_number, parse_iso_date
 from sfa_rules.criteria.nodes import ALWAYS, NEVER, OPERATORS, All, Any_, Node, Not, RuleRef, Test
 from sfa_rules.criteria.predicates import Predicate, compile, paused_gc
+from sfa_rules.criteria.regexguard import GuardedPattern
+from sfa_rules.criteria.regexsafety import unsafe_reason
 from sfa_rules.errors import Problem, did_you_mean
 
 __all__ = [
@@ -78,6 +81,8 @@ class CriteriaContext:
         for i, rule in enumerate(config.sales_rules):
             self._rule_paths.setdefault(rule.id, ("sales_rules", i, "when"))
         self._rules: dict[str, Node] = {}
+        self._depths: dict[str, int] = {}  # rule id -> how deep its criteria nest
+        self._chain_too_deep = False  # a too-deep chain of sales rules was reported
         self._resolving: list[str] = []
         self.fields: set[str] = set()
         self.numbers: set[str] = set()
@@ -90,7 +95,7 @@ class CriteriaContext:
                 if self._rule_paths[rule_id] == path:
                     self.rule(rule_id, path)
             else:
-                self.nodes[path] = parse(block, path, self)
+                self.nodes[path] = self._deep(parse(block, path, self), path, "the criteria")
         for i, territory in enumerate(config.territories):
             for j, rule_id in enumerate(territory.rules):
                 self.rule(rule_id, ("territories", i, "rules", j))
@@ -116,13 +121,34 @@ class CriteriaContext:
             hint = did_you_mean(rule_id, self._rule_paths)
             self.problem(path, "unknown-rule", f"unknown sales rule '{rule_id}'{hint}")
             return NEVER
+        if len(self._resolving) >= MAX_CRITERIA_DEPTH:  # before Python's stack overflows
+            if not self._chain_too_deep:  # one long chain, one problem
+                chain = f"{self._resolving[0]} -> ... -> {rule_id}"
+                self.problem(path, "too-deep", f"sales rules refer to each other more than "
+                             f"{MAX_CRITERIA_DEPTH} deep ({chain}): the limit is "
+                             f"{MAX_CRITERIA_DEPTH}")
+            self._chain_too_deep = True
+            return NEVER
         rule_path = self._rule_paths[rule_id]
         self._resolving.append(rule_id)
         block = self.config.sales_rules[int(rule_path[1])].when
-        node = parse(block, rule_path, self)
+        node = self._deep(parse(block, rule_path, self), rule_path,
+                          f"the criteria of sales rule '{rule_id}'", rule_id)
         self._resolving.pop()
         self._rules[rule_id] = node
         self.nodes[rule_path] = node
+        return node
+
+    def _deep(self, node: Node, path: Path, what: str, rule_id: str | None = None) -> Node:
+        """``node``, with a ``too-deep`` problem when it nests past the limit (once: not
+        again for what refers to a rule already reported)."""
+        found, through = depth(node, self._depths)
+        if rule_id is not None:
+            self._depths[rule_id] = found
+            through = through or self._chain_too_deep
+        if found > MAX_CRITERIA_DEPTH and not through:
+            self.problem(path, "too-deep", too_deep_message(what, found))
+            self._chain_too_deep = self._chain_too_deep or rule_id is not None
         return node
 
     def facts(self, record: Mapping[str, Any]) -> Facts:
@@ -134,6 +160,8 @@ class CriteriaContext:
         the source map knows key positions)."""
         at = getattr(self.sourcemap, "key_at", self.sourcemap.at) if key else self.sourcemap.at
         file, line, column = at(path)
+        if (file, line, column) in getattr(self.sourcemap, "refused", ()):
+            return  # the value was refused when read (a tag, a huge number): said once
         self.problems.append(Problem(file, line, column, "error", code, message))
 
     # -- value normalisation --------------------------------------------------
@@ -228,10 +256,18 @@ def _operator(name: str, op: str, arg: Any, path: Path, ctx: CriteriaContext) ->
     if op == "regex":
         if not isinstance(arg, str):
             return wrong("a regular expression (text)")
+        flags = 0 if ctx.case_sensitive else re.IGNORECASE
         try:
-            pattern = re.compile(arg, 0 if ctx.case_sensitive else re.IGNORECASE)
-        except re.error as error:
-            ctx.problem(path, "bad-regex", f"'{name}': bad regex {arg!r}: {error}")
+            pattern = GuardedPattern(arg, flags)
+        except (re.error, RecursionError) as error:  # re's parser recurses per group
+            why = error if isinstance(error, re.error) else "its groups nest too deep"
+            ctx.problem(path, "bad-regex", f"'{name}': bad regex {arg!r}: {why}")
+            return NEVER
+        unsafe = unsafe_reason(arg, flags)
+        if unsafe is not None:
+            ctx.problem(path, "unsafe-regex", f"'{name}': regex {arg!r} can take exponential "
+                        f"time on some values ({unsafe}); rewrite it without that (for example "
+                        "'(a+)+' as 'a+', '(a|aa)+' as 'a+')")
             return NEVER
         return Test(name, op, pattern)
     if op == "exists":

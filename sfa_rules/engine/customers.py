@@ -44,6 +44,8 @@ def customer_row(
     warnings = list(facts.warnings)
     trace: Trace | None = [] if ctx.explain else None
     existing = ctx.store.get_customer(cid)
+    if existing is not None and blank(record.get("status")):  # a status given: its repair
+        lifecycle.check_known(existing)
     st = _status(ctx, rtype, cid, record, existing, warnings)
     who = _owner(ctx, rtype, record, facts, existing, st.locked, warnings, trace)
     customer = Customer(
@@ -101,6 +103,8 @@ def _owner(
         return _Owner(existing.owner, existing.territory, "known")
     if rules.assigner.applies(rtype):
         picked = rules.assigner.assign(facts, record, ctx.store, ctx.as_of, ctx.explain)
+        # a criteria regex that timed out warns as the facts are matched
+        warnings.extend(w for w in facts.warnings if w not in warnings)
         warnings.extend(picked.skipped)
         ctx.notice(picked.notices)
         if trace is not None and picked.trace:

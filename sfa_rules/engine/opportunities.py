@@ -26,6 +26,8 @@ def opportunity_row(
     previous = store.get_opportunity(oid)
     customer_id = text(record.get("customer")) or (previous.customer if previous else None)
     customer = store.get_customer(customer_id) if customer_id else None
+    if customer is not None:
+        lifecycle.check_known(customer)
     replay = ctx.fingerprint("opportunity", oid, record)
     at = At(source, row, "opportunity", oid)
     if previous is not None and store.seen(APPLIED, replay):

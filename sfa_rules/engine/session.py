@@ -26,6 +26,7 @@ from sfa_rules.engine.transactions import status_change_row, transaction_row
 from sfa_rules.entities import Customer
 from sfa_rules.errors import RecordError
 from sfa_rules.forecast import ForecastItem, ForecastReport, QuotaBook, build
+from sfa_rules.lifecycle.opportunities import unknown_in_state
 from sfa_rules.state import Store, encode_lines
 
 __all__ = ["BATCH_ROWS", "Session"]
@@ -247,19 +248,26 @@ class Session:
                 where[decision.id] = (decision.source or "records", decision.row)
         settings, hierarchy = self.engine.config.forecast, self.engine.hierarchy
         report = build(
-            self._forecast_items(where), by=by, period=period,  # type: ignore[arg-type]
+            self._forecast_items(where, failed), by=by, period=period,  # type: ignore[arg-type]
             weighted=settings.weighted, minimum_probability=settings.minimum_probability,
             hierarchy=hierarchy, quotas=QuotaBook(self.engine.config.quotas, hierarchy),
         )
         return notes.into(report), failed
 
-    def _forecast_items(self, where: Mapping[str, tuple[str, int | None]]) -> Iterator[ForecastItem]:
+    def _forecast_items(self, where: Mapping[str, tuple[str, int | None]],
+                        failed: list[Decision]) -> Iterator[ForecastItem]:
         statuses = self.engine.opportunity_statuses
         customers: dict[str, Customer | None] = {}
         for o in self.store.all_opportunities():
             status = statuses.get(o.status)
-            if status is None:
-                continue  # a status the configuration no longer has
+            if status is None:  # a status the configuration no longer has: not counted
+                source, row = where.get(o.id, ("state", None))
+                error = RecordError("unknown-opportunity-status", unknown_in_state(
+                    f"opportunity {o.id!r}", o.status, "opportunity_statuses",
+                    "or send the opportunity with a configured status"), field="status")
+                failed.append(Decision(source, row, "opportunity", o.id, customer=o.customer,
+                                       status=o.status, error=error.to_dict()))
+                continue
             customer = None
             if o.customer is not None:
                 if o.customer not in customers:

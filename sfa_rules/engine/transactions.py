@@ -64,6 +64,7 @@ def transaction_row(
     event: str | None = rules.lifecycle.event_for(rtype)
     tid = required(record, "id")
     customer = ctx.known_customer(record)
+    rules.lifecycle.check_known(customer)
     fired = None
     before = customer.status
     warnings = list(rules.ctx.facts(record).warnings)

@@ -118,6 +118,11 @@ class OpportunityRules:
                 raw, self._statuses, self._folded, self._fold, "unknown-opportunity-status", "status"
             )
         if previous is not None:
+            if previous.status not in self._statuses:
+                raise RecordError("unknown-opportunity-status", unknown_in_state(
+                    f"opportunity {previous.id!r}", previous.status, "opportunity_statuses",
+                    "or give the row a status",
+                ), field="status")
             return previous.status
         if self._first is not None:
             return self._first
@@ -207,6 +212,13 @@ def check_expected_close(raw: Any) -> str | None:
     )
 
 
+def unknown_in_state(what: str, status: str, section: str, repair: str) -> str:
+    """The message for a status in the state that the configuration lacks."""
+    return (f"{what} has the status {status!r} in the state, which this configuration does "
+            f"not define (the state was written under another configuration): add {status!r} "
+            f"back to {section}, {repair}")
+
+
 def parse_probability(raw: Any) -> float | int | None:
     """A record's own probability, or None when absent; ``bad-probability`` if unreadable."""
     if blank(raw):
@@ -226,7 +238,11 @@ def parse_probability(raw: Any) -> float | int | None:
             ) from None
         if value.is_integer():
             value = int(value)
-    if math.isnan(value) or not 0 <= value <= 100:
+    if isinstance(value, float) and not math.isfinite(value):  # nan, inf, 1e999: no number
+        raise RecordError(
+            "bad-probability", f"probability {raw!r} is not a number", field="probability"
+        )
+    if not 0 <= value <= 100:
         raise RecordError(
             "bad-probability", f"probability {raw!r} is outside 0-100", field="probability"
         )

@@ -42,6 +42,7 @@ from sfa_rules.lifecycle.opportunities import (
     OpportunityRules,
     fold_index,
     resolve_id,
+    unknown_in_state,
 )
 from sfa_rules.lifecycle.transitions import (
     GuardView,
@@ -156,6 +157,16 @@ class Lifecycle:
     def resolve_status(self, status: Any) -> str:
         """The configured status id ``status`` names, or ``unknown-status``."""
         return resolve_id(status, self._statuses, self._folded, self._fold, "unknown-status", "status")
+
+    def check_known(self, customer: Customer) -> None:
+        """``unknown-status``: the state holds a status for ``customer`` that this
+        configuration does not define (written under another configuration). Nothing
+        about the customer can be decided then but a manual change (its repair)."""
+        if customer.status not in self._statuses:
+            raise RecordError("unknown-status", unknown_in_state(
+                f"customer {customer.id!r}", customer.status, "statuses",
+                "or move the customer to a configured status with a status_change row",
+            ), field="status")
 
     def new_customer(self, record_type: str, status: Any) -> tuple[str, tuple[str, ...]]:
         """The status of a new lead / prospect / customer row, and its warnings."""

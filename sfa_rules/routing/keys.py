@@ -18,6 +18,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from sfa_rules.criteria.nodes import All, Any_, Node, Not, RuleRef, Test
 
@@ -143,7 +144,7 @@ def range_prefixes(low: str, high: str) -> frozenset[str]:
     return frozenset([common]) if common else frozenset()
 
 
-def regex_prefix(pattern: re.Pattern[str]) -> str | None:
+def regex_prefix(pattern: Any) -> str | None:
     """The literal text every string the pattern finds starts with (``^acme\\d`` ->
     "acme"), folded as record text is when the pattern ignores case; None when there
     is none or the pattern is not plainly anchored (no ``^``, ``|``, multiline...)."""
