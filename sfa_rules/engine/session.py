@@ -247,11 +247,14 @@ class Session:
             elif decision.type == "opportunity" and decision.id is not None:
                 where[decision.id] = (decision.source or "records", decision.row)
         settings, hierarchy = self.engine.config.forecast, self.engine.hierarchy
+        rows_failed = len(failed)
         report = build(
             self._forecast_items(where, failed), by=by, period=period,  # type: ignore[arg-type]
             weighted=settings.weighted, minimum_probability=settings.minimum_probability,
             hierarchy=hierarchy, quotas=QuotaBook(self.engine.config.quotas, hierarchy),
         )
+        for decision in failed[rows_failed:]:  # the state's opportunities of a status no
+            notes.add(decision)                 # longer configured: errors of the report
         return notes.into(report), failed
 
     def _forecast_items(self, where: Mapping[str, tuple[str, int | None]],
