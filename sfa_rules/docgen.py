@@ -31,9 +31,9 @@ a dot are skipped). Without `--config`, `sfa` uses `./rules` and `./territories`
 the current directory has either, else the default configuration shipped in the package
 (the repository's own `rules/` and `territories/`). List sections (`sales_rules`,
 `statuses`, `opportunity_statuses`, `reps`, `territories`, `imports`, `quotas`) are
-concatenated in file order; a mapping section (`settings`, `assignment`, `lifecycle`, `forecast`) may appear
-in one file only. Every key below is checked: an unknown key is an error with a
-did-you-mean.
+concatenated in file order; a mapping section (`settings`, `assignment`, `lifecycle`,
+`forecast`, `matching`) may appear in one file only. Every key below is checked: an
+unknown key is an error with a did-you-mean.
 
 ## How YAML is read
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +37,26 @@ class Opportunity:
     amount: str | None = None  # as written in the record (the forecast parses it)
     expected_close: str | None = None  # as written in the record
     seq: int = 0  # change counter: higher = more recently changed (ties in `follow`)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchEntry:
+    """What matching remembers of one lead, prospect or customer (SPEC §19): its key
+    values, the index keys it is found under, and what ranks it among customers that
+    share a key."""
+
+    id: str
+    values: Mapping[str, str] = field(default_factory=dict)  # kind -> normalised value
+    keys: tuple[str, ...] = ()  # the index keys it is listed under ("a:company:acme", ...)
+    created: str | None = None  # ISO date: the earliest `created` its rows gave
+    activity: str | None = None  # ISO date: the latest date its rows and transactions gave
+    seq: int = 0  # order in which the state first knew it
+
+
+class MatchRef(NamedTuple):
+    """What ranks a record found under an index key (a `MatchEntry` without its keys)."""
+
+    id: str
+    seq: int
+    created: str | None
+    activity: str | None

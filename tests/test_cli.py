@@ -24,16 +24,18 @@ from sfa_rules.cli.main import main
 from sfa_rules.lifecycle import durable as lifecycle_durable
 
 GOLDEN = CASES / "cli"
-EXAMPLES = ("examples/leads.csv", "examples/opportunities.csv",
+EXAMPLES = ("examples/customers.csv", "examples/leads.csv", "examples/opportunities.csv",
             "examples/estimates.csv", "examples/sales_orders.csv")
 CONFIG = ("--config", str(REPO))
 
 # SPEC §8: the keys of every decision, in order; transaction rows add customer and
-# customer_status, opportunity rows also forecast.
+# customer_status, opportunity rows also forecast; a lead matched to an account adds
+# account after assigned_by, a merged duplicate merged_from after id (SPEC §19).
 BASE_KEYS = ["source", "row", "type", "id", "owner", "territory", "assigned_by", "status",
              "stage", "probability", "previous_status", "transition", "event", "warnings",
              "error"]
 EXTRA_KEYS = {
+    "customer": set(),
     "lead": set(),
     "opportunity": {"customer", "customer_status", "forecast"},
     "estimate": {"customer", "customer_status"},
@@ -114,6 +116,9 @@ def test_dry_run_keys_are_spec_8_in_order(examples_run: Result) -> None:
     for d in examples_run.jsonl():
         seen.add(d["type"])
         extra = EXTRA_KEYS[d["type"]]
+        if d.get("account") is not None:
+            assert list(d)[list(d).index("assigned_by") + 1] == "account"
+            extra = extra | {"account"}
         assert set(d) - set(BASE_KEYS) == extra, d
         assert [k for k in d if k not in extra] == BASE_KEYS
         assert d["error"] is None
@@ -141,6 +146,10 @@ README_FACTS = [
     ("L-1029", "sales.manager", "unassigned-pool", "territory:unassigned-pool"),
     ("L-1030", "sales.manager", "unassigned-pool", "territory:unassigned-pool"),
     ("L-1037", "sales.manager", "unassigned-pool", "territory:unassigned-pool"),
+    ("L-1041", "emily.chen", "us-east", "account:C-9001"),
+    ("L-1042", "carla.diaz", "unassigned-pool", "account:C-9002"),
+    ("L-1043", "luis.perez", "canada", "account:C-9003"),
+    ("L-1044", "ana.gomez", "us-west", "territory:us-west"),
 ]
 
 
@@ -181,7 +190,7 @@ def test_explain_flag_adds_a_trace_to_every_decision() -> None:
     plain = sfa("dry-run", *EXAMPLES, *CONFIG).jsonl()
     assert [{k: v for k, v in d.items() if k != "trace"} for d in rows] == plain
     (l1015,) = [d for d in rows if d["id"] == "L-1015"]
-    assert [s["step"] for s in l1015["trace"]][:1] == ["override"]
+    assert [s["step"] for s in l1015["trace"]][:2] == ["account", "override"]
     as_csv = sfa("dry-run", "examples/leads.csv", "--explain", "--format", "csv", *CONFIG)
     table = list(csv.DictReader(io.StringIO(as_csv.out)))
     assert list(table[0])[-1] == "trace" and json.loads(table[0]["trace"])
@@ -202,7 +211,7 @@ def test_out_file_holds_what_stdout_would(tmp_path: Path, fmt: str) -> None:
     assert to_file.out == ""
     assert out.read_text(encoding="utf-8").replace("\r\n", "\n") == \
         to_stdout.out.replace("\r\n", "\n")
-    assert "40 rows" in to_file.err
+    assert "44 rows" in to_file.err
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary left behind
 
 
@@ -238,7 +247,7 @@ def _unreadable(tmp_path: Path) -> str:
 
 
 EXIT_CODES: list[tuple[str, list[str], int, str]] = [
-    ("ok", ["examples/leads.csv"], 0, "40 rows: 40 decided"),
+    ("ok", ["examples/leads.csv"], 0, "44 rows: 44 decided"),
     ("bad-row", ["{bad_row}"], 1, "leads.csv:2: missing-field"),
     ("invalid-config", ["examples/leads.csv", "--config", "{broken}"], 1,
      "reps.yaml:3:5: error:"),
@@ -465,7 +474,7 @@ def test_state_show_lists_rotations_and_loads(tmp_path: Path) -> None:
     assert territories[-1] == "unassigned-pool" and "us-west" in territories
     assert all(list(r) == ["territory", "distribution", "next", "rotation"]
                for r in shown["rotations"])
-    assert sum(shown["loads"].values()) == 39  # 40 leads, one of them LEAD-Dead (closed)
+    assert sum(shown["loads"].values()) == 43  # 44 leads, one of them LEAD-Dead (closed)
     table = sfa("state", "show", "--state", state, *CONFIG)
     assert table.code == 0 and table.out.startswith("territory")
 
@@ -570,7 +579,10 @@ def test_explain_prints_the_decisions_and_traces_of_that_id() -> None:
     assert found[0]["id"] == "L-1015" and found[0]["owner"] == "emily.chen"
     assert all("L-1015" in (d["id"], d.get("customer")) for d in found)
     steps = found[0]["trace"]
-    assert steps[0]["step"] == "override" and steps[0]["matched"] is False
+    assert steps[0] == {"step": "account", "matched": False,
+                        "why": "no known customer with email_domain 'biscayne-travel.example', "
+                               "company 'biscayne travel'"}
+    assert steps[1]["step"] == "override" and steps[1]["matched"] is False
     assert any("john.smith" in json.dumps(s) and "away" in json.dumps(s) for s in steps)
 
 
@@ -684,7 +696,9 @@ def test_diff_reports_only_the_changed_rows(two_configs: tuple[Path, Path]) -> N
     changed = r.jsonl()
     canada = [d for d in sfa("dry-run", *EXAMPLES, "--config", str(base)).jsonl()
               if d["territory"] == "canada"]
-    assert len(canada) == 5  # L-1022..L-1024, and L-1023's opportunity and sales order
+    # C-9003, L-1022..L-1024, L-1043 (matched to the account C-9003: its territory), and
+    # L-1023's opportunity and sales order
+    assert len(canada) == 7
     assert [(d["source"], d["row"], d["id"]) for d in changed] == \
         [(d["source"], d["row"], d["id"]) for d in canada]
     for row in changed:
@@ -692,7 +706,7 @@ def test_diff_reports_only_the_changed_rows(two_configs: tuple[Path, Path]) -> N
         assert list(row["before"]) == ["owner", "territory", "status", "probability", "error"]
         assert row["before"]["territory"] == "canada"
         assert row["after"] == {**row["before"], "territory": "canada-east"}
-    assert r.err.splitlines() == ["69 rows, 5 changed", "territory canada -> canada-east: 5"]
+    assert r.err.splitlines() == ["76 rows, 7 changed", "territory canada -> canada-east: 7"]
 
 
 @pytest.mark.parametrize(("same", "flag", "code"), [
@@ -705,7 +719,7 @@ def test_diff_exit_code(two_configs: tuple[Path, Path], same: bool, flag: bool, 
     r = sfa(*args, *(["--exit-code"] if flag else []))
     assert r.code == code
     if same:
-        assert r.out == "" and r.err.splitlines() == ["40 rows, 0 changed"]
+        assert r.out == "" and r.err.splitlines() == ["44 rows, 0 changed"]
 
 
 def test_diff_leaves_the_state_byte_identical(tmp_path: Path, two_configs: tuple[Path, Path]) -> None:
@@ -729,7 +743,7 @@ DIFF_EDITS = {
     # (file, old text, new text): the summary of `sfa diff examples/leads.csv`
     "territory-renamed": (
         [("territories/north-america.yaml", "- id: canada\n", "- id: canada-east\n")],
-        ["40 rows, 3 changed", "territory canada -> canada-east: 3"],
+        ["44 rows, 4 changed", "territory canada -> canada-east: 4"],
     ),
     "no-default-owner-and-pool-rep-inactive": (
         [("rules/assignment.yaml", "  default_owner: {rep: sales.manager}\n", ""),
@@ -737,7 +751,7 @@ DIFF_EDITS = {
           "email: sales.manager@example.com\n    active: false")],
         # L-1029, L-1030 (latam full), L-1037, L-1038 (no territory) lose their owner;
         # the territory reported is then the first matching one (latam)
-        ["40 rows, 4 changed", "owner sales.manager -> (none): 4",
+        ["44 rows, 4 changed", "owner sales.manager -> (none): 4",
          "territory unassigned-pool -> latam: 2"],
     ),
 }
@@ -765,7 +779,7 @@ def test_diff_table_format(two_configs: tuple[Path, Path]) -> None:
             "--format", "table")
     lines = r.out.splitlines()
     assert lines[0].split() == ["source:row", "id", "field", "before", "after"]
-    assert len(lines) == 4 and all("canada-east" in line for line in lines[1:])
+    assert len(lines) == 5 and all("canada-east" in line for line in lines[1:])
 
 
 # -- validate, schema -------------------------------------------------------------------

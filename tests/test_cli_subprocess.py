@@ -17,7 +17,7 @@ from pathlib import Path
 from conftest import CASES, REPO
 
 SFA = [shutil.which("sfa")] if shutil.which("sfa") else [sys.executable, "-m", "sfa_rules"]
-EXAMPLES = ("examples/leads.csv", "examples/opportunities.csv",
+EXAMPLES = ("examples/customers.csv", "examples/leads.csv", "examples/opportunities.csv",
             "examples/estimates.csv", "examples/sales_orders.csv")
 
 
@@ -41,12 +41,12 @@ def test_apply_then_state_show(tmp_path: Path) -> None:
                "--config", str(REPO))
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
-    assert len(out.read_text(encoding="utf-8").splitlines()) == 40
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 44
     assert done.stderr.rstrip().endswith(f"(applied to {state})")
     shown = run("state", "show", "--state", state, "--format", "json", "--config", str(REPO))
     assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)
-    assert sum(data["loads"].values()) == 39  # LEAD-Dead L-1039 is not open
+    assert sum(data["loads"].values()) == 43  # LEAD-Dead L-1039 is not open
     assert {r["territory"] for r in data["rotations"] if r["rotation"]} >= {"us-west", "us-east"}
 
 

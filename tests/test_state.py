@@ -461,7 +461,7 @@ def test_apply_persists_across_reopen(tmp_path: Path) -> None:
         assert s.rotations() == {"us-west": {"last": "ana"}}
         assert s.loads() == {"ana": 1}
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # at rest
     db.close()
 

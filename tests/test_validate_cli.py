@@ -145,7 +145,7 @@ def test_schema_is_the_json_schema_of_a_file() -> None:
     schema = json.loads(out)
     assert set(schema["properties"]) == {
         "settings", "sales_rules", "assignment", "statuses", "lifecycle",
-        "opportunity_statuses", "forecast", "reps", "territories", "imports", "quotas",
+        "opportunity_statuses", "forecast", "matching", "reps", "territories", "imports", "quotas",
     }
     assert schema["additionalProperties"] is False
     # Aliases, as written in the YAML.

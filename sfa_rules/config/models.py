@@ -15,6 +15,7 @@ from pydantic import BeforeValidator, Field
 
 from sfa_rules.config.base import Id, IdList, Model, _as_list
 from sfa_rules.config.imports import Import
+from sfa_rules.config.matching import Matching
 
 Stage = Literal["lead", "prospect", "customer"]
 StageList = Annotated[list[Stage], BeforeValidator(_as_list)]
@@ -283,6 +284,7 @@ class ConfigFile(Model):
     lifecycle: Lifecycle | None = Field(None, description="Defaults, transitions, manual changes.")
     opportunity_statuses: list[OpportunityStatus] | None = Field(None, description="Opportunity stages.")
     forecast: Forecast | None = Field(None, description="Forecast options.")
+    matching: Matching | None = Field(None, description="Account matching and duplicate leads.")
     reps: list[Rep] | None = Field(None, description="Sales reps.")
     territories: list[Territory] | None = Field(None, description="Territories.")
     imports: list[Import] | None = Field(None, description="How the files of an export read (normally in `rules/imports.yaml`).")
@@ -303,6 +305,7 @@ class Config(Model):
     lifecycle: Lifecycle = Field(Lifecycle())
     opportunity_statuses: tuple[OpportunityStatus, ...] = ()
     forecast: Forecast = Field(Forecast())
+    matching: Matching = Field(Matching())
     reps: tuple[Rep, ...] = ()
     territories: tuple[Territory, ...] = ()
     imports: tuple[Import, ...] = ()

@@ -1,5 +1,6 @@
-"""Customer rows (leads, prospects, customers; SPEC §4, §6): the status of a new or known
-customer, and its owner (kept, or assigned through overrides and territories)."""
+"""Customer rows (leads, prospects, customers; SPEC §4, §6, §19): the status of a new or
+known customer, and its owner (kept, known, a matched account's, or assigned through
+overrides and territories); a duplicate lead flagged, merged or refused."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class _Owner(NamedTuple):
     owner: str | None
     territory: str | None
     assigned_by: str | None
+    account: str | None = None  # the known customer a new lead matched (SPEC §19)
 
 
 def customer_row(
@@ -44,6 +46,7 @@ def customer_row(
     warnings = list(facts.warnings)
     trace: Trace | None = [] if ctx.explain else None
     existing = ctx.store.get_customer(cid)
+    cid, existing, merged_from = _duplicates(ctx, rtype, cid, record, existing, warnings, trace)
     if existing is not None and blank(record.get("status")):  # a status given: its repair
         lifecycle.check_known(existing)
     st = _status(ctx, rtype, cid, record, existing, warnings)
@@ -63,7 +66,26 @@ def customer_row(
         previous_status=st.previous if st.transition else None,
         transition=st.transition, warnings=tuple(warnings),
         trace=tuple(trace) if trace is not None else None,
+        account=who.account, merged_from=merged_from,
     )
+
+
+def _duplicates(
+    ctx: RowContext, rtype: str, cid: str, record: Mapping[str, Any],
+    existing: Customer | None, warnings: list[str], trace: Trace | None,
+) -> tuple[str, Customer | None, str | None]:
+    """A lead row's duplicate check (SPEC §19): the id it is decided under, that
+    record, and the row's own id when it is merged into a known record."""
+    matcher = ctx.rules.matcher
+    if matcher is None or rtype != "lead":
+        return cid, existing, None
+    screened = matcher.screen(cid, record, existing is not None, ctx.store)
+    warnings.extend(screened.warnings)
+    if trace is not None and screened.trace:
+        trace.append(screened.trace)
+    if screened.merge_into is None:
+        return cid, existing, None
+    return screened.merge_into, ctx.store.get_customer(screened.merge_into), cid
 
 
 def _status(
@@ -93,7 +115,8 @@ def _owner(
     ctx: RowContext, rtype: str, record: Mapping[str, Any], facts: Facts,
     existing: Customer | None, locked: bool, warnings: list[str], trace: Trace | None,
 ) -> _Owner:
-    """A known customer keeps its owner (unless reassigned and not locked); else the
+    """A known customer keeps its owner (unless reassigned and not locked); else a new
+    lead matching a known customer takes its owner (unless it keeps its own); else the
     assigner picks one for the types it assigns; else the row's own owner is kept."""
     rules = ctx.rules
     if existing is not None and not (ctx.reassign and not locked):
@@ -102,6 +125,12 @@ def _owner(
                           "territory": existing.territory})
         return _Owner(existing.owner, existing.territory, "known")
     if rules.assigner.applies(rtype):
+        matched = None
+        if rules.matcher is not None and existing is None and rtype == "lead":  # SPEC §19
+            matched = rules.matcher.account(record, facts.original.get("owner"), ctx.store, trace)
+        if matched is not None:
+            return _Owner(matched.owner, matched.territory, f"account:{matched.customer}",
+                          matched.customer)
         picked = rules.assigner.assign(facts, record, ctx.store, ctx.as_of, ctx.explain)
         # a criteria regex that timed out warns as the facts are matched
         warnings.extend(w for w in facts.warnings if w not in warnings)

@@ -19,7 +19,10 @@ _OUTCOMES_LIMIT = 4_096
 
 
 class Decision(NamedTuple):
-    """One decision per input row; ``to_dict()`` is SPEC §8's JSON, keys in order.
+    """One decision per input row; ``to_dict()`` is SPEC §8's JSON, keys in order,
+    with ``account`` (after ``assigned_by``) on a lead matched to a known customer and
+    ``merged_from`` (after ``id``) on a duplicate merged into a known record (SPEC §19):
+    both only when they have a value.
 
     A named tuple: immutable and typed like a frozen dataclass, and four times cheaper
     to make, which counts at a million rows.
@@ -44,6 +47,8 @@ class Decision(NamedTuple):
     customer_status: str | None = None  # transaction rows only
     forecast: str | None = None  # opportunity rows only
     trace: tuple[dict[str, Any], ...] | None = None  # with explain only
+    account: str | None = None  # a lead matched to a known customer (SPEC §19)
+    merged_from: str | None = None  # a duplicate lead merged into the known record
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Decision:
@@ -57,7 +62,8 @@ class Decision(NamedTuple):
     def to_json(self) -> str:
         """``to_dict()`` as compact JSON text (UTF-8 kept as is), built fast: a million
         rows share a few thousand outcomes, so only the row's own values are encoded."""
-        if self.trace is not None or self.error is not None or self.type in TRANSACTION_TYPES:
+        if (self.trace is not None or self.error is not None or self.type in TRANSACTION_TYPES
+                or self.account is not None or self.merged_from is not None):
             return _encode(self.to_dict())
         outcome = (*self[4:14], type(self.probability))  # 0 == 0.0, but not as JSON
         tail = _OUTCOMES.get(outcome)
@@ -78,12 +84,16 @@ class Decision(NamedTuple):
             "type": self.type,
             "id": self.id,
         }
+        if self.merged_from is not None:
+            out["merged_from"] = self.merged_from
         if self.type in TRANSACTION_TYPES:
             out["customer"] = self.customer
             out["customer_status"] = self.customer_status
         out["owner"] = self.owner
         out["territory"] = self.territory
         out["assigned_by"] = self.assigned_by
+        if self.account is not None:
+            out["account"] = self.account
         out["status"] = self.status
         out["stage"] = self.stage
         out["probability"] = self.probability

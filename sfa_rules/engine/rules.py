@@ -15,6 +15,7 @@ from sfa_rules.config.teams import Hierarchy
 from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.errors import Problem
 from sfa_rules.lifecycle.statuses import EngineName, Lifecycle
+from sfa_rules.matching.matcher import Matcher
 from sfa_rules.routing.assignment import Assigner
 from sfa_rules.routing.territories import TerritoryIndex
 
@@ -68,6 +69,11 @@ class Rules:
             o.id: o for o in config.opportunity_statuses
         }
         self.hierarchy = Hierarchy(config.reps)  # managers, teams, rep names (SPEC §17)
+        matching = config.matching
+        self.matcher = (  # SPEC §19; None: no matching section
+            Matcher(matching, self.lifecycle.stage, self.assigner.keep_existing_owner)
+            if matching.accounts or matching.duplicates else None
+        )
 
     def close(self) -> None:
         """Free the lifecycle evaluator."""

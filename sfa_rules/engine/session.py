@@ -151,14 +151,22 @@ class Session:
         assert rtype is not None
         try:
             if rtype in CUSTOMER_TYPES:
-                return customer_row(ctx, source, row, rtype, record)
-            if rtype == "opportunity":
-                return opportunity_row(ctx, source, row, record)
-            if rtype == "status_change":
-                return status_change_row(ctx, source, row, record)
-            return transaction_row(ctx, source, row, rtype, record)
+                decision = customer_row(ctx, source, row, rtype, record)
+            elif rtype == "opportunity":
+                decision = opportunity_row(ctx, source, row, record)
+            elif rtype == "status_change":
+                decision = status_change_row(ctx, source, row, record)
+            else:
+                decision = transaction_row(ctx, source, row, rtype, record)
         except RecordError as exc:
             return self._failed(source, row, rtype, record, exc)
+        matcher = ctx.rules.matcher
+        if matcher is not None:  # the keys and dates matching ranks by (SPEC §19)
+            matcher.remember(
+                rtype, record, decision.id if rtype in CUSTOMER_TYPES else decision.customer,
+                decision.stage, decision.owner, ctx.as_of, ctx.store,
+            )
+        return decision
 
     def _canonical(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
         """The record with canonical field names (``settings.fields`` aliases, case and

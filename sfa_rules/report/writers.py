@@ -75,6 +75,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "error_code",
     "error_message",
     "error_field",
+    "account",  # SPEC §19, last so that the columns before keep their places
+    "merged_from",
 )
 TABLE_COLUMNS: tuple[str, ...] = (
     "row",
@@ -175,6 +177,8 @@ class CsvWriter:
             error.get("code"),
             error.get("message"),
             error.get("field"),
+            get("account"),
+            get("merged_from"),
         ]
         if self._explain:
             trace = get("trace")

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from sfa_rules.entities import Customer, Opportunity
+from sfa_rules.state.sqlite_matches import SQLiteMatches
 from sfa_rules.state.sqlite_parts import (
     PUT_JOURNAL,
     SCHEMA_VERSION,
@@ -63,7 +64,7 @@ __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 _FOREVER = 7 * 24 * 3600.0  # "no limit" for SQLite's busy timeout (an int of ms inside)
 
 
-class SQLiteStore(SQLiteRecords):
+class SQLiteStore(SQLiteMatches, SQLiteRecords):
     """The state in an SQLite file (see the module docstring for the design).
 
     ``SQLiteStore(path, dry_run=False)``: an apply run; creates the file on first use,
@@ -162,8 +163,8 @@ class SQLiteStore(SQLiteRecords):
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN IMMEDIATE")
-            if db.execute("PRAGMA user_version").fetchone()[0] == 0:
-                create_schema(db)
+            if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                create_schema(db)  # a new file, or an older version's migration
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.OperationalError as e:
             db.close()
@@ -309,11 +310,17 @@ class SQLiteStore(SQLiteRecords):
         version: int = self._db.execute("PRAGMA base.data_version").fetchone()[0]
         return version
 
+    def _flush(self) -> None:
+        """The buffers of records and of match entries into the open transaction."""
+        super()._flush()
+        self._flush_matches()
+
     @state_errors
     def rollback(self) -> None:
         """Drop every write since the last commit."""
         self._customers, self._opportunities, self._buffered_of = {}, {}, {}
         self._seen = set()
+        self._drop_matches()
         self._counters.rollback()
         if self._overlaid:
             self._db.execute("ROLLBACK TO batch")

@@ -22,7 +22,7 @@ from urllib.parse import quote
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.state.store import StateError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the matching index (match_records, match_keys; SPEC §19)
 
 # Customers and opportunities are small rows looked up by id: WITHOUT ROWID keeps
 # them in one B-tree (a rowid table adds a second one for the id), about 40% off each
@@ -44,6 +44,11 @@ CREATE TABLE IF NOT EXISTS {db}.loads (rep TEXT PRIMARY KEY, open INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS {db}.journal (
     run_key TEXT NOT NULL, rows_done INTEGER NOT NULL, decisions BLOB NOT NULL,
     PRIMARY KEY (run_key, rows_done));
+CREATE TABLE IF NOT EXISTS {db}.match_records (
+    id TEXT PRIMARY KEY, seq INTEGER NOT NULL, created TEXT, activity TEXT,
+    data TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS {db}.match_keys (
+    key TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (key, id)) WITHOUT ROWID;
 """
 TABLES = {"customers", "opportunities", "seen", "rotations", "loads", "journal"}
 CUSTOMER_COLUMNS = "id, status, owner, territory, owner_locked, fields"
@@ -58,7 +63,9 @@ PUT_JOURNAL = "INSERT OR REPLACE INTO main.journal VALUES (?, ?, ?)"
 
 def create_schema(db: sqlite3.Connection, schema: str = "main") -> None:
     """The tables, one statement at a time: inside the caller's transaction (which
-    ``executescript`` would commit first)."""
+    ``executescript`` would commit first). Every statement is ``IF NOT EXISTS``: on a
+    state of an older schema version it adds what that version lacked (the migration;
+    nothing else changes between versions)."""
     for statement in SCHEMA.format(db=schema).split(";"):
         if statement.strip():
             db.execute(statement)
@@ -87,6 +94,15 @@ class Bloom:
         a, b = h & self._mask, (h >> 32) & self._mask
         self._bits[a >> 3] |= 1 << (a & 7)
         self._bits[b >> 3] |= 1 << (b & 7)
+
+    def add_many(self, keys: Iterable[str], salt: int) -> None:
+        """``add`` of many keys in one call (the loop without a call per key)."""
+        bits, mask = self._bits, self._mask
+        for key in keys:
+            h = hash(key) ^ salt
+            a, b = h & mask, (h >> 32) & mask
+            bits[a >> 3] |= 1 << (a & 7)
+            bits[b >> 3] |= 1 << (b & 7)
 
     def __call__(self, key: str, salt: int) -> bool:
         h = hash(key) ^ salt
@@ -123,6 +139,15 @@ def build_bloom(db: sqlite3.Connection, src: str) -> Bloom:
     for type, id in db.execute(f"SELECT type, id FROM {src}.seen"):
         bloom.add(type + "\0" + id, SEEN)
     return bloom
+
+
+def has_matches(db: sqlite3.Connection, src: str) -> bool:
+    """Does the state in schema ``src`` have the matching tables (schema version 2)?
+    A version 1 state read by a dry run has none until an apply migrates it."""
+    found = db.execute(
+        f"SELECT count(*) FROM {src}.sqlite_master WHERE name IN ('match_records', 'match_keys')"
+    ).fetchone()[0]
+    return bool(found == 2)
 
 
 def customer_from_row(row: tuple[Any, ...]) -> Customer:
@@ -333,6 +358,7 @@ def copy_overlay(
         PUT_OPPORTUNITY, overlay.execute(f"SELECT {OPPORTUNITY_COLUMNS} FROM main.opportunities")
     )
     target.executemany(PUT_SEEN, overlay.execute("SELECT type, id FROM main.seen"))
+    copy_matches(overlay, target)
     target.executemany("DELETE FROM main.journal WHERE run_key = ?", ((k,) for k in finished))
     target.executemany(
         PUT_JOURNAL, overlay.execute("SELECT run_key, rows_done, decisions FROM main.journal")
@@ -344,3 +370,24 @@ def copy_overlay(
     )
     target.execute("DELETE FROM main.loads")
     target.executemany("INSERT INTO main.loads VALUES (?, ?)", loads.items())
+
+
+def copy_matches(overlay: sqlite3.Connection, target: sqlite3.Connection) -> None:
+    """The overlay's match entries replace the target's, index keys included."""
+    for id, seq, created, activity, data in overlay.execute(
+        "SELECT id, seq, created, activity, data FROM main.match_records"
+    ):
+        old = target.execute("SELECT data FROM main.match_records WHERE id = ?", (id,)).fetchone()
+        if old is not None:
+            target.executemany(
+                "DELETE FROM main.match_keys WHERE key = ? AND id = ?",
+                ((key, id) for key in json.loads(old[0])["keys"]),
+            )
+        target.execute(
+            "INSERT OR REPLACE INTO main.match_records VALUES (?, ?, ?, ?, ?)",
+            (id, seq, created, activity, data),
+        )
+    target.executemany(
+        "INSERT OR IGNORE INTO main.match_keys VALUES (?, ?)",
+        overlay.execute("SELECT key, id FROM main.match_keys"),
+    )

@@ -23,7 +23,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from sfa_rules.entities import Customer, Opportunity
+from sfa_rules.entities import Customer, MatchEntry, MatchRef, Opportunity
+from sfa_rules.state.matches import MemoryMatches
 
 __all__ = [
     "MemoryStore",
@@ -51,6 +52,10 @@ class Store(Protocol):
     def all_opportunities(self) -> Iterator[Opportunity]: ...
     def seen(self, type: str, id: str) -> bool: ...
     def mark_seen(self, type: str, id: str) -> None: ...
+    def get_match(self, id: str) -> MatchEntry | None: ...
+    def put_match(self, entry: MatchEntry, old: MatchEntry | None) -> None: ...
+    def find_match(self, key: str) -> list[MatchRef]: ...
+    def match_seq(self) -> int: ...
     def get_rotation(self, tid: str) -> dict[str, Any] | None: ...
     def set_rotation(self, tid: str, data: Mapping[str, Any]) -> None: ...
     def reset_rotation(self, tid: str) -> None: ...
@@ -216,7 +221,7 @@ class CountedStore:
         return self._counters.loads()
 
 
-class MemoryStore(CountedStore):
+class MemoryStore(MemoryMatches, CountedStore):
     """The whole state in dictionaries: for `decide`, small sessions and tests.
 
     Uncommitted writes are undone from an undo log on `rollback()` or `close()`.
@@ -230,6 +235,7 @@ class MemoryStore(CountedStore):
         self._journal: dict[str, dict[int, bytes]] = {}
         self._counters = Counters({}, {})
         self._undo: list[tuple[str, Any, Any]] = []  # (kind, key, previous value or _MISSING)
+        self._init_matches()
         self._closed = False
 
     # customers and opportunities
@@ -320,6 +326,8 @@ class MemoryStore(CountedStore):
                 self._set_opportunity(key, self._opportunities[key], previous)
             elif kind == "seen":
                 self._seen.discard(key)
+            elif kind == "match":
+                self._undo_match(key, previous)
             else:  # journal
                 run_key, rows_done = key
                 if previous is _MISSING:

@@ -1,0 +1,1 @@
+"""Lead-to-account matching and duplicate leads (SPEC §19): keys, and the matcher."""
