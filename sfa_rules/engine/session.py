@@ -232,12 +232,20 @@ class Session:
                 failed.append(decision)
             elif decision.type == "opportunity" and decision.id is not None:
                 where[decision.id] = (decision.source or "records", decision.row)
+        return self.rollup(where, by=by, period=period), failed
+
+    def rollup(
+        self, where: Mapping[str, tuple[str, int | None]], *, by: str = "owner",
+        period: str = "quarter",
+    ) -> ForecastReport:
+        """The forecast of every opportunity the session's store holds now (the rows
+        processed so far included); ``where`` names the file and row of an opportunity
+        id for messages (the others say ``state``)."""
         settings = self.engine.config.forecast
-        report = build(
+        return build(
             self._forecast_items(where), by=by, period=period,  # type: ignore[arg-type]
             weighted=settings.weighted, minimum_probability=settings.minimum_probability,
         )
-        return report, failed
 
     def _forecast_items(self, where: Mapping[str, tuple[str, int | None]]) -> Iterator[ForecastItem]:
         statuses = self.engine.opportunity_statuses
