@@ -3,9 +3,9 @@
 ``progress_for(files)`` gives a wrapper of the row iterator, or None when no progress
 is shown: it is shown when stderr is a terminal and the input is large, and always
 with ``--progress`` (``progress_option``, which every command that reads records takes;
-it is kept in the click context, so the commands need no parameter for it). A line says the rows read, the rate, the time elapsed and,
-when the inputs are files whose rows can be counted up front, the percentage done and
-the time left::
+it is kept in the click context, so the commands need no parameter for it). A line
+says the rows read, the rate, the time elapsed and, when the inputs are files whose
+rows can be counted up front, the percentage done and the time left::
 
     120,000 rows  41,250 rows/s  0:00:02 elapsed  12%  0:00:21 left
 
