@@ -271,8 +271,8 @@ def diff(
     # otherwise meet a missing file first).
     old_rows: Iterable[InputRow] = read_rows(files, type_, old_engine, import_id)
     new_rows: Iterable[InputRow] = read_rows(files, type_, new_engine, import_id)
-    if wrap_rows is not None:
-        old_rows, new_rows = wrap_rows(iter(old_rows)), wrap_rows(iter(new_rows))
+    if wrap_rows is not None:  # one side: both read the same rows, in step
+        old_rows = wrap_rows(iter(old_rows))
     with old_engine, new_engine, \
             session_for(old_engine, files, open_store(state, dry_run=True), as_of=as_of,
                         reassign=reassign) as old, \

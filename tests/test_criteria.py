@@ -120,11 +120,46 @@ def test_explain_lists_failing_tests() -> None:
     facts = ctx.facts({"country": "US", "state": "NV", "employees": "n/a",
                        "industry": "Government"})
     assert pred.explain(facts) == [
-        {"field": "state", "op": "in", "expected": ["ca", "or"], "actual": "nv"},
+        {"field": "state", "op": "in", "expected": ["CA", "OR"], "actual": "NV"},
         {"field": "employees", "op": "gte", "expected": 500, "actual": "n/a"},
-        {"field": "industry", "op": "not", "expected": {"industry": {"eq": "government"}},
-         "actual": {"industry": "government"}},
+        {"field": "industry", "op": "not", "expected": {"industry": {"eq": "Government"}},
+         "actual": {"industry": "Government"}},
     ]
+
+
+# SPEC §20: a trace shows the values as the record and the rule file wrote them
+# (not folded), through aliases and nested objects.
+WRITTEN_CASES = [
+    ("folded-text", {"country": ["CO", "PE", "EC"]}, {"country": " AR "},
+     {"field": "country", "op": "in", "expected": ["CO", "PE", "EC"], "actual": "AR"}),
+    ("alias", {"country": "US"}, {"Billing Country": "Mexico"},
+     {"field": "country", "op": "eq", "expected": "US", "actual": "Mexico"}),
+    ("nested", {"address.country": {"ne": "Ca"}}, {"address": {"Country": "CA"}},
+     {"field": "address.country", "op": "ne", "expected": "Ca", "actual": "CA"}),
+    ("number-as-written", {"employees": {"between": [10, 50]}}, {"employees": 7},
+     {"field": "employees", "op": "between", "expected": [10, 50], "actual": 7}),
+    ("zero", {"employees": {"gt": 0}}, {"employees": 0},
+     {"field": "employees", "op": "gt", "expected": 0, "actual": 0}),
+    ("text-number", {"employees": {"gte": 1000}}, {"employees": " 420 "},
+     {"field": "employees", "op": "gte", "expected": 1000, "actual": "420"}),
+    ("boolean", {"vip": "yes"}, {"vip": False},
+     {"field": "vip", "op": "eq", "expected": "yes", "actual": False}),
+    ("date", {"created": {"gte": "2026-01-01"}}, {"created": "2025-12-31"},
+     {"field": "created", "op": "gte", "expected": "2026-01-01", "actual": "2025-12-31"}),
+    ("missing", {"zip": {"prefix": "94"}}, {"country": "US"},
+     {"field": "zip", "op": "prefix", "expected": ["94"], "actual": None}),
+    ("regex", {"email": {"regex": "@Acme\\."}}, {"email": "X@beta.example"},
+     {"field": "email", "op": "regex", "expected": "@Acme\\.", "actual": "X@beta.example"}),
+]
+
+
+@pytest.mark.parametrize("when, record, failure", [c[1:] for c in WRITTEN_CASES],
+                         ids=[c[0] for c in WRITTEN_CASES])
+def test_explain_shows_values_as_written(when: dict[str, Any], record: dict[str, Any],
+                                         failure: dict[str, Any]) -> None:
+    ctx = territory_ctx(when, {"fields": {"country": ["Billing Country"]}})
+    pred = compile(ctx.node(("territories", 0, "when")))
+    assert pred.explain(ctx.facts(record), ctx.schema) == [failure]
 
 
 def test_named_rule_parsed_once_and_shared() -> None:

@@ -293,3 +293,33 @@ def test_switched_off_feature_never_fires_and_says_so(engine: str, tmp_path: Pat
             steps = {step["id"]: step for step in result.trace}
             assert steps[listener]["why"] == f"feature off: settings.{feature} is false"
         assert lc.fire("invoice.created", {}, lead, []).transition == "sale-makes-customer"
+
+
+@pytest.mark.parametrize("engine", ["native", "durable"])
+def test_a_guard_trace_shows_values_as_written(tmp_path: Path, engine: str) -> None:
+    """SPEC §20: the event record's and the customer's values as they wrote them, the
+    rule's as the rule file did (an alias and a nested customer field included)."""
+    config = {"files": {"rules/settings.yaml": "settings:\n  fields:\n    amount: [Amount]\n",
+                        "rules/lifecycle.yaml": """
+statuses:
+  - {id: PROSPECT-Open, stage: prospect, probability: 20}
+  - {id: CUSTOMER-Won, stage: customer, probability: 100}
+lifecycle:
+  defaults: {customer: CUSTOMER-Won}
+  transitions:
+    - {id: big-bank, on: [invoice.created], to: CUSTOMER-Won,
+       when: {customer.industry: [Banking, Insurance], amount: {gte: 1000}}}
+"""}}
+    if engine == "durable" and not lifecycle_durable.available():
+        pytest.skip("durable-rules is not installed")
+    cfg, ctx = load(write_config(config, tmp_path), strict=False)
+    customer = Customer("P", "PROSPECT-Open", fields={"Industry": " Retail "})
+    with Lifecycle(cfg, ctx, engine=engine) as lc:
+        result = lc.fire("invoice.created", {"Amount": "50"}, customer, [], explain=True)
+    assert result.trace is not None
+    (step,) = result.trace
+    assert step["why"] == [
+        {"field": "customer.industry", "op": "in", "expected": ["Banking", "Insurance"],
+         "actual": "Retail"},
+        {"field": "amount", "op": "gte", "expected": 1000, "actual": "50"},
+    ]

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sfa_rules.engine.decision import Decision
+from sfa_rules.report.summary import warning_code
 from sfa_rules.report.writers import (
     CSV_COLUMNS,
     CsvWriter,
@@ -225,15 +226,17 @@ def test_csv_reads_back_cell_for_cell(
 
 
 def test_table_golden() -> None:
+    """The table shows each row's warnings (SPEC §20), ``-`` when it has none."""
     assert render("table", DECISIONS) == (
         "row  type         id      owner      territory  assigned_by        status    "
-        "probability  error\n"
+        "probability  warnings                                              error\n"
         "  2  lead         L-1001  ana.gomez  us-west    territory:us-west  LEAD-New  "
-        "         0%  -\n"
+        "         0%  -                                                     -\n"
         "  7  opportunity  O-17    ana.gomez  us-west    known              Proposal  "
-        "        50%  -\n"
+        "        50%  amount is missing: counted as 0; close date, missing  -\n"
         "  3  lead         -       -          -          -                  -         "
-        "          -  missing-field: the row has no 'id'\n"
+        "          -  -                                                     "
+        "missing-field: the row has no 'id'\n"
     )
 
 
@@ -251,16 +254,16 @@ def test_table_sizes_columns_from_the_first_rows_then_streams() -> None:
     lines = stream.getvalue().splitlines()
     assert lines[:3] == lines_after_sample
     assert lines == [
-        "row  type  id    owner         territory  assigned_by   status    probability  error",
-        "  2  lead  L-1   ana.gomez     us-west    territory:u…  LEAD-New           0%  -",
-        "  2  lead  L-22  a.very.long…  us-west    territory:u…  LEAD-New           0%  -",
-        "  2  lead  L-3…  x y           us-west    territory:u…  LEAD-New           0%  -",
+        "row  type  id    owner         territory  assigned_by   status    probability  warnings  error",
+        "  2  lead  L-1   ana.gomez     us-west    territory:u…  LEAD-New           0%  -         -",
+        "  2  lead  L-22  a.very.long…  us-west    territory:u…  LEAD-New           0%  -         -",
+        "  2  lead  L-3…  x y           us-west    territory:u…  LEAD-New           0%  -         -",
     ]
 
 
 def test_table_without_rows_is_its_header() -> None:
     assert render("table", []) == (
-        "row  type  id  owner  territory  assigned_by  status  probability  error\n"
+        "row  type  id  owner  territory  assigned_by  status  probability  warnings  error\n"
     )
 
 
@@ -393,6 +396,7 @@ def test_summary_golden() -> None:
         "assigned to owner: ana.gomez 2, (unassigned) 1, carla.diaz 1\n"
         "assigned how: kept 1, override 1, territory 1, unassigned 1\n"
         "transitions: manual 1, opportunity-makes-prospect 1\n"
+        "warnings: other 2\n"
         "errors: missing-field 1\n"
         "  leads.csv:3: missing-field: the row has no 'id'\n"
         "notice: rotation of territory 'us-west' restarted: its members changed"
@@ -426,3 +430,22 @@ def test_summary_stays_short() -> None:
         "  leads.csv:14: missing-field: the row has no 'id'",
         "  … and 2 more",
     ]
+
+
+# The summary counts warnings by code (SPEC §20): "code: message", or the criteria's
+# unreadable values (SPEC §3), whose text names the field.
+WARNING_CODES = [
+    ("no-customer: opportunity O-1 has no customer: no lifecycle event", "no-customer"),
+    ("skipped-members: territory latam: no eligible member (x inactive)", "skipped-members"),
+    ("already-applied: this row of this input was applied before", "already-applied"),
+    ("duplicate-of:L-1: the same email as L-1", "duplicate-of"),
+    ("employees: 'n/a' is not a number", "not-a-number"),
+    ("created: '03/02/2026' is not a date (YYYY-MM-DD)", "not-a-date"),
+    ("something else", "other"),
+    ("state: CA", "other"),  # a field name is not a code
+]
+
+
+@pytest.mark.parametrize(("text", "code"), WARNING_CODES, ids=[c for _, c in WARNING_CODES])
+def test_warning_code(text: str, code: str) -> None:
+    assert warning_code(text) == code

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import click
 
-from sfa_rules.cli import decide, diff, explain, forecast, inspect, schema, state, validate
+from sfa_rules.cli import (
+    decide, diff, explain, forecast, inspect, report, schema, state, validate,
+)
 from sfa_rules.cli.safety import SafeGroup
 
 
@@ -21,7 +23,7 @@ def main() -> None:
 
 for _command in (validate.command, schema.command, decide.dry_run_command,
                  decide.apply_command, explain.command, forecast.command, diff.command,
-                 inspect.command, state.group):
+                 inspect.command, report.command, state.group):
     main.add_command(_command)
 
 __all__ = ["main"]

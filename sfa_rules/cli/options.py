@@ -1,9 +1,9 @@
 """What the commands share: options, the mapping of library errors to exit codes,
-the progress counter (SPEC §10). Only ``sfa_rules.cli`` imports click."""
+the progress line (``progress_for``, from :mod:`cli.progress`) (SPEC §10). Only
+``sfa_rules.cli`` imports click."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,15 +14,14 @@ from typing import Any, NoReturn, TypeVar, overload
 import click
 
 from sfa_rules.api import UnknownTerritory
+from sfa_rules.cli.progress import progress_for as progress_for  # the commands take it here
+from sfa_rules.cli.progress import progress_option
 from sfa_rules.errors import ConfigError, EngineUnavailable
-from sfa_rules.records.imports import split_source
-from sfa_rules.records.readers import InputError, InputRow
+from sfa_rules.records.readers import InputError
 from sfa_rules.report.writers import OutputError
 from sfa_rules.state.store import StateError
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-PROGRESS_BYTES = 5_000_000  # inputs smaller than this finish before a progress bar helps
 
 CONFIG_HELP = ("Configuration folder (holding rules/ and territories/). Default: ./rules and "
                "./territories when the current folder has them, else the shipped configuration.")
@@ -75,6 +74,7 @@ def record_options(func: F | None = None, *, files_required: bool = True) -> Any
         click.option("--lifecycle-engine", "lifecycle_engine", default="auto",
                      type=click.Choice(["auto", "durable", "native"]), show_default=True,
                      help="Run transitions on durable-rules or the built-in evaluator."),
+        progress_option,
     )):
         func = option(func)
     return func
@@ -110,28 +110,3 @@ def reported() -> Iterator[None]:
 def default_format(fmt: str | None, other: str = "jsonl") -> str:
     """``--format`` when given, else ``table`` on a terminal and ``other`` elsewhere."""
     return fmt or ("table" if sys.stdout.isatty() else other)
-
-
-def progress_for(files: tuple[str, ...]) -> Callable[[Iterator[InputRow]], Iterator[InputRow]] | None:
-    """The row counter for large inputs read with stderr on a terminal, else None."""
-    if not sys.stderr.isatty() or sum(_size(f) for f in files) < PROGRESS_BYTES:
-        return None
-    return _progress
-
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(split_source(path)[0])
-    except OSError:
-        return 0
-
-
-def _progress(rows: Iterator[InputRow]) -> Iterator[InputRow]:
-    """A row counter on stderr (a terminal only): large inputs take a while."""
-    n = 0
-    for n, row in enumerate(rows, 1):
-        if n % 50_000 == 0:
-            click.echo(f"\r{n:,} rows…", err=True, nl=False)
-        yield row
-    if n >= 50_000:
-        click.echo("\r" + " " * 24 + "\r", err=True, nl=False)

@@ -124,6 +124,24 @@ class FactSchema:
         key = field_key(name)
         return self._names.get(key, key)
 
+    def written(self, record: Mapping[str, Any], name: str, prefix: str = "") -> object:
+        """The value ``record`` holds for the canonical field ``name`` as it wrote it
+        (text trimmed, not folded; numbers and booleans as they are; the last non-empty
+        one, as ``fill`` reads it), None when it has none: what traces show. Not for the
+        per-record path: it walks the keys."""
+        found: object = None
+        for raw, value in record.items():
+            full = prefix + field_key(str(raw))
+            if isinstance(value, Mapping):
+                if name.startswith(full + "."):
+                    inner = self.written(value, name, full + ".")
+                    found = found if inner is None else inner
+            elif value is not None and self.canonical(full) == name:
+                shown = value if isinstance(value, (int, float)) else (
+                    value.strip() if isinstance(value, str) else _shown(value))
+                found = found if shown == "" else shown
+        return found
+
     def _learn(self, cache_key: str, raw: object, prefix: str) -> _Spec | None:
         if len(self._keys) >= _KEY_CACHE_LIMIT:
             self._keys.clear()

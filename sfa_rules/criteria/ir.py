@@ -247,12 +247,15 @@ def _operator(name: str, op: str, arg: Any, path: Path, ctx: CriteriaContext) ->
         return NEVER
 
     if op in ("eq", "ne"):
-        return Test(name, op, ctx.text(arg)) if _scalar(arg) else wrong("a single value")
+        if not _scalar(arg):
+            return wrong("a single value")
+        return Test(name, op, ctx.text(arg), written=_as_written(arg))
     if op in ("in", "not_in", "prefix"):
         items = arg if isinstance(arg, list) else [arg]
         if not items or not all(_scalar(item) for item in items):
             return wrong("a value or a list of values")
-        return Test(name, op, tuple(ctx.text(item) for item in items))
+        return Test(name, op, tuple(ctx.text(item) for item in items),
+                    written=tuple(_as_written(item) for item in items))
     if op == "regex":
         if not isinstance(arg, str):
             return wrong("a regular expression (text)")
@@ -279,7 +282,7 @@ def _operator(name: str, op: str, arg: Any, path: Path, ctx: CriteriaContext) ->
             return wrong("a number, a date or a text")
         kind, bound = _bound(arg, ctx)
         _note_kind(name, kind, ctx)
-        return Test(name, op, bound, kind)
+        return Test(name, op, bound, kind, written=_as_written(arg))
     hint = did_you_mean(op, OPERATORS)
     ctx.problem(path, "unknown-operator", f"'{name}': unknown operator '{op}'{hint}", key=True)
     return NEVER
@@ -301,7 +304,18 @@ def _between(name: str, arg: Any, path: Path, ctx: CriteriaContext) -> Node:
         ctx.problem(path, "bad-between", f"'{name}': between low bound {arg[0]!r} exceeds high bound {arg[1]!r}")
         return NEVER
     _note_kind(name, kind_lo, ctx)
-    return Test(name, "between", (low, high), kind_lo)
+    return Test(name, "between", (low, high), kind_lo, written=tuple(_as_written(x) for x in arg))
+
+
+def _as_written(value: Any) -> Any:
+    """A rule file's value as a trace shows it: numbers as numbers, the rest as text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
 
 
 def _bound(value: Any, ctx: CriteriaContext) -> tuple[str, Any]:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 __all__ = [
@@ -26,13 +27,15 @@ class Test:
     ``value`` is normalised: folded text (eq, ne), a tuple of folded texts (in, not_in,
     prefix), a compiled pattern (regex), a bool (exists), a bound or a (low, high) pair
     (between, gt, ...). ``kind`` says how ordered operators compare: "number", "date"
-    (ISO strings) or "text".
+    (ISO strings) or "text". ``written`` is the value as the rule file wrote it, for
+    traces only (it takes no part in comparisons, equality or hashing).
     """
 
     field: str
     op: str
     value: Any
     kind: str = "text"
+    written: Any = dataclass_field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

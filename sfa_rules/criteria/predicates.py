@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sfa_rules.criteria.codegen import generate
-from sfa_rules.criteria.facts import Facts
+from sfa_rules.criteria.facts import Facts, FactSchema
 from sfa_rules.criteria.nodes import ALWAYS, NEVER, All, Any_, Node, Not, RuleRef, Test
 
 Test_ = Callable[[Facts], bool]
@@ -44,7 +44,9 @@ def paused_gc() -> Iterator[None]:
 
 
 def shown(test: Test) -> Any:
-    """The expected value of a test, as a trace shows it."""
+    """The expected value of a test, as a trace shows it: as the rule file wrote it."""
+    if test.written is not None:
+        return list(test.written) if isinstance(test.written, tuple) else test.written
     if test.op == "regex":
         return test.value.pattern
     if isinstance(test.value, tuple):
@@ -70,11 +72,30 @@ class Predicate:
     def __call__(self, facts: Facts) -> bool:
         return self.test(facts)
 
-    def explain(self, facts: Facts) -> list[dict[str, Any]]:
-        """The failing tests (empty when the predicate holds)."""
+    def explain(self, facts: Facts, schema: FactSchema | None = None) -> list[dict[str, Any]]:
+        """The failing tests (empty when the predicate holds), with ``actual`` as the
+        record wrote it (``schema`` resolves aliased and nested names; without it a
+        field is found by its own name)."""
         if self._explain is None:
             self._explain = _compile(self.node)[1]
-        return self._explain(facts)
+        failures = self._explain(facts)
+        for failure in failures:
+            actual = failure["actual"]
+            if isinstance(actual, dict):
+                failure["actual"] = {name: _written(facts, name, schema) for name in actual}
+            elif actual is not None:
+                failure["actual"] = _written(facts, failure["field"], schema)
+        return failures
+
+
+def _written(facts: Facts, name: str, schema: FactSchema | None) -> object:
+    """The record's own value of a field (text trimmed, not folded), None when absent."""
+    if name not in facts.text:
+        return None
+    if schema is None:
+        schema = FactSchema()  # no aliases: a field is found by its own name
+    found = schema.written(facts.record, name)
+    return facts.text[name] if found is None else found
 
 
 def compile(node: Node) -> Predicate:

@@ -254,16 +254,27 @@ class Session:
                 failed.append(decision)
             elif decision.type == "opportunity" and decision.id is not None:
                 where[decision.id] = (decision.source or "records", decision.row)
-        settings, hierarchy = self.engine.config.forecast, self.engine.hierarchy
         rows_failed = len(failed)
-        report = build(
-            self._forecast_items(where, failed), by=by, period=period,  # type: ignore[arg-type]
-            weighted=settings.weighted, minimum_probability=settings.minimum_probability,
-            hierarchy=hierarchy, quotas=QuotaBook(self.engine.config.quotas, hierarchy),
-        )
+        report = self.rollup(where, by=by, period=period, failed=failed)
         for decision in failed[rows_failed:]:  # the state's opportunities of a status no
             notes.add(decision)                 # longer configured: errors of the report
         return notes.into(report), failed
+
+    def rollup(
+        self, where: Mapping[str, tuple[str, int | None]], *, by: str = "owner",
+        period: str = "quarter", failed: list[Decision] | None = None,
+    ) -> ForecastReport:
+        """The forecast of every opportunity the session's store holds now (the rows
+        processed so far included); ``where`` names the file and row of an opportunity
+        id for messages (the others say ``state``). The state's opportunities whose
+        status the configuration no longer has are appended to ``failed``."""
+        settings, hierarchy = self.engine.config.forecast, self.engine.hierarchy
+        return build(
+            self._forecast_items(where, [] if failed is None else failed),
+            by=by, period=period,  # type: ignore[arg-type]
+            weighted=settings.weighted, minimum_probability=settings.minimum_probability,
+            hierarchy=hierarchy, quotas=QuotaBook(self.engine.config.quotas, hierarchy),
+        )
 
     def _forecast_items(self, where: Mapping[str, tuple[str, int | None]],
                         failed: list[Decision]) -> Iterator[ForecastItem]:

@@ -109,6 +109,7 @@ class Lifecycle:
         self._manual = config.lifecycle.manual
         self._transitions = compile_transitions(config, self._compile_guard)
         self._make_facts: Callable[[Mapping[str, Any]], Any] = criteria_ctx.facts
+        self._schema = criteria_ctx.schema  # for traces: values as the record wrote them
         self.evaluator: TransitionEvaluator = self._evaluator(engine)
         self.engine: str = self.evaluator.name  # "native" | "durable": what runs
 
@@ -278,7 +279,8 @@ class Lifecycle:
         )
         trace: tuple[dict[str, Any], ...] | None = None
         if explain:
-            chosen, steps = explain_transitions(self._transitions, event, current, rank, view)
+            chosen, steps = explain_transitions(self._transitions, event, current, rank, view,
+                                                self._schema)
             trace = tuple(steps)
             picked = self.evaluator.pick(event, current, rank, view)
             assert picked is chosen, "the evaluator and its explanation disagree"

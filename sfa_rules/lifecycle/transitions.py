@@ -28,7 +28,7 @@ class Predicate(Protocol):
 
     def __call__(self, facts: Any) -> bool: ...
 
-    def explain(self, facts: Any) -> list[dict[str, Any]]: ...
+    def explain(self, facts: Any, schema: Any = None) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,13 +206,15 @@ class NativeTransitions:
 
 
 def explain_transitions(
-    transitions: Sequence[CompiledTransition], event: str, status: str, rank: int, view: GuardView
+    transitions: Sequence[CompiledTransition], event: str, status: str, rank: int, view: GuardView,
+    schema: Any = None,
 ) -> tuple[CompiledTransition | None, list[dict[str, Any]]]:
     """The same choice as ``NativeTransitions.pick``, with why each transition failed.
 
     One trace entry per transition tried in file order, up to the one that fires, shaped
     like assignment's: ``{"step": "transition", "id", "matched", "why"}`` where ``why``
-    is a sentence, or for a guard the failing tests ``{field, op, expected, actual}``.
+    is a sentence, or for a guard the failing tests ``{field, op, expected, actual}``
+    (``schema``, the criteria's ``FactSchema``, finds the values as the record wrote them).
     """
     trace: list[dict[str, Any]] = []
     for t in transitions:
@@ -242,7 +244,7 @@ def explain_transitions(
             entry["why"] = f"lower stage: target {target!r} is of a lower stage"
             continue
         if t.guard is not None and not view.guard(t):
-            entry["why"] = t.guard.explain(view.facts)  # the failing tests, as assignment's
+            entry["why"] = t.guard.explain(view.facts, schema)  # the failing tests, as assignment's
             continue
         entry["matched"] = True
         entry["to"] = target

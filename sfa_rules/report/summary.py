@@ -7,6 +7,7 @@ rows as for ten million.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -14,11 +15,26 @@ from typing import Any
 from sfa_rules.engine.decision import Decision
 from sfa_rules.errors import Problem
 
-__all__ = ["ASSIGNED_TYPES", "Summary", "problem_summary"]
+__all__ = ["ASSIGNED_TYPES", "Summary", "problem_summary", "warning_code"]
 
 ASSIGNED_TYPES = frozenset({"lead", "prospect", "customer"})  # the rows that get an owner
 TOP = 8  # names shown per line; the rest are counted
 ERROR_EXAMPLES = 5  # record errors shown with their file and row
+# A warning is "code: message" (``no-customer: ...``, ``duplicate-of:L-1: ...``); the
+# criteria's unreadable values say "field: 'x' is not a number" (SPEC §3).
+_CODED = re.compile(r"([a-z]+(?:-[a-z]+)+)(?::\S*)?(?:: |$)")
+_UNREADABLE = (("is not a number", "not-a-number"), ("is not a date (YYYY-MM-DD)", "not-a-date"))
+
+
+def warning_code(text: str) -> str:
+    """The stable code of a decision's warning (``other`` when it has none)."""
+    match = _CODED.match(text)
+    if match:
+        return match.group(1)
+    for ending, code in _UNREADABLE:
+        if text.endswith(ending):
+            return code
+    return "other"
 
 
 class Summary:
@@ -38,6 +54,7 @@ class Summary:
         self.methods: Counter[str] = Counter()  # how: territory, override, kept, ...
         self.transitions: Counter[str] = Counter()  # transition id -> rows
         self.warnings = 0
+        self.warning_codes: Counter[str] = Counter()  # warning code -> warnings
         self.notices: list[str] = []
         self.error_examples: list[str] = []
 
@@ -46,6 +63,8 @@ class Summary:
         self.rows += 1
         if decision.warnings:
             self.warnings += len(decision.warnings)
+            for warning in decision.warnings:
+                self.warning_codes[warning_code(warning)] += 1
         error = decision.error
         if error:
             code = str(error.get("code"))
@@ -85,6 +104,8 @@ class Summary:
             lines.append("assigned how: " + _top(self.methods, ""))
         if self.transitions:
             lines.append("transitions: " + _top(self.transitions, ""))
+        if self.warning_codes:
+            lines.append("warnings: " + _top(self.warning_codes, ""))
         if errors:
             lines.append("errors: " + _top(self.errors, ""))
             lines.extend(f"  {example}" for example in self.error_examples)

@@ -24,7 +24,8 @@ Choices the SPEC leaves open, written down here:
   (``--csv-raw``) writes every value as it is, for programs rather than spreadsheets.
 - Table: for a person, not a parser: a subset of the columns, aligned from the widths
   of the first ``TABLE_SAMPLE_ROWS`` rows (so memory stays flat), long values cut with
-  ``…``, null shown as ``-``, probabilities as ``75%``, errors as ``code: message``.
+  ``…``, null shown as ``-``, probabilities as ``75%``, errors as ``code: message``,
+  warnings as their texts joined with ``"; "`` (``-`` when none).
 """
 
 from __future__ import annotations
@@ -87,10 +88,12 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "assigned_by",
     "status",
     "probability",
+    "warnings",
     "error",
 )
 TABLE_SAMPLE_ROWS = 200  # rows buffered to size the table's columns
-TABLE_MAX_WIDTH = 32  # a column's widest; the error column gets twice that
+TABLE_MAX_WIDTH = 32  # a column's widest; the error and warnings columns get twice that
+_WIDE = frozenset({"error", "warnings"})
 _RIGHT_ALIGNED = frozenset({"row", "probability"})
 
 # Built once: json.dumps with options builds a new encoder on every call.
@@ -204,7 +207,7 @@ class TableWriter:
         del explain  # a trace does not fit a table; --format jsonl shows it
         self._stream = stream
         self._sample_rows = sample_rows
-        self._max = {c: max_width * 2 if c == "error" else max_width for c in TABLE_COLUMNS}
+        self._max = {c: max_width * 2 if c in _WIDE else max_width for c in TABLE_COLUMNS}
         self._pending: list[list[str]] | None = []
         self._widths: list[int] = []
 
@@ -257,6 +260,9 @@ def _table_cells(decision: Mapping[str, Any]) -> list[str]:
             cells.append(f"{value}%")
         elif name == "error":
             cells.append(f"{value.get('code')}: {value.get('message')}")
+        elif name == "warnings":
+            text = "; ".join(" ".join(_warning_text(w).split()) for w in value)
+            cells.append(text or "-")
         else:
             cells.append(" ".join(str(value).split()))  # a newline would break the table
     return cells

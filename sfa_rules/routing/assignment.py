@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from sfa_rules.config.models import Config, Rep
-from sfa_rules.criteria.facts import Facts
+from sfa_rules.criteria.facts import Facts, FactSchema
 from sfa_rules.criteria.predicates import compile
 from sfa_rules.routing.distribution import last_position, least_loaded, weighted
 from sfa_rules.routing.territories import CompiledTerritory, DateLike, TerritoryIndex, iso_day
@@ -192,7 +192,7 @@ class Assigner:
             if not pred.test(facts):
                 if trace is not None:
                     trace.append({"step": "override", "id": oid, "matched": False,
-                                  "why": pred.explain(facts)})
+                                  "why": pred.explain(facts, self.index.ctx.schema)})
                 continue
             entry: dict[str, Any] = {"step": "override", "id": oid, "matched": True}
             if trace is not None:
@@ -254,7 +254,7 @@ class Assigner:
         first_id: str | None = None
         load = store.open_count
         for t in self.index.tried():
-            entry = _tried(t, facts, today)
+            entry = _tried(t, facts, today, self.index.ctx.schema)
             trace.append(entry)
             if entry["matched"]:
                 first_id = first_id or t.id
@@ -372,7 +372,7 @@ class Assigner:
         return out
 
 
-def _tried(t: CompiledTerritory, facts: Facts, day: str) -> dict[str, Any]:
+def _tried(t: CompiledTerritory, facts: Facts, day: str, schema: FactSchema) -> dict[str, Any]:
     """A trace entry for one territory tried: matched, or why not."""
     entry: dict[str, Any] = {"step": "territory", "id": t.id}
     if not t.active:
@@ -380,7 +380,7 @@ def _tried(t: CompiledTerritory, facts: Facts, day: str) -> dict[str, Any]:
     if not t.in_effect(day):
         window = f"{t.start or '...'} to {t.end or '...'}"
         return {**entry, "matched": False, "why": f"not in effect on {day} ({window})"}
-    failures = t.predicate.explain(facts)
+    failures = t.predicate.explain(facts, schema)
     if failures:
         return {**entry, "matched": False, "why": failures}
     entry["matched"] = True
