@@ -10,7 +10,15 @@ from __future__ import annotations
 import click
 
 from sfa_rules.cli import (
-    decide, diff, explain, forecast, inspect, report, schema, state, validate,
+    decide,
+    diff,
+    explain,
+    forecast,
+    inspect,
+    report,
+    schema,
+    state,
+    validate,
 )
 from sfa_rules.cli.safety import SafeGroup
 
