@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from pgserver import PostgresServer, start_server
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = Path(__file__).resolve().parent / "cases"
@@ -31,3 +32,9 @@ def write_config(tmp_path: Path) -> WriteConfig:
         return write_config_files(tmp_path / f"config{next(counter)}", files)
 
     return write
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the session (skips where no binaries exist)."""
+    yield from start_server()
