@@ -110,6 +110,8 @@ class Plan:
                     parent[find("r:" + rep)] = find("t:" + t.id)
         for keys in key_sets:
             ks = sorted(keys)
+            if ks:
+                find(ks[0])
             for k in ks[1:]:
                 parent[find(k)] = find(ks[0])
         groups: dict[str, list[str]] = {}

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from sfa_rules.engine.core import Engine, load
-from sfa_rules.spark.plan import CUSTOMER_TYPES, full_loads, load_relevant, row_keys
+from sfa_rules.engine.decision import TRANSACTION_TYPES
+from sfa_rules.spark.plan import full_loads, load_relevant, row_keys
 from sfa_rules.state.store import MemoryStore
 
 __all__ = ["alone", "engine_for", "ordered_pass", "with_type"]
@@ -53,17 +54,22 @@ def alone(
     engine = engine_for(config, lifecycle_engine)
     relevant, dependent = load_relevant(engine)
     capped = any(rep.max_open is not None for rep in engine.assigner.reps.values())
-    for index, record in rows:
-        with engine.session(as_of=as_of, explain=True) as session:
-            (normal,) = session.process([record])
-        traced = [normal._asdict()]
-        if capped:
-            with engine.session(full_loads(engine), as_of=as_of, explain=True) as session:
-                (full,) = session.process([record])
-            traced.append(full._asdict())
-        keys = sorted(row_keys(engine, traced, relevant, dependent))
-        supported = normal.type in CUSTOMER_TYPES or normal.error is not None
-        yield index, _plain(normal, index), keys, normal.id, supported
+    # one session per partition; each row's writes are rolled back, so every row is
+    # decided against the empty state (or the all-full one) as if alone
+    empty, full = MemoryStore(), full_loads(engine)
+    with engine.session(empty, as_of=as_of, explain=True) as alone_session, \
+            engine.session(full, as_of=as_of, explain=True) as full_session:
+        for index, record in rows:
+            (normal,) = alone_session.process([record])
+            empty.rollback()
+            traced = [normal._asdict()]
+            if capped:
+                (if_full,) = full_session.process([record])
+                full.rollback()
+                traced.append(if_full._asdict())
+            keys = sorted(row_keys(engine, traced, relevant, dependent))
+            supported = normal.type not in TRANSACTION_TYPES  # lead types, or unknown-type
+            yield index, _plain(normal, index), keys, normal.id, supported
 
 
 def ordered_pass(
