@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import CASES, REPO
 from spark_inputs import leads, write_config
 
-from conftest import CASES, REPO
 from sfa_rules.engine.core import load
 from sfa_rules.errors import ConfigError
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from backends import BACKENDS, Backend
+
 from sfa_rules.state import open_state
 
 ROWS, BATCH, IDS = 1500, 100, 1100  # rows past IDS repeat earlier ids

@@ -9,7 +9,7 @@ from operator import add
 from typing import Any
 
 from pyspark import RDD
-from pyspark.rdd import portable_hash
+from pyspark.rdd import portable_hash  # type: ignore[import-not-found]
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
@@ -77,20 +77,21 @@ def _decided(
     if not stage.filter(lambda r: not r[4]).isEmpty():  # types the parallel run lacks
         serial = rows.map(lambda r: (("all", r[0]), r[1]))
         return _passes(serial, 1, folder, lifecycle_engine, as_of)
-    dups = set(
+    dups: set[str] = set(
         stage.filter(lambda r: r[3] is not None and r[1].get("error") is None)
-        .map(lambda r: (r[3], 1)).reduceByKey(add).filter(lambda kv: kv[1] > 1).keys().collect()
+        .map(lambda r: (str(r[3]), 1)).reduceByKey(add).filter(lambda kv: kv[1] > 1)
+        .keys().collect()
     )
     keyed = stage.map(lambda r: (r[0], r[1], _keys(r, dups), r[5])).cache()
     key_sets = keyed.map(lambda r: tuple(r[2])).filter(bool).distinct().collect()
     plan = Plan(engine_for(folder, lifecycle_engine), key_sets)
     routed = keyed.map(lambda r: (plan.route(r[2]), r)).cache()
-    static = routed.filter(lambda x: x[0] is None).map(lambda x: (x[1][0], x[1][1]))
-    windows = routed.filter(lambda x: x[0] is not None and x[0][0] == "window").map(
+    static = routed.filter(lambda x: x[0][0] == "alone").map(lambda x: (x[1][0], x[1][1]))
+    windows = routed.filter(lambda x: x[0][0] == "window").map(
         lambda x: ((x[0][1], x[1][0]), x[1][1])
     )
-    passes = routed.filter(lambda x: x[0] is not None and x[0][0] == "pass").map(
-        lambda x: ((x[0][1], x[1][0]), x[1][3])
+    passes = routed.filter(lambda x: x[0][0] == "pass").map(
+        lambda x: ((x[0][1], x[1][0]), x[1][3] or {})
     )
     n = max(1, rows.getNumPartitions())
     sequences = plan.windows

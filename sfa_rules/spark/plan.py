@@ -119,18 +119,18 @@ class Plan:
             groups.setdefault(find(k), []).append(k)
         self.component = {k: min(members) for members in groups.values() for k in members}
         self.windows: dict[str, list[str]] = {}
-        for root, members in groups.items():
+        for members in groups.values():
             if len(members) == 1 and members[0].startswith("t:"):
                 seq = _window_sequence(engine, members[0][2:])
                 if seq is not None:
                     self.windows[members[0]] = seq
 
-    def route(self, keys: Iterable[str]) -> tuple[str, str] | None:
-        """("window", territory key) or ("pass", component) for a row's keys; None
-        when the row keeps its alone decision."""
+    def route(self, keys: Iterable[str]) -> tuple[str, str]:
+        """("window", territory key) or ("pass", component) for a row's keys;
+        ("alone", "") when the row keeps its alone decision."""
         ks = list(keys)
         if not ks:
-            return None
+            return "alone", ""
         comp = self.component[ks[0]]
         if comp in self.windows:
             return "window", comp

@@ -28,7 +28,6 @@ def open_state(
     """The store ``state`` names (None: a scratch dry-run state on disk), with the
     options of both stores; raises `StateError` when it cannot be used, e.g. psycopg
     is not installed."""
-    options = {"lock_timeout": lock_timeout, "buffer_size": buffer_size}
     if is_postgres_url(state):
         assert isinstance(state, str)
         try:  # psycopg is optional (the `postgres` extra): loaded only for a URL
@@ -37,5 +36,9 @@ def open_state(
             raise StateError(
                 f"a PostgreSQL state needs psycopg ({e}): pip install 'sfa-rules[postgres]'"
             ) from None
-        return PostgresStore(state, dry_run=dry_run, lazy=lazy, **options)
-    return SQLiteStore(state, dry_run=dry_run, lazy=lazy, **options)
+        return PostgresStore(
+            state, dry_run=dry_run, lazy=lazy, lock_timeout=lock_timeout, buffer_size=buffer_size
+        )
+    return SQLiteStore(
+        state, dry_run=dry_run, lazy=lazy, lock_timeout=lock_timeout, buffer_size=buffer_size
+    )
