@@ -52,7 +52,9 @@ def sequential(path: str) -> tuple[list[dict[str, Any]], float]:
     return out, time.perf_counter() - began
 
 
-def distributed(spark: Any, path: str, partitions: int, expected: list[dict[str, Any]]) -> tuple[float, int]:
+def distributed(
+    spark: Any, path: str, partitions: int, expected: list[dict[str, Any]]
+) -> tuple[float, int, int]:
     from sfa_rules.spark import decide
 
     size = os.path.getsize(path)
@@ -61,7 +63,7 @@ def distributed(spark: Any, path: str, partitions: int, expected: list[dict[str,
     began = time.perf_counter()
     # every column text, empty fields kept as "" (as the sequential run's csv reader)
     df = spark.read.option("header", True).option("nullValue", "\x00").csv(path)
-    assert df.rdd.getNumPartitions() == partitions, df.rdd.getNumPartitions()
+    partitions = df.rdd.getNumPartitions()  # Spark splits by size: at least one per core
     differences = 0
     count = 0
     for got, want in zip(decide(df, REPO, type="lead", as_of=AS_OF).toLocalIterator(), expected):
@@ -71,7 +73,7 @@ def distributed(spark: Any, path: str, partitions: int, expected: list[dict[str,
             if differences <= 3:
                 print("  differs:", want, got, file=sys.stderr)
     assert count == len(expected), (count, len(expected))
-    return time.perf_counter() - began, differences
+    return time.perf_counter() - began, differences, partitions
 
 
 def main() -> int:
@@ -94,7 +96,7 @@ def main() -> int:
               f"({rows / seconds:,.0f} rows/s)", flush=True)
         failed = False
         for partitions in counts:
-            seconds, differences = distributed(spark, path, partitions, expected)
+            seconds, differences, partitions = distributed(spark, path, partitions, expected)
             failed |= differences > 0
             print(f"spark local[2], {partitions} partitions: {seconds:.1f} s "
                   f"({rows / seconds:,.0f} rows/s), {differences} decisions differ", flush=True)

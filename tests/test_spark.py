@@ -64,7 +64,8 @@ def _normal(d: dict[str, Any]) -> dict[str, Any]:
     return full
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+# One seed in the fast lane; the others, and the tests below, with the slow ones (CI).
+@pytest.mark.parametrize("seed", [1] + [pytest.param(s, marks=pytest.mark.slow) for s in (2, 3, 4)])
 def test_generated_organisations_decide_as_the_sequential_engine(
     spark: Any, tmp_path: Path, seed: int
 ) -> None:
@@ -73,6 +74,7 @@ def test_generated_organisations_decide_as_the_sequential_engine(
     compare(spark, config, records, as_of="2026-06-30")
 
 
+@pytest.mark.slow
 def test_the_shipped_configuration_on_generated_leads(spark: Any, tmp_path: Path) -> None:
     path = tmp_path / "leads.csv"
     gen_leads.generate(str(path), 400, seed=3)
@@ -82,6 +84,7 @@ def test_the_shipped_configuration_on_generated_leads(spark: Any, tmp_path: Path
         compare(spark, REPO, records, as_of=as_of)
 
 
+@pytest.mark.slow
 def test_other_record_types_are_decided_in_one_ordered_pass(spark: Any, tmp_path: Path) -> None:
     records: list[dict[str, Any]] = leads(60, 9)
     records += [{"type": "opportunity", "id": f"O-{i}", "customer": f"L-{i}",
@@ -91,6 +94,7 @@ def test_other_record_types_are_decided_in_one_ordered_pass(spark: Any, tmp_path
     compare(spark, REPO, records, as_of="2026-03-01")
 
 
+@pytest.mark.slow
 def test_type_fills_rows_without_one(spark: Any) -> None:
     records = [{k: v for k, v in r.items() if k != "type"} for r in leads(20, 5)]
     compare(spark, REPO, records, type="lead", as_of="2026-03-01")
