@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from backends import Backend
 from click.testing import CliRunner
+from conftest import CASES, REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pgserver import PostgresServer
-from test_state import _apply, _observe, _op, _run_side_by_side
+from test_state import _observe, _op, _run_side_by_side
 
-from conftest import CASES, REPO
 from sfa_rules.cli.main import main
 from sfa_rules.entities import Customer
 from sfa_rules.state import MemoryStore, StateError, open_state
