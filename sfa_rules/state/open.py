@@ -37,8 +37,10 @@ def open_state(
                 f"a PostgreSQL state needs psycopg ({e}): pip install 'sfa-rules[postgres]'"
             ) from None
         return PostgresStore(
-            state, dry_run=dry_run, lazy=lazy, lock_timeout=lock_timeout, buffer_size=buffer_size
+            state, dry_run=dry_run, lazy=lazy, lock_timeout=lock_timeout,
+            buffer_size=buffer_size, on_wait=on_wait,
         )
     return SQLiteStore(
-        state, dry_run=dry_run, lazy=lazy, lock_timeout=lock_timeout, buffer_size=buffer_size
+        state, dry_run=dry_run, lazy=lazy, lock_timeout=lock_timeout, buffer_size=buffer_size,
+        on_wait=on_wait,
     )
