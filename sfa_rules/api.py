@@ -35,7 +35,7 @@ from sfa_rules.report.diff import DiffResult
 from sfa_rules.report.diff import diff as diff_sessions
 from sfa_rules.report.summary import Summary
 from sfa_rules.report.writers import make_writer, open_output
-from sfa_rules.state import MemoryStore, SQLiteStore
+from sfa_rules.state import MemoryStore, Store, is_postgres_url, open_state
 
 __all__ = [
     "DEFAULT_STATE", "Inspection", "RunRequest", "UnknownTerritory", "Validation", "diff",
@@ -122,12 +122,13 @@ def read_rows(files: Iterable[str], type_: str | None, engine: Engine,
 Waiting = Callable[[str], None]  # told once that a run waits for another on its state
 
 
-def open_store(state: str | None, *, dry_run: bool, on_wait: Waiting | None = None) -> SQLiteStore:
-    """The state file (an empty in-memory state when None); raises ``StateError``.
+def open_store(state: str | None, *, dry_run: bool, on_wait: Waiting | None = None) -> Store:
+    """The state file or PostgreSQL database (an empty scratch state when None); raises
+    ``StateError``.
 
     A run that writes it waits for another one that holds it for as long as that takes
     (``on_wait`` hears once that it waits); a dry run never waits."""
-    return SQLiteStore(state, dry_run=dry_run, lock_timeout=None, on_wait=on_wait)
+    return open_state(state, dry_run=dry_run, lock_timeout=None, on_wait=on_wait)
 
 
 def digests(files: Iterable[str]) -> dict[str, str]:
@@ -349,7 +350,11 @@ def next_owners(
     engine = open_engine(config, "native")
     if territory not in engine.index.by_id:
         raise UnknownTerritory(territory, engine.index.by_id)
-    store: Any = open_store(state, dry_run=True) if os.path.exists(state) else MemoryStore()
+    store: Any = (
+        open_store(state, dry_run=True)
+        if is_postgres_url(state) or os.path.exists(state)
+        else MemoryStore()
+    )
     with engine, store:
         return engine.assigner.preview(territory, count, store, as_of)
 

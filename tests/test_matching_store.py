@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_state import KINDS, _factory
+from test_state import KINDS, POSTGRES_KINDS, make_factory
 
 from sfa_rules.entities import Customer, MatchEntry, MatchRef
 from sfa_rules.state import sqlite_matches
@@ -27,10 +27,10 @@ def bloom_after(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     return int(request.param)
 
 
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=KINDS + POSTGRES_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path, bloom_after: int) -> Iterator[Store]:
     kind = request.param
-    factory = _factory(kind, tmp_path)
+    factory = make_factory(request, kind, tmp_path)
     if kind.startswith("sqlite") and kind not in ("sqlite-scratch", "sqlite-lazy"):
         with SQLiteStore(tmp_path / "state.db", dry_run=False) as seed:
             seed.put_match(BASE_ENTRY, None)

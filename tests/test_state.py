@@ -26,15 +26,21 @@ from sfa_rules.state import (
     Store,
     decode_decisions,
     encode_decisions,
+    open_state,
 )
 from sfa_rules.state.sqlite_parts import SCHEMA, SCHEMA_VERSION
+
+try:
+    from sfa_rules.state.postgres import PostgresStore
+except ImportError:  # psycopg not installed: the postgres kinds skip (start_server)
+    PostgresStore = None  # type: ignore[assignment,misc]
 
 StoreFactory = Callable[[], Store]
 
 
-def _seed_base(path: Path) -> None:
-    """A state file holding unrelated records, so that dry runs read through two layers."""
-    with SQLiteStore(path, dry_run=False) as s:
+def _seed_base(path: Path | str) -> None:
+    """A state holding unrelated records, so that dry runs read through two layers."""
+    with open_state(path, dry_run=False) as s:
         s.put_customer(Customer("BASE-1", "LEAD-New", "zed"))
         s.put_opportunity(Opportunity("BASE-O1", "BASE-1", "PROSPECT-Proposal", 50))
         s.mark_seen("invoice", "BASE-I1")
@@ -51,6 +57,16 @@ def _rowid_file(path: Path) -> None:
     db = sqlite3.connect(path)
     db.executescript(old.format(db="main") + f"PRAGMA user_version={SCHEMA_VERSION};")
     db.close()
+
+
+def _postgres_factory(kind: str, url: str) -> StoreFactory:
+    """The PostgreSQL store in the same roles as the SQLite kinds (SPEC §21)."""
+    if kind.endswith("over-state"):
+        _seed_base(url)
+    lazy = "lazy" in kind
+    dry = "dry" in kind
+    buffer_size = 2 if kind != "postgres" else 10_000
+    return lambda: PostgresStore(url, dry_run=dry, lazy=lazy, buffer_size=buffer_size)
 
 
 def _factory(kind: str, tmp_path: Path) -> StoreFactory:
@@ -87,11 +103,26 @@ KINDS = [
     "sqlite-over-rowid-file",
     "sqlite-dry-over-rowid-file",
 ]
+# The same contract on a PostgreSQL server the tests start (tests/pgserver.py)
+POSTGRES_KINDS = [
+    "postgres",
+    "postgres-tiny-buffer",
+    "postgres-dry",
+    "postgres-dry-over-state",
+    "postgres-lazy",
+    "postgres-lazy-over-state",
+]
 
 
-@pytest.fixture(params=KINDS)
+def make_factory(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> StoreFactory:
+    if kind.startswith("postgres"):
+        return _postgres_factory(kind, request.getfixturevalue("postgres").new_database())
+    return _factory(kind, tmp_path)
+
+
+@pytest.fixture(params=KINDS + POSTGRES_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with _factory(request.param, tmp_path)() as s:
+    with make_factory(request, request.param, tmp_path)() as s:
         yield s
 
 

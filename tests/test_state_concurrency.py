@@ -8,7 +8,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from backends import BACKENDS, Backend
 
-from sfa_rules.state import SQLiteStore
+from sfa_rules.state import open_state
 
 ROWS, BATCH, IDS = 1500, 100, 1100  # rows past IDS repeat earlier ids
 
@@ -27,13 +27,13 @@ ROWS, BATCH, IDS = 1500, 100, 1100  # rows past IDS repeat earlier ids
 _RUN = """
 import json, os, signal, sys
 from sfa_rules.entities import Customer, Opportunity
-from sfa_rules.state import SQLiteStore, encode_decisions
+from sfa_rules.state import encode_decisions, open_state
 
 path, out, rows, batch, ids = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
 kill_at = int(os.environ.get("KILL_AT", "-1"))  # SIGKILL self before deciding this row
 stop_at = int(os.environ.get("STOP_AT", "-1"))  # leave cleanly after this many rows
 reps = ["ana", "bo", "cy"]
-store = SQLiteStore(path, dry_run=False, buffer_size=16)  # flushes inside each batch
+store = open_state(path, dry_run=False, buffer_size=16)  # flushes inside each batch
 print("open", flush=True)  # for a parent that times a kill from here
 done, replayed = store.resume_point("run-key")
 decisions = list(replayed)
@@ -79,7 +79,13 @@ store.close()
 """
 
 
-def _run(path: Path, out: Path, env: dict[str, str] | None = None) -> int:
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each test runs on a state file and on a PostgreSQL database (SPEC §21)."""
+    return Backend(request.param, request)
+
+
+def _run(path: str, out: Path, env: dict[str, str] | None = None) -> int:
     proc = subprocess.run(
         [sys.executable, "-c", _RUN, str(path), str(out), str(ROWS), str(BATCH), str(IDS)],
         env={**os.environ, **(env or {})},
@@ -92,17 +98,7 @@ def _run(path: Path, out: Path, env: dict[str, str] | None = None) -> int:
     return proc.returncode
 
 
-def _dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, for exact comparison of two state files."""
-    db = sqlite3.connect(path)
-    try:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall()) for t in sorted(tables)}
-    finally:
-        db.close()
-
-
-def _start(path: Path, out: Path) -> tuple[subprocess.Popen[str], float]:
+def _start(path: str, out: Path) -> tuple[subprocess.Popen[str], float]:
     """A run started and past opening its store: the process and that instant."""
     proc = subprocess.Popen(
         [sys.executable, "-c", _RUN, str(path), str(out), str(ROWS), str(BATCH), str(IDS)],
@@ -114,14 +110,17 @@ def _start(path: Path, out: Path) -> tuple[subprocess.Popen[str], float]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, float]:
+def uninterrupted(
+    tmp_path_factory: pytest.TempPathFactory, backend: Backend
+) -> tuple[dict[str, Any], str, float]:
     """The state and output of a run nobody interrupts, and how long its rows took."""
     folder = tmp_path_factory.mktemp("reference")
-    proc, opened = _start(folder / "state.db", folder / "out.jsonl")
+    state = backend.new(folder, "state")
+    proc, opened = _start(state, folder / "out.jsonl")
     assert proc.stdout is not None and proc.stdout.readline() == "finished\n"
     seconds = time.monotonic() - opened
     assert proc.wait(timeout=120) == 0
-    return _dump(folder / "state.db"), (folder / "out.jsonl").read_text(), seconds
+    return backend.dump(state), (folder / "out.jsonl").read_text(), seconds
 
 
 # One kill point runs in the fast lane (mid-batch); the others with the slow tests.
@@ -130,15 +129,17 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, A
     pytest.param(750, marks=pytest.mark.slow), pytest.param(1499, marks=pytest.mark.slow),
 ])
 def test_a_killed_run_resumes_to_the_uninterrupted_result(
-    tmp_path: Path, kill_at: int, uninterrupted: tuple[dict[str, Any], str, float]
+    tmp_path: Path, kill_at: int, uninterrupted: tuple[dict[str, Any], str, float],
+    backend: Backend,
 ) -> None:
-    state, out = tmp_path / "state.db", tmp_path / "out.jsonl"
+    _dump = backend.dump
+    state, out = backend.new(tmp_path, "state"), tmp_path / "out.jsonl"
     assert _run(state, out, {"KILL_AT": str(kill_at)}) == -signal.SIGKILL
     assert not out.exists()
 
     # the state is exactly that of a clean run stopped after the last committed batch
     committed = kill_at // BATCH * BATCH
-    reference = tmp_path / "reference.db"
+    reference = backend.new(tmp_path, "reference")
     assert _run(reference, tmp_path / "unused", {"STOP_AT": str(committed)}) == 0
     assert _dump(state) == _dump(reference)
 
@@ -153,33 +154,34 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(
 
 @pytest.mark.slow
 def test_runs_killed_from_outside_at_random_instants_resume_exactly(
-    tmp_path: Path, uninterrupted: tuple[dict[str, Any], str, float]
+    tmp_path: Path, uninterrupted: tuple[dict[str, Any], str, float], backend: Backend
 ) -> None:
+    _dump = backend.dump
     # kills from outside land anywhere: between rows, inside a flush or a COMMIT. Their
     # timing adapts to this machine's speed until three have landed mid-run.
     rng = random.Random(7)
     expected_state, expected_out, scale = uninterrupted
     episode, checked, attempts = 0, 0, 0
-    state, out = tmp_path / "0.db", tmp_path / "0.jsonl"
+    state, out = backend.new(tmp_path, "0"), tmp_path / "0.jsonl"
     while checked < 3 and attempts < 25:
         attempts += 1
         proc, opened = _start(state, out)
         time.sleep(max(0.0, opened + rng.uniform(0.1, 1.0) * scale - time.monotonic()))
         proc.kill()
         returncode = proc.wait()
-        dump = _dump(state)
+        dump = backend.dump(state)
         if returncode == 0 or (dump["customers"] and not dump["journal"]):
             # the run had finished (maybe killed while exiting): it is complete
             assert (dump, out.read_text()) == (expected_state, expected_out)
             scale *= 0.6
             episode += 1
-            state, out = tmp_path / f"{episode}.db", tmp_path / f"{episode}.jsonl"
+            state, out = backend.new(tmp_path, str(episode)), tmp_path / f"{episode}.jsonl"
         elif not dump["journal"]:
             assert dump["customers"] == [] and not out.exists()  # before its first commit
             scale *= 1.3
         else:
             done = max(r[1] for r in dump["journal"])
-            reference = tmp_path / f"reference-{attempts}.db"
+            reference = backend.new(tmp_path, f"reference-{attempts}")
             assert _run(reference, tmp_path / "unused", {"STOP_AT": str(done)}) == 0
             assert dump == _dump(reference), f"attempt {attempts}, {done} rows committed"
             checked += 1
@@ -188,7 +190,9 @@ def test_runs_killed_from_outside_at_random_instants_resume_exactly(
     assert (_dump(state), out.read_text()) == (expected_state, expected_out)
 
 
-def test_the_reference_run_is_consistent(uninterrupted: tuple[dict[str, Any], str, float]) -> None:
+def test_the_reference_run_is_consistent(
+    uninterrupted: tuple[dict[str, Any], str, float], backend: Backend
+) -> None:
     state, out, _ = uninterrupted
     decisions = [json.loads(line) for line in out.splitlines()]
     assert [d["row"] for d in decisions] == list(range(ROWS))
@@ -209,12 +213,12 @@ def test_the_reference_run_is_consistent(uninterrupted: tuple[dict[str, Any], st
 _WRITER = """
 import os, sys, time
 from sfa_rules.entities import Customer
-from sfa_rules.state import SQLiteStore
+from sfa_rules.state import open_state
 
 path, name, go, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 while not os.path.exists(go):
     time.sleep(0.005)
-with SQLiteStore(path, dry_run=False, lock_timeout=60) as store:
+with open_state(path, dry_run=False, lock_timeout=60) as store:
     for i in range(n):
         rotation = store.get_rotation("t") or {"count": 0, "log": ""}
         store.set_rotation("t", {"count": rotation["count"] + 1, "log": rotation["log"] + name})
@@ -227,8 +231,8 @@ with SQLiteStore(path, dry_run=False, lock_timeout=60) as store:
 """
 
 
-def test_two_concurrent_apply_runs_lose_no_update(tmp_path: Path) -> None:
-    state, go, n = tmp_path / "state.db", tmp_path / "go", 200
+def test_two_concurrent_apply_runs_lose_no_update(tmp_path: Path, backend: Backend) -> None:
+    state, go, n = backend.new(tmp_path, "state"), tmp_path / "go", 200
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", _WRITER, str(state), name, str(go), str(n)],
@@ -241,7 +245,7 @@ def test_two_concurrent_apply_runs_lose_no_update(tmp_path: Path) -> None:
     go.touch()
     for p in procs:
         assert p.wait(timeout=120) == 0, p.communicate()[1]
-    dump = _dump(state)
+    dump = backend.dump(state)
     (rotation,) = dump["rotations"]
     data = json.loads(rotation[1])
     assert data["count"] == 2 * n
@@ -256,10 +260,10 @@ def test_two_concurrent_apply_runs_lose_no_update(tmp_path: Path) -> None:
 _LAZY = """
 import os, sys, time
 from sfa_rules.entities import Customer
-from sfa_rules.state import SQLiteStore, StateError
+from sfa_rules.state import StateError, open_state
 
 path, name, go, lazy = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "lazy"
-store = SQLiteStore(path, dry_run=False, lazy=lazy, lock_timeout=60)
+store = open_state(path, dry_run=False, lazy=lazy, lock_timeout=60)
 rotation = store.get_rotation("t") or {"count": 0, "log": ""}
 store.set_rotation("t", {"count": rotation["count"] + 1, "log": rotation["log"] + name})
 store.add_open("ana", 1)
@@ -276,7 +280,7 @@ store.close()
 """
 
 
-def _reader(state: Path, name: str, go: Path, mode: str) -> subprocess.Popen[str]:
+def _reader(state: str, name: str, go: Path, mode: str) -> subprocess.Popen[str]:
     """A run that has read the state and waits for ``go`` to commit."""
     proc = subprocess.Popen(
         [sys.executable, "-c", _LAZY, str(state), name, str(go), mode],
@@ -293,10 +297,14 @@ def _outcome(proc: subprocess.Popen[str]) -> str:
     return out.strip()
 
 
-def test_two_lazy_runs_over_a_missing_state_one_applies_the_other_fails(tmp_path: Path) -> None:
-    state, go = tmp_path / "state.db", tmp_path / "go"
+def test_two_lazy_runs_over_a_missing_state_one_applies_the_other_fails(
+    tmp_path: Path, backend: Backend
+) -> None:
+    state, go = backend.new(tmp_path / "states", "state"), tmp_path / "go"
+    (tmp_path / "states").mkdir()
     procs = {name: _reader(state, name, go, "lazy") for name in "AB"}
-    assert os.listdir(tmp_path) == []  # both have read (nothing) and written nothing
+    # both have read (nothing) and written nothing
+    assert os.listdir(tmp_path / "states") == [] and not backend.exists(state)
     go.touch()
     outcomes = {name: _outcome(p) for name, p in procs.items()}
     assert list(outcomes.values()).count("applied") == 1
@@ -305,7 +313,7 @@ def test_two_lazy_runs_over_a_missing_state_one_applies_the_other_fails(tmp_path
         f"failed: state {state} changed since this session started (another run applied "
         "to it); nothing was written: run again"
     )
-    dump = _dump(state)
+    dump = backend.dump(state)
     (winner,) = set("AB") - {loser}
     assert [json.loads(r[1]) for r in dump["rotations"]] == [{"count": 1, "log": winner}]
     assert dump["loads"] == [("ana", 1)]
@@ -313,10 +321,10 @@ def test_two_lazy_runs_over_a_missing_state_one_applies_the_other_fails(tmp_path
 
 
 def test_a_lazy_run_that_read_during_an_apply_fails_once_that_apply_commits(
-    tmp_path: Path,
+    tmp_path: Path, backend: Backend
 ) -> None:
-    state, go = tmp_path / "state.db", tmp_path / "go"
-    with SQLiteStore(state, dry_run=False) as s:  # an existing state
+    state, go = backend.new(tmp_path, "state"), tmp_path / "go"
+    with open_state(state, dry_run=False) as s:  # an existing state
         s.set_rotation("t", {"count": 0, "log": ""})
         s.commit()
     applying = _reader(state, "A", go, "apply")  # holds the run lock, the file in WAL mode
@@ -324,11 +332,11 @@ def test_a_lazy_run_that_read_during_an_apply_fails_once_that_apply_commits(
     go.touch()  # A commits and leaves; L's commit waits for the lock, then finds A's
     assert _outcome(applying) == "applied"
     assert _outcome(lazy).startswith(f"failed: state {state} changed since this session")
-    dump = _dump(state)
+    dump = backend.dump(state)
     assert [json.loads(r[1]) for r in dump["rotations"]] == [{"count": 1, "log": "A"}]
     assert dump["loads"] == [("ana", 1)]
     again = _reader(state, "L", go, "lazy")  # run again: it applies after A
     assert _outcome(again) == "applied"
-    dump = _dump(state)
+    dump = backend.dump(state)
     assert [json.loads(r[1]) for r in dump["rotations"]] == [{"count": 2, "log": "AL"}]
     assert dump["loads"] == [("ana", 2)]

@@ -56,7 +56,8 @@ def dry_run_command(files: tuple[str, ...], **options: Any) -> None:
 @click.command("apply")
 @decision_options
 @click.option("--state", default=api.DEFAULT_STATE, show_default=True,
-              type=click.Path(dir_okay=False, path_type=str), help="The state to update.")
+              type=click.Path(dir_okay=False, path_type=str),
+              help="The state to update: a file, or postgresql://… for a shared one.")
 def apply_command(files: tuple[str, ...], **options: Any) -> None:
     """Decide every row of FILES and commit the state (in crash-safe batches)."""
     sys.exit(run(files, apply=True, **options))

@@ -12,6 +12,7 @@ import click
 
 from sfa_rules import api
 from sfa_rules.cli.options import F, as_of_option, config_option, fail, reported, waiting
+from sfa_rules.state import is_postgres_url
 
 __all__ = ["group", "next_", "reset", "show"]
 
@@ -56,7 +57,7 @@ def reset(territory: str, state: str, config: Path | None) -> int:
 
 
 def _existing(state: str) -> None:
-    if not os.path.exists(state):
+    if not is_postgres_url(state) and not os.path.exists(state):
         fail(f"no state at {state} (run `sfa apply ... --state {state}` first)")
 
 
@@ -64,7 +65,7 @@ def state_option(func: F) -> F:
     """``--state FILE`` (default: the apply's default state)."""
     return click.option("--state", default=api.DEFAULT_STATE, show_default=True,
                         type=click.Path(dir_okay=False, path_type=str),
-                        help="The state file.")(func)
+                        help="The state file, or a postgresql://… URL.")(func)
 
 
 @click.group("state")

@@ -26,7 +26,7 @@ from sfa_rules.engine.session import BATCH_ROWS, Session
 from sfa_rules.errors import ConfigError
 from sfa_rules.forecast import ForecastReport
 from sfa_rules.lifecycle.statuses import TRANSACTION_EVENTS, EngineName
-from sfa_rules.state import MemoryStore, SQLiteStore, Store
+from sfa_rules.state import MemoryStore, Store, open_state
 
 __all__ = ["BATCH_ROWS", "TRANSACTION_EVENTS", "Engine", "Session", "compile_config", "load"]
 
@@ -58,13 +58,13 @@ class Engine(Rules):
         explain: bool = False,
     ) -> Session:
         """A run over rows. ``state``: None (an empty in-memory state), a state file
-        path, or a store. Nothing is written until ``commit()``; ``dry_run=True``
+        path or PostgreSQL URL, or a store. Nothing is written until ``commit()``; ``dry_run=True``
         opens a state file read-only, so nothing can be."""
         store: Store
         if state is None:
             store = MemoryStore()
         elif isinstance(state, (str, os.PathLike)):
-            store = SQLiteStore(state, dry_run=dry_run, lazy=not dry_run)
+            store = open_state(state, dry_run=dry_run, lazy=not dry_run)
         else:
             store = state
         return Session(self, store, as_of=as_of, reassign=reassign, explain=explain)
