@@ -292,8 +292,11 @@ def _reader(state: str, name: str, go: Path, mode: str) -> subprocess.Popen[str]
 
 
 def _outcome(proc: subprocess.Popen[str]) -> str:
-    out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 0
+    # Read through the text stream _reader read "read" from: it may already hold the
+    # outcome (communicate(timeout=...) reads the pipe itself and would miss it).
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    assert proc.wait(timeout=120) == 0
     return out.strip()
 
 
