@@ -37,7 +37,8 @@ class RowContext:
     """One session's rules, store and options, and where its current row comes from."""
 
     def __init__(
-        self, rules: Rules, store: Store, *, as_of: str | None, reassign: bool, explain: bool
+        self, rules: Rules, store: Store, *, as_of: str | None, reassign: bool, explain: bool,
+        private: bool = False,
     ) -> None:
         self.rules = rules
         self.store = store
@@ -49,11 +50,18 @@ class RowContext:
         self.source: str | None = None  # the row being decided: its source and row
         self.row: int | None = None
         self.chain = b""  # digest of a stream's rows so far (rows with no known source)
+        # A store the session made and nobody else sees (``engine.session()``,
+        # ``decide``) never meets a fingerprint from another run, and a stream's rows
+        # chain to ones never seen before: their number in the run is as unique, and
+        # the contents of every row need no digest.
+        self.private = private
+        self.entered = 0
 
     def enter(self, source: str | None, row: int | None, raw: Mapping[str, Any]) -> None:
         """The next row: remember its place (a stream's rows chain their contents)."""
         self.source, self.row = source, row
-        if (source or "") not in self.sources:
+        self.entered += 1
+        if not self.private and (source or "") not in self.sources:
             link = repr(sorted((str(k), str(v)) for k, v in raw.items())).encode()
             self.chain = hashlib.blake2b(self.chain + link, digest_size=16).digest()
 
@@ -65,6 +73,8 @@ class RowContext:
         ``Session.identify_sources``), any other stream by everything it held up to
         this row."""
         place = self.sources.get(self.source or "")
+        if place is None and self.private:
+            return f"{rtype}:{rid}:run#{self.entered}"  # unique in a store no one else sees
         if place is None:
             place = self.chain.hex()
         else:

@@ -61,13 +61,14 @@ class Engine(Rules):
         path or PostgreSQL URL, or a store. Nothing is written until ``commit()``; ``dry_run=True``
         opens a state file read-only, so nothing can be."""
         store: Store
-        if state is None:
+        if state is None:  # the session's own store, seen by no one else
             store = MemoryStore()
         elif isinstance(state, (str, os.PathLike)):
             store = open_state(state, dry_run=dry_run, lazy=not dry_run)
         else:
             store = state
-        return Session(self, store, as_of=as_of, reassign=reassign, explain=explain)
+        return Session(self, store, as_of=as_of, reassign=reassign, explain=explain,
+                       private=state is None)
 
     def decide(self, record: Mapping[str, Any]) -> Decision:
         """Decide one record against an empty in-memory state; remembers nothing."""

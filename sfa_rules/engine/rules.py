@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from sfa_rules.config import checks
 from sfa_rules.config.loader import SourceMap, load_config
@@ -74,6 +74,10 @@ class Rules:
             Matcher(matching, self.lifecycle.stage, self.assigner.keep_existing_owner)
             if matching.accounts or matching.duplicates else None
         )
+        # What sessions learn of records' field names, shared by every session (bounded
+        # by ``Session._canonical``): raw name -> canonical, tuple of names -> canonical?
+        self.canonical_keys: dict[str, str] = {}
+        self.canonical_shapes: dict[tuple[Any, ...], bool] = {}
 
     def close(self) -> None:
         """Free the lifecycle evaluator."""

@@ -46,16 +46,21 @@ class Session:
         as_of: str | date | None = None,
         reassign: bool = False,
         explain: bool = False,
+        private: bool = False,
     ) -> None:
+        """``private``: ``store`` is the session's own, fresh and seen by no other
+        session (``engine.session()`` with no state): rows then need no fingerprint
+        of their contents for a later run."""
         self.engine = engine
         self.store = store
         self.as_of = as_of.isoformat() if isinstance(as_of, date) else as_of
         self.reassign = reassign
         self.explain = explain
         self._ctx = RowContext(engine, store, as_of=self.as_of, reassign=reassign,
-                               explain=explain)
-        self._keys: dict[str, str] = {}
-        self._canonical_shapes: dict[tuple[Any, ...], bool] = {}  # field names -> canonical?
+                               explain=explain, private=private)
+        # Per engine, not per session: ``decide`` opens a session per record.
+        self._keys = engine.canonical_keys
+        self._canonical_shapes = engine.canonical_shapes
         self._run_key: str | None = None
         self._rows_done = 0
         self._batch: list[str] = []  # the batch's decisions as JSON
