@@ -7,6 +7,7 @@ the shipped list of free-mail domains, which no domain key ever matches on and w
 
 from __future__ import annotations
 
+import inspect
 import textwrap
 from typing import Annotated, Any, Literal
 
@@ -72,8 +73,9 @@ class Accounts(Model):
     )
 
 
-Accounts.__doc__ = (Accounts.__doc__ or "") + "\n\n" + textwrap.indent(textwrap.fill(
-    "The shipped free-mail list (never a company): " + ", ".join(FREE_MAIL) + ".", 84), "    ")
+# cleandoc first: CPython 3.13 strips docstring indentation at compile time, 3.11 does not.
+Accounts.__doc__ = inspect.cleandoc(Accounts.__doc__ or "") + "\n\n" + textwrap.fill(
+    "The shipped free-mail list (never a company): " + ", ".join(FREE_MAIL) + ".", 84)
 
 
 class Duplicates(Model):
