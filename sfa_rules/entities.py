@@ -22,6 +22,12 @@ class Customer:
     territory: str | None = None
     owner_locked: bool = False
     fields: Mapping[str, Any] = field(default_factory=dict)  # the last row's fields, for guards
+    # The follow-up clocks and activity facts (SPEC §18), all ISO dates or counts:
+    assigned_on: str | None = None  # the date it got its current owner
+    status_on: str | None = None  # the date it entered its current status
+    last_activity: str | None = None  # the date of its latest activity
+    activities: Mapping[str, int] = field(default_factory=dict)  # activity kind -> count
+    contacts: int = 0  # contacts recorded for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +66,22 @@ class MatchRef(NamedTuple):
     seq: int
     created: str | None
     activity: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One line of a customer's history (`sfa state history`), in the order it happened.
+
+    ``kind`` is ``assignment`` (detail: owner, territory, how), ``status`` (from, to,
+    event), ``activity`` (kind, id, subject, outcome, owner), ``contact`` (id, name,
+    email, phone, role), ``opportunity`` (id, status, amount) or ``follow_up`` (id,
+    action); ``source`` says where it came from (``file:line`` of the row, or
+    ``follow-up:<id>``).
+    """
+
+    customer: str
+    date: str | None  # ISO date
+    kind: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    seq: int = 0  # order of arrival, the tie-break within one date
