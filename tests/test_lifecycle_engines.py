@@ -16,8 +16,8 @@ from test_lifecycle_driver import load, play, write_config
 
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.lifecycle import durable as lifecycle_durable
+from sfa_rules.lifecycle.portfolio import Portfolio
 from sfa_rules.lifecycle.statuses import Lifecycle
-from sfa_rules.lifecycle.transitions import follow_target
 
 needs_durable = pytest.mark.skipif(
     not lifecycle_durable.available(), reason="durable-rules cannot be imported here"
@@ -250,30 +250,45 @@ def test_durable_keeps_no_state_between_events(shipped: tuple[Any, Any]) -> None
 
 # -- follow: the most advanced open opportunity -------------------------------------
 
-_opps = st.lists(
+_writes = st.lists(
     st.builds(
-        lambda i, s, p, q: Opportunity(f"O{i}", "C", s, p, seq=q),
-        st.integers(0, 50), st.sampled_from(OPP_STATUSES[:-1]), st.integers(0, 100),
-        st.integers(0, 20),
+        lambda i, s, p: (f"O{i}", s, p),
+        st.integers(0, 12), st.sampled_from(OPP_STATUSES), st.integers(0, 100),
     ),
-    max_size=8,
+    max_size=40,
 )
+_OUTCOME = {"Closed Won": "won", "Closed Lost": "lost"}  # "Bogus": unknown, counted open
 
 
-@settings(max_examples=200)
-@given(opportunities=_opps)
-def test_follow_picks_highest_probability_then_most_recent(
-    opportunities: list[Opportunity],
+@settings(max_examples=300)
+@given(writes=_writes)
+def test_portfolio_kept_one_write_at_a_time_equals_the_list_summarised(
+    writes: list[tuple[str, str, int]],
 ) -> None:
+    """The engine keeps each customer's portfolio up to date write by write (reading the
+    list again only when the best one got worse); it must equal the whole list summarised,
+    and its best is the highest probability, then the most recent, then the lowest id."""
     open_ids = frozenset(OPP_STATUSES[:5])
-    mapping = {s: f"PROSPECT-{s}" for s in OPP_STATUSES[:5]}
-    got = follow_target(opportunities, open_ids, mapping, "DEFAULT")
-    candidates = [o for o in opportunities if o.status in open_ids]
-    if not candidates:
-        assert got == "DEFAULT"
-        return
-    top = max((o.probability, o.seq) for o in candidates)
-    assert got in {mapping[o.status] for o in candidates if (o.probability, o.seq) == top}
+    outcome = _OUTCOME.get
+    current: dict[str, Opportunity] = {}
+    held = Portfolio()
+    for seq, (oid, status, probability) in enumerate(writes, start=1):
+        new = Opportunity(oid, "C", status, probability, seq=seq)
+        held.put(current.get(oid), new, outcome, open_ids)
+        current[oid] = new
+        listed = [current[i] for i in sorted(current)]
+        if held.stale:
+            held = Portfolio.of(listed, outcome, open_ids)
+        whole = Portfolio.of(listed, outcome, open_ids)
+        assert (held.counts(), held.best, held.max_seq) == (whole.counts(), whole.best, whole.max_seq)
+        candidates = [o for o in listed if o.status in open_ids]
+        top = min(candidates, key=lambda o: (-o.probability, -o.seq, o.id), default=None)
+        assert held.best == top
+        assert held.counts() == (
+            sum(1 for o in listed if outcome(o.status) is None),
+            sum(1 for o in listed if outcome(o.status) == "won"),
+            sum(1 for o in listed if outcome(o.status) == "lost"),
+        )
 
 
 @pytest.mark.parametrize("engine", ["native", pytest.param("durable", marks=needs_durable)])

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from sfa_rules.criteria.values import blank, text
+from sfa_rules.engine.portfolios import Portfolios
 from sfa_rules.engine.rules import Rules
 from sfa_rules.entities import Customer
 from sfa_rules.errors import RecordError
@@ -56,6 +57,7 @@ class RowContext:
         # the contents of every row need no digest.
         self.private = private
         self.entered = 0
+        self.portfolios = Portfolios(rules.lifecycle, store)
 
     def enter(self, source: str | None, row: int | None, raw: Mapping[str, Any]) -> None:
         """The next row: remember its place (a stream's rows chain their contents)."""

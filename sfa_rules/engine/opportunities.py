@@ -32,17 +32,17 @@ def opportunity_row(
     at = At(source, row, "opportunity", oid)
     if previous is not None and store.seen(APPLIED, replay):
         return _replayed(ctx, at, previous, customer)
-    siblings = store.opportunities_of(customer.id) if customer is not None else []
-    seq = max((o.seq for o in siblings), default=previous.seq if previous else 0) + 1
+    top = ctx.portfolios.of(customer.id).max_seq if customer is not None else None
+    seq = (top if top is not None else previous.seq if previous else 0) + 1
     outcome = lifecycle.opportunity_row(record, previous, customer, seq)
-    store.put_opportunity(outcome.opportunity)
+    ctx.portfolios.put(previous, outcome.opportunity)
     store.mark_seen(APPLIED, replay)
     warnings = [*rules.ctx.facts(record).warnings, *outcome.warnings]
     fired = None
     before = customer.status if customer is not None else None
     if outcome.event is not None and customer is not None:
-        opportunities = store.opportunities_of(customer.id)
-        fired = lifecycle.fire(outcome.event, record, customer, opportunities, ctx.explain)
+        held = ctx.portfolios.of(customer.id)
+        fired = lifecycle.fire(outcome.event, record, customer, held, ctx.explain)
         warnings.extend(w for w in fired.warnings if w not in warnings)
         customer = ctx.after_event(customer, fired.status)
     return transaction_decision(ctx, at, Effect(

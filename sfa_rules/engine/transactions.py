@@ -72,9 +72,9 @@ def transaction_row(
         event = None  # a transaction already seen raises no event again (SPEC §6)
     else:
         store.mark_seen(rtype, tid)
-        opportunities = store.opportunities_of(customer.id)
         assert event is not None
-        fired = rules.lifecycle.fire(event, record, customer, opportunities, ctx.explain)
+        held = ctx.portfolios.of(customer.id)
+        fired = rules.lifecycle.fire(event, record, customer, held, ctx.explain)
         warnings.extend(w for w in fired.warnings if w not in warnings)
         customer = ctx.after_event(customer, fired.status)
     previous = before if fired is not None and fired.transition else None

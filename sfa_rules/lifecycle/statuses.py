@@ -26,7 +26,7 @@ Choices where SPEC is silent:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
@@ -44,6 +44,7 @@ from sfa_rules.lifecycle.opportunities import (
     resolve_id,
     unknown_in_state,
 )
+from sfa_rules.lifecycle.portfolio import Portfolio
 from sfa_rules.lifecycle.transitions import (
     GuardView,
     NativeTransitions,
@@ -52,7 +53,6 @@ from sfa_rules.lifecycle.transitions import (
     compile_transitions,
     customer_view,
     explain_transitions,
-    follow_target,
 )
 
 __all__ = [
@@ -264,18 +264,21 @@ class Lifecycle:
         event: str,
         event_record: Mapping[str, Any],
         customer: Customer,
-        opportunities: Sequence[Opportunity],
+        opportunities: Sequence[Opportunity] | Portfolio,
         explain: bool = False,
     ) -> FireResult:
         """The customer's status after ``event`` (SPEC §6): the first transition that matches.
 
-        ``opportunities`` is the customer's opportunity list after the event.
+        ``opportunities`` is the customer's opportunity list after the event, or its
+        `Portfolio` (see `portfolio`).
         """
         current = customer.status
         rank = self._rank_of.get(current, -1)
+        held = opportunities if isinstance(opportunities, Portfolio) else self.portfolio(opportunities)
+        assert not held.stale, "a stale portfolio: read the list again first"
         view = GuardView(
-            lambda: self._make_facts(self._guard_record(event_record, customer, opportunities)),
-            lambda: self._follow(opportunities),
+            lambda: self._make_facts(self._guard_record(event_record, customer, held)),
+            lambda: self._follow(held),
         )
         trace: tuple[dict[str, Any], ...] | None = None
         if explain:
@@ -300,27 +303,28 @@ class Lifecycle:
             return result
         return FireResult(target, changed, fired, trace, warnings)
 
+    def portfolio(self, opportunities: Iterable[Opportunity]) -> Portfolio:
+        """A customer's opportunity list summarised for `fire`."""
+        rules = self._opportunities
+        return Portfolio.of(opportunities, rules.outcome, rules.open_ids)
+
+    def portfolio_put(self, held: Portfolio, old: Opportunity | None, new: Opportunity) -> None:
+        """Bring ``held`` up to date with one write of its customer's opportunities."""
+        rules = self._opportunities
+        held.put(old, new, rules.outcome, rules.open_ids)
+
     def _guard_record(
-        self, record: Mapping[str, Any], customer: Customer, opportunities: Sequence[Opportunity]
+        self, record: Mapping[str, Any], customer: Customer, held: Portfolio
     ) -> Mapping[str, Any]:
-        opened = won = lost = 0
-        for o in opportunities:
-            outcome = self._opportunities.outcome(o.status)
-            if outcome == "won":
-                won += 1
-            elif outcome == "lost":
-                lost += 1
-            else:
-                opened += 1
         guard_record = dict(record)
         guard_record["customer"] = customer_view(
-            customer, self._stage_of.get(customer.status), (opened, won, lost)
+            customer, self._stage_of.get(customer.status), held.counts()
         )
         return guard_record
 
-    def _follow(self, opportunities: Sequence[Opportunity]) -> tuple[str | None, int]:
-        rules = self._opportunities
-        target = follow_target(
-            opportunities, rules.open_ids, rules.mapping, self._defaults.prospect_with_opportunity
-        )
+    def _follow(self, held: Portfolio) -> tuple[str | None, int]:
+        # SPEC §6 {follow: opportunity}: the status mapped from the most advanced open one
+        best = held.best
+        mapped = self._opportunities.mapping.get(best.status) if best is not None else None
+        target = mapped or self._defaults.prospect_with_opportunity
         return target, (self._rank_of.get(target, -1) if target else -1)

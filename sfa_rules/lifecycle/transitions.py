@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from sfa_rules.config.models import Config
 from sfa_rules.config.order import STAGE_RANK
-from sfa_rules.entities import Customer, Opportunity
+from sfa_rules.entities import Customer
 
 Guard = Callable[[Any], bool]
 
@@ -250,27 +250,6 @@ def explain_transitions(
         entry["to"] = target
         return t, trace
     return None, trace
-
-
-def follow_target(
-    opportunities: Sequence[Opportunity],
-    open_ids: frozenset[str],
-    mapping: Mapping[str, str | None],
-    fallback: str | None,
-) -> str | None:
-    """SPEC §6 ``{follow: opportunity}``: the status mapped from the most advanced open one.
-
-    Highest effective probability (override included), ties to the highest ``seq``
-    (the most recently changed); no open one, or no mapping: ``fallback``.
-    """
-    best: Opportunity | None = None
-    for o in opportunities:
-        if o.status in open_ids and (
-            best is None or (o.probability, o.seq) > (best.probability, best.seq)
-        ):
-            best = o
-    mapped = mapping.get(best.status) if best is not None else None
-    return mapped or fallback
 
 
 def customer_view(customer: Customer, stage: str | None, counts: tuple[int, int, int]) -> dict[str, Any]:
