@@ -224,6 +224,25 @@ def test_a_lone_surrogate_is_a_row_error(line: str, command: str, tmp_path: Path
         assert _state_ids(tmp_path / "st.db") == ["L1", "L3"]
 
 
+@pytest.mark.parametrize("line", SURROGATE_LINES)
+def test_a_lone_surrogate_in_a_python_record_is_a_row_error(line: str, tmp_path: Path) -> None:
+    """The same records as Python dicts (text decoded with errors="surrogateescape"):
+    one row in error, the others applied and committed."""
+    import sfa_rules
+
+    rows = [{"type": "lead", "id": "L1", "country": "US"}, json.loads(line),
+            {"type": "lead", "id": "L3", "name": "\U0001f600 a pair is fine"}]
+    state = tmp_path / "st.db"
+    with sfa_rules.load().session(state=state) as session:
+        decisions = [d.to_dict() for d in session.process(rows)]
+        session.commit()
+    assert [(d["row"], d["error"] and d["error"]["code"]) for d in decisions] == [
+        (1, None), (2, "bad-encoding"), (3, None)
+    ]
+    assert decisions[1]["type"] == "lead" and "surrogate" in decisions[1]["error"]["message"]
+    assert _state_ids(state) == ["L1", "L3"]
+
+
 # -- Parquet: values Python cannot hold (item 4) ------------------------------------------------
 
 

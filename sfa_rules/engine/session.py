@@ -22,6 +22,7 @@ from sfa_rules.engine.forecasting import RowIssues
 from sfa_rules.engine.opportunities import opportunity_row
 from sfa_rules.engine.rows import InputRow, normalise_type
 from sfa_rules.engine.rules import Rules
+from sfa_rules.engine.surrogates import lone_surrogate
 from sfa_rules.engine.transactions import status_change_row, transaction_row
 from sfa_rules.entities import Customer
 from sfa_rules.errors import RecordError
@@ -150,7 +151,12 @@ class Session:
         ctx = self._ctx
         ctx.enter(source, row, raw)
         if not isinstance(item, InputRow):
-            rtype, error = _dict_type(record)
+            found = lone_surrogate(record)  # readers checked theirs; a dict may hold one
+            if found is not None:
+                record, error = found
+                rtype = _dict_type(record)[0]
+            else:
+                rtype, error = _dict_type(record)
         if error is not None:
             return self._failed(source, row, rtype, record, error)
         assert rtype is not None

@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from sfa_rules.engine.rows import RECORD_TYPES, TYPE_NAMES, InputRow, normalise_type
+from sfa_rules.engine.surrogates import MAY_HAVE_SURROGATE, check_surrogates
 from sfa_rules.errors import RecordError, did_you_mean
 from sfa_rules.records import parquet
 from sfa_rules.records.csvrecords import CsvRecords
 from sfa_rules.records.inputs import FORMATS, InputError, InputFile, TypeResolver, fold
-from sfa_rules.records.surrogates import MAY_HAVE_SURROGATE, check_surrogates
 
 __all__ = [
     "FORMATS",

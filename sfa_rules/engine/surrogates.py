@@ -1,20 +1,23 @@
-"""Lone surrogates in JSON text: ``"\\udc80"`` is valid JSON but not Unicode.
+"""Lone surrogates in records: ``"\\udc80"`` is valid JSON but not Unicode.
 
 ``json.loads`` turns such an escape into a lone surrogate, a ``str`` that cannot be
 encoded as UTF-8: left in a record it would fail later, far from its row (writing the
 decisions, committing the state). A line that has one is a ``bad-encoding`` row; its
 record, kept so that the decision can show the row's id and type, has every lone
-surrogate replaced by U+FFFD.
+surrogate replaced by U+FFFD. Records given as Python objects (``Session.process``
+over dicts) can hold them too (text decoded with ``errors="surrogateescape"``): the
+session checks those with `lone_surrogate`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from sfa_rules.errors import RecordError
 
-__all__ = ["MAY_HAVE_SURROGATE", "check_surrogates"]
+__all__ = ["MAY_HAVE_SURROGATE", "check_surrogates", "lone_surrogate"]
 
 # the escape of a UTF-16 surrogate (D800-DFFF) in the raw line: only then look further
 MAY_HAVE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -35,6 +38,20 @@ def check_surrogates(record: dict[str, Any]) -> tuple[dict[str, Any], RecordErro
         field,
     )
     return _clean(record), error
+
+
+def lone_surrogate(record: Mapping[str, Any]) -> tuple[dict[str, Any], RecordError] | None:
+    """`check_surrogates` for a record of any shape, quick on the usual one (ASCII
+    names, ASCII text, numbers): only a record with something else is searched."""
+    for key, value in record.items():
+        kind = type(value)
+        plain = (kind is str and value.isascii()) or value is None or kind in _NUMBERS
+        if not plain or not key.isascii():
+            return check_surrogates(dict(record))
+    return None
+
+
+_NUMBERS = frozenset({int, float, bool})
 
 
 def _find(value: Any, path: str) -> str | None:
