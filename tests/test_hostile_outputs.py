@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from sfa_rules.cli import main
 from sfa_rules.report.output import OutputError, open_output
-from sfa_rules.state.sqlite_parts import RunLock
+from sfa_rules.state.sqlite_lock import RunLock
 
 SFA = [sys.executable, "-m", "sfa_rules"]
 

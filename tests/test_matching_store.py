@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from old_states import old_state
 from test_state import KINDS, POSTGRES_KINDS, make_factory
 
 from sfa_rules.entities import Customer, MatchEntry, MatchRef
 from sfa_rules.state import sqlite_matches
 from sfa_rules.state.sqlite import SQLiteStore
-from sfa_rules.state.sqlite_parts import SCHEMA, SCHEMA_VERSION
+from sfa_rules.state.sqlite_parts import SCHEMA_VERSION
 from sfa_rules.state.store import Store
 
 BASE_ENTRY = MatchEntry("B-1", {"email": "b@x.com"}, ("d:email:b@x.com",), "2026-01-01", None, 7)
@@ -110,9 +111,7 @@ def test_sequence_numbers_come_after_the_state_s(store: Store) -> None:
 
 def _version_1_file(path: Path) -> None:
     """A state file of schema version 1: no matching tables."""
-    v1 = SCHEMA.split("CREATE TABLE IF NOT EXISTS {db}.match_records")[0]
-    db = sqlite3.connect(path)
-    db.executescript(v1.format(db="main") + "PRAGMA user_version=1;")
+    db = old_state(path, 1)
     db.execute("INSERT INTO customers VALUES ('C-1', 'LEAD-New', 'ana', NULL, 0, '{}')")
     db.commit()
     db.close()
@@ -139,7 +138,7 @@ def test_an_apply_migrates_a_version_1_state(tmp_path: Path, lazy: bool) -> None
         s.put_match(entry("C-1", "a:company:acme"), None)
         s.commit()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert db.execute("SELECT id FROM match_keys WHERE key = 'a:company:acme'").fetchall() == [
         ("C-1",)]
     db.close()

@@ -51,7 +51,7 @@ def _rowid_file(path: Path) -> None:
     """A state file whose customers and opportunities are rowid tables, as files made
     before they became WITHOUT ROWID (same columns, same schema version)."""
     old = SCHEMA
-    for table_end in ("fields TEXT NOT NULL)", "seq INTEGER NOT NULL)"):
+    for table_end in ("contacts INTEGER NOT NULL DEFAULT 0)", "seq INTEGER NOT NULL)"):
         assert table_end + " WITHOUT ROWID" in old
         old = old.replace(table_end + " WITHOUT ROWID", table_end)
     db = sqlite3.connect(path)

@@ -35,8 +35,10 @@ from typing import Any
 import psycopg
 
 from sfa_rules.entities import Customer, Opportunity
+from sfa_rules.state.postgres_history import PostgresHistory
 from sfa_rules.state.postgres_matches import PostgresMatches, copy_matches
 from sfa_rules.state.postgres_parts import (
+    OLD_CUSTOMER_COLUMNS,
     OVERLAY,
     SCHEMA_VERSION,
     STATE,
@@ -55,12 +57,15 @@ from sfa_rules.state.store import Counters, StateError, decode_decisions
 __all__ = ["SCHEMA_VERSION", "PostgresStore"]
 
 _COPY = {
-    "customers": "status, owner, territory, owner_locked, fields",
+    "customers": (
+        "status, owner, territory, owner_locked, fields, assigned_on, status_on,"
+        " last_activity, activities, contacts"
+    ),
     "opportunities": "customer, status, probability, override, owner, amount, expected_close, seq",
 }
 
 
-class PostgresStore(PostgresMatches, PostgresRecords):
+class PostgresStore(PostgresHistory, PostgresMatches, PostgresRecords):
     """The state in a PostgreSQL database (see the module docstring for the design).
 
     ``PostgresStore(url, dry_run=False)``: an apply run; takes the run lock, creates the
@@ -94,6 +99,7 @@ class PostgresStore(PostgresMatches, PostgresRecords):
         self._buffered_of: dict[str, set[str]] = {}
         self._seen: set[tuple[str, str]] = set()
         self._finished: set[str] = set()
+        self._customer_columns: dict[str, str] = {}  # layers of an older version
         self._origin: int | None = None  # a lazy apply's generation of the snapshot
         self._closed = False
         try:
@@ -114,8 +120,13 @@ class PostgresStore(PostgresMatches, PostgresRecords):
         if self._overlaid:
             create_overlay(db)
             db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            layered = state_version(db, self.where) is not None
+            version = state_version(db, self.where)
+            layered = version is not None
             self._layers = (OVERLAY, STATE) if layered else (OVERLAY,)
+            old = version is not None and version < SCHEMA_VERSION  # no facts, no history
+            self._history_layers = (OVERLAY,) if old or not layered else self._layers
+            if old:
+                self._customer_columns = {STATE: OLD_CUSTOMER_COLUMNS}
             self._target = OVERLAY
             if self._lazy:
                 self._origin = generation(db) if layered else None
@@ -123,12 +134,13 @@ class PostgresStore(PostgresMatches, PostgresRecords):
         else:
             take_run_lock(db, self.where, self._lock_timeout, self._on_wait)
             db.execute("BEGIN")
-            if state_version(db, self.where) is None:
-                create_state(db)
+            if (state_version(db, self.where) or 0) < SCHEMA_VERSION:
+                create_state(db)  # a new state, or an older version's migration
             db.execute("COMMIT")
             db.execute("BEGIN")
             layered = True
             self._layers, self._target = (STATE,), STATE
+            self._history_layers = self._layers
         self._counters = Counters(*self._read_counters() if layered else ({}, {}))
 
     def _read_counters(self) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
@@ -247,14 +259,15 @@ class PostgresStore(PostgresMatches, PostgresRecords):
         try:
             db.execute("COMMIT")  # ends the snapshot; the temporary tables keep their rows
             db.execute("BEGIN")
-            now = generation(db) if state_version(db, self.where) is not None else None
+            version = state_version(db, self.where)
+            now = generation(db) if version is not None else None
             if now != self._origin:
                 raise StateError(
                     f"state {self.where} changed since this session started (another run "
                     "applied to it); nothing was written: run again"
                 )
-            if now is None:
-                create_state(db)
+            if (version or 0) < SCHEMA_VERSION:
+                create_state(db)  # a new state, or an older version's migration
             self._copy_overlay()
             db.execute("COMMIT")
             db.execute("BEGIN")
@@ -262,8 +275,10 @@ class PostgresStore(PostgresMatches, PostgresRecords):
             self._release()
             raise
         self._lazy = self._overlaid = False
-        self._layers, self._target = (STATE,), STATE
+        self._layers = self._history_layers = (STATE,)
+        self._target, self._customer_columns = STATE, {}
         self._finished = set()
+        self._next_history = None  # numbered on in the state, which has them all now
 
     def _copy_overlay(self) -> None:
         db = self._db
@@ -282,14 +297,21 @@ class PostgresStore(PostgresMatches, PostgresRecords):
         self._write_counters(replace=True)
         db.execute(f"UPDATE {STATE}.meta SET value = value + 1 WHERE key = 'generation'")
         copy_matches(db, OVERLAY, STATE)
-        for table in ("customers", "opportunities", "seen", "journal"):
+        db.execute(f"INSERT INTO {STATE}.history SELECT * FROM {OVERLAY}.history")
+        for table in ("customers", "opportunities", "seen", "journal", "history"):
             db.execute(f"TRUNCATE {OVERLAY}.{table}")
+
+    def _flush(self) -> None:
+        """The buffers of records and of history entries into the open transaction."""
+        super()._flush()
+        self._flush_history()
 
     @pg_errors
     def rollback(self) -> None:
         """Drop every write since the last commit."""
         self._customers, self._opportunities, self._buffered_of = {}, {}, {}
         self._seen = set()
+        self._drop_history()
         self._counters.rollback()
         if self._overlaid:
             self._db.execute("ROLLBACK TO SAVEPOINT batch")

@@ -19,7 +19,7 @@ import psycopg
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.state.store import StateError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: customers' facts and their history (SPEC §18)
 STATE = "sfa"  # the schema that holds the state
 OVERLAY = "pg_temp"  # a dry run's writes: this session's temporary tables
 
@@ -28,7 +28,8 @@ OVERLAY = "pg_temp"  # a dry run's writes: this session's temporary tables
 TABLES_DDL = """
 CREATE {temp} TABLE IF NOT EXISTS {db}.customers (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, owner TEXT, territory TEXT,
-    owner_locked BOOLEAN NOT NULL, fields TEXT NOT NULL);
+    owner_locked BOOLEAN NOT NULL, fields TEXT NOT NULL, assigned_on TEXT, status_on TEXT,
+    last_activity TEXT, activities TEXT, contacts BIGINT NOT NULL DEFAULT 0);
 CREATE {temp} TABLE IF NOT EXISTS {db}.opportunities (
     id TEXT PRIMARY KEY, customer TEXT, status TEXT NOT NULL, probability TEXT NOT NULL,
     override BOOLEAN NOT NULL, owner TEXT, amount TEXT, expected_close TEXT,
@@ -46,10 +47,29 @@ CREATE {temp} TABLE IF NOT EXISTS {db}.match_records (
     data TEXT NOT NULL);
 CREATE {temp} TABLE IF NOT EXISTS {db}.match_keys (
     key TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (key, id));
+CREATE {temp} TABLE IF NOT EXISTS {db}.history (
+    seq BIGINT PRIMARY KEY, customer TEXT NOT NULL, date TEXT, kind TEXT NOT NULL,
+    detail TEXT NOT NULL, source TEXT);
+CREATE INDEX IF NOT EXISTS history_customer ON {db}.history (customer, date, seq);
 """
+# Version 2 added these to customers (the migration of a version 1 state adds them).
+MIGRATE_CUSTOMERS = (
+    "ALTER TABLE {db}.customers ADD COLUMN IF NOT EXISTS assigned_on TEXT,"
+    " ADD COLUMN IF NOT EXISTS status_on TEXT, ADD COLUMN IF NOT EXISTS last_activity TEXT,"
+    " ADD COLUMN IF NOT EXISTS activities TEXT,"
+    " ADD COLUMN IF NOT EXISTS contacts BIGINT NOT NULL DEFAULT 0"
+)
 TABLES = {"customers", "opportunities", "seen", "rotations", "loads", "journal", "meta",
           "match_records", "match_keys"}
-CUSTOMER_COLUMNS = "id, status, owner, territory, owner_locked, fields"
+CUSTOMER_COLUMNS = (
+    "id, status, owner, territory, owner_locked, fields,"
+    " assigned_on, status_on, last_activity, activities, contacts"
+)
+# a customer of a version 1 state (read by a dry run): no facts yet
+OLD_CUSTOMER_COLUMNS = (
+    "id, status, owner, territory, owner_locked, fields,"
+    " NULL::text, NULL::text, NULL::text, NULL::text, 0::bigint"
+)
 OPPORTUNITY_COLUMNS = (
     "id, customer, status, probability, override, owner, amount, expected_close, seq"
 )
@@ -57,9 +77,13 @@ OPPORTUNITY_COLUMNS = (
 
 def put_customer_sql(db: str) -> str:
     return (
-        f"INSERT INTO {db}.customers VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE"
+        f"INSERT INTO {db}.customers VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (id) DO UPDATE"
         " SET status = EXCLUDED.status, owner = EXCLUDED.owner, territory = EXCLUDED.territory,"
-        " owner_locked = EXCLUDED.owner_locked, fields = EXCLUDED.fields"
+        " owner_locked = EXCLUDED.owner_locked, fields = EXCLUDED.fields,"
+        " assigned_on = EXCLUDED.assigned_on, status_on = EXCLUDED.status_on,"
+        " last_activity = EXCLUDED.last_activity, activities = EXCLUDED.activities,"
+        " contacts = EXCLUDED.contacts"
     )
 
 
@@ -85,13 +109,21 @@ def put_journal_sql(db: str) -> str:
 
 
 def create_state(db: psycopg.Connection[Any]) -> None:
-    """The state's schema and tables, in the caller's transaction."""
+    """The state's schema and tables, in the caller's transaction; on a state of an
+    older version, what that version lacked (the migration)."""
     db.execute(f"CREATE SCHEMA IF NOT EXISTS {STATE}")
+    exists = db.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
+        " AND table_name = 'customers'", (STATE,)
+    ).fetchone()
+    if exists is not None:
+        db.execute(MIGRATE_CUSTOMERS.format(db=STATE))
     run_script(db, TABLES_DDL.format(temp="", db=STATE))
     db.execute(f"CREATE TABLE IF NOT EXISTS {STATE}.meta (key TEXT PRIMARY KEY, value BIGINT)")
+    db.execute(f"INSERT INTO {STATE}.meta VALUES ('generation', 0) ON CONFLICT DO NOTHING")
     db.execute(
-        f"INSERT INTO {STATE}.meta VALUES ('schema_version', %s), ('generation', 0)"
-        " ON CONFLICT DO NOTHING",
+        f"INSERT INTO {STATE}.meta VALUES ('schema_version', %s)"
+        " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
         (SCHEMA_VERSION,),
     )
 
@@ -183,7 +215,11 @@ def redact(url: str) -> str:
 
 
 def customer_from_row(row: tuple[Any, ...]) -> Customer:
-    return Customer(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]))
+    activities = json.loads(row[9]) if row[9] else {}
+    return Customer(
+        row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]),
+        row[6], row[7], row[8], activities, int(row[10]),
+    )
 
 
 _encode_fields = json.JSONEncoder(separators=(",", ":"), default=str).encode
@@ -191,7 +227,11 @@ _encode_fields = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 def customer_row(c: Customer) -> tuple[Any, ...]:
     fields = _encode_fields(c.fields) if c.fields else "{}"
-    return (c.id, c.status, c.owner, c.territory, bool(c.owner_locked), fields)
+    activities = _encode_fields(c.activities) if c.activities else None
+    return (
+        c.id, c.status, c.owner, c.territory, bool(c.owner_locked), fields,
+        c.assigned_on, c.status_on, c.last_activity, activities, c.contacts,
+    )
 
 
 def opportunity_from_row(row: tuple[Any, ...]) -> Opportunity:

@@ -43,16 +43,23 @@ class PostgresRecords(CountedStore):
     _opportunities: dict[str, Opportunity]
     _buffered_of: dict[str, set[str]]  # customer -> buffered opportunity ids
     _seen: set[tuple[str, str]]
+    _customer_columns: dict[str, str]  # layer -> columns, for a state of an older version
 
     def _rows_of(self, table: str, where: str = "TRUE") -> str:
         """A query of the live rows of ``table`` across the layers (an overlay row
-        replaces the state's row with its key); ``where`` may use %s twice per layer."""
+        replaces the state's row with its key); ``where`` may use %s twice per layer.
+        Customers come as `customer_from_row` takes them, whatever the layer's version."""
+        def rows(db: str) -> str:
+            columns = "*"
+            if table == "customers":
+                columns = self._customer_columns.get(db, CUSTOMER_COLUMNS)
+            return f"SELECT {columns} FROM {db}.{table} t WHERE {where}"
+
         if len(self._layers) == 1:
-            return f"SELECT * FROM {self._layers[0]}.{table} t WHERE {where}"
+            return rows(self._layers[0])
         top, base = self._layers
         return (
-            f"SELECT * FROM {top}.{table} t WHERE {where} UNION ALL"
-            f" SELECT * FROM {base}.{table} t WHERE {where} AND NOT EXISTS"
+            f"{rows(top)} UNION ALL {rows(base)} AND NOT EXISTS"
             f" (SELECT 1 FROM {top}.{table} m WHERE m.id = t.id)"
         )
 
@@ -67,8 +74,9 @@ class PostgresRecords(CountedStore):
     @pg_errors
     def _read_customer(self, id: str) -> Customer | None:
         for db in self._layers:
+            columns = self._customer_columns.get(db, CUSTOMER_COLUMNS)
             row = self._db.execute(
-                f"SELECT {CUSTOMER_COLUMNS} FROM {db}.customers WHERE id = %s", (id,)
+                f"SELECT {columns} FROM {db}.customers WHERE id = %s", (id,)
             ).fetchone()
             if row is not None:
                 return customer_from_row(row)
@@ -133,6 +141,25 @@ class PostgresRecords(CountedStore):
         sql = f"SELECT {OPPORTUNITY_COLUMNS} FROM ({sql}) o ORDER BY id COLLATE \"C\" LIMIT {_PAGE}"
         rows = self._db.execute(sql, (after,) * len(self._layers)).fetchall()
         return [opportunity_from_row(r) for r in rows]
+
+    def customers(self) -> Iterator[Customer]:
+        """Every customer, by id, read a page at a time (by id, so commits may
+        interleave): one query per page, none per customer."""
+        self._flush()
+        after = ""
+        while True:
+            page = self._customer_page(after)
+            yield from page
+            if len(page) < _PAGE:
+                return
+            after = page[-1].id
+
+    @pg_errors
+    def _customer_page(self, after: str) -> list[Customer]:
+        sql = self._rows_of("customers", "t.id COLLATE \"C\" > %s")
+        sql = f"SELECT * FROM ({sql}) c ORDER BY id COLLATE \"C\" LIMIT {_PAGE}"
+        rows = self._db.execute(sql, (after,) * len(self._layers)).fetchall()
+        return [customer_from_row(r) for r in rows]
 
     @pg_errors
     def seen(self, type: str, id: str) -> bool:

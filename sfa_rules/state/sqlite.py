@@ -41,16 +41,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from sfa_rules.entities import Customer, Opportunity
+from sfa_rules.state.sqlite_history import SQLiteHistory
+from sfa_rules.state.sqlite_lock import RunLock, file_identity
 from sfa_rules.state.sqlite_matches import SQLiteMatches
 from sfa_rules.state.sqlite_parts import (
     PUT_JOURNAL,
     SCHEMA_VERSION,
-    RunLock,
     build_bloom,
     check_state,
     copy_overlay,
     create_schema,
-    file_identity,
     open_overlay,
     precheck,
     read_counters,
@@ -64,7 +64,7 @@ __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 _FOREVER = 7 * 24 * 3600.0  # "no limit" for SQLite's busy timeout (an int of ms inside)
 
 
-class SQLiteStore(SQLiteMatches, SQLiteRecords):
+class SQLiteStore(SQLiteHistory, SQLiteMatches, SQLiteRecords):
     """The state in an SQLite file (see the module docstring for the design).
 
     ``SQLiteStore(path, dry_run=False)``: an apply run; creates the file on first use,
@@ -296,6 +296,7 @@ class SQLiteStore(SQLiteMatches, SQLiteRecords):
         self._db, self._lock = target, lock
         self._lazy = self._overlaid = self._layered = False
         self._finished = set()
+        self._next_history = None  # numbered on in the state, which has them all now
 
     def _changed(self) -> bool:
         assert self.path is not None
@@ -314,6 +315,7 @@ class SQLiteStore(SQLiteMatches, SQLiteRecords):
         """The buffers of records and of match entries into the open transaction."""
         super()._flush()
         self._flush_matches()
+        self._flush_history()
 
     @state_errors
     def rollback(self) -> None:
@@ -321,6 +323,7 @@ class SQLiteStore(SQLiteMatches, SQLiteRecords):
         self._customers, self._opportunities, self._buffered_of = {}, {}, {}
         self._seen = set()
         self._drop_matches()
+        self._drop_history()
         self._counters.rollback()
         if self._overlaid:
             self._db.execute("ROLLBACK TO batch")

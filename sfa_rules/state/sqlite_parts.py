@@ -1,6 +1,6 @@
 """The pieces of the state file that `SQLiteStore` is built from: the schema and its
 checks, row conversion, opening a dry run's overlay, reading counters and the Bloom
-bitmap, the run lock, and the copy that promotes a lazy apply.
+bitmap, and the copy that promotes a lazy apply.
 
 Kept apart from `sfa_rules.state.sqlite` so that the store reads as its design: how a
 run opens, reads, buffers, commits and closes the state.
@@ -8,13 +8,10 @@ run opens, reads, buffers, commits and closes the state.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import functools
 import json
 import os
 import sqlite3
-import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
@@ -22,7 +19,9 @@ from urllib.parse import quote
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.state.store import StateError
 
-SCHEMA_VERSION = 2  # 2: the matching index (match_records, match_keys; SPEC §19)
+SCHEMA_VERSION = 3
+# 2: the matching index (match_records, match_keys; SPEC §19)
+# 3: customers' follow-up clocks and activity facts, and their history (SPEC §18)
 
 # Customers and opportunities are small rows looked up by id: WITHOUT ROWID keeps
 # them in one B-tree (a rowid table adds a second one for the id), about 40% off each
@@ -30,7 +29,8 @@ SCHEMA_VERSION = 2  # 2: the matching index (match_records, match_keys; SPEC §1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS {db}.customers (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, owner TEXT, territory TEXT,
-    owner_locked INTEGER NOT NULL, fields TEXT NOT NULL) WITHOUT ROWID;
+    owner_locked INTEGER NOT NULL, fields TEXT NOT NULL, assigned_on TEXT, status_on TEXT,
+    last_activity TEXT, activities TEXT, contacts INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS {db}.opportunities (
     id TEXT PRIMARY KEY, customer TEXT, status TEXT NOT NULL,
     probability NOT NULL,  -- no affinity: keeps int and float apart
@@ -49,13 +49,27 @@ CREATE TABLE IF NOT EXISTS {db}.match_records (
     data TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS {db}.match_keys (
     key TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (key, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS {db}.history (
+    seq INTEGER PRIMARY KEY, customer TEXT NOT NULL, date TEXT, kind TEXT NOT NULL,
+    detail TEXT NOT NULL, source TEXT);
+CREATE INDEX IF NOT EXISTS {db}.history_customer ON history (customer, date, seq);
 """
+# Version 3 added these to customers (ALTER TABLE for the files of versions 1 and 2).
+FACT_COLUMNS = (
+    ("assigned_on", "TEXT"), ("status_on", "TEXT"), ("last_activity", "TEXT"),
+    ("activities", "TEXT"), ("contacts", "INTEGER NOT NULL DEFAULT 0"),
+)
 TABLES = {"customers", "opportunities", "seen", "rotations", "loads", "journal"}
-CUSTOMER_COLUMNS = "id, status, owner, territory, owner_locked, fields"
+CUSTOMER_COLUMNS = (
+    "id, status, owner, territory, owner_locked, fields,"
+    " assigned_on, status_on, last_activity, activities, contacts"
+)
+# a customer of a version 1 or 2 state (read by a dry run): no facts yet
+OLD_CUSTOMER_COLUMNS = "id, status, owner, territory, owner_locked, fields, NULL, NULL, NULL, NULL, 0"
 OPPORTUNITY_COLUMNS = (
     "id, customer, status, probability, override, owner, amount, expected_close, seq"
 )
-PUT_CUSTOMER = "INSERT OR REPLACE INTO main.customers VALUES (?, ?, ?, ?, ?, ?)"
+PUT_CUSTOMER = "INSERT OR REPLACE INTO main.customers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 PUT_OPPORTUNITY = "INSERT OR REPLACE INTO main.opportunities VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 PUT_SEEN = "INSERT OR IGNORE INTO main.seen VALUES (?, ?)"
 PUT_JOURNAL = "INSERT OR REPLACE INTO main.journal VALUES (?, ?, ?)"
@@ -66,9 +80,26 @@ def create_schema(db: sqlite3.Connection, schema: str = "main") -> None:
     ``executescript`` would commit first). Every statement is ``IF NOT EXISTS``: on a
     state of an older schema version it adds what that version lacked (the migration;
     nothing else changes between versions)."""
+    have = {row[1] for row in db.execute(f"PRAGMA {schema}.table_info(customers)")}
+    for name, kind in FACT_COLUMNS if have else ():  # have: an older version's table
+        if name not in have:
+            db.execute(f"ALTER TABLE {schema}.customers ADD COLUMN {name} {kind}")
     for statement in SCHEMA.format(db=schema).split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+def customer_columns(db: sqlite3.Connection, schema: str) -> str:
+    """The columns to read customers from ``schema`` as `customer_from_row` takes them
+    (a version 1 or 2 state, read by a dry run, has no facts)."""
+    have = {row[1] for row in db.execute(f"PRAGMA {schema}.table_info(customers)")}
+    return CUSTOMER_COLUMNS if "contacts" in have else OLD_CUSTOMER_COLUMNS
+
+
+def has_history(db: sqlite3.Connection, src: str) -> bool:
+    """Does the state in schema ``src`` have the history table (schema version 3)?"""
+    found = db.execute(f"SELECT count(*) FROM {src}.sqlite_master WHERE name = 'history'")
+    return bool(found.fetchone()[0])
 
 
 # Bloom salts: one bitmap for every kind of key, the kind mixed into both probes.
@@ -151,7 +182,11 @@ def has_matches(db: sqlite3.Connection, src: str) -> bool:
 
 
 def customer_from_row(row: tuple[Any, ...]) -> Customer:
-    return Customer(row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]))
+    activities = json.loads(row[9]) if row[9] else {}
+    return Customer(
+        row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]),
+        row[6], row[7], row[8], activities, row[10],
+    )
 
 
 # default=str: a Parquet date or Decimal comes back as its text (JSON has no such type).
@@ -161,7 +196,11 @@ _encode_fields = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 def customer_row(c: Customer) -> tuple[Any, ...]:
     fields = _encode_fields(c.fields) if c.fields else "{}"
-    return (c.id, c.status, c.owner, c.territory, int(c.owner_locked), fields)
+    activities = _encode_fields(c.activities) if c.activities else None
+    return (
+        c.id, c.status, c.owner, c.territory, int(c.owner_locked), fields,
+        c.assigned_on, c.status_on, c.last_activity, activities, c.contacts,
+    )
 
 
 def opportunity_from_row(row: tuple[Any, ...]) -> Opportunity:
@@ -264,79 +303,6 @@ def check_state(db: sqlite3.Connection, schema: str, path: str | None) -> bool:
     return True
 
 
-def file_identity(path: str) -> tuple[int, int, int, int] | None:
-    """The file at ``path`` as (device, inode, size, mtime in ns), or None if missing."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-class RunLock:
-    """An exclusive `flock` on a sidecar file, held for the life of an apply run.
-
-    ``timeout`` None waits as long as it takes; ``on_wait`` is told once, with a
-    message naming the holder, when the lock is busy. The holder removes the file
-    before it lets the lock go, so none is left behind; a waiter that then obtains the
-    lock on the removed file sees that the path names another file (or none) and
-    tries again, so two runs never hold "the" lock at once.
-    """
-
-    def __init__(
-        self, path: str, state: str, timeout: float | None,
-        on_wait: Callable[[str], None] | None = None,
-    ) -> None:
-        self._path = path
-        deadline = None if timeout is None else time.monotonic() + timeout
-        told = False
-        self._fd = self._open(path, state)
-        while True:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(self._fd, 32, 0).decode("ascii", "replace").strip()
-                busy = f"state {state} is in use by another run (pid {holder or '?'})"
-                if deadline is not None and time.monotonic() >= deadline:
-                    os.close(self._fd)
-                    raise StateError(f"{busy}; waited {timeout:g} s") from None
-                if on_wait is not None and not told:
-                    on_wait(f"{busy}; waiting for it to finish")
-                    told = True
-                time.sleep(0.05)
-                continue
-            if _names(path, self._fd):
-                break
-            os.close(self._fd)  # the holder removed it while this run waited
-            self._fd = self._open(path, state)
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, f"{os.getpid()}\n".encode("ascii"), 0)
-
-    @staticmethod
-    def _open(path: str, state: str) -> int:
-        try:
-            return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise StateError(f"cannot open state {state}: {e.strerror}") from None
-
-    def release(self) -> None:
-        if self._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.unlink(self._path)  # still locked: nobody else can have made a new one
-            os.close(self._fd)  # closing the descriptor drops the flock
-            self._fd = -1
-
-
-def _names(path: str, fd: int) -> bool:
-    """Whether ``path`` still names the file open as ``fd``."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return False
-    own = os.fstat(fd)
-    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
-
-
 def copy_overlay(
     overlay: sqlite3.Connection,
     target: sqlite3.Connection,
@@ -359,6 +325,10 @@ def copy_overlay(
     )
     target.executemany(PUT_SEEN, overlay.execute("SELECT type, id FROM main.seen"))
     copy_matches(overlay, target)
+    target.executemany(
+        "INSERT OR REPLACE INTO main.history VALUES (?, ?, ?, ?, ?, ?)",
+        overlay.execute("SELECT seq, customer, date, kind, detail, source FROM main.history"),
+    )
     target.executemany("DELETE FROM main.journal WHERE run_key = ?", ((k,) for k in finished))
     target.executemany(
         PUT_JOURNAL, overlay.execute("SELECT run_key, rows_done, decisions FROM main.journal")

@@ -46,6 +46,9 @@ class SQLiteRecords(CountedStore):
     _buffered_of: dict[str, set[str]]  # customer -> buffered opportunity ids
     _seen: set[tuple[str, str]]
 
+    def _base(self) -> tuple[str, bool]:
+        raise NotImplementedError  # SQLiteHistory: the base's customer columns, history
+
     def _layers(self) -> tuple[str, ...]:
         return ("main", "base") if self._layered else ("main",)
 
@@ -64,8 +67,9 @@ class SQLiteRecords(CountedStore):
     @state_errors
     def _read_customer(self, id: str) -> Customer | None:
         for db in self._layers():
+            columns = self._base()[0] if db == "base" else CUSTOMER_COLUMNS
             row = self._db.execute(
-                f"SELECT {CUSTOMER_COLUMNS} FROM {db}.customers WHERE id = ?", (id,)
+                f"SELECT {columns} FROM {db}.customers WHERE id = ?", (id,)
             ).fetchone()
             if row is not None:
                 return customer_from_row(row)
@@ -139,6 +143,22 @@ class SQLiteRecords(CountedStore):
         try:
             for row in self._db.execute(sql + " ORDER BY id"):
                 yield opportunity_from_row(row)
+        except sqlite3.DatabaseError as e:
+            raise StateError(f"state {self.path}: {e}") from e
+
+    def customers(self) -> Iterator[Customer]:
+        """Every customer, by id, in one query (an overlay's customer hides the base's);
+        reads a snapshot taken at the first ``next()``."""
+        self._flush()
+        sql = f"SELECT {CUSTOMER_COLUMNS} FROM main.customers"
+        if self._layered:
+            sql += (
+                f" UNION ALL SELECT {self._base()[0]} FROM base.customers b"
+                " WHERE NOT EXISTS (SELECT 1 FROM main.customers m WHERE m.id = b.id)"
+            )
+        try:
+            for row in self._db.execute(sql + " ORDER BY id"):
+                yield customer_from_row(row)
         except sqlite3.DatabaseError as e:
             raise StateError(f"state {self.path}: {e}") from e
 

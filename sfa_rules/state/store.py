@@ -1,6 +1,8 @@
 """What assignment and lifecycle remember between rows and runs (SPEC §9).
 
-A `Store` keeps customers, opportunities, the transactions already seen, each
+A `Store` keeps customers, opportunities, each customer's history (SPEC §18: the
+store numbers its entries in order of arrival, ``seq``; `history_of` gives them by date,
+then arrival), the transactions already seen, each
 territory's rotation, each rep's open-record count, and the resume journal of an
 interrupted run. Two implementations behave identically:
 
@@ -20,10 +22,11 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from sfa_rules.entities import Customer, MatchEntry, MatchRef, Opportunity
+from sfa_rules.entities import Customer, HistoryEntry, MatchEntry, MatchRef, Opportunity
 from sfa_rules.state.matches import MemoryMatches
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
     "decode_decisions",
     "encode_decisions",
     "encode_lines",
+    "history_order",
 ]
 
 
@@ -50,6 +54,9 @@ class Store(Protocol):
     def put_opportunity(self, opportunity: Opportunity) -> None: ...
     def opportunities_of(self, customer_id: str) -> list[Opportunity]: ...
     def all_opportunities(self) -> Iterator[Opportunity]: ...
+    def customers(self) -> Iterator[Customer]: ...
+    def add_history(self, entry: HistoryEntry) -> None: ...
+    def history_of(self, customer_id: str) -> list[HistoryEntry]: ...
     def seen(self, type: str, id: str) -> bool: ...
     def mark_seen(self, type: str, id: str) -> None: ...
     def get_match(self, id: str) -> MatchEntry | None: ...
@@ -96,6 +103,11 @@ def decode_decisions(blob: bytes) -> Iterator[dict[str, Any]]:
     text = zlib.decompress(blob).decode("utf-8")
     for line in text.split("\n") if text else ():
         yield json.loads(line)
+
+
+def history_order(entry: HistoryEntry) -> tuple[str, int]:
+    """The order of a customer's history: by date (undated first), then by arrival."""
+    return (entry.date or "", entry.seq)
 
 
 def copy_rotation(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -232,6 +244,8 @@ class MemoryStore(MemoryMatches, CountedStore):
         self._opportunities: dict[str, Opportunity] = {}
         self._by_customer: dict[str, set[str]] = {}
         self._seen: set[tuple[str, str]] = set()
+        self._history: dict[str, list[HistoryEntry]] = {}
+        self._history_seq = 0
         self._journal: dict[str, dict[int, bytes]] = {}
         self._counters = Counters({}, {})
         self._undo: list[tuple[str, Any, Any]] = []  # (kind, key, previous value or _MISSING)
@@ -273,6 +287,19 @@ class MemoryStore(MemoryMatches, CountedStore):
         for id in sorted(self._opportunities):
             yield self._opportunities[id]
 
+    def customers(self) -> Iterator[Customer]:
+        for id in sorted(self._customers):
+            yield self._customers[id]
+
+    def add_history(self, entry: HistoryEntry) -> None:
+        self._history_seq += 1
+        self._undo.append(("history", entry.customer, self._history_seq - 1))
+        entry = replace(entry, seq=self._history_seq)
+        self._history.setdefault(entry.customer, []).append(entry)
+
+    def history_of(self, customer_id: str) -> list[HistoryEntry]:
+        return sorted(self._history.get(customer_id, ()), key=history_order)
+
     def seen(self, type: str, id: str) -> bool:
         return (type, id) in self._seen
 
@@ -280,7 +307,6 @@ class MemoryStore(MemoryMatches, CountedStore):
         if (type, id) not in self._seen:
             self._undo.append(("seen", (type, id), _MISSING))
             self._seen.add((type, id))
-
 
     def recount_loads(self, open_statuses: Iterable[str], *, fix: bool = False) -> dict[str, int]:
         """Open records per owner, counted from the customers (to check `loads()`);
@@ -328,6 +354,9 @@ class MemoryStore(MemoryMatches, CountedStore):
                 self._seen.discard(key)
             elif kind == "match":
                 self._undo_match(key, previous)
+            elif kind == "history":
+                self._history[key].pop()
+                self._history_seq = previous
             else:  # journal
                 run_key, rows_done = key
                 if previous is _MISSING:

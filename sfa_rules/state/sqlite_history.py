@@ -1,0 +1,102 @@
+"""Customers' history in `SQLiteStore` (SPEC §18).
+
+``history``: one row per entry, its rowid ``seq`` the order of arrival (so the next
+number is the table's last rowid, found without a scan), indexed by customer and date:
+a customer's history is one index range scan. Entries are appended to a bounded buffer
+and flushed with ``executemany`` into the run's open transaction with the other
+records. A dry run writes them to its overlay, numbered after the base's; a version 1
+or 2 state read by a dry run has no history until an apply migrates it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import replace
+from typing import Any
+
+from sfa_rules.entities import HistoryEntry
+from sfa_rules.state.sqlite_parts import customer_columns, has_history
+from sfa_rules.state.store import StateError, history_order
+
+__all__ = ["SQLiteHistory"]
+
+_PUT = "INSERT INTO main.history VALUES (?, ?, ?, ?, ?, ?)"
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
+def _row(e: HistoryEntry) -> tuple[Any, ...]:
+    return (e.seq, e.customer, e.date, e.kind, _encode(dict(e.detail)), e.source)
+
+
+class SQLiteHistory:
+    """The history part of `SQLiteStore` (a mixin over its connection and layers;
+    `SQLiteStore` flushes and drops the buffer with its own)."""
+
+    path: str | None
+    _db: sqlite3.Connection
+    _layered: bool
+    _buffer_size: int
+    _history_buffer: list[HistoryEntry] | None = None
+    _next_history: int | None = None  # the last seq given (None: read it)
+    _base_layout: tuple[str, bool] | None = None  # the base's customer columns, history
+
+    def _base(self) -> tuple[str, bool]:
+        if self._base_layout is None:
+            self._base_layout = (customer_columns(self._db, "base"), has_history(self._db, "base"))
+        return self._base_layout
+
+    def _history_layers(self) -> tuple[str, ...]:
+        return ("main", "base") if self._layered and self._base()[1] else ("main",)
+
+    def add_history(self, entry: HistoryEntry) -> None:
+        """Append ``entry`` to its customer's history, numbered in order of arrival."""
+        if self._next_history is None:
+            self._next_history = self._last_history()
+        self._next_history += 1
+        buffer = self._history_buffer
+        if buffer is None:
+            buffer = self._history_buffer = []
+        buffer.append(replace(entry, seq=self._next_history))
+        if len(buffer) >= self._buffer_size:
+            self._flush_history()
+
+    def _last_history(self) -> int:
+        try:
+            top = [
+                self._db.execute(f"SELECT max(seq) FROM {db}.history").fetchone()[0]
+                for db in self._history_layers()
+            ]
+        except sqlite3.DatabaseError as e:
+            raise StateError(f"state {self.path}: {e}") from e
+        return max((t for t in top if t is not None), default=0)
+
+    def history_of(self, customer_id: str) -> list[HistoryEntry]:
+        """The customer's history by date, then order of arrival."""
+        self._flush_history()
+        entries: list[HistoryEntry] = []
+        try:
+            for db in self._history_layers():
+                for seq, customer, date, kind, detail, source in self._db.execute(
+                    f"SELECT seq, customer, date, kind, detail, source FROM {db}.history"
+                    " WHERE customer = ?", (customer_id,)
+                ):
+                    entries.append(
+                        HistoryEntry(customer, date, kind, json.loads(detail), source, seq)
+                    )
+        except sqlite3.DatabaseError as e:
+            raise StateError(f"state {self.path}: {e}") from e
+        return sorted(entries, key=history_order)
+
+    def _flush_history(self) -> None:
+        buffer, self._history_buffer = self._history_buffer, None
+        if buffer:
+            try:
+                self._db.executemany(_PUT, map(_row, buffer))
+            except sqlite3.DatabaseError as e:
+                raise StateError(f"state {self.path}: {e}") from e
+
+    def _drop_history(self) -> None:
+        """Forget the buffer and the numbering (a rollback: the tables say again)."""
+        self._history_buffer = None
+        self._next_history = None
