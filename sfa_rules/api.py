@@ -25,6 +25,7 @@ from sfa_rules.config.models import Config
 from sfa_rules.criteria import vocabulary
 from sfa_rules.engine.core import Engine, Session, compile_config, load
 from sfa_rules.engine.decision import Decision
+from sfa_rules.entities import HistoryEntry
 from sfa_rules.errors import Problem, did_you_mean
 from sfa_rules.forecast import ForecastReport
 from sfa_rules.records.imports import DATE_FIELDS, NUMBER_FIELDS, Imports, split_source
@@ -39,7 +40,7 @@ from sfa_rules.state import MemoryStore, Store, is_postgres_url, open_state
 
 __all__ = [
     "DEFAULT_STATE", "Inspection", "RunRequest", "UnknownTerritory", "Validation", "diff",
-    "digests", "explain", "forecast", "inspect", "next_owners", "open_engine", "open_store", "read_rows",
+    "digests", "explain", "forecast", "history", "inspect", "next_owners", "open_engine", "open_store", "read_rows",
     "reset_rotation", "rotations", "run_decisions", "run_key", "session_for", "validate",
     "validate_config",
 ]
@@ -339,6 +340,15 @@ def rotations(
                          "next": following[0] if following else None,
                          "rotation": current.get(t.id)})
         return rows, loads
+
+
+def history(customer_id: str, state: str) -> list[HistoryEntry] | None:
+    """``sfa state history``: the customer's history in date order (None: the state
+    knows no such customer)."""
+    with open_store(state, dry_run=True) as store:
+        if store.get_customer(customer_id) is None:
+            return None
+        return store.history_of(customer_id)
 
 
 def next_owners(

@@ -1,4 +1,4 @@
-"""``sfa state show|next|reset``: rotations ("who is next") and loads (SPEC §9)."""
+"""``sfa state show|next|history|reset``: rotations ("who is next") and loads (SPEC §9)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from sfa_rules import api
+from sfa_rules.cli.history import history
 from sfa_rules.cli.options import F, as_of_option, config_option, fail, reported, waiting
 from sfa_rules.state import is_postgres_url
 
@@ -93,6 +94,18 @@ def show_command(**options: Any) -> None:
 def next_command(**options: Any) -> None:
     """Who would get the next N records of TERRITORY (the rotation does not advance)."""
     sys.exit(next_(**options))
+
+
+@group.command("history")
+@click.argument("customer_id")
+@state_option
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
+              show_default=True)
+def history_command(customer_id: str, state: str, fmt: str) -> None:
+    """A customer's history in date order: assignments, status changes, activities,
+    contacts and opportunities, each with its date and source row."""
+    _existing(state)
+    sys.exit(history(customer_id, state, fmt))
 
 
 @group.command("reset")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sfa_rules.config.chains import loops
+from sfa_rules.config.eventchecks import CHECKS as EVENT_CHECKS
 from sfa_rules.config.importchecks import IMPORT_CHECKS
 from sfa_rules.config.loader import SourceMap
 from sfa_rules.config.models import Config, StatusMatch, ToDefault
@@ -303,6 +304,7 @@ CHECKS: tuple[Check, ...] = (
     default_owner,
     override_targets,
     field_aliases,
+    *EVENT_CHECKS,
     *IMPORT_CHECKS,
     *TEAM_CHECKS,
 )

@@ -36,6 +36,9 @@ DefaultSlot = Literal[
 ]
 STAGES: tuple[Stage, ...] = ("lead", "prospect", "customer")
 EVENTS: tuple[str, ...] = Event.__args__  # type: ignore[attr-defined]
+# SPEC §18: an activity row raises activity.<kind>, a contact row contact.created
+ACTIVITY_KINDS: tuple[str, ...] = ("call", "meeting", "task", "email", "note")
+CONTACT_EVENT = "contact.created"
 DEFAULT_SLOTS: tuple[str, ...] = DefaultSlot.__args__  # type: ignore[attr-defined]
 
 
@@ -50,6 +53,7 @@ class Settings(Model):
     case_sensitive: bool = Field(False, description="Compare strings (and regexes) with case and surrounding blanks; default: ignore both.")
     fields: dict[str, IdList] = Field(default_factory=dict, description="Canonical field name -> the names it may have in incoming records (matched ignoring case and surrounding blanks).")
     domains: dict[str, Annotated[list[Id], BeforeValidator(_as_list)]] = Field(default_factory=dict, description="The values a field can take, for the coverage check (`uncovered-values`).")
+    activity_kinds: IdList = Field(default_factory=list, description="More kinds of activity rows (besides call, meeting, task, email and note); each raises `activity.<kind>`.")
     known_fields: IdList = Field(default_factory=list, description="More fields records carry, for `unknown-field` (besides the keys of `fields` and `domains`, the fields imports map to and the fields the engine knows).")
 
 
@@ -207,7 +211,7 @@ class Transition(Model):
     id: Id = Field(description="Unique id; decisions name it in `transition`.")
     name: str | None = Field(None, description="Display name.")
     description: str | None = Field(None, description="What the transition does.")
-    on: Annotated[list[Event], BeforeValidator(_as_list)] = Field(description="Events that fire it.")
+    on: IdList = Field(description="Events that fire it: `opportunity.created`, `.updated`, `.won`, `.lost`, `estimate.created`, `sales_order.created`, `invoice.created`, `cash_sale.created`, `activity.<kind>` (a kind of `settings.activity_kinds` or call, meeting, task, email, note) or `contact.created`.")
     from_: StatusMatch | None = Field(None, alias="from", description="The customer's current stage and/or status; omit for any.")
     to: Id | ToDefault | ToFollow = Field(description="A status id, `{default: slot}` or `{follow: opportunity}`.")
     when: Criteria | None = Field(None, description="Guard: criteria over the event's record; `customer.*` reads the customer.")

@@ -18,9 +18,12 @@ RECORD_TYPES: tuple[str, ...] = (
     "invoice",
     "cash_sale",
     "status_change",
+    "activity",
+    "contact",
 )
 PLURALS = {
     "opportunity": "opportunities",
+    "activity": "activities",
 }
 # singular and plural spellings -> the singular (SPEC §8: "or the singular")
 TYPE_NAMES: dict[str, str] = {

@@ -6,7 +6,8 @@ engine itself names (:data:`SPEC_FIELDS`), the fields imports map to, the fields
 reported: ``contry: DE`` silently matching nothing is the most common mistake in rule
 files. Field names compare as criteria read them (aliases, case and blanks ignored).
 A guard's ``customer.<field>`` is checked as ``<field>``, with the customer's own
-values (``stage``, ``open_opportunities``, ...) known too; any other dotted name reaches
+values (``stage``, ``open_opportunities``, ``activities.<kind>`` of a known activity
+kind, ...) known too; any other dotted name reaches
 into a nested JSON value the configuration cannot know of, and is not reported.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sfa_rules.config.eventchecks import activity_kinds
 from sfa_rules.config.loader import SourceMap
 from sfa_rules.config.models import Config
 from sfa_rules.criteria.ir import CriteriaContext
@@ -31,9 +33,11 @@ SPEC_FIELDS = (
 # What a transition guard reads of the customer besides its stored fields.
 CUSTOMER_FIELDS = (
     "id", "status", "stage", "owner", "territory", "open_opportunities",
-    "won_opportunities", "lost_opportunities",
+    "won_opportunities", "lost_opportunities", "last_activity", "days_since_activity",
+    "activities", "contacts",
 )
 _CUSTOMER = "customer."
+_ACTIVITIES = "activities."
 
 
 def known_fields(config: Config) -> list[str]:
@@ -50,12 +54,16 @@ def check(config: Config, sm: SourceMap, ctx: CriteriaContext) -> Iterator[Probl
     written = known_fields(config)
     known = {ctx.field(name) for name in written}
     guard = known | {ctx.field(name) for name in CUSTOMER_FIELDS}
+    kinds = activity_kinds(config)
     for name, path in ctx.field_refs:
         field = ctx.field(name)
         choices, pool, shown = known, written, name
         if field.startswith(_CUSTOMER):
             field, shown = field[len(_CUSTOMER):], name.strip()[len(_CUSTOMER):]
             choices, pool = guard, [*written, *CUSTOMER_FIELDS]
+            if field.startswith(_ACTIVITIES):  # a count per activity kind (SPEC §18)
+                field, shown = field[len(_ACTIVITIES):], shown[len(_ACTIVITIES):]
+                choices, pool = {ctx.field(k) for k in kinds}, list(kinds)
         elif "." in field:
             continue
         if field in choices:

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import date
 from typing import Any, NamedTuple
 
+from sfa_rules.criteria.facts import parse_iso_date
 from sfa_rules.criteria.values import blank, text
 from sfa_rules.engine.portfolios import Portfolios
 from sfa_rules.engine.rules import Rules
-from sfa_rules.entities import Customer
+from sfa_rules.entities import Customer, HistoryEntry
 from sfa_rules.errors import RecordError
+from sfa_rules.routing.territories import iso_day
 from sfa_rules.state import Store
 
 __all__ = ["ALREADY_APPLIED", "APPLIED", "At", "RowContext", "required", "truthy"]
@@ -97,16 +101,36 @@ class RowContext:
             )
         return customer
 
-    def after_event(self, customer: Customer, status: str) -> Customer:
-        """The customer with its status after an event (saved when it changed)."""
+    def after_event(
+        self, customer: Customer, status: str, event: str | None, day: str
+    ) -> Customer:
+        """The customer with its status after an event (saved, with the date it entered
+        it and a line of its history, when it changed; ``event`` None: a manual change)."""
         if status == customer.status:
             return customer
-        changed = Customer(
-            customer.id, status, customer.owner, customer.territory,
-            customer.owner_locked, customer.fields,
-        )
+        changed = replace(customer, status=status, status_on=day)
         self.save(customer, changed)
+        self.history(customer.id, day, "status",
+                     {"from": customer.status, "to": status, "event": event})
         return changed
+
+    def day(self, record: Mapping[str, Any]) -> str:
+        """The row's date (SPEC §18): its ``date``, else its ``created``, else the run's
+        as-of date (else today); a value that is no ISO date is passed over."""
+        for name in ("date", "created"):
+            value = record.get(name)
+            if isinstance(value, date):
+                return value.isoformat()[:10]
+            written = text(value)
+            found = parse_iso_date(written) if written is not None else None
+            if found is not None:
+                return found
+        return iso_day(self.as_of)
+
+    def history(self, customer: str, day: str | None, kind: str, detail: Mapping[str, Any]) -> None:
+        """A line of the customer's history, from the row being decided."""
+        source = f"{self.source}:{self.row}" if self.source is not None else f"row {self.row}"
+        self.store.add_history(HistoryEntry(customer, day, kind, detail, source))
 
     def save(self, old: Customer | None, new: Customer) -> None:
         """Store a customer and keep the reps' open-record counts in step (SPEC §4)."""

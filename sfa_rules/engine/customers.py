@@ -18,6 +18,7 @@ __all__ = ["CUSTOMER_TYPES", "customer_row"]
 CUSTOMER_TYPES = frozenset({"lead", "prospect", "customer"})
 
 Trace = list[dict[str, Any]]
+_NOBODY = Customer("", "")  # a new customer's "before": no owner, no facts
 
 
 class _Status(NamedTuple):
@@ -51,10 +52,9 @@ def customer_row(
         lifecycle.check_known(existing)
     st = _status(ctx, rtype, cid, record, existing, warnings)
     who = _owner(ctx, rtype, record, facts, existing, st.locked, warnings, trace)
-    customer = Customer(
-        cid, st.status, who.owner, who.territory, st.locked,
-        {k: record[k] for k in rules.guard_fields if k in record},
-    )
+    fields = {k: record[k] for k in rules.guard_fields if k in record}
+    customer = _with_facts(ctx, record, existing, Customer(
+        cid, st.status, who.owner, who.territory, st.locked, fields), who.assigned_by)
     ctx.save(existing, customer)
     if st.replay is not None:
         ctx.store.mark_seen(APPLIED, st.replay)
@@ -68,6 +68,33 @@ def customer_row(
         trace=tuple(trace) if trace is not None else None,
         account=who.account, merged_from=merged_from,
     )
+
+
+def _with_facts(
+    ctx: RowContext, record: Mapping[str, Any], existing: Customer | None, new: Customer,
+    how: str | None,
+) -> Customer:
+    """``new`` with the known customer's facts (SPEC §18), its clocks restarted by a new
+    owner or status, each change a line of its history."""
+    old = existing if existing is not None else _NOBODY
+    assigned = new.owner != old.owner
+    entered = existing is None or new.status != old.status
+    if not assigned and not entered:
+        return new if existing is None else Customer(
+            new.id, new.status, new.owner, new.territory, new.owner_locked, new.fields,
+            old.assigned_on, old.status_on, old.last_activity, old.activities, old.contacts)
+    day = ctx.day(record)
+    if entered:
+        ctx.history(new.id, day, "status", {
+            "from": existing.status if existing is not None else None, "to": new.status,
+            "event": None})
+    if assigned:
+        ctx.history(new.id, day, "assignment",
+                    {"owner": new.owner, "territory": new.territory, "how": how})
+    return Customer(
+        new.id, new.status, new.owner, new.territory, new.owner_locked, new.fields,
+        day if assigned else old.assigned_on, day if entered else old.status_on,
+        old.last_activity, old.activities, old.contacts)
 
 
 def _duplicates(

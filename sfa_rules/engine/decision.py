@@ -8,7 +8,8 @@ from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
 TRANSACTION_TYPES = frozenset(
-    {"opportunity", "estimate", "sales_order", "invoice", "cash_sale", "status_change"}
+    {"opportunity", "estimate", "sales_order", "invoice", "cash_sale", "status_change",
+     "activity", "contact"}
 )
 # Built once: json.dumps with options builds a new encoder on every call.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

@@ -41,10 +41,14 @@ def opportunity_row(
     fired = None
     before = customer.status if customer is not None else None
     if outcome.event is not None and customer is not None:
+        day = ctx.day(record)
+        opp = outcome.opportunity
+        ctx.history(customer.id, day, "opportunity", {
+            "id": opp.id, "status": opp.status, "amount": opp.amount, "event": outcome.event})
         held = ctx.portfolios.of(customer.id)
-        fired = lifecycle.fire(outcome.event, record, customer, held, ctx.explain)
+        fired = lifecycle.fire(outcome.event, record, customer, held, ctx.explain, day)
         warnings.extend(w for w in fired.warnings if w not in warnings)
-        customer = ctx.after_event(customer, fired.status)
+        customer = ctx.after_event(customer, fired.status, outcome.event, day)
     return transaction_decision(ctx, at, Effect(
         customer, fired, warnings, outcome.event,
         status=outcome.status, probability=outcome.probability, forecast=outcome.forecast,

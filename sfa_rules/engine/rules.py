@@ -22,7 +22,9 @@ from sfa_rules.routing.territories import TerritoryIndex
 __all__ = ["Rules", "compile_config"]
 
 _GUARD_PREFIX = "customer."
-_COUNTS = frozenset({"open_opportunities", "won_opportunities", "lost_opportunities"})
+# what a guard reads of the customer that the engine computes, not the row's fields
+_COUNTS = frozenset({"open_opportunities", "won_opportunities", "lost_opportunities",
+                     "last_activity", "days_since_activity", "activities", "contacts"})
 
 
 def compile_config(
@@ -63,7 +65,8 @@ class Rules:
         # The customer fields guards read (``customer.industry``): the state keeps only those.
         self.guard_fields = frozenset(
             f[len(_GUARD_PREFIX):] for f in fields
-            if f.startswith(_GUARD_PREFIX) and f[len(_GUARD_PREFIX):] not in _COUNTS
+            if f.startswith(_GUARD_PREFIX)
+            and f[len(_GUARD_PREFIX):].split(".", 1)[0] not in _COUNTS
         )
         self.opportunity_statuses: dict[str, OpportunityStatus] = {
             o.id: o for o in config.opportunity_statuses

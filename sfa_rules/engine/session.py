@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from sfa_rules.criteria.values import blank, text
+from sfa_rules.engine.activities import activity_row, contact_row
 from sfa_rules.engine.context import RowContext
 from sfa_rules.engine.customers import CUSTOMER_TYPES, customer_row
 from sfa_rules.engine.decision import Decision
@@ -167,6 +168,10 @@ class Session:
                 decision = opportunity_row(ctx, source, row, record)
             elif rtype == "status_change":
                 decision = status_change_row(ctx, source, row, record)
+            elif rtype == "activity":
+                decision = activity_row(ctx, source, row, record)
+            elif rtype == "contact":
+                decision = contact_row(ctx, source, row, record)
             else:
                 decision = transaction_row(ctx, source, row, rtype, record)
         except RecordError as exc:

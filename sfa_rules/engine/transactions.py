@@ -74,9 +74,10 @@ def transaction_row(
         store.mark_seen(rtype, tid)
         assert event is not None
         held = ctx.portfolios.of(customer.id)
-        fired = rules.lifecycle.fire(event, record, customer, held, ctx.explain)
+        day = ctx.day(record)
+        fired = rules.lifecycle.fire(event, record, customer, held, ctx.explain, day)
         warnings.extend(w for w in fired.warnings if w not in warnings)
-        customer = ctx.after_event(customer, fired.status)
+        customer = ctx.after_event(customer, fired.status, event, day)
     previous = before if fired is not None and fired.transition else None
     return transaction_decision(ctx, At(source, row, rtype, tid),
                                 Effect(customer, fired, warnings, event, previous=previous))
@@ -96,7 +97,7 @@ def status_change_row(
         warnings.append(ALREADY_APPLIED)
     else:
         new_status, transition = ctx.rules.lifecycle.manual_change(customer, status)
-        customer = ctx.after_event(customer, new_status)
+        customer = ctx.after_event(customer, new_status, None, ctx.day(record))
         ctx.store.mark_seen(APPLIED, replay)
     decision = transaction_decision(
         ctx, At(source, row, "status_change", text(record.get("id"))),

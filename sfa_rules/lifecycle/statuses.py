@@ -20,7 +20,9 @@ Choices where SPEC is silent:
   did not change. A manual change to the current status likewise.
 - In a guard, ``customer`` is the customer mapping (the record's own ``customer`` id
   is ``customer.id`` there); the customer's stored fields come first, then ``id``,
-  ``status``, ``stage``, ``owner``, ``territory`` and the three opportunity counts.
+  ``status``, ``stage``, ``owner``, ``territory``, the three opportunity counts and
+  the activity facts (``last_activity``, ``days_since_activity``, ``activities.<kind>``,
+  ``contacts``; SPEC §18).
 - Opportunity rows: see ``lifecycle_opportunities``.
 """
 
@@ -30,6 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
+from sfa_rules.config.eventchecks import activity_kinds
 from sfa_rules.config.models import Config, StatusMatch
 from sfa_rules.config.order import STAGE_RANK
 from sfa_rules.criteria import ir as criteria
@@ -108,6 +111,7 @@ class Lifecycle:
         self._defaults = config.lifecycle.defaults
         self._manual = config.lifecycle.manual
         self._transitions = compile_transitions(config, self._compile_guard)
+        self._kinds = activity_kinds(config)
         self._make_facts: Callable[[Mapping[str, Any]], Any] = criteria_ctx.facts
         self._schema = criteria_ctx.schema  # for traces: values as the record wrote them
         self.evaluator: TransitionEvaluator = self._evaluator(engine)
@@ -266,18 +270,20 @@ class Lifecycle:
         customer: Customer,
         opportunities: Sequence[Opportunity] | Portfolio,
         explain: bool = False,
+        day: str | None = None,
     ) -> FireResult:
         """The customer's status after ``event`` (SPEC §6): the first transition that matches.
 
         ``opportunities`` is the customer's opportunity list after the event, or its
-        `Portfolio` (see `portfolio`).
+        `Portfolio` (see `portfolio`); ``day`` the row's date (ISO), which guards'
+        ``customer.days_since_activity`` counts to.
         """
         current = customer.status
         rank = self._rank_of.get(current, -1)
         held = opportunities if isinstance(opportunities, Portfolio) else self.portfolio(opportunities)
         assert not held.stale, "a stale portfolio: read the list again first"
         view = GuardView(
-            lambda: self._make_facts(self._guard_record(event_record, customer, held)),
+            lambda: self._make_facts(self._guard_record(event_record, customer, held, day)),
             lambda: self._follow(held),
         )
         trace: tuple[dict[str, Any], ...] | None = None
@@ -314,11 +320,11 @@ class Lifecycle:
         held.put(old, new, rules.outcome, rules.open_ids)
 
     def _guard_record(
-        self, record: Mapping[str, Any], customer: Customer, held: Portfolio
+        self, record: Mapping[str, Any], customer: Customer, held: Portfolio, day: str | None
     ) -> Mapping[str, Any]:
         guard_record = dict(record)
         guard_record["customer"] = customer_view(
-            customer, self._stage_of.get(customer.status), held.counts()
+            customer, self._stage_of.get(customer.status), held.counts(), self._kinds, day
         )
         return guard_record
 

@@ -12,8 +12,9 @@ target) are evaluated by the same compiled code, and so decide identically.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol
 
 from sfa_rules.config.models import Config
@@ -252,9 +253,18 @@ def explain_transitions(
     return None, trace
 
 
-def customer_view(customer: Customer, stage: str | None, counts: tuple[int, int, int]) -> dict[str, Any]:
-    """The nested ``customer`` mapping a guard reads (fields, then the engine's own)."""
+def customer_view(
+    customer: Customer, stage: str | None, counts: tuple[int, int, int],
+    kinds: Iterable[str] = (), day: str | None = None,
+) -> dict[str, Any]:
+    """The nested ``customer`` mapping a guard reads (fields, then the engine's own):
+    its activity facts too (SPEC §18), ``activities`` with every kind of ``kinds``
+    (0 when none) and ``days_since_activity`` as of ``day`` (None: no activity yet)."""
     view = dict(customer.fields)
+    last = customer.last_activity
+    since = None
+    if last is not None and day is not None:
+        since = (date.fromisoformat(day) - date.fromisoformat(last)).days
     view.update(
         id=customer.id,
         status=customer.status,
@@ -264,5 +274,9 @@ def customer_view(customer: Customer, stage: str | None, counts: tuple[int, int,
         open_opportunities=counts[0],
         won_opportunities=counts[1],
         lost_opportunities=counts[2],
+        last_activity=last,
+        days_since_activity=since,
+        activities={**dict.fromkeys(kinds, 0), **customer.activities},
+        contacts=customer.contacts,
     )
     return view

@@ -1,0 +1,43 @@
+"""The events transitions may name (SPEC §6, §8, §18): the fixed ones, ``activity.<kind>``
+for every activity kind, and ``contact.created``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sfa_rules.config.loader import SourceMap
+from sfa_rules.config.models import ACTIVITY_KINDS, CONTACT_EVENT, EVENTS, Config
+from sfa_rules.errors import Problem, did_you_mean
+
+__all__ = ["CHECKS", "activity_kinds", "known_events"]
+
+
+def activity_kinds(config: Config) -> tuple[str, ...]:
+    """The kinds an activity row may have: the built-in ones, then the configuration's."""
+    return tuple(dict.fromkeys((*ACTIVITY_KINDS, *config.settings.activity_kinds)))
+
+
+def known_events(config: Config) -> tuple[str, ...]:
+    """Every event a transition may name, in the order messages list them."""
+    return (*EVENTS, *(f"activity.{k}" for k in activity_kinds(config)), CONTACT_EVENT)
+
+
+def event_names(config: Config, sm: SourceMap) -> Iterator[Problem]:
+    """``invalid-value``: a transition's `on` names an event no row raises: one of the
+    opportunity, estimate and sales events, `activity.<kind>` (call, meeting, task,
+    email, note or a kind of `settings.activity_kinds`) or `contact.created`."""
+    known = known_events(config)
+    allowed = set(known)
+    for i, transition in enumerate(config.lifecycle.transitions):
+        for j, event in enumerate(transition.on):
+            if event in allowed:
+                continue
+            yield sm.problem(
+                ("lifecycle", "transitions", i, "on", j), "invalid-value",
+                f"transition '{transition.id}': on[{j}] must be one of {', '.join(EVENTS)}, "
+                f"activity.<kind> ({', '.join(activity_kinds(config))}) or {CONTACT_EVENT}, "
+                f"got '{event}'{did_you_mean(event, known)}",
+            )
+
+
+CHECKS = (event_names,)
