@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -108,7 +107,9 @@ class RowContext:
         it and a line of its history, when it changed; ``event`` None: a manual change)."""
         if status == customer.status:
             return customer
-        changed = replace(customer, status=status, status_on=day)
+        c = customer  # built, not replace()d: a third of the cost, on every transition
+        changed = Customer(c.id, status, c.owner, c.territory, c.owner_locked, c.fields,
+                           c.assigned_on, day, c.last_activity, c.activities, c.contacts)
         self.save(customer, changed)
         self.history(customer.id, day, "status",
                      {"from": customer.status, "to": status, "event": event})

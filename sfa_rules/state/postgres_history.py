@@ -8,7 +8,6 @@ table; a version 1 state read by a dry run has no history until an apply migrate
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -50,7 +49,8 @@ class PostgresHistory:
         buffer = self._history_buffer
         if buffer is None:
             buffer = self._history_buffer = []
-        buffer.append(replace(entry, seq=self._next_history))
+        buffer.append(HistoryEntry(entry.customer, entry.date, entry.kind, entry.detail,
+                                   entry.source, self._next_history))
         if len(buffer) >= self._buffer_size:
             self._flush_history()
 

@@ -1,18 +1,18 @@
 """Customers' history in `SQLiteStore` (SPEC §18).
 
-``history``: one row per entry, its rowid ``seq`` the order of arrival (so the next
-number is the table's last rowid, found without a scan), indexed by customer and date:
-a customer's history is one index range scan. Entries are appended to a bounded buffer
-and flushed with ``executemany`` into the run's open transaction with the other
-records. A dry run writes them to its overlay, numbered after the base's; a version 1
-or 2 state read by a dry run has no history until an apply migrates it.
+``history``: one row per entry, keyed by customer and ``seq`` (the order of arrival),
+WITHOUT ROWID: one B-tree, and a customer's history is one range scan of it. The last
+``seq`` given is kept in ``history_seq`` (one row), so numbering on needs no scan.
+Entries are appended to a bounded buffer, as rows ready to insert, and flushed with
+``executemany`` into the run's open transaction with the other records. A dry run
+writes them to its overlay, numbered after the base's; a version 1 or 2 state read by
+a dry run has no history until an apply migrates it.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import replace
 from typing import Any
 
 from sfa_rules.entities import HistoryEntry
@@ -25,8 +25,8 @@ _PUT = "INSERT INTO main.history VALUES (?, ?, ?, ?, ?, ?)"
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
-def _row(e: HistoryEntry) -> tuple[Any, ...]:
-    return (e.seq, e.customer, e.date, e.kind, _encode(dict(e.detail)), e.source)
+def _plain(detail: Any) -> dict[str, Any]:
+    return detail if type(detail) is dict else dict(detail)
 
 
 class SQLiteHistory:
@@ -37,7 +37,7 @@ class SQLiteHistory:
     _db: sqlite3.Connection
     _layered: bool
     _buffer_size: int
-    _history_buffer: list[HistoryEntry] | None = None
+    _history_buffer: list[tuple[Any, ...]] | None = None
     _next_history: int | None = None  # the last seq given (None: read it)
     _base_layout: tuple[str, bool] | None = None  # the base's customer columns, history
 
@@ -51,25 +51,28 @@ class SQLiteHistory:
 
     def add_history(self, entry: HistoryEntry) -> None:
         """Append ``entry`` to its customer's history, numbered in order of arrival."""
-        if self._next_history is None:
-            self._next_history = self._last_history()
-        self._next_history += 1
+        seq = self._next_history
+        if seq is None:
+            seq = self._last_history()
+        self._next_history = seq = seq + 1
         buffer = self._history_buffer
         if buffer is None:
             buffer = self._history_buffer = []
-        buffer.append(replace(entry, seq=self._next_history))
+        buffer.append((entry.customer, seq, entry.date, entry.kind, _encode(_plain(entry.detail)),
+                       entry.source))
         if len(buffer) >= self._buffer_size:
             self._flush_history()
 
     def _last_history(self) -> int:
         try:
             top = [
-                self._db.execute(f"SELECT max(seq) FROM {db}.history").fetchone()[0]
+                row[0]
                 for db in self._history_layers()
+                for row in self._db.execute(f"SELECT seq FROM {db}.history_seq")
             ]
         except sqlite3.DatabaseError as e:
             raise StateError(f"state {self.path}: {e}") from e
-        return max((t for t in top if t is not None), default=0)
+        return max(top, default=0)
 
     def history_of(self, customer_id: str) -> list[HistoryEntry]:
         """The customer's history by date, then order of arrival."""
@@ -77,8 +80,8 @@ class SQLiteHistory:
         entries: list[HistoryEntry] = []
         try:
             for db in self._history_layers():
-                for seq, customer, date, kind, detail, source in self._db.execute(
-                    f"SELECT seq, customer, date, kind, detail, source FROM {db}.history"
+                for customer, seq, date, kind, detail, source in self._db.execute(
+                    f"SELECT customer, seq, date, kind, detail, source FROM {db}.history"
                     " WHERE customer = ?", (customer_id,)
                 ):
                     entries.append(
@@ -92,7 +95,9 @@ class SQLiteHistory:
         buffer, self._history_buffer = self._history_buffer, None
         if buffer:
             try:
-                self._db.executemany(_PUT, map(_row, buffer))
+                self._db.executemany(_PUT, buffer)
+                self._db.execute("INSERT OR REPLACE INTO main.history_seq VALUES (0, ?)",
+                                 (self._next_history,))
             except sqlite3.DatabaseError as e:
                 raise StateError(f"state {self.path}: {e}") from e
 

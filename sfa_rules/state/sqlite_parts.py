@@ -50,9 +50,10 @@ CREATE TABLE IF NOT EXISTS {db}.match_records (
 CREATE TABLE IF NOT EXISTS {db}.match_keys (
     key TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (key, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS {db}.history (
-    seq INTEGER PRIMARY KEY, customer TEXT NOT NULL, date TEXT, kind TEXT NOT NULL,
-    detail TEXT NOT NULL, source TEXT);
-CREATE INDEX IF NOT EXISTS {db}.history_customer ON history (customer, date, seq);
+    customer TEXT NOT NULL, seq INTEGER NOT NULL, date TEXT, kind TEXT NOT NULL,
+    detail TEXT NOT NULL, source TEXT, PRIMARY KEY (customer, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS {db}.history_seq (
+    id INTEGER PRIMARY KEY CHECK (id = 0), seq INTEGER NOT NULL);
 """
 # Version 3 added these to customers (ALTER TABLE for the files of versions 1 and 2).
 FACT_COLUMNS = (
@@ -327,7 +328,11 @@ def copy_overlay(
     copy_matches(overlay, target)
     target.executemany(
         "INSERT OR REPLACE INTO main.history VALUES (?, ?, ?, ?, ?, ?)",
-        overlay.execute("SELECT seq, customer, date, kind, detail, source FROM main.history"),
+        overlay.execute("SELECT customer, seq, date, kind, detail, source FROM main.history"),
+    )
+    target.executemany(
+        "INSERT OR REPLACE INTO main.history_seq VALUES (0, ?)",
+        overlay.execute("SELECT seq FROM main.history_seq"),
     )
     target.executemany("DELETE FROM main.journal WHERE run_key = ?", ((k,) for k in finished))
     target.executemany(

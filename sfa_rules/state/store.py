@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -294,7 +293,8 @@ class MemoryStore(MemoryMatches, CountedStore):
     def add_history(self, entry: HistoryEntry) -> None:
         self._history_seq += 1
         self._undo.append(("history", entry.customer, self._history_seq - 1))
-        entry = replace(entry, seq=self._history_seq)
+        entry = HistoryEntry(entry.customer, entry.date, entry.kind, entry.detail, entry.source,
+                             self._history_seq)
         self._history.setdefault(entry.customer, []).append(entry)
 
     def history_of(self, customer_id: str) -> list[HistoryEntry]:
