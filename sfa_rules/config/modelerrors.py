@@ -18,6 +18,7 @@ from sfa_rules.config import models
 from sfa_rules.config.yamlread import Document, Path
 from sfa_rules.errors import Problem, did_you_mean
 
+_PUNCTUATION = str.maketrans("", "", "_.<>")  # a choice with only these is shown bare
 NOUNS = {
     "sales_rules": "sales rule", "statuses": "status", "opportunity_statuses":
     "opportunity status", "reps": "rep", "territories": "territory",
@@ -146,11 +147,13 @@ def problems_from(exc: ValidationError, base: Path, doc: Document, file: str) ->
         else:
             line, col = doc.positions.at(path) or (1, 1)
             what = subject(doc.data, path)
+            hint = ""
             if kind == "literal_error":
                 choices = re.findall(r"'([^']*)'", err["ctx"]["expected"])
-                plain = all(c.replace("_", "").replace(".", "").isalnum() for c in choices)
+                plain = all(c.translate(_PUNCTUATION).isalnum() for c in choices)
                 allowed = ", ".join(choices if plain else (repr(c) for c in choices))
                 code, wanted = "invalid-value", f"must be one of {allowed}"
+                hint = did_you_mean(value, choices) if isinstance(value, str) else ""
             elif err.get("union") or kind in EXPECTED:
                 code, wanted = "wrong-type", err["msg"] if err.get("union") else \
                     f"must be {EXPECTED[kind]}"
@@ -159,7 +162,7 @@ def problems_from(exc: ValidationError, base: Path, doc: Document, file: str) ->
             else:
                 code, wanted = "invalid-value", err["msg"].replace("Input should be", "must be")
             sep = ": " if what.endswith("'") else " "
-            message = f"{what}{sep}{wanted}, got {shown(value)}"
+            message = f"{what}{sep}{wanted}, got {shown(value)}{hint}"
         found.setdefault((line, col, code), Problem(file, line, col, "error", code, message))
     return list(found.values())
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from sfa_rules.config.base import Id, IdList, Model, _as_list
 from sfa_rules.config.imports import Import
@@ -39,6 +40,19 @@ EVENTS: tuple[str, ...] = Event.__args__  # type: ignore[attr-defined]
 # SPEC §18: an activity row raises activity.<kind>, a contact row contact.created
 ACTIVITY_KINDS: tuple[str, ...] = ("call", "meeting", "task", "email", "note")
 CONTACT_EVENT = "contact.created"
+
+
+def _event(value: str) -> str:
+    """An event a row can raise; ``activity.<kind>`` is checked against the kinds later
+    (`settings.activity_kinds` may be in another file)."""
+    if value in EVENTS or value == CONTACT_EVENT or (
+            value.startswith("activity.") and len(value) > len("activity.")):
+        return value
+    choices = ", ".join(repr(e) for e in (*EVENTS, "activity.<kind>", CONTACT_EVENT))
+    raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": choices})
+
+
+EventName = Annotated[str, AfterValidator(_event)]
 DEFAULT_SLOTS: tuple[str, ...] = DefaultSlot.__args__  # type: ignore[attr-defined]
 
 
@@ -211,7 +225,7 @@ class Transition(Model):
     id: Id = Field(description="Unique id; decisions name it in `transition`.")
     name: str | None = Field(None, description="Display name.")
     description: str | None = Field(None, description="What the transition does.")
-    on: IdList = Field(description="Events that fire it: `opportunity.created`, `.updated`, `.won`, `.lost`, `estimate.created`, `sales_order.created`, `invoice.created`, `cash_sale.created`, `activity.<kind>` (a kind of `settings.activity_kinds` or call, meeting, task, email, note) or `contact.created`.")
+    on: Annotated[list[EventName], BeforeValidator(_as_list)] = Field(description="Events that fire it: `opportunity.created`, `.updated`, `.won`, `.lost`, `estimate.created`, `sales_order.created`, `invoice.created`, `cash_sale.created`, `activity.<kind>` (a kind of `settings.activity_kinds` or call, meeting, task, email, note) or `contact.created`.")
     from_: StatusMatch | None = Field(None, alias="from", description="The customer's current stage and/or status; omit for any.")
     to: Id | ToDefault | ToFollow = Field(description="A status id, `{default: slot}` or `{follow: opportunity}`.")
     when: Criteria | None = Field(None, description="Guard: criteria over the event's record; `customer.*` reads the customer.")
