@@ -209,3 +209,18 @@ def test_a_version_1_postgres_state_is_read_and_migrated(postgres: Any, mode: st
         assert (s.get_customer("C-2") is not None) is migrated
         assert len(s.history_of("C-2")) == int(migrated)
         assert [c.id for c in s.customers()] == (["C-1", "C-2"] if migrated else ["C-1"])
+
+
+@pytest.mark.parametrize("detail", [
+    {"id": "first-touch", "action": {"reassign": "next_in_territory"}},  # a follow-up's
+    {"kind": "call", "id": None, "owner": "ana", "subject": "s", "outcome": None},
+    {"kind": "call", "id": 7, "owner": "ana", "subject": "s", "outcome": None},  # not text
+    {"kind": "call"},  # fewer keys than the kind's
+    {},
+])
+def test_any_detail_reads_back_as_it_was_written(store: Store, detail: dict[str, Any]) -> None:
+    kind = "follow_up" if "action" in detail else "activity"
+    store.add_history(HistoryEntry("C-1", "2026-03-01", kind, detail, "follow-up:first-touch"))
+    store.commit()
+    (got,) = store.history_of("C-1")
+    assert (got.kind, dict(got.detail), got.source) == (kind, detail, "follow-up:first-touch")

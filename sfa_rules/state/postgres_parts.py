@@ -48,9 +48,10 @@ CREATE {temp} TABLE IF NOT EXISTS {db}.match_records (
 CREATE {temp} TABLE IF NOT EXISTS {db}.match_keys (
     key TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (key, id));
 CREATE {temp} TABLE IF NOT EXISTS {db}.history (
-    seq BIGINT PRIMARY KEY, customer TEXT NOT NULL, date TEXT, kind TEXT NOT NULL,
-    detail TEXT NOT NULL, source TEXT);
-CREATE INDEX IF NOT EXISTS history_customer ON {db}.history (customer, date, seq);
+    customer TEXT NOT NULL, seq BIGINT NOT NULL, date TEXT, kind TEXT NOT NULL,
+    v1 TEXT, v2 TEXT, v3 TEXT, v4 TEXT, v5 TEXT, detail TEXT, source TEXT,
+    PRIMARY KEY (customer, seq));
+CREATE INDEX IF NOT EXISTS history_seq ON {db}.history (seq);
 """
 # Version 2 added these to customers (the migration of a version 1 state adds them).
 MIGRATE_CUSTOMERS = (

@@ -3,7 +3,7 @@
 ``history``: one row per entry, keyed by customer and ``seq`` (the order of arrival),
 WITHOUT ROWID: one B-tree, and a customer's history is one range scan of it. The last
 ``seq`` given is kept in ``history_seq`` (one row), so numbering on needs no scan.
-Entries are appended to a bounded buffer, as rows ready to insert, and flushed with
+Entries are appended to a bounded buffer, as rows ready to insert (``history_rows``), and flushed with
 ``executemany`` into the run's open transaction with the other records. A dry run
 writes them to its overlay, numbered after the base's; a version 1 or 2 state read by
 a dry run has no history until an apply migrates it.
@@ -11,23 +11,17 @@ a dry run has no history until an apply migrates it.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
 from sfa_rules.entities import HistoryEntry
+from sfa_rules.state.history_rows import entry_from_row, entry_row
 from sfa_rules.state.sqlite_parts import customer_columns, has_history
 from sfa_rules.state.store import StateError, history_order
 
 __all__ = ["SQLiteHistory"]
 
-_PUT = "INSERT INTO main.history VALUES (?, ?, ?, ?, ?, ?)"
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
-
-
-def _plain(detail: Any) -> dict[str, Any]:
-    return detail if type(detail) is dict else dict(detail)
-
+_PUT = "INSERT INTO main.history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 class SQLiteHistory:
     """The history part of `SQLiteStore` (a mixin over its connection and layers;
@@ -58,8 +52,7 @@ class SQLiteHistory:
         buffer = self._history_buffer
         if buffer is None:
             buffer = self._history_buffer = []
-        buffer.append((entry.customer, seq, entry.date, entry.kind, _encode(_plain(entry.detail)),
-                       entry.source))
+        buffer.append(entry_row(entry, seq))
         if len(buffer) >= self._buffer_size:
             self._flush_history()
 
@@ -80,13 +73,8 @@ class SQLiteHistory:
         entries: list[HistoryEntry] = []
         try:
             for db in self._history_layers():
-                for customer, seq, date, kind, detail, source in self._db.execute(
-                    f"SELECT customer, seq, date, kind, detail, source FROM {db}.history"
-                    " WHERE customer = ?", (customer_id,)
-                ):
-                    entries.append(
-                        HistoryEntry(customer, date, kind, json.loads(detail), source, seq)
-                    )
+                entries.extend(map(entry_from_row, self._db.execute(
+                    f"SELECT * FROM {db}.history WHERE customer = ?", (customer_id,))))
         except sqlite3.DatabaseError as e:
             raise StateError(f"state {self.path}: {e}") from e
         return sorted(entries, key=history_order)

@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS {db}.match_keys (
     key TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (key, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS {db}.history (
     customer TEXT NOT NULL, seq INTEGER NOT NULL, date TEXT, kind TEXT NOT NULL,
-    detail TEXT NOT NULL, source TEXT, PRIMARY KEY (customer, seq)) WITHOUT ROWID;
+    v1 TEXT, v2 TEXT, v3 TEXT, v4 TEXT, v5 TEXT, detail TEXT, source TEXT,
+    PRIMARY KEY (customer, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS {db}.history_seq (
     id INTEGER PRIMARY KEY CHECK (id = 0), seq INTEGER NOT NULL);
 """
@@ -327,8 +328,8 @@ def copy_overlay(
     target.executemany(PUT_SEEN, overlay.execute("SELECT type, id FROM main.seen"))
     copy_matches(overlay, target)
     target.executemany(
-        "INSERT OR REPLACE INTO main.history VALUES (?, ?, ?, ?, ?, ?)",
-        overlay.execute("SELECT customer, seq, date, kind, detail, source FROM main.history"),
+        "INSERT OR REPLACE INTO main.history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        overlay.execute("SELECT * FROM main.history"),
     )
     target.executemany(
         "INSERT OR REPLACE INTO main.history_seq VALUES (0, ?)",
