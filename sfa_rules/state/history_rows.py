@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Any
 
 from sfa_rules.entities import HistoryEntry
@@ -22,18 +23,26 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "opportunity": ("id", "status", "amount", "event"),
 }
 _NONE5 = (None, None, None, None, None)
+# per kind: how many keys, their values in order (every kind has several), the padding
+_PICK = {kind: (len(f), itemgetter(*f), _NONE5[len(f):]) for kind, f in KIND_FIELDS.items()}
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
 def entry_row(entry: HistoryEntry, seq: int) -> tuple[Any, ...]:
     """(customer, seq, date, kind, v1..v5, detail, source) of ``entry``."""
     detail: Mapping[str, Any] = entry.detail
-    fields = KIND_FIELDS.get(entry.kind)
-    if fields is not None and len(detail) == len(fields):
-        values = tuple(detail.get(f, detail) for f in fields)  # detail itself: absent
-        if all(v is None or type(v) is str for v in values):
-            return (entry.customer, seq, entry.date, entry.kind,
-                    *values, *_NONE5[len(values):], None, entry.source)
+    pick = _PICK.get(entry.kind)
+    if pick is not None and len(detail) == pick[0]:
+        try:
+            values = pick[1](detail)
+        except KeyError:
+            values = (detail,)  # another key: not text, so JSON below
+        for v in values:
+            if v is not None and type(v) is not str:
+                break
+        else:
+            return (entry.customer, seq, entry.date, entry.kind, *values, *pick[2], None,
+                    entry.source)
     return (entry.customer, seq, entry.date, entry.kind, *_NONE5, _encode(dict(detail)),
             entry.source)
 

@@ -82,6 +82,7 @@ class SQLiteHistory:
     def _flush_history(self) -> None:
         buffer, self._history_buffer = self._history_buffer, None
         if buffer:
+            buffer.sort()  # in key order: each page of the B-tree touched once per flush
             try:
                 self._db.executemany(_PUT, buffer)
                 self._db.execute("INSERT OR REPLACE INTO main.history_seq VALUES (0, ?)",
