@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sfa_rules.entities import Customer, Opportunity
+from sfa_rules.entities import Customer, HistoryEntry, Opportunity
 from sfa_rules.state import (
     MemoryStore,
     SQLiteStore,
@@ -368,6 +368,11 @@ _op = st.one_of(  # puts weigh most: replacing and moving records is where store
     st.tuples(st.just("add_open"), _ids, st.integers(-2, 3)),
     st.tuples(st.just("commit_batch"), st.sampled_from(["k1", "k2"]), st.integers(1, 50)),
     st.tuples(st.just("finish_run"), st.sampled_from(["k1", "k2"])),
+    # SPEC §18: history lines (a date among few, so that ties order by arrival), facts
+    st.tuples(st.just("add_history"), _ids, st.sampled_from([None, "2026-03-01", "2026-03-02"]),
+              st.sampled_from(["call", "meeting"])),
+    st.tuples(st.just("put_facts"), _ids, st.sampled_from([None, "2026-03-05"]),
+              st.integers(0, 3)),
     st.just(("commit",)),
     st.just(("rollback",)),
 )
@@ -383,6 +388,12 @@ def _apply(store: Store, op: tuple[Any, ...]) -> None:
         store.set_rotation(args[0], {"next": args[1]})
     elif name == "commit_batch":
         store.commit_batch(args[0], args[1], encode_decisions([{"n": args[1]}]))
+    elif name == "add_history":
+        store.add_history(HistoryEntry(args[0], args[1], "activity", {"kind": args[2]}, "f:1"))
+    elif name == "put_facts":
+        store.put_customer(Customer(args[0], "LEAD-New", "ana", assigned_on=args[1],
+                                    last_activity=args[1], activities={"call": args[2]},
+                                    contacts=args[2]))
     else:
         getattr(store, name)(*args)
 
@@ -401,6 +412,8 @@ def _observe(store: Store) -> dict[str, Any]:
         "journal": [
             (k, store.resume_point(k)[0], list(store.resume_point(k)[1])) for k in ("k1", "k2")
         ],
+        "history": [store.history_of(i) for i in ids],
+        "every_customer": list(store.customers()),
     }
 
 
