@@ -71,7 +71,8 @@ def state_option(func: F) -> F:
 
 @click.group("state")
 def group() -> None:
-    """Look at or reset the state: rotations ("who is next") and loads (SPEC §9)."""
+    """Look at or reset the state: rotations ("who is next"), loads and customers'
+    histories."""
 
 
 @group.command("show")
