@@ -79,8 +79,8 @@ def _with_facts(
     old = existing if existing is not None else _NOBODY
     assigned = new.owner != old.owner
     entered = existing is None or new.status != old.status
-    if not assigned and not entered:
-        return new if existing is None else Customer(
+    if not assigned and not entered:  # a known customer (a new one always entered)
+        return Customer(
             new.id, new.status, new.owner, new.territory, new.owner_locked, new.fields,
             old.assigned_on, old.status_on, old.last_activity, old.activities, old.contacts)
     day = ctx.day(record)

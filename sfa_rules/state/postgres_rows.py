@@ -5,8 +5,8 @@ run's overlay, commits, the resume journal and the promotion of a lazy apply."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -24,6 +24,8 @@ from sfa_rules.state.postgres_parts import (
     put_seen_sql,
 )
 from sfa_rules.state.store import CountedStore
+
+T = TypeVar("T", Customer, Opportunity)  # what a paged scan reads
 
 __all__ = ["PostgresRecords"]
 
@@ -126,40 +128,29 @@ class PostgresRecords(CountedStore):
     def all_opportunities(self) -> Iterator[Opportunity]:
         """Every opportunity, by id, read a page at a time (by id, so commits may
         interleave)."""
-        self._flush()
-        after = ""
-        while True:
-            page = self._page(after)
-            yield from page
-            if len(page) < _PAGE:
-                return
-            after = page[-1].id
-
-    @pg_errors
-    def _page(self, after: str) -> list[Opportunity]:
-        sql = self._rows_of("opportunities", "t.id COLLATE \"C\" > %s")
-        sql = f"SELECT {OPPORTUNITY_COLUMNS} FROM ({sql}) o ORDER BY id COLLATE \"C\" LIMIT {_PAGE}"
-        rows = self._db.execute(sql, (after,) * len(self._layers)).fetchall()
-        return [opportunity_from_row(r) for r in rows]
+        return self._paged("opportunities", OPPORTUNITY_COLUMNS, opportunity_from_row)
 
     def customers(self) -> Iterator[Customer]:
         """Every customer, by id, read a page at a time (by id, so commits may
         interleave): one query per page, none per customer."""
+        return self._paged("customers", "*", customer_from_row)
+
+    def _paged(self, table: str, columns: str, decode: Callable[[Any], T]) -> Iterator[T]:
         self._flush()
         after = ""
         while True:
-            page = self._customer_page(after)
+            page = self._page(table, columns, decode, after)
             yield from page
             if len(page) < _PAGE:
                 return
             after = page[-1].id
 
     @pg_errors
-    def _customer_page(self, after: str) -> list[Customer]:
-        sql = self._rows_of("customers", "t.id COLLATE \"C\" > %s")
-        sql = f"SELECT * FROM ({sql}) c ORDER BY id COLLATE \"C\" LIMIT {_PAGE}"
+    def _page(self, table: str, columns: str, decode: Callable[[Any], T], after: str) -> list[T]:
+        sql = self._rows_of(table, "t.id COLLATE \"C\" > %s")
+        sql = f"SELECT {columns} FROM ({sql}) t ORDER BY id COLLATE \"C\" LIMIT {_PAGE}"
         rows = self._db.execute(sql, (after,) * len(self._layers)).fetchall()
-        return [customer_from_row(r) for r in rows]
+        return [decode(r) for r in rows]
 
     @pg_errors
     def seen(self, type: str, id: str) -> bool:

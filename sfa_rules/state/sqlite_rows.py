@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.state.sqlite_parts import (
@@ -28,6 +29,8 @@ from sfa_rules.state.sqlite_parts import (
     state_errors,
 )
 from sfa_rules.state.store import CountedStore, StateError
+
+T = TypeVar("T", Customer, Opportunity)  # what a scan reads
 
 __all__ = ["SQLiteRecords"]
 
@@ -133,32 +136,28 @@ class SQLiteRecords(CountedStore):
     def all_opportunities(self) -> Iterator[Opportunity]:
         """Every opportunity, by id; reads a snapshot taken at the first ``next()``.
         A lazy store's promotion (its first commit) ends an iteration in progress."""
-        self._flush()
-        sql = f"SELECT {OPPORTUNITY_COLUMNS} FROM main.opportunities"
-        if self._layered:
-            sql += (
-                f" UNION ALL SELECT {OPPORTUNITY_COLUMNS} FROM base.opportunities b"
-                " WHERE NOT EXISTS (SELECT 1 FROM main.opportunities m WHERE m.id = b.id)"
-            )
-        try:
-            for row in self._db.execute(sql + " ORDER BY id"):
-                yield opportunity_from_row(row)
-        except sqlite3.DatabaseError as e:
-            raise StateError(f"state {self.path}: {e}") from e
+        return self._every("opportunities", OPPORTUNITY_COLUMNS, lambda: OPPORTUNITY_COLUMNS,
+                           opportunity_from_row)
 
     def customers(self) -> Iterator[Customer]:
         """Every customer, by id, in one query (an overlay's customer hides the base's);
         reads a snapshot taken at the first ``next()``."""
+        return self._every("customers", CUSTOMER_COLUMNS, lambda: self._base()[0],
+                           customer_from_row)
+
+    def _every(self, table: str, columns: str, base_columns: Callable[[], str],
+               decode: Callable[[Any], T]) -> Iterator[T]:
+        # base_columns is asked only when there is a base: an old schema's may differ
         self._flush()
-        sql = f"SELECT {CUSTOMER_COLUMNS} FROM main.customers"
+        sql = f"SELECT {columns} FROM main.{table}"
         if self._layered:
             sql += (
-                f" UNION ALL SELECT {self._base()[0]} FROM base.customers b"
-                " WHERE NOT EXISTS (SELECT 1 FROM main.customers m WHERE m.id = b.id)"
+                f" UNION ALL SELECT {base_columns()} FROM base.{table} b"
+                f" WHERE NOT EXISTS (SELECT 1 FROM main.{table} m WHERE m.id = b.id)"
             )
         try:
             for row in self._db.execute(sql + " ORDER BY id"):
-                yield customer_from_row(row)
+                yield decode(row)
         except sqlite3.DatabaseError as e:
             raise StateError(f"state {self.path}: {e}") from e
 
