@@ -13,6 +13,7 @@ from typing import Any
 
 from sfa_rules.config.chains import loops
 from sfa_rules.config.eventchecks import CHECKS as EVENT_CHECKS
+from sfa_rules.config.followupchecks import CHECKS as FOLLOW_UP_CHECKS
 from sfa_rules.config.importchecks import IMPORT_CHECKS
 from sfa_rules.config.loader import SourceMap
 from sfa_rules.config.models import Config, StatusMatch, ToDefault
@@ -41,6 +42,7 @@ def _id_lists(config: Config) -> Iterator[tuple[str, Path, list[str]]]:
     yield "override", ("assignment", "overrides"), _ids(config.assignment.overrides)
     yield "transition", ("lifecycle", "transitions"), _ids(config.lifecycle.transitions)
     yield "import", ("imports",), _ids(config.imports)
+    yield "follow-up", ("follow_ups",), _ids(config.follow_ups)
 
 
 def duplicate_ids(config: Config, sm: SourceMap) -> Iterator[Problem]:
@@ -307,6 +309,7 @@ CHECKS: tuple[Check, ...] = (
     *EVENT_CHECKS,
     *IMPORT_CHECKS,
     *TEAM_CHECKS,
+    *FOLLOW_UP_CHECKS,
 )
 
 

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from sfa_rules.config.base import Id, IdList, Model, _as_list
+from sfa_rules.config.followups import FollowUp
 from sfa_rules.config.imports import Import
 from sfa_rules.config.matching import Matching
 
@@ -307,10 +308,11 @@ class ConfigFile(Model):
     territories: list[Territory] | None = Field(None, description="Territories.")
     imports: list[Import] | None = Field(None, description="How the files of an export read (normally in `rules/imports.yaml`).")
     quotas: list[Quota] | None = Field(None, description="Sales targets per rep, team or manager and period (normally in `territories/quotas.yaml`).")
+    follow_ups: list[FollowUp] | None = Field(None, description="What happens to customers left untouched (normally in `rules/follow-ups.yaml`), tried in file order.")
 
 
 LIST_KEYS = ("sales_rules", "statuses", "opportunity_statuses", "reps", "territories", "imports",
-             "quotas")
+             "quotas", "follow_ups")
 
 
 class Config(Model):
@@ -328,3 +330,4 @@ class Config(Model):
     territories: tuple[Territory, ...] = ()
     imports: tuple[Import, ...] = ()
     quotas: tuple[Quota, ...] = ()
+    follow_ups: tuple[FollowUp, ...] = ()

@@ -61,6 +61,9 @@ def criteria_blocks(config: Config) -> Iterator[tuple[Path, Mapping[str, Any]]]:
     for i, transition in enumerate(config.lifecycle.transitions):
         if transition.when is not None:
             yield ("lifecycle", "transitions", i, "when"), transition.when
+    for i, follow_up in enumerate(config.follow_ups):
+        if follow_up.when is not None:
+            yield ("follow_ups", i, "when"), follow_up.when
 
 
 class CriteriaContext:

@@ -58,8 +58,11 @@ def check(config: Config, sm: SourceMap, ctx: CriteriaContext) -> Iterator[Probl
     for name, path in ctx.field_refs:
         field = ctx.field(name)
         choices, pool, shown = known, written, name
+        read = name.strip()
+        if path[0] == "follow_ups":  # a follow-up reads the customer itself
+            field, read = _CUSTOMER + field, _CUSTOMER + read
         if field.startswith(_CUSTOMER):
-            field, shown = field[len(_CUSTOMER):], name.strip()[len(_CUSTOMER):]
+            field, shown = field[len(_CUSTOMER):], read[len(_CUSTOMER):]
             choices, pool = guard, [*written, *CUSTOMER_FIELDS]
             if field.startswith(_ACTIVITIES):  # a count per activity kind (SPEC §18)
                 field, shown = field[len(_ACTIVITIES):], shown[len(_ACTIVITIES):]

@@ -130,7 +130,8 @@ class RowContext:
 
     def history(self, customer: str, day: str | None, kind: str, detail: Mapping[str, Any]) -> None:
         """A line of the customer's history, from the row being decided."""
-        source = f"{self.source}:{self.row}" if self.source is not None else f"row {self.row}"
+        source = self.source if self.row is None else (
+            f"{self.source}:{self.row}" if self.source is not None else f"row {self.row}")
         self.store.add_history(HistoryEntry(customer, day, kind, detail, source))
 
     def save(self, old: Customer | None, new: Customer) -> None:

@@ -11,6 +11,7 @@ TRANSACTION_TYPES = frozenset(
     {"opportunity", "estimate", "sales_order", "invoice", "cash_sale", "status_change",
      "activity", "contact"}
 )
+FOLLOW_UP = "follow_up"  # SPEC §18: a follow-up's action, with ``alert``
 # Built once: json.dumps with options builds a new encoder on every call.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # to_json's cache: the JSON of a decision's outcome (owner ... error), which most rows
@@ -23,7 +24,8 @@ class Decision(NamedTuple):
     """One decision per input row; ``to_dict()`` is SPEC §8's JSON, keys in order,
     with ``account`` (after ``assigned_by``) on a lead matched to a known customer and
     ``merged_from`` (after ``id``) on a duplicate merged into a known record (SPEC §19):
-    both only when they have a value.
+    both only when they have a value; and ``alert`` (after ``event``) on every
+    ``follow_up`` row (SPEC §18).
 
     A named tuple: immutable and typed like a frozen dataclass, and four times cheaper
     to make, which counts at a million rows.
@@ -50,6 +52,7 @@ class Decision(NamedTuple):
     trace: tuple[dict[str, Any], ...] | None = None  # with explain only
     account: str | None = None  # a lead matched to a known customer (SPEC §19)
     merged_from: str | None = None  # a duplicate lead merged into the known record
+    alert: str | None = None  # follow_up rows: the rep to tell (SPEC §18)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Decision:
@@ -64,7 +67,8 @@ class Decision(NamedTuple):
         """``to_dict()`` as compact JSON text (UTF-8 kept as is), built fast: a million
         rows share a few thousand outcomes, so only the row's own values are encoded."""
         if (self.trace is not None or self.error is not None or self.type in TRANSACTION_TYPES
-                or self.account is not None or self.merged_from is not None):
+                or self.account is not None or self.merged_from is not None
+                or self.type == FOLLOW_UP):
             return _encode(self.to_dict())
         outcome = (*self[4:14], type(self.probability))  # 0 == 0.0, but not as JSON
         tail = _OUTCOMES.get(outcome)
@@ -103,6 +107,8 @@ class Decision(NamedTuple):
         out["previous_status"] = self.previous_status
         out["transition"] = self.transition
         out["event"] = self.event
+        if self.type == FOLLOW_UP:
+            out["alert"] = self.alert
         out["warnings"] = list(self.warnings)
         out["error"] = self.error
         if self.trace is not None:

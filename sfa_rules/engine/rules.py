@@ -25,6 +25,7 @@ _GUARD_PREFIX = "customer."
 # what a guard reads of the customer that the engine computes, not the row's fields
 _COUNTS = frozenset({"open_opportunities", "won_opportunities", "lost_opportunities",
                      "last_activity", "days_since_activity", "activities", "contacts"})
+_OWN = frozenset({"id", "status", "stage", "owner", "territory"})  # the Customer's own
 
 
 def compile_config(
@@ -63,11 +64,11 @@ class Rules:
         self.lifecycle_engine: str = self.lifecycle.engine
         fields = ctx.schema.fields
         # The customer fields guards read (``customer.industry``): the state keeps only those.
-        self.guard_fields = frozenset(
-            f[len(_GUARD_PREFIX):] for f in fields
-            if f.startswith(_GUARD_PREFIX)
-            and f[len(_GUARD_PREFIX):].split(".", 1)[0] not in _COUNTS
-        )
+        read = [f[len(_GUARD_PREFIX):] for f in fields if f.startswith(_GUARD_PREFIX)]
+        # and the fields follow-ups read of the customer (SPEC §18)
+        read += [f for name, path in ctx.field_refs if path[0] == "follow_ups"
+                 and (f := ctx.field(name)).split(".", 1)[0] not in _OWN]
+        self.guard_fields = frozenset(f for f in read if f.split(".", 1)[0] not in _COUNTS)
         self.opportunity_statuses: dict[str, OpportunityStatus] = {
             o.id: o for o in config.opportunity_statuses
         }

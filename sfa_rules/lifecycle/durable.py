@@ -27,11 +27,13 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Sequence
+from datetime import date
 from functools import reduce
 from typing import Any
 
 from sfa_rules.config.order import STAGES_BY_RANK
 from sfa_rules.errors import EngineUnavailable
+from sfa_rules.lifecycle.followups import CompiledFollowUp, FollowUpView
 from sfa_rules.lifecycle.transitions import CompiledTransition, GuardView
 
 try:  # durable-rules' C extension imports only on CPython < 3.13
@@ -44,12 +46,19 @@ else:
     _IMPORTED = True
 
 
-__all__ = ["DurableTransitions", "EngineUnavailable", "available"]
+__all__ = ["DurableFollowUps", "DurableTransitions", "EngineUnavailable", "available"]
 
 
 def available() -> bool:
     """Whether durable-rules can be imported here."""
     return _IMPORTED
+
+
+def _unavailable() -> EngineUnavailable:
+    return EngineUnavailable(
+        "the durable lifecycle engine needs durable-rules, which cannot be imported "
+        "here (it supports CPython 3.11 and 3.12); use the native engine"
+    )
 
 
 class DurableTransitions:
@@ -59,10 +68,7 @@ class DurableTransitions:
 
     def __init__(self, transitions: Sequence[CompiledTransition]) -> None:
         if not _IMPORTED:
-            raise EngineUnavailable(
-                "the durable lifecycle engine needs durable-rules, which cannot be imported "
-                "here (it supports CPython 3.11 and 3.12); use the native engine"
-            )
+            raise _unavailable()
         self._by_index = {t.index: t for t in transitions}
         self._candidates: dict[str, tuple[CompiledTransition, ...]] = {}
         for t in transitions:
@@ -111,18 +117,85 @@ class DurableTransitions:
             self.close()
 
 
+class DurableFollowUps:
+    """The follow-ups as one durable-rules ruleset: a rule per follow-up whose condition
+    is its window being over (``m.overdue >= 0``, days past the first due day), not
+    fired for this clock start, its ``when`` (``m.w``, evaluated by the compiled
+    predicate as for transitions' guards) and no satisfying activity (``m.sat``). One
+    event per follow-up whose clock started, naming it (``m.f``)."""
+
+    name = "durable"
+
+    def __init__(self, follow_ups: Sequence[CompiledFollowUp]) -> None:
+        if not _IMPORTED:
+            raise _unavailable()
+        self._follow_ups = tuple(follow_ups)
+        self._ruleset_name = f"sfa-follow-ups-{uuid.uuid4().hex}"
+        self._hit: list[int] = []
+        m = _lang.m
+        rules = [(f.index, (m.f == f.index) & (m.overdue >= 0) & (m.fired == False)  # noqa: E712
+                  & (m.w == True) & (m.sat == False)) for f in follow_ups]  # noqa: E712
+        self._host = _build_rules(self._ruleset_name, rules, self._hit)
+        self._ruleset: Any = self._host.get_ruleset(self._ruleset_name)
+        self._closed = False
+
+    def due(self, view: FollowUpView) -> list[CompiledFollowUp]:
+        """Post each follow-up's facts; those whose rule fires are due."""
+        out = []
+        for f in self._follow_ups:
+            due = view.due_from(f)
+            if due is None or self._closed:
+                continue  # no clock yet: nothing to post
+            overdue = _days(view.as_of) - _days(due)
+            message: dict[str, Any] = {"sid": "0", "f": f.index, "overdue": overdue}
+            if overdue >= 0:  # what the rule reads past the window (the others: lazily)
+                message["fired"] = view.fired(f)
+                message["w"] = not message["fired"] and view.guard(f)
+                message["sat"] = message["w"] and view.satisfied(f)
+            self._hit.clear()
+            try:
+                self._host.post(self._ruleset_name, message)
+            except _engine.MessageNotHandledException:
+                continue
+            if self._hit:
+                out.append(f)
+        return out
+
+    def close(self) -> None:
+        """Delete the ruleset from the C engine (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            _dre.delete_ruleset(self._ruleset._handle)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def _days(iso: str) -> int:
+    return date.fromisoformat(iso).toordinal()
+
+
 def _build(name: str, transitions: Sequence[CompiledTransition], hit: list[int]) -> Any:
     """A private host holding the ruleset ``name`` built from ``transitions``."""
+    rules = []
+    for t in transitions:
+        cond = _condition(t)
+        if cond is not None:  # None: can never fire (no event left, or no target)
+            rules.append((t.index, cond))
+    return _build_rules(name, rules, hit)
+
+
+def _build_rules(name: str, rules: Sequence[tuple[int, Any]], hit: list[int]) -> Any:
+    """A private host holding the ruleset ``name``: per (index, condition) a rule of
+    that priority which records its index in ``hit`` when it fires."""
     m = _lang.m
     rs = _lang.ruleset(name)  # registers itself in durable's global table: undone below
     try:
         with rs:
-            for t in transitions:
-                cond = _condition(t)
-                if cond is None:
-                    continue  # can never fire: no event left, or no target
+            for index, cond in rules:
                 # pri: lower fires first; durable-rules ignores pri 0, hence index + 1.
-                _lang.when_all(_lang.pri(t.index + 1), cond)(_recorder(t.index, hit))
+                _lang.when_all(_lang.pri(index + 1), cond)(_recorder(index, hit))
     finally:
         _lang._rulesets.pop(name, None)
     if not rs.rules:  # durable-rules rejects an empty ruleset: one rule that never fires

@@ -281,8 +281,9 @@ class Assigner:
         day: str,
         entry: dict[str, Any] | None,
         notices: list[str],
+        exclude: str | None = None,
     ) -> str | None:
-        """Pick a member of ``t``, advancing its rotation in the store."""
+        """Pick a member of ``t`` (never ``exclude``), advancing its rotation in the store."""
         skipped: list[dict[str, str]] | None = [] if entry is not None else None
         sig = self._signatures[t.id]
         state: dict[str, Any] | None = None
@@ -292,7 +293,7 @@ class Assigner:
             if state is not None and state.get("sig") != sig:
                 notices.append(f"rotation of territory {t.id} restarted: members changed")
                 state, restarted = None, True
-        owner, new_state = self._choose(t, state, day, store.open_count, skipped)
+        owner, new_state = self._choose(t, state, day, store.open_count, skipped, exclude)
         if entry is not None:
             if skipped:
                 entry["skipped"] = skipped
@@ -311,12 +312,14 @@ class Assigner:
         day: str,
         load: Callable[[str], int],
         skipped: list[dict[str, str]] | None,
+        exclude: str | None = None,
     ) -> tuple[str | None, dict[str, Any] | None]:
-        """The member chosen and the rotation state after the pick (not yet stored)."""
+        """The member chosen (never ``exclude``) and the rotation state after the pick
+        (not yet stored)."""
         members = t.members
         n = len(members)
         last = last_position(state, n) if t.distribution == "round_robin" else -1
-        if t.id in self._open_to_all:  # nobody to check: the pick is plain arithmetic
+        if t.id in self._open_to_all and exclude is None:  # the pick is plain arithmetic
             if not n:
                 return None, None
             if t.distribution == "round_robin":
@@ -327,6 +330,8 @@ class Assigner:
             always, why_not = self._always, self.why_not
 
             def eligible(i: int) -> bool:
+                if members[i][0] == exclude:
+                    return False
                 if members[i][0] in always:
                     return True
                 reason = why_not(members[i][0], day, load)
@@ -346,6 +351,13 @@ class Assigner:
         if t.distribution == "least_loaded":
             return least_loaded(members, ok, load), None
         return weighted(members, ok, state)
+
+    def next_other(self, tid: str, store: RotationStore, day: str, exclude: str | None,
+                   notices: list[str]) -> str | None:
+        """The next eligible member of territory ``tid`` other than ``exclude``, its
+        rotation advanced (SPEC §18 ``reassign: next_in_territory``); None: nobody."""
+        t = self.index.by_id.get(tid)
+        return self._pick(t, store, day, None, notices, exclude) if t is not None else None
 
     def preview(self, tid: str, n: int, store: RotationStore, day: DateLike = None) -> list[str]:
         """Who would get the next ``n`` records of territory ``tid``, without writing
