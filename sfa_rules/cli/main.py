@@ -13,6 +13,7 @@ from sfa_rules.cli import (
     decide,
     diff,
     explain,
+    followups,
     forecast,
     inspect,
     report,
@@ -31,7 +32,8 @@ def main() -> None:
 
 for _command in (validate.command, schema.command, decide.dry_run_command,
                  decide.apply_command, explain.command, forecast.command, diff.command,
-                 inspect.command, report.command, state.group):
+                 inspect.command, report.command, state.group, followups.due_command,
+                 followups.follow_up_command):
     main.add_command(_command)
 
 __all__ = ["main"]

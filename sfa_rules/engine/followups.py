@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any, NamedTuple
 
-from sfa_rules.criteria.predicates import compile as compile_criteria
 from sfa_rules.config.eventchecks import activity_kinds
+from sfa_rules.criteria.predicates import compile as compile_criteria
 from sfa_rules.engine.context import RowContext
 from sfa_rules.engine.decision import FOLLOW_UP, Decision
 from sfa_rules.engine.rules import Rules
