@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from sfa_rules.config.eventchecks import activity_kinds
+from sfa_rules.criteria.nodes import All, Test
 from sfa_rules.criteria.predicates import compile as compile_criteria
 from sfa_rules.engine.context import RowContext
 from sfa_rules.engine.decision import FOLLOW_UP, Decision
@@ -66,6 +67,10 @@ class FollowUps:
 
             self.evaluator = durable.DurableFollowUps(self.compiled)
         self._kinds = activity_kinds(rules.config)
+        refs = [ctx.field(name) for name, path in ctx.field_refs if path[0] == "follow_ups"]
+        # Opportunity counts cost a query per customer: only when some `when` reads them.
+        self._counts = any(f.endswith("_opportunities") for f in refs)
+        self.statuses = _candidates(rules, len(self.compiled))
 
     def close(self) -> None:
         """Free the evaluator (durable-rules: delete its ruleset)."""
@@ -84,7 +89,8 @@ class FollowUps:
         lifecycle = self.rules.lifecycle
 
         def facts() -> Any:
-            counts = lifecycle.portfolio(store.opportunities_of(customer.id)).counts()
+            counts = (lifecycle.portfolio(store.opportunities_of(customer.id)).counts()
+                      if self._counts else (0, 0, 0))
             record = customer_view(customer, lifecycle.stage(customer.status), counts,
                                    self._kinds, as_of)
             return self.rules.ctx.facts(record)
@@ -116,7 +122,8 @@ class FollowUps:
         """Everything due as of ``as_of``, by customer id then file order."""
         if not self.compiled:
             return []
-        found = [d for c in store.customers() for d in self.due_for(c, store, as_of)]
+        found = [d for c in store.customers(self.statuses)
+                 for d in self.due_for(c, store, as_of)]
         order = {f.id: f.index for f in self.compiled}
         found.sort(key=lambda d: (d.customer, order[d.follow_up]))
         return found
@@ -142,6 +149,25 @@ class FollowUps:
                 decision = _Act(self.rules, ctx, f, customer, as_of).run()
                 store.mark_seen(FIRED, fired_key(cid, f, due[0].clock_start))
                 yield decision._replace(row=number)
+
+
+def _candidates(rules: Rules, count: int) -> frozenset[str] | None:
+    """The statuses a customer must have for some follow-up to be due (None: any):
+    each follow-up's tests of `status` and `stage` at the top of its `when`, tried on
+    every configured status (so they mean exactly what they mean on a customer)."""
+    ctx, found = rules.ctx, set()
+    own = {ctx.field("status"), ctx.field("stage")}
+    for i in range(count):
+        node = ctx.node(("follow_ups", i, "when"))
+        parts = node.nodes if isinstance(node, All) else (node,)
+        tests = [compile_criteria(t) for t in parts if isinstance(t, Test) and t.field in own]
+        if not tests:
+            return None
+        for status in rules.config.statuses:
+            facts = ctx.facts({"status": status.id, "stage": status.stage})
+            if all(test(facts) for test in tests):
+                found.add(status.id)
+    return frozenset(found)
 
 
 def fired_key(customer: str, f: CompiledFollowUp, start: str) -> str:

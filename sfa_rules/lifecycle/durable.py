@@ -148,10 +148,10 @@ class DurableFollowUps:
                 continue  # no clock yet: nothing to post
             overdue = _days(view.as_of) - _days(due)
             message: dict[str, Any] = {"sid": "0", "f": f.index, "overdue": overdue}
-            if overdue >= 0:  # what the rule reads past the window (the others: lazily)
-                message["fired"] = view.fired(f)
-                message["w"] = not message["fired"] and view.guard(f)
+            if overdue >= 0:  # what the rule reads past the window, in the native order
+                message["w"] = view.guard(f)
                 message["sat"] = message["w"] and view.satisfied(f)
+                message["fired"] = message["w"] and not message["sat"] and view.fired(f)
             self._hit.clear()
             try:
                 self._host.post(self._ruleset_name, message)

@@ -201,11 +201,11 @@ class NativeFollowUps:
         self._follow_ups = tuple(follow_ups)
 
     def due(self, view: FollowUpView) -> list[CompiledFollowUp]:
-        """The follow-ups whose window is over, not fired, whose ``when`` holds and
-        that no activity satisfied."""
+        """The follow-ups whose window is over, whose ``when`` holds, that no activity
+        satisfied and that did not fire yet."""
         return [f for f in self._follow_ups
-                if view.late(f) and not view.fired(f) and view.guard(f)
-                and not view.satisfied(f)]
+                if view.late(f) and view.guard(f) and not view.satisfied(f)
+                and not view.fired(f)]
 
     def close(self) -> None:
         """Nothing to free."""

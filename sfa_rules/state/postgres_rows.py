@@ -5,7 +5,7 @@ run's overlay, commits, the resume journal and the promotion of a lazy apply."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any, TypeVar
 
 import psycopg
@@ -130,26 +130,33 @@ class PostgresRecords(CountedStore):
         interleave)."""
         return self._paged("opportunities", OPPORTUNITY_COLUMNS, opportunity_from_row)
 
-    def customers(self) -> Iterator[Customer]:
-        """Every customer, by id, read a page at a time (by id, so commits may
-        interleave): one query per page, none per customer."""
-        return self._paged("customers", "*", customer_from_row)
+    def customers(self, statuses: Collection[str] | None = None) -> Iterator[Customer]:
+        """Every customer (of one of ``statuses``, when given), by id, read a page at a
+        time (by id, so commits may interleave): one query per page, none per customer."""
+        return self._paged("customers", "*", customer_from_row, statuses)
 
-    def _paged(self, table: str, columns: str, decode: Callable[[Any], T]) -> Iterator[T]:
+    def _paged(self, table: str, columns: str, decode: Callable[[Any], T],
+               statuses: Collection[str] | None = None) -> Iterator[T]:
         self._flush()
         after = ""
         while True:
-            page = self._page(table, columns, decode, after)
+            page = self._page(table, columns, decode, after, statuses)
             yield from page
             if len(page) < _PAGE:
                 return
             after = page[-1].id
 
     @pg_errors
-    def _page(self, table: str, columns: str, decode: Callable[[Any], T], after: str) -> list[T]:
-        sql = self._rows_of(table, "t.id COLLATE \"C\" > %s")
+    def _page(self, table: str, columns: str, decode: Callable[[Any], T], after: str,
+              statuses: Collection[str] | None) -> list[T]:
+        where = "t.id COLLATE \"C\" > %s"
+        params: list[Any] = [after]
+        if statuses is not None:
+            where += " AND t.status = ANY(%s)"
+            params.append(sorted(statuses))
+        sql = self._rows_of(table, where)
         sql = f"SELECT {columns} FROM ({sql}) t ORDER BY id COLLATE \"C\" LIMIT {_PAGE}"
-        rows = self._db.execute(sql, (after,) * len(self._layers)).fetchall()
+        rows = self._db.execute(sql, params * len(self._layers)).fetchall()
         return [decode(r) for r in rows]
 
     @pg_errors

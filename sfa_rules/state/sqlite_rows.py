@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any, TypeVar
 
 from sfa_rules.entities import Customer, Opportunity
@@ -139,24 +139,31 @@ class SQLiteRecords(CountedStore):
         return self._every("opportunities", OPPORTUNITY_COLUMNS, lambda: OPPORTUNITY_COLUMNS,
                            opportunity_from_row)
 
-    def customers(self) -> Iterator[Customer]:
-        """Every customer, by id, in one query (an overlay's customer hides the base's);
-        reads a snapshot taken at the first ``next()``."""
+    def customers(self, statuses: Collection[str] | None = None) -> Iterator[Customer]:
+        """Every customer (of one of ``statuses``, when given), by id, in one query (an
+        overlay's customer hides the base's); reads a snapshot taken at the first
+        ``next()``."""
         return self._every("customers", CUSTOMER_COLUMNS, lambda: self._base()[0],
-                           customer_from_row)
+                           customer_from_row, statuses)
 
     def _every(self, table: str, columns: str, base_columns: Callable[[], str],
-               decode: Callable[[Any], T]) -> Iterator[T]:
+               decode: Callable[[Any], T], statuses: Collection[str] | None = None,
+               ) -> Iterator[T]:
         # base_columns is asked only when there is a base: an old schema's may differ
         self._flush()
-        sql = f"SELECT {columns} FROM main.{table}"
+        only, params = "", tuple[str, ...]()
+        if statuses is not None:
+            params = tuple(sorted(statuses))
+            only = f" AND status IN ({', '.join('?' * len(params))})"
+        sql = f"SELECT {columns} FROM main.{table} WHERE 1{only}"
         if self._layered:
             sql += (
                 f" UNION ALL SELECT {base_columns()} FROM base.{table} b"
-                f" WHERE NOT EXISTS (SELECT 1 FROM main.{table} m WHERE m.id = b.id)"
+                f" WHERE NOT EXISTS (SELECT 1 FROM main.{table} m WHERE m.id = b.id){only}"
             )
+            params += params
         try:
-            for row in self._db.execute(sql + " ORDER BY id"):
+            for row in self._db.execute(sql + " ORDER BY id", params):
                 yield decode(row)
         except sqlite3.DatabaseError as e:
             raise StateError(f"state {self.path}: {e}") from e

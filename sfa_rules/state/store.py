@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -53,7 +53,7 @@ class Store(Protocol):
     def put_opportunity(self, opportunity: Opportunity) -> None: ...
     def opportunities_of(self, customer_id: str) -> list[Opportunity]: ...
     def all_opportunities(self) -> Iterator[Opportunity]: ...
-    def customers(self) -> Iterator[Customer]: ...
+    def customers(self, statuses: Collection[str] | None = None) -> Iterator[Customer]: ...
     def add_history(self, entry: HistoryEntry) -> None: ...
     def history_of(self, customer_id: str) -> list[HistoryEntry]: ...
     def seen(self, type: str, id: str) -> bool: ...
@@ -286,9 +286,11 @@ class MemoryStore(MemoryMatches, CountedStore):
         for id in sorted(self._opportunities):
             yield self._opportunities[id]
 
-    def customers(self) -> Iterator[Customer]:
+    def customers(self, statuses: Collection[str] | None = None) -> Iterator[Customer]:
         for id in sorted(self._customers):
-            yield self._customers[id]
+            customer = self._customers[id]
+            if statuses is None or customer.status in statuses:
+                yield customer
 
     def add_history(self, entry: HistoryEntry) -> None:
         self._history_seq += 1
