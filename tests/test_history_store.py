@@ -91,6 +91,10 @@ def test_customers_come_in_id_order_buffered_or_not(store: Store) -> None:
                 "C-10": Customer("C-10", "LEAD-New", "ana", **FACTS),
                 "C-2": Customer("C-2", "LEAD-Contacted", "bo")}
     assert list(store.customers()) == [expected[id] for id in sorted(expected)]
+    # by status (sfa due's candidates): a replaced customer is found by its new status only
+    for statuses in ({"LEAD-New"}, {"LEAD-Contacted", "CUSTOMER-Won"}, set()):
+        assert list(store.customers(statuses)) == [
+            expected[id] for id in sorted(expected) if expected[id].status in statuses]
 
 
 # -- what reaches the disk -------------------------------------------------------------

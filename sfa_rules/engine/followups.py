@@ -59,8 +59,7 @@ class FollowUps:
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         ctx = rules.ctx
-        self.compiled = compile_follow_ups(
-            rules.config, lambda block, path: compile_criteria(ctx.node(path)))
+        self.compiled = compile_follow_ups(rules.config, _Split(rules))
         self.evaluator: FollowUpEvaluator = NativeFollowUps(self.compiled)
         if rules.lifecycle_engine == "durable" and self.compiled:
             from sfa_rules.lifecycle import durable
@@ -70,7 +69,9 @@ class FollowUps:
         refs = [ctx.field(name) for name, path in ctx.field_refs if path[0] == "follow_ups"]
         # Opportunity counts cost a query per customer: only when some `when` reads them.
         self._counts = any(f.endswith("_opportunities") for f in refs)
-        self.statuses = _candidates(rules, len(self.compiled))
+        # the statuses some follow-up can match: the store reads only those customers
+        self.statuses = None if any(f.statuses is None for f in self.compiled) else \
+            frozenset().union(*(f.statuses for f in self.compiled if f.statuses is not None))
 
     def close(self) -> None:
         """Free the evaluator (durable-rules: delete its ruleset)."""
@@ -151,23 +152,27 @@ class FollowUps:
                 yield decision._replace(row=number)
 
 
-def _candidates(rules: Rules, count: int) -> frozenset[str] | None:
-    """The statuses a customer must have for some follow-up to be due (None: any):
-    each follow-up's tests of `status` and `stage` at the top of its `when`, tried on
-    every configured status (so they mean exactly what they mean on a customer)."""
-    ctx, found = rules.ctx, set()
-    own = {ctx.field("status"), ctx.field("stage")}
-    for i in range(count):
-        node = ctx.node(("follow_ups", i, "when"))
+class _Split:
+    """Each follow-up's `when` split in two (``lifecycle.followups.Split``): its tests of
+    `status` and `stage` at the top, tried once on every configured status (so they
+    mean exactly what they mean on a customer), and a guard over the rest."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        ctx = rules.ctx
+        self._own = {ctx.field("status"), ctx.field("stage")}
+        self._facts = [(s.id, ctx.facts({"status": s.id, "stage": s.stage}))
+                       for s in rules.config.statuses]
+
+    def __call__(self, index: int) -> tuple[frozenset[str] | None, Any]:
+        node = self.rules.ctx.node(("follow_ups", index, "when"))
         parts = node.nodes if isinstance(node, All) else (node,)
-        tests = [compile_criteria(t) for t in parts if isinstance(t, Test) and t.field in own]
-        if not tests:
-            return None
-        for status in rules.config.statuses:
-            facts = ctx.facts({"status": status.id, "stage": status.stage})
-            if all(test(facts) for test in tests):
-                found.add(status.id)
-    return frozenset(found)
+        own = [p for p in parts if isinstance(p, Test) and p.field in self._own]
+        rest = tuple(p for p in parts if p not in own)
+        tests = [compile_criteria(t) for t in own]
+        statuses = frozenset(i for i, facts in self._facts
+                             if all(test(facts) for test in tests)) if own else None
+        return statuses, compile_criteria(All(rest)) if rest else None
 
 
 def fired_key(customer: str, f: CompiledFollowUp, start: str) -> str:

@@ -33,6 +33,9 @@ __all__ = [
 ]
 
 Guard = Callable[[Any], bool]
+# A follow-up's `when` split in two: the statuses its tests of status and stage admit
+# (None: any), and a guard over the rest (None: nothing else to test).
+Split = Callable[[int], tuple[frozenset[str] | None, Guard | None]]
 Activities = Callable[[str], Iterable[tuple[str | None, str]]]  # customer -> (date, kind)
 
 
@@ -46,7 +49,8 @@ class CompiledFollowUp:
     days: int
     business: bool
     kinds: frozenset[str] | None  # None: any kind satisfies it
-    guard: Guard | None
+    statuses: frozenset[str] | None  # the customer's status must be one (None: any)
+    guard: Guard | None  # the rest of `when`, over the customer's facts
     action: Mapping[str, Any]  # the `then` mapping as written
     reassign: str | None  # next_in_territory | manager | rep
     rep: str | None  # with reassign == "rep"
@@ -55,9 +59,10 @@ class CompiledFollowUp:
 
 
 def compile_follow_ups(
-    config: Config, compile_guard: Callable[[Mapping[str, Any], tuple[Any, ...]], Guard]
+    config: Config, split: Split
 ) -> tuple[CompiledFollowUp, ...]:
-    """Every follow-up of ``config`` as a ``CompiledFollowUp``, in file order."""
+    """Every follow-up of ``config`` as a ``CompiledFollowUp``, in file order; ``split``
+    compiles the `when` of the follow-up at an index."""
     out = []
     for i, f in enumerate(config.follow_ups):
         within = parse_within(f.within)
@@ -66,7 +71,7 @@ def compile_follow_ups(
         out.append(CompiledFollowUp(
             index=i, id=f.id, clock=f.of, days=within.days, business=within.business,
             kinds=frozenset(f.activity) if f.activity is not None else None,
-            guard=compile_guard(f.when, ("follow_ups", i, "when")) if f.when else None,
+            statuses=split(i)[0], guard=split(i)[1],
             action=action_of(then),
             reassign="rep" if isinstance(reassign, RepTarget) else reassign,
             rep=reassign.rep if isinstance(reassign, RepTarget) else None,
@@ -157,6 +162,8 @@ class FollowUpView:
 
     def guard(self, f: CompiledFollowUp) -> bool:
         """Whether ``f``'s ``when`` holds (True without one)."""
+        if f.statuses is not None and self.customer.status not in f.statuses:
+            return False
         if f.guard is None:
             return True
         held = self._guards.get(f.index)

@@ -184,9 +184,11 @@ def has_matches(db: sqlite3.Connection, src: str) -> bool:
 
 
 def customer_from_row(row: tuple[Any, ...]) -> Customer:
-    activities = json.loads(row[9]) if row[9] else {}
+    # most customers keep no fields and few activities: no parse for an empty object
+    activities = json.loads(row[9]) if row[9] and row[9] != "{}" else {}
+    fields = json.loads(row[5]) if row[5] != "{}" else {}
     return Customer(
-        row[0], row[1], row[2], row[3], bool(row[4]), json.loads(row[5]),
+        row[0], row[1], row[2], row[3], bool(row[4]), fields,
         row[6], row[7], row[8], activities, row[10],
     )
 
