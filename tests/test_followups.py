@@ -1,6 +1,6 @@
 """Follow-ups over a scripted month (SPEC §18): the cases of tests/cases/followups/*.yaml,
-run on both lifecycle evaluators and on a memory and an SQLite store, and the two
-evaluators compared on every case.
+run on both lifecycle evaluators and on the memory, SQLite and PostgreSQL stores, and
+the two evaluators compared on every case.
 
 A case file holds a ``config`` (as tests/test_lifecycle.py's) and ``cases``, each a
 list of ``steps``: ``apply`` rows as of a day; ``due`` as of a day, expecting rows
@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 import yaml
 from test_lifecycle_driver import write_config
+from test_state import make_factory
 
 from sfa_rules.engine.core import load
 from sfa_rules.engine.followups import FollowUps
 from sfa_rules.lifecycle import durable as lifecycle_durable
 from sfa_rules.lifecycle.followups import window_end
-from sfa_rules.state import MemoryStore, SQLiteStore, Store
+from sfa_rules.state import MemoryStore, Store
 
 FILES = sorted((Path(__file__).parent / "cases" / "followups").glob("*.yaml"))
 CASES = [(path, case) for path in FILES
@@ -88,10 +89,6 @@ def _step(eng: Any, follow_ups: FollowUps, store: Store, step: dict[str, Any],
     return got
 
 
-def _store(kind: str, tmp_path: Path) -> Store:
-    return MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "s.db", dry_run=False)
-
-
 def _engine_here(engine: str) -> None:
     if engine == "durable" and not lifecycle_durable.available():
         pytest.skip("durable-rules cannot be imported here")
@@ -99,10 +96,12 @@ def _engine_here(engine: str) -> None:
 
 @pytest.mark.parametrize(("path", "case"), CASES, ids=IDS)
 @pytest.mark.parametrize("engine", ["native", "durable"])
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
-def test_case(path: Path, case: dict[str, Any], engine: str, kind: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "sqlite-tiny-buffer", "postgres"])
+def test_case(path: Path, case: dict[str, Any], engine: str, kind: str, tmp_path: Path,
+              request: pytest.FixtureRequest) -> None:
     _engine_here(engine)
-    _run(path, case, tmp_path / "config", engine, _store(kind, tmp_path), check=True)
+    store = make_factory(request, kind, tmp_path)()
+    _run(path, case, tmp_path / "config", engine, store, check=True)
 
 
 @pytest.mark.parametrize(("path", "case"), CASES, ids=IDS)
