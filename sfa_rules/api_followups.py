@@ -63,24 +63,28 @@ def follow_up(request: FollowUpRequest) -> Summary:
     store = open_store(request.state, dry_run=request.dry_run, on_wait=request.on_wait)
     summary = Summary()
     key = run_key(engine, {"follow-up": request.as_of}, (request.lifecycle_engine,))
-    with engine, FollowUps(engine) as follow_ups, store, open_output(request.out) as stream:
-        writer = make_writer(request.fmt, stream, csv_raw=request.csv_raw)
+    with engine, FollowUps(engine) as follow_ups, store:
         done, replay = (0, iter(())) if request.dry_run else store.resume_point(key)
-        for stored in replay:
-            decision = Decision.from_dict(stored)
-            writer.write(decision)
-            summary.add(decision)
         batch: list[str] = []
-        for number, decision in enumerate(follow_ups.carry_out(store, request.as_of), done + 1):
-            decision = decision._replace(row=number)
-            writer.write(decision)
-            summary.add(decision)
-            batch.append(decision.to_json())
-            if not request.dry_run and len(batch) >= BATCH_ROWS:
-                store.commit_batch(key, number, encode_lines(batch))
-                done, batch = number, []
-        writer.finish()
-        if not request.dry_run:
+        with open_output(request.out) as stream:
+            writer = make_writer(request.fmt, stream, csv_raw=request.csv_raw)
+            for stored in replay:
+                decision = Decision.from_dict(stored)
+                writer.write(decision)
+                summary.add(decision)
+            for number, decision in enumerate(follow_ups.carry_out(store, request.as_of),
+                                              done + 1):
+                decision = decision._replace(row=number)
+                writer.write(decision)
+                summary.add(decision)
+                batch.append(decision.to_json())
+                if not request.dry_run and len(batch) >= BATCH_ROWS:
+                    store.commit_batch(key, number, encode_lines(batch))
+                    done, batch = number, []
+            writer.finish()
+        if not request.dry_run:  # as apply: the output is in place before the last commit
             store.commit_batch(key, done + len(batch), encode_lines(batch))
             store.finish_run(key)
+        for notice in follow_ups.notices:
+            summary.notice(notice)
     return summary

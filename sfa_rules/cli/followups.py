@@ -23,9 +23,10 @@ def due(state: str, as_of: str, config: Any, lifecycle_engine: str, fmt: str | N
     with reported():
         found = api_followups.due(state, as_of, config=config, lifecycle_engine=lifecycle_engine)
     fmt = default_format(fmt)
-    if fmt == "jsonl":
-        for d in found:
-            click.echo(json.dumps(d.to_dict(), ensure_ascii=False))
+    if fmt == "jsonl":  # one write: a million due follow-ups are a million lines
+        dumps = json.JSONEncoder(ensure_ascii=False).encode
+        if found:
+            click.echo("\n".join(dumps(d.to_dict()) for d in found))
     elif fmt == "csv":
         out = csv.writer(sys.stdout, lineterminator="\n")
         out.writerow(_COLUMNS)

@@ -66,6 +66,7 @@ class FollowUps:
 
             self.evaluator = durable.DurableFollowUps(self.compiled)
         self._kinds = activity_kinds(rules.config)
+        self.notices: list[str] = []  # what carrying out says once (a rotation restarted)
         refs = [ctx.field(name) for name, path in ctx.field_refs if path[0] == "follow_ups"]
         # Opportunity counts cost a query per customer: only when some `when` reads them.
         self._counts = any(f.endswith("_opportunities") for f in refs)
@@ -136,6 +137,7 @@ class FollowUps:
         customer order; a customer's follow-ups are tried again after each action
         (a new owner or status restarts their clocks)."""
         ctx = RowContext(self.rules, store, as_of=as_of, reassign=False, explain=False)
+        ctx.notices = self.notices
         by_id = {f.id: f for f in self.compiled}
         number = 0
         for cid in sorted({d.customer for d in self.due(store, as_of)}):
