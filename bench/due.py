@@ -1,10 +1,11 @@
 """Bench: `sfa due` over a state of 1,000,000 customers (issue 16: it must answer in
 seconds), on both lifecycle evaluators, with the shipped follow-ups.
 
-    python bench/due.py --customers 1000000 --rounds 2
+    python bench/due.py --customers 1000000 --rounds 2 [--mix uniform|typical]
 
 Builds a SQLite state once (through the store's API: the setup is not measured) with
-customers of random shapes: leads, prospects and customers of every shipped status,
+customers of random shapes: leads, prospects and customers of the shipped statuses
+(``--mix uniform``: every status alike; ``typical``: mostly customers and closed ones),
 owners and territories of the shipped plan, assigned 0-90 days before the as-of date,
 half with activities (of random kinds, each a line of their history, so that the
 first-touch rule's kinds are checked against the history), a few with none. Then
@@ -33,10 +34,15 @@ AS_OF = date(2026, 6, 1)
 KINDS = ("call", "email", "meeting", "task", "note")
 
 
-def build(path: Path, count: int) -> None:
-    """A state of ``count`` random customers (committed every 50,000)."""
+def build(path: Path, count: int, mix: str) -> None:
+    """A state of ``count`` random customers (committed every 50,000): of every status
+    alike (``uniform``: about a third in a status some shipped follow-up names), or
+    ``typical`` (80% customers or closed, the rest leads and proposals)."""
     engine = load(None, lifecycle_engine="native")
     statuses = [s.id for s in engine.config.statuses]
+    if mix == "typical":
+        settled = [s.id for s in engine.config.statuses if s.stage == "customer" or s.closed]
+        statuses = settled * 8 + ["LEAD-New", "LEAD-Qualified", "PROSPECT-Proposal"] * 2
     territories = [(t.id, [m.rep for m in t.members]) for t in engine.config.territories
                    if t.members]
     rnd = random.Random(18)
@@ -80,6 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--mix", choices=["uniform", "typical"], default="uniform")
     parser.add_argument("--state", type=Path, default=None,
                         help="Reuse (or build once into) this state file.")
     opts = parser.parse_args()
@@ -87,7 +94,7 @@ def main() -> None:
     state = opts.state or folder / "state.db"
     if not state.exists():
         start = time.perf_counter()
-        build(state, opts.customers)
+        build(state, opts.customers, opts.mix)
         print(f"built {opts.customers:,} customers in {time.perf_counter() - start:.0f} s "
               f"({state.stat().st_size / 2**20:.0f} MiB)")
     common = ["--state", str(state), "--as-of", AS_OF.isoformat(), "--format", "jsonl"]

@@ -146,6 +146,7 @@ def test_schema_is_the_json_schema_of_a_file() -> None:
     assert set(schema["properties"]) == {
         "settings", "sales_rules", "assignment", "statuses", "lifecycle",
         "opportunity_statuses", "forecast", "matching", "reps", "territories", "imports", "quotas",
+        "follow_ups",
     }
     assert schema["additionalProperties"] is False
     # Aliases, as written in the YAML.

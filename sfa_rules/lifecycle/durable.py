@@ -122,7 +122,9 @@ class DurableFollowUps:
     is its window being over (``m.overdue >= 0``, days past the first due day), not
     fired for this clock start, its ``when`` (``m.w``, evaluated by the compiled
     predicate as for transitions' guards) and no satisfying activity (``m.sat``). One
-    event per follow-up whose clock started, naming it (``m.f``)."""
+    event per follow-up whose window is over, naming it (``m.f``): as the transitions
+    post only events some transition names, a follow-up whose clock did not start or
+    whose window is not over has nothing to post."""
 
     name = "durable"
 
@@ -144,14 +146,14 @@ class DurableFollowUps:
         out = []
         for f in self._follow_ups:
             due = view.due_from(f)
-            if due is None or self._closed:
-                continue  # no clock yet: nothing to post
+            if due is None or due > view.as_of or self._closed:
+                continue  # no clock yet, or the window is not over: no rule can fire
             overdue = _days(view.as_of) - _days(due)
             message: dict[str, Any] = {"sid": "0", "f": f.index, "overdue": overdue}
-            if overdue >= 0:  # what the rule reads past the window, in the native order
-                message["w"] = view.guard(f)
-                message["sat"] = message["w"] and view.satisfied(f)
-                message["fired"] = message["w"] and not message["sat"] and view.fired(f)
+            # what the rule reads, each asked only when the ones before it hold (as natively)
+            message["w"] = view.guard(f)
+            message["sat"] = message["w"] and view.satisfied(f)
+            message["fired"] = message["w"] and not message["sat"] and view.fired(f)
             self._hit.clear()
             try:
                 self._host.post(self._ruleset_name, message)
