@@ -17,11 +17,15 @@ from sfa_rules.api import Waiting, open_engine, open_store, run_key
 from sfa_rules.engine.decision import Decision
 from sfa_rules.engine.followups import Due, FollowUps
 from sfa_rules.engine.session import BATCH_ROWS
+from sfa_rules.report import writers
 from sfa_rules.report.summary import Summary
 from sfa_rules.report.writers import make_writer, open_output
 from sfa_rules.state import StateError, encode_lines, is_postgres_url
 
 __all__ = ["FollowUpRequest", "due", "follow_up"]
+
+# the decisions' table, with whom an alert is for, and without the error (never one)
+TABLE_COLUMNS = (*(c for c in writers.TABLE_COLUMNS if c != "error"), "alert")
 
 
 def _existing(state: str) -> None:
@@ -67,7 +71,8 @@ def follow_up(request: FollowUpRequest) -> Summary:
         done, replay = (0, iter(())) if request.dry_run else store.resume_point(key)
         batch: list[str] = []
         with open_output(request.out) as stream:
-            writer = make_writer(request.fmt, stream, csv_raw=request.csv_raw)
+            writer = make_writer(request.fmt, stream, csv_raw=request.csv_raw,
+                                 table_columns=TABLE_COLUMNS)
             for stored in replay:
                 decision = Decision.from_dict(stored)
                 writer.write(decision)

@@ -160,7 +160,7 @@ def test_a_decision_writes_as_its_dict_does(decisions: list[Decision]) -> None:
 CSV_HEADER = (
     "source,row,type,id,customer,customer_status,owner,territory,assigned_by,status,stage,"
     "probability,forecast,previous_status,transition,event,warnings,error_code,error_message,"
-    "error_field,account,merged_from"
+    "error_field,account,merged_from,alert"
 )
 
 
@@ -168,12 +168,12 @@ def test_csv_golden() -> None:
     assert render("csv", DECISIONS) == (
         f"{CSV_HEADER}\r\n"
         "leads.csv,2,lead,L-1001,,,ana.gomez,us-west,territory:us-west,LEAD-New,lead,0"
-        ",,,,,,,,,,\r\n"
+        ",,,,,,,,,,,\r\n"
         "data/opportunities.csv,7,opportunity,O-17,L-1001,PROSPECT-Identified Opportunity,"
         "ana.gomez,us-west,known,Proposal,prospect,50,best_case,LEAD-New,"
         'opportunity-makes-prospect,opportunity.created,"amount is missing: counted as 0; '
-        'close date, missing",,,,,\r\n'
-        "leads.csv,3,lead,,,,,,,,,,,,,,,missing-field,the row has no 'id',id,,\r\n"
+        'close date, missing",,,,,,\r\n'
+        "leads.csv,3,lead,,,,,,,,,,,,,,,missing-field,the row has no 'id',id,,,\r\n"
     )
 
 

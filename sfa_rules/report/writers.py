@@ -78,6 +78,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "error_field",
     "account",  # SPEC §19, last so that the columns before keep their places
     "merged_from",
+    "alert",  # SPEC §18: follow_up rows
 )
 TABLE_COLUMNS: tuple[str, ...] = (
     "row",
@@ -182,6 +183,7 @@ class CsvWriter:
             error.get("field"),
             get("account"),
             get("merged_from"),
+            get("alert"),
         ]
         if self._explain:
             trace = get("trace")
@@ -194,7 +196,7 @@ class CsvWriter:
 
 
 class TableWriter:
-    """Aligned columns for a person (``TABLE_COLUMNS``)."""
+    """Aligned columns for a person (``TABLE_COLUMNS``, or ``columns``)."""
 
     def __init__(
         self,
@@ -203,17 +205,19 @@ class TableWriter:
         explain: bool = False,
         sample_rows: int = TABLE_SAMPLE_ROWS,
         max_width: int = TABLE_MAX_WIDTH,
+        columns: tuple[str, ...] = TABLE_COLUMNS,
     ) -> None:
         del explain  # a trace does not fit a table; --format jsonl shows it
         self._stream = stream
+        self._columns = columns
         self._sample_rows = sample_rows
-        self._max = {c: max_width * 2 if c in _WIDE else max_width for c in TABLE_COLUMNS}
+        self._max = {c: max_width * 2 if c in _WIDE else max_width for c in columns}
         self._pending: list[list[str]] | None = []
         self._widths: list[int] = []
 
     def write(self, decision: Row) -> None:
         """Buffer the first rows (to size the columns), then write each row as it comes."""
-        cells = _table_cells(_as_dict(decision))
+        cells = _table_cells(_as_dict(decision), self._columns)
         if self._pending is None:
             self._line(cells)
             return
@@ -231,15 +235,15 @@ class TableWriter:
         self._pending = None
         self._widths = [
             min(self._max[c], max([len(c)] + [len(r[i]) for r in pending]))
-            for i, c in enumerate(TABLE_COLUMNS)
+            for i, c in enumerate(self._columns)
         ]
-        self._line(list(TABLE_COLUMNS))
+        self._line(list(self._columns))
         for cells in pending:
             self._line(cells)
 
     def _line(self, cells: list[str]) -> None:
         parts = []
-        for name, width, text in zip(TABLE_COLUMNS, self._widths, cells):
+        for name, width, text in zip(self._columns, self._widths, cells):
             if len(text) > width:
                 text = text[: width - 1] + "…"
             parts.append(text.rjust(width) if name in _RIGHT_ALIGNED else text.ljust(width))
@@ -250,9 +254,9 @@ def _as_dict(decision: Row) -> Mapping[str, Any]:
     return decision.to_dict() if isinstance(decision, Decision) else decision
 
 
-def _table_cells(decision: Mapping[str, Any]) -> list[str]:
+def _table_cells(decision: Mapping[str, Any], columns: tuple[str, ...]) -> list[str]:
     cells = []
-    for name in TABLE_COLUMNS:
+    for name in columns:
         value = decision.get(name)
         if value is None:
             cells.append("-")
@@ -282,14 +286,17 @@ WRITERS: dict[str, type[JsonlWriter | CsvWriter | TableWriter]] = {
 
 
 def make_writer(
-    fmt: str, stream: TextIO, *, explain: bool = False, csv_raw: bool = False
+    fmt: str, stream: TextIO, *, explain: bool = False, csv_raw: bool = False,
+    table_columns: tuple[str, ...] = TABLE_COLUMNS,
 ) -> DecisionWriter:
     """The writer for ``--format`` (``jsonl``, ``csv`` or ``table``); ``csv_raw``: CSV
-    cells are written without neutralising formulas."""
+    cells are written without neutralising formulas; ``table_columns``: the table's."""
     try:
         cls = WRITERS[fmt]
     except KeyError:
         raise ValueError(f"unknown output format {fmt!r} (expected {', '.join(WRITERS)})") from None
     if cls is CsvWriter:
         return CsvWriter(stream, explain=explain, raw=csv_raw)
+    if cls is TableWriter:
+        return TableWriter(stream, explain=explain, columns=table_columns)
     return cls(stream, explain=explain)
