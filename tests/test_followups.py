@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from test_activities import _plain
 from test_lifecycle_driver import write_config
 from test_state import make_factory
 
@@ -30,15 +31,6 @@ FILES = sorted((Path(__file__).parent / "cases" / "followups").glob("*.yaml"))
 CASES = [(path, case) for path in FILES
          for case in yaml.safe_load(path.read_text())["cases"]]
 IDS = [f"{path.stem}:{case['name']}" for path, case in CASES]
-
-
-def _plain(value: Any) -> Any:
-    """YAML dates as the engine gives them (ISO text)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def _run(path: Path, case: dict[str, Any], folder: Path, engine: str, store: Store,

@@ -61,10 +61,45 @@ def _unavailable() -> EngineUnavailable:
     )
 
 
-class DurableTransitions:
-    """The transitions as one durable-rules ruleset, one per instance."""
+class _Ruleset:
+    """One durable-rules ruleset of an instance, under a unique name, freed by
+    ``close()``: each rule records its index when it fires."""
 
     name = "durable"
+
+    def __init__(self, prefix: str, rules: Sequence[tuple[int, Any]]) -> None:
+        self._ruleset_name = f"{prefix}-{uuid.uuid4().hex}"
+        self._hit: list[int] = []
+        self._host = _build_rules(self._ruleset_name, rules, self._hit)
+        self._ruleset: Any = self._host.get_ruleset(self._ruleset_name)
+        self._closed = False
+
+    def _post(self, message: dict[str, Any]) -> int | None:
+        """The index of the rule the message fires (None: none, or closed)."""
+        if self._closed:
+            return None
+        self._hit.clear()
+        try:
+            self._host.post(self._ruleset_name, message)
+        except _engine.MessageNotHandledException:
+            return None
+        return self._hit[0] if self._hit else None
+
+    def close(self) -> None:
+        """Delete the ruleset from the C engine (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            _dre.delete_ruleset(self._ruleset._handle)
+
+    def __del__(self) -> None:
+        # A forgotten close() must not leak one of the C engine's 131,072 handles. At
+        # interpreter shutdown the module may already be torn down: nothing to report.
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+class DurableTransitions(_Ruleset):
+    """The transitions as one durable-rules ruleset, one per instance."""
 
     def __init__(self, transitions: Sequence[CompiledTransition]) -> None:
         if not _IMPORTED:
@@ -74,11 +109,7 @@ class DurableTransitions:
         for t in transitions:
             for e in t.events:
                 self._candidates[e] = self._candidates.get(e, ()) + (t,)
-        self._ruleset_name = f"sfa-lifecycle-{uuid.uuid4().hex}"
-        self._hit: list[int] = []
-        self._host = _build(self._ruleset_name, transitions, self._hit)
-        self._ruleset: Any = self._host.get_ruleset(self._ruleset_name)
-        self._closed = False
+        super().__init__("sfa-lifecycle", _rules(transitions))
 
     def pick(self, event: str, status: str, rank: int, view: GuardView) -> CompiledTransition | None:
         """Post the event with its facts; the rule that fires names the transition."""
@@ -97,27 +128,11 @@ class DurableTransitions:
         stage = STAGES_BY_RANK.get(rank)
         if stage is not None:
             message["stage"] = stage
-        self._hit.clear()
-        try:
-            self._host.post(self._ruleset_name, message)
-        except _engine.MessageNotHandledException:
-            return None
-        return self._by_index[self._hit[0]] if self._hit else None
-
-    def close(self) -> None:
-        """Delete the ruleset from the C engine (idempotent)."""
-        if not self._closed:
-            self._closed = True
-            _dre.delete_ruleset(self._ruleset._handle)
-
-    def __del__(self) -> None:
-        # A forgotten close() must not leak one of the C engine's 131,072 handles. At
-        # interpreter shutdown the module may already be torn down: nothing to report.
-        with contextlib.suppress(Exception):
-            self.close()
+        hit = self._post(message)
+        return self._by_index[hit] if hit is not None else None
 
 
-class DurableFollowUps:
+class DurableFollowUps(_Ruleset):
     """The follow-ups as one durable-rules ruleset: a rule per follow-up whose condition
     is its window being over (``m.overdue >= 0``, days past the first due day), not
     fired for this clock start, its ``when`` (``m.w``, evaluated by the compiled
@@ -126,20 +141,14 @@ class DurableFollowUps:
     post only events some transition names, a follow-up whose clock did not start or
     whose window is not over has nothing to post."""
 
-    name = "durable"
-
     def __init__(self, follow_ups: Sequence[CompiledFollowUp]) -> None:
         if not _IMPORTED:
             raise _unavailable()
         self._follow_ups = tuple(follow_ups)
-        self._ruleset_name = f"sfa-follow-ups-{uuid.uuid4().hex}"
-        self._hit: list[int] = []
         m = _lang.m
         rules = [(f.index, (m.f == f.index) & (m.overdue >= 0) & (m.fired == False)  # noqa: E712
                   & (m.w == True) & (m.sat == False)) for f in follow_ups]  # noqa: E712
-        self._host = _build_rules(self._ruleset_name, rules, self._hit)
-        self._ruleset: Any = self._host.get_ruleset(self._ruleset_name)
-        self._closed = False
+        super().__init__("sfa-follow-ups", rules)
 
     def due(self, view: FollowUpView) -> list[CompiledFollowUp]:
         """Post each follow-up's facts; those whose rule fires are due."""
@@ -154,38 +163,20 @@ class DurableFollowUps:
             message["w"] = view.guard(f)
             message["sat"] = message["w"] and view.satisfied(f)
             message["fired"] = message["w"] and not message["sat"] and view.fired(f)
-            self._hit.clear()
-            try:
-                self._host.post(self._ruleset_name, message)
-            except _engine.MessageNotHandledException:
-                continue
-            if self._hit:
+            if self._post(message) is not None:
                 out.append(f)
         return out
-
-    def close(self) -> None:
-        """Delete the ruleset from the C engine (idempotent)."""
-        if not self._closed:
-            self._closed = True
-            _dre.delete_ruleset(self._ruleset._handle)
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self.close()
 
 
 def _days(iso: str) -> int:
     return date.fromisoformat(iso).toordinal()
 
 
-def _build(name: str, transitions: Sequence[CompiledTransition], hit: list[int]) -> Any:
-    """A private host holding the ruleset ``name`` built from ``transitions``."""
-    rules = []
-    for t in transitions:
-        cond = _condition(t)
-        if cond is not None:  # None: can never fire (no event left, or no target)
-            rules.append((t.index, cond))
-    return _build_rules(name, rules, hit)
+def _rules(transitions: Sequence[CompiledTransition]) -> list[tuple[int, Any]]:
+    """Each transition that can fire as (index, condition): None is no event left, or
+    no target."""
+    conditions = [(t.index, _condition(t)) for t in transitions]
+    return [(i, cond) for i, cond in conditions if cond is not None]
 
 
 def _build_rules(name: str, rules: Sequence[tuple[int, Any]], hit: list[int]) -> Any:
