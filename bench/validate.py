@@ -3,6 +3,7 @@
     python bench/validate.py                                  # 100, 1,000, 10,000
     python bench/validate.py --sizes 100 1000 --seeds 1 2 3 --generators public config
     python bench/validate.py --no-cli                         # the library path only
+    python bench/validate.py --sizes 10000 --load-only        # loading alone
 
 Plans come from both generators (tests/plans.py): ``public`` (bench/public.py: mixes of
 eq, in, prefix, ranges, ne, regex, any, parents, ranked most specific first) and
@@ -46,7 +47,7 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     return value, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def stages(folder: Path) -> tuple[dict[str, tuple[float, float]], list[dict[str, Any]]]:
+def stages(folder: Path, analyse: bool = True) -> tuple[dict[str, tuple[float, float]], list[dict[str, Any]]]:
     """The stages of ``validate_config`` (as sfa_rules.api runs them), timed."""
     out: dict[str, tuple[float, float]] = {}
     (config, sm, problems), *out["read+merge"] = timed(lambda: load_config(folder))
@@ -56,7 +57,7 @@ def stages(folder: Path) -> tuple[dict[str, tuple[float, float]], list[dict[str,
     problems += ctx.problems
     found, *out["vocabulary"] = timed(lambda: vocabulary.check(config, sm, ctx))
     problems += found
-    if not any(p.severity == "error" for p in problems):
+    if analyse and not any(p.severity == "error" for p in problems):
         found, *out["analysis"] = timed(lambda: analysis.check(config, sm, ctx))
         problems += found
     out["load (no analysis)"] = tuple(  # type: ignore[assignment]
@@ -82,13 +83,13 @@ def cli(folder: Path) -> tuple[float, float, list[dict[str, Any]]]:
     return wall, cpu, json.loads(done.stdout)
 
 
-def one(generator: str, n: int, seed: int, use_cli: bool) -> None:
+def one(generator: str, n: int, seed: int, use_cli: bool, analyse: bool = True) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         plans.write(generator, n, seed, folder)
-        times, problems = stages(folder)
+        times, problems = stages(folder, analyse)
         print(f"{generator} {n:,} territories, seed {seed}")
-        if use_cli:
+        if use_cli and analyse:
             wall, cpu, shown = cli(folder)
             times["sfa validate (subprocess)"] = (wall, cpu)
             same = [_asdict_json(p) for p in shown] == problems
@@ -109,12 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--generators", nargs="*", default=list(plans.GENERATORS))
     parser.add_argument("--no-cli", action="store_true", help="skip the subprocess run")
+    parser.add_argument("--load-only", action="store_true",
+                        help="loading alone: no analysis (and no subprocess run)")
     args = parser.parse_args(argv)
     print(f"Python {sys.version.split()[0]}; seconds per stage, wall and CPU")
     for n in args.sizes:
         for generator in args.generators:
             for seed in args.seeds:
-                one(generator, n, seed, not args.no_cli)
+                one(generator, n, seed, not args.no_cli, not args.load_only)
     return 0
 
 

@@ -11,8 +11,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from plans import lines, write
+
 from sfa_rules.api import validate_config
 
 CASES = sorted((Path(__file__).parent / "cases" / "validate_plans").glob("*.json"))
