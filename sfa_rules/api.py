@@ -36,12 +36,12 @@ from sfa_rules.report.diff import DiffResult
 from sfa_rules.report.diff import diff as diff_sessions
 from sfa_rules.report.summary import Summary
 from sfa_rules.report.writers import make_writer, open_output
-from sfa_rules.state import MemoryStore, Store, is_postgres_url, open_state
+from sfa_rules.state import MemoryStore, StateError, Store, is_postgres_url, open_state
 
 __all__ = [
     "DEFAULT_STATE", "Inspection", "RunRequest", "UnknownTerritory", "Validation", "diff",
     "digests", "explain", "forecast", "history", "inspect", "next_owners", "open_engine", "open_store", "read_rows",
-    "reset_rotation", "rotations", "run_decisions", "run_key", "session_for", "validate",
+    "require_state", "reset_rotation", "rotations", "run_decisions", "run_key", "session_for", "validate",
     "validate_config",
 ]
 
@@ -340,6 +340,13 @@ def rotations(
                          "next": following[0] if following else None,
                          "rotation": current.get(t.id)})
         return rows, loads
+
+
+def require_state(state: str) -> None:
+    """``StateError`` unless ``state`` is a PostgreSQL URL or an existing file: the
+    commands that only read a state have nothing to read otherwise."""
+    if not is_postgres_url(state) and not os.path.exists(state):
+        raise StateError(f"no state at {state} (run `sfa apply ... --state {state}` first)")
 
 
 def history(customer_id: str, state: str) -> list[HistoryEntry] | None:

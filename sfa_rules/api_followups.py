@@ -9,18 +9,17 @@ for the same day changes nothing.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sfa_rules.api import Waiting, open_engine, open_store, run_key
+from sfa_rules.api import Waiting, open_engine, open_store, require_state, run_key
 from sfa_rules.engine.decision import Decision
 from sfa_rules.engine.followups import Due, FollowUps
 from sfa_rules.engine.session import BATCH_ROWS
 from sfa_rules.report import writers
 from sfa_rules.report.summary import Summary
 from sfa_rules.report.writers import make_writer, open_output
-from sfa_rules.state import StateError, encode_lines, is_postgres_url
+from sfa_rules.state import encode_lines
 
 __all__ = ["FollowUpRequest", "due", "follow_up"]
 
@@ -28,16 +27,11 @@ __all__ = ["FollowUpRequest", "due", "follow_up"]
 TABLE_COLUMNS = (*(c for c in writers.TABLE_COLUMNS if c != "error"), "alert")
 
 
-def _existing(state: str) -> None:
-    if not is_postgres_url(state) and not os.path.isfile(state):
-        raise StateError(f"no state at {state} (run `sfa apply ... --state {state}` first)")
-
-
 def due(state: str, as_of: str, *, config: Path | None = None,
         lifecycle_engine: str = "auto") -> list[Due]:
     """``sfa due``: every follow-up due as of ``as_of`` in ``state`` (never written),
     by customer then file order."""
-    _existing(state)
+    require_state(state)
     engine = open_engine(config, lifecycle_engine)
     with engine, FollowUps(engine) as follow_ups, open_store(state, dry_run=True) as store:
         return follow_ups.due(store, as_of)
@@ -62,7 +56,7 @@ class FollowUpRequest:
 def follow_up(request: FollowUpRequest) -> Summary:
     """``sfa follow-up``: carry out what is due as of the request's day and write the
     decisions; without ``dry_run`` commit the state in crash-safe batches."""
-    _existing(request.state)
+    require_state(request.state)
     engine = open_engine(request.config, request.lifecycle_engine)
     store = open_store(request.state, dry_run=request.dry_run, on_wait=request.on_wait)
     summary = Summary()

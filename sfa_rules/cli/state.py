@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,7 @@ import click
 
 from sfa_rules import api
 from sfa_rules.cli.history import history
-from sfa_rules.cli.options import F, as_of_option, config_option, fail, reported, waiting
-from sfa_rules.state import is_postgres_url
+from sfa_rules.cli.options import F, as_of_option, config_option, reported, waiting
 
 __all__ = ["group", "next_", "reset", "show"]
 
@@ -58,8 +56,8 @@ def reset(territory: str, state: str, config: Path | None) -> int:
 
 
 def _existing(state: str) -> None:
-    if not is_postgres_url(state) and not os.path.exists(state):
-        fail(f"no state at {state} (run `sfa apply ... --state {state}` first)")
+    with reported():
+        api.require_state(state)
 
 
 def state_option(func: F) -> F:

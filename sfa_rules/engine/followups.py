@@ -122,12 +122,15 @@ class FollowUps:
 
     def due(self, store: Store, as_of: str) -> list[Due]:
         """Everything due as of ``as_of``, by customer id then file order."""
+        return [d for _, due in self._pending(store, as_of) for d in due]
+
+    def _pending(self, store: Store, as_of: str) -> list[tuple[Customer, list[Due]]]:
+        """Each customer with something due, by id, with what is due in file order."""
         if not self.compiled:
             return []
-        found = [d for c in store.customers(self.statuses)
-                 for d in self.due_for(c, store, as_of)]
-        order = {f.id: f.index for f in self.compiled}
-        found.sort(key=lambda d: (d.customer, order[d.follow_up]))
+        found = [(c, due) for c in store.customers(self.statuses)
+                 if (due := self.due_for(c, store, as_of))]
+        found.sort(key=lambda pair: pair[0].id)  # the stores' order already: a safeguard
         return found
 
     # -- carrying it out ------------------------------------------------------------
@@ -140,18 +143,20 @@ class FollowUps:
         ctx.notices = self.notices
         by_id = {f.id: f for f in self.compiled}
         number = 0
-        for cid in sorted({d.customer for d in self.due(store, as_of)}):
+        for customer, due in self._pending(store, as_of):
+            # an action changes only its own customer: the others' lists stay true
             for _ in self.compiled:  # each action marks one follow-up fired: bounded
-                customer = store.get_customer(cid)
-                due = self.due_for(customer, store, as_of) if customer is not None else []
-                if customer is None or not due:
-                    break
                 number += 1
                 f = by_id[due[0].follow_up]
                 ctx.source, ctx.row = f"follow-up:{f.id}", None
                 decision = _Act(self.rules, ctx, f, customer, as_of).run()
-                store.mark_seen(FIRED, fired_key(cid, f, due[0].clock_start))
+                store.mark_seen(FIRED, fired_key(customer.id, f, due[0].clock_start))
                 yield decision._replace(row=number)
+                after = store.get_customer(customer.id)
+                due = self.due_for(after, store, as_of) if after is not None else []
+                if after is None or not due:
+                    break
+                customer = after
 
 
 class _Split:
