@@ -156,7 +156,8 @@ ANALYSIS_CODES = [
     ("idle-rep", "a rep referenced nowhere"),
     ("territory-without-members", "an active territory with no active member"),
     ("probability-not-monotonic", "open statuses whose probabilities fall in declared order"),
-    ("not-analysed", "criteria the analysis cannot reason about (a note)"),
+    ("not-analysed", "criteria the analysis cannot reason about, or did not reach within "
+                     "`settings.analysis_limit` (a note)"),
 ]
 
 

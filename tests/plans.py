@@ -11,8 +11,9 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 GENERATORS = ("public", "config")
 
 
-def write(generator: str, n: int, seed: int, folder: Path) -> None:
-    """A configuration folder of ``n`` random territories from ``generator``."""
+def write(generator: str, n: int, seed: int, folder: Path, limit: int | None = None) -> None:
+    """A configuration folder of ``n`` random territories from ``generator``, with
+    ``settings.analysis_limit: limit`` when given."""
     if str(BENCH) not in sys.path:
         sys.path.insert(0, str(BENCH))
     if generator == "public":
@@ -26,6 +27,12 @@ def write(generator: str, n: int, seed: int, folder: Path) -> None:
         config.write_config(folder, n, seed)
     else:
         raise ValueError(f"unknown generator {generator!r}")
+    if limit is not None:
+        settings = folder / "rules" / "settings.yaml"
+        text = settings.read_text(encoding="utf-8")
+        assert text.count("\nsettings:\n") == 1 or text.startswith("settings:\n")
+        settings.write_text(text.replace("settings:\n", f"settings:\n  analysis_limit: {limit}\n", 1),
+                            encoding="utf-8")
 
 
 def lines(problems: list[dict[str, object]]) -> list[str]:

@@ -253,6 +253,9 @@ def test_claims_stay_sound_next_to_regex(raw: dict[str, Any]) -> None:
         first = next((t.id for t in index.scan(ctx.facts(rec), day) if not t.default), None)
         winners.add(first)
     assert not set(findings.shadowed) & set(findings.not_analysed)
+    stopped = set(findings.stopped)
+    assert not stopped & (set(findings.shadowed) | set(findings.residual) | set(findings.not_analysed))
+    assert not any(a in stopped or b in stopped for a, b, _ in findings.ambiguous)
     assert not {ids[i] for i in findings.shadowed} & winners
     for a, b, example in findings.ambiguous:
         assert a not in findings.not_analysed and b not in findings.not_analysed
@@ -490,11 +493,15 @@ def test_work_cap_names_the_territory_and_claims_nothing(monkeypatch: pytest.Mon
 
 @pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(configs(), st.integers(0, 6))
-def test_claims_stay_sound_when_the_work_cap_is_hit(raw: dict[str, Any], cap: int) -> None:
-    """However small the cap, what is still reported holds for every record."""
+@given(configs(), st.integers(0, 6), st.none() | st.integers(0, 12))
+def test_claims_stay_sound_when_the_work_cap_is_hit(raw: dict[str, Any], cap: int,
+                                                     limit: int | None) -> None:
+    """However small the cap (per territory) or the limit (per validate), what is
+    still reported holds for every record."""
     from sfa_rules.analysis import scan as analysis_scan
 
+    if limit is not None:
+        raw = {**raw, "settings": {"analysis_limit": limit}}
     config = Config.model_validate(raw)
     ctx = CriteriaContext(config, Positions())
     index = TerritoryIndex(config, ctx)
@@ -506,6 +513,9 @@ def test_claims_stay_sound_when_the_work_cap_is_hit(raw: dict[str, Any], cap: in
     for rec, day in UNIVERSE:
         winners.add(next((t.id for t in index.scan(ctx.facts(rec), day) if not t.default), None))
     assert not set(findings.shadowed) & set(findings.not_analysed)
+    stopped = set(findings.stopped)
+    assert not stopped & (set(findings.shadowed) | set(findings.residual) | set(findings.not_analysed))
+    assert not any(a in stopped or b in stopped for a, b, _ in findings.ambiguous)
     assert not {ids[i] for i in findings.shadowed} & winners
     for a, b, example in findings.ambiguous:
         record = {("created" if k == "(Date)" else k): v for k, v in example.items()}

@@ -24,7 +24,7 @@ from typing import Any
 
 from sfa_rules.analysis.atoms import DATE_FIELD, Unknown, partitions, tests_of
 from sfa_rules.analysis.regions import Algebra, Approx, Regions
-from sfa_rules.analysis.scan import Findings, ambiguity_scan, shadow_scan
+from sfa_rules.analysis.scan import AmbiguityScan, Findings, shadow_scan
 from sfa_rules.analysis.statuses import probability_not_monotonic, unreachable_statuses
 from sfa_rules.config.models import Config, Territory
 from sfa_rules.config.order import try_order
@@ -134,16 +134,17 @@ class Analysis:
     @cached_property
     def territory_findings(self) -> Findings:
         """Shadowed, not-analysed and ambiguous territories."""
-        findings = shadow_scan(self.territory_order, self.territory_regions, self.regions.algebra)
-        ambiguity_scan(self.config.territories, self.territory_order, self.territory_regions,
-                       self.regions, findings, self.matches)
-        return findings
+        order, approx = self.territory_order, self.territory_regions
+        ambiguity = AmbiguityScan(self.config.territories, order, approx, self.regions, self.matches)
+        return shadow_scan(order, approx, self.regions.algebra, self.config.settings.analysis_limit,
+                           then=ambiguity)
 
     @cached_property
     def override_findings(self) -> Findings:
         """Shadowed and not-analysed overrides."""
         approx: list[Approx | None] = [self._approx(n) for n in self.override_nodes]
-        return shadow_scan(list(range(len(approx))), approx, self.regions.algebra)
+        return shadow_scan(list(range(len(approx))), approx, self.regions.algebra,
+                           self.config.settings.analysis_limit)
 
     # -- concrete evaluation (for examples next to criteria the algebra cannot decide)
 
@@ -260,6 +261,23 @@ def not_analysed(analysis: Analysis) -> Iterator[Problem]:
                 yield analysis.problem((*base, i), "not-analysed",
                                        f"{noun} '{items[i].id}' is not analysed: {'; '.join(said)}",
                                        severity="info")
+        if findings.stopped:
+            yield _stopped(analysis, noun, base, findings.stopped, items)
+
+
+def _stopped(analysis: Analysis, noun: str, base: Path, stopped: list[int],
+             items: list[Any]) -> Problem:
+    """One note, at the first item the analysis did not reach, for all of them."""
+    first = stopped[0]
+    more = len(stopped) - 1
+    nouns = "territories" if noun == "territory" else "overrides"
+    after = f" and the {more:,} {nouns} tried after it are" if more else " is"
+    limit = analysis.config.settings.analysis_limit
+    return analysis.problem(
+        (*base, first), "not-analysed",
+        f"{noun} '{items[first].id}'{after} not analysed: the analysis reached its limit of "
+        f"{limit:,} comparisons (settings.analysis_limit; raise it to analyse them, at "
+        f"about half a second per million)", severity="info")
 
 
 def uncovered_values(analysis: Analysis) -> Iterator[Problem]:

@@ -59,6 +59,8 @@ DEFAULT_SLOTS: tuple[str, ...] = DefaultSlot.__args__  # type: ignore[attr-defin
 
 # -- settings ---------------------------------------------------------------
 
+ANALYSIS_LIMIT = 2_000_000  # box comparisons: about a second of analysis
+
 
 class Settings(Model):
     """Features, field aliases and matching options."""
@@ -70,6 +72,7 @@ class Settings(Model):
     domains: dict[str, Annotated[list[Id], BeforeValidator(_as_list)]] = Field(default_factory=dict, description="The values a field can take, for the coverage check (`uncovered-values`).")
     activity_kinds: IdList = Field(default_factory=list, description="More kinds of activity rows (besides call, meeting, task, email and note); each raises `activity.<kind>`.")
     known_fields: IdList = Field(default_factory=list, description="More fields records carry, for `unknown-field` (besides the keys of `fields` and `domains`, the fields imports map to and the fields the engine knows).")
+    analysis_limit: int = Field(ANALYSIS_LIMIT, ge=0, description="Box comparisons `sfa validate` may spend proving what it can about the territories (and, apart, the overrides): past it, the ones tried later are named `not-analysed` (one note), so that a large plan validates in seconds. Raise it to analyse a large plan completely, at about half a second per million.")
 
 
 # -- sales rules ------------------------------------------------------------
