@@ -100,6 +100,31 @@ def test_decide_remembers_nothing(engine: sfa_rules.Engine) -> None:
     assert engine.decide(lead("L-2", country="US", state="CA")).owner == "ana.gomez"
 
 
+_VALUES = {
+    "type": st.sampled_from(["lead", "lead", "prospect", "customer", "opportunity", "call"]),
+    "email": st.sampled_from(["ana@acme.com", "bo@gmail.com", "x@www.Acme.COM", "", "nope"]),
+    "company": st.sampled_from(["Acme Ltd", "ACME, Inc.", "Émile S.A.", ""]),
+    "website": st.sampled_from(["https://www.acme.com/x", "acme.com", ""]),
+    "country": st.sampled_from(["US", "CA", "MX", "BR", ""]),
+    "state": st.sampled_from(["CA", "NY", "TX", "ON", ""]),
+    "owner": st.sampled_from(["ana.gomez", "Ana Gomez", "nobody", ""]),
+    "status": st.sampled_from(["", "LEAD-Qualified", "Proposal", "CUSTOMER-Won", "bogus"]),
+    "customer": st.sampled_from(["C-1", ""]),
+    "employees": st.sampled_from(["12", "5000", "many", ""]),
+}
+
+
+@PROPERTY
+@given(st.fixed_dictionaries({"id": st.sampled_from(["L-1", "C-1", ""])},
+                             optional=_VALUES))
+def test_decide_is_a_session_of_one_row(engine: sfa_rules.Engine, record: dict[str, Any]) -> None:
+    """``decide`` skips what only later rows could use (the matching keys, the history):
+    its decision is the one a new session gives the same row."""
+    with engine.session(explain=False) as session:
+        alone = next(iter(session.process([record])))
+    assert engine.decide(record) == alone
+
+
 def test_decide_a_row_in_error(engine: sfa_rules.Engine) -> None:
     d = engine.decide({"type": "opportunity", "id": "O-1", "customer": "L-404",
                        "status": "Proposal"})

@@ -42,7 +42,7 @@ class RowContext:
 
     def __init__(
         self, rules: Rules, store: Store, *, as_of: str | None, reassign: bool, explain: bool,
-        private: bool = False,
+        private: bool = False, alone: bool = False,
     ) -> None:
         self.rules = rules
         self.store = store
@@ -59,6 +59,9 @@ class RowContext:
         # chain to ones never seen before: their number in the run is as unique, and
         # the contents of every row need no digest.
         self.private = private
+        # One record decided on its own (``decide``): no record before it to match or
+        # be a duplicate of, and nothing kept after it, so no history to write.
+        self.alone = alone
         self.entered = 0
         self.portfolios = Portfolios(rules.lifecycle, store)
 
@@ -130,6 +133,8 @@ class RowContext:
 
     def history(self, customer: str, day: str | None, kind: str, detail: Mapping[str, Any]) -> None:
         """A line of the customer's history, from the row being decided."""
+        if self.alone:
+            return
         source = self.source if self.row is None else (
             f"{self.source}:{self.row}" if self.source is not None else f"row {self.row}")
         self.store.add_history(HistoryEntry(customer, day, kind, detail, source))

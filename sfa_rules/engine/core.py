@@ -72,7 +72,7 @@ class Engine(Rules):
 
     def decide(self, record: Mapping[str, Any]) -> Decision:
         """Decide one record against an empty in-memory state; remembers nothing."""
-        with self.session() as session:
+        with Session(self, MemoryStore(), private=True, alone=True) as session:
             return next(iter(session.process([record])))
 
     def forecast(

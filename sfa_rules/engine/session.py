@@ -49,17 +49,19 @@ class Session:
         reassign: bool = False,
         explain: bool = False,
         private: bool = False,
+        alone: bool = False,
     ) -> None:
         """``private``: ``store`` is the session's own, fresh and seen by no other
         session (``engine.session()`` with no state): rows then need no fingerprint
-        of their contents for a later run."""
+        of their contents for a later run. ``alone``: it decides one record, and its
+        store is dropped after (``decide``)."""
         self.engine = engine
         self.store = store
         self.as_of = as_of.isoformat() if isinstance(as_of, date) else as_of
         self.reassign = reassign
         self.explain = explain
         self._ctx = RowContext(engine, store, as_of=self.as_of, reassign=reassign,
-                               explain=explain, private=private)
+                               explain=explain, private=private, alone=alone)
         # Per engine, not per session: ``decide`` opens a session per record.
         self._keys = engine.canonical_keys
         self._canonical_shapes = engine.canonical_shapes
@@ -177,7 +179,7 @@ class Session:
         except RecordError as exc:
             return self._failed(source, row, rtype, record, exc)
         matcher = ctx.rules.matcher
-        if matcher is not None:  # the keys and dates matching ranks by (SPEC §19)
+        if matcher is not None and not ctx.alone:  # the keys matching ranks by (SPEC §19)
             matcher.remember(
                 rtype, record, decision.id if rtype in CUSTOMER_TYPES else decision.customer,
                 decision.stage, decision.owner, ctx.as_of, ctx.store,
