@@ -13,6 +13,7 @@ import ast
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -150,6 +151,24 @@ def test_decision_is_frozen_with_to_dict(engine: sfa_rules.Engine) -> None:
 
 
 # -- sessions -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [999, 1000])
+def test_a_large_configuration_is_frozen_until_closed(count: int, write_config: WriteConfig) -> None:
+    """From 1,000 territories (and overrides) ``load`` freezes the heap, so the garbage
+    collector no longer walks the compiled configuration; ``close`` unfreezes it."""
+    import gc
+
+    territories = "".join(f"  - {{id: t{i}, when: {{zip: {{prefix: '{i:03d}'}}}}, "
+                          f"members: [{{rep: ana}}]}}\n" for i in range(count))
+    folder = write_config({"territories/t.yaml": f"reps: [{{id: ana}}]\nterritories:\n{territories}"})
+    shutil.copytree(REPO / "rules", folder / "rules")
+    (folder / "rules" / "assignment.yaml").unlink()  # names the shipped reps
+    gc.unfreeze()
+    with sfa_rules.load(folder, lifecycle_engine="native") as engine:
+        assert (gc.get_freeze_count() > 0) == (count >= 1000)
+        assert engine.decide({"type": "lead", "id": "L", "zip": "00712"}).territory == "t7"
+    assert gc.get_freeze_count() == 0
 
 
 def test_session_is_lazy_over_an_endless_stream(engine: sfa_rules.Engine) -> None:

@@ -13,6 +13,7 @@ values out and in).
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterable, Mapping
 from datetime import date
@@ -30,6 +31,8 @@ from sfa_rules.state import MemoryStore, Store, open_state
 
 __all__ = ["BATCH_ROWS", "TRANSACTION_EVENTS", "Engine", "Session", "compile_config", "load"]
 
+LARGE = 1_000  # territories and overrides: from this many, ``load`` freezes the heap
+
 
 def load(
     folder: str | os.PathLike[str] | None = None, *, lifecycle_engine: EngineName = "auto"
@@ -41,12 +44,30 @@ def load(
     config, _, ctx, problems = compile_config(root)
     if any(p.severity == "error" for p in problems):
         raise ConfigError(problems)
-    return Engine(config, ctx, root, lifecycle_engine)
+    engine = Engine(config, ctx, root, lifecycle_engine)
+    if len(config.territories) + len(config.assignment.overrides) >= LARGE:
+        # Millions of long-lived objects: every full collection of the cyclic garbage
+        # collector would walk them all again (at 50,000 territories one walk costs as
+        # much as deciding thousands of rows). Frozen, it never looks at them;
+        # ``close()`` hands them back.
+        gc.freeze()
+        engine._frozen = True
+    return engine
 
 
 class Engine(Rules):
     """A compiled configuration. Build it with :func:`load`; ``close()`` frees the
-    lifecycle evaluator (durable-rules keeps rulesets in its C core)."""
+    lifecycle evaluator (durable-rules keeps rulesets in its C core) and, for a large
+    configuration, lets the garbage collector see the process's objects again."""
+
+    _frozen = False
+
+    def close(self) -> None:
+        """Free the lifecycle evaluator (and unfreeze what ``load`` froze)."""
+        super().close()
+        if self._frozen:
+            self._frozen = False
+            gc.unfreeze()
 
     def session(
         self,
