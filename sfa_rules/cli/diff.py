@@ -65,5 +65,5 @@ def _cell(value: Any) -> str:
 @click.option("--reassign", is_flag=True, help="Redo the assignment of known records.")
 @click.option("--exit-code", "exit_code", is_flag=True, help="Exit 1 when any row differs.")
 def command(**options: Any) -> None:
-    """Decisions under --base and --config side by side: the rows that change (SPEC §15)."""
+    """Decisions under --base and --config side by side: the rows that change."""
     sys.exit(run(**options))

@@ -53,5 +53,5 @@ def run(files: tuple[str, ...], config: Path | None, type_: str | None, as_of: s
               help="CSV: write groups starting with = + - @ as they are (no leading ').")
 def command(**options: Any) -> None:
     """Weighted pipeline by owner, territory, status, category, manager or team, per
-    period (SPEC §7, §17). FILES may be left out with --state."""
+    period. FILES may be left out with --state."""
     sys.exit(run(**options))

@@ -84,7 +84,7 @@ class SalesRule(Model):
     id: Id = Field(description="Unique id, referenced as `rule: <id>` in criteria and `rules: [...]` in territories.")
     name: str | None = Field(None, description="Display name.")
     description: str | None = Field(None, description="What the rule is for.")
-    when: Criteria = Field(description="Criteria (SPEC §3): all entries must hold.")
+    when: Criteria = Field(description="Criteria (see Criteria below): all entries must hold.")
 
 
 # -- reps and territories ---------------------------------------------------
@@ -133,7 +133,7 @@ class Territory(Model):
     priority: int = Field(100, description="Lower runs first; ties keep file order; a child at its parent's priority runs before it.")
     match: Literal["all", "any"] = Field("all", description="`all`: every named rule and `when` must hold; `any`: one of them.")
     rules: IdList = Field(default_factory=list, description="Named sales rules, by id.")
-    when: Criteria | None = Field(None, description="Inline criteria (SPEC §3).")
+    when: Criteria | None = Field(None, description="Inline criteria (see Criteria below).")
     parent: Id | None = Field(None, description="Parent territory: the child also requires the parent's criteria.")
     members: list[Member] = Field(default_factory=list, description="The reps who get records, in rotation order.")
     distribution: Literal["round_robin", "weighted", "least_loaded"] = Field("round_robin", description="How members take turns.")
@@ -164,12 +164,12 @@ class Override(Model):
     id: Id = Field(description="Unique id; decisions say `override:<id>`.")
     name: str | None = Field(None, description="Display name.")
     description: str | None = Field(None, description="What the override is for.")
-    when: Criteria = Field(description="Criteria (SPEC §3).")
+    when: Criteria = Field(description="Criteria (see Criteria below).")
     assign_to: Target = Field(description="`{rep: id}` or `{territory: id}`.")
 
 
 class Assignment(Model):
-    """Assignment policy (SPEC §5)."""
+    """Assignment policy."""
 
     applies_to: Annotated[list[Stage], BeforeValidator(_as_list)] = Field(
         ["lead", "prospect", "customer"],
@@ -250,7 +250,7 @@ class Manual(Model):
 
 
 class Lifecycle(Model):
-    """Conversion rules (SPEC §6)."""
+    """Conversion rules."""
 
     defaults: Defaults = Field(Defaults(), description="NetSuite's Sales Preferences.")
     transitions: list[Transition] = Field(default_factory=list, description="Tried in file order; the first that matches fires.")
@@ -273,7 +273,7 @@ class OpportunityStatus(Model):
 
 
 class Forecast(Model):
-    """Forecast options (SPEC §7)."""
+    """Forecast options."""
 
     weighted: bool = Field(True, description="Open amounts times probability in the rollups.")
     minimum_probability: Probability = Field(0, description="Open opportunities below it are left out.")
@@ -284,7 +284,7 @@ class Forecast(Model):
 
 
 class Quota(Model):
-    """A sales target of one rep, team or manager's organisation for one period (SPEC §17)."""
+    """A sales target of one rep, team or manager's organisation for one period."""
 
     rep: Id | None = Field(None, description="A rep id: the rep's own quota (`--by owner`); on a `sells: false` rep, their organisation's (`--by manager`).")
     team: Id | None = Field(None, description="A team (a `team` of some rep): the team's quota (`--by team`).")
