@@ -243,6 +243,13 @@ def _unwrapped(node: Node) -> Node:
 def number_range(node: Node) -> Range | None:
     """A numeric interval a field must lie in for the node to hold (strict bounds are
     taken as inclusive: a superset), from the node's conjuncts; None when none is."""
+    ranges = number_ranges(node)
+    return ranges[0] if ranges else None
+
+
+def number_ranges(node: Node) -> list[Range]:
+    """Every field's numeric interval the node requires (see :func:`number_range`),
+    the fields bounded on both sides first."""
     low: dict[str, float] = {}
     high: dict[str, float] = {}
     for t in _parts(node):
@@ -255,10 +262,7 @@ def number_range(node: Node) -> Range | None:
         if hi is not None:
             high[t.field] = min(hi, high.get(t.field, hi))
     fields = sorted(set(low) | set(high), key=lambda f: (f not in low or f not in high, f))
-    if not fields:
-        return None
-    f = fields[0]
-    return f, low.get(f, -math.inf), high.get(f, math.inf)
+    return [(f, low.get(f, -math.inf), high.get(f, math.inf)) for f in fields]
 
 
 def _parts(node: Node) -> list[Node]:
