@@ -8,7 +8,8 @@ with an example record that really matches both. Criteria the algebra cannot dec
 (``regex``) are named once (``not-analysed``, severity ``info``) and never lead to a
 claim: such a territory is never reported, and covers nothing it might not match. A
 territory whose subtraction exceeds the work cap (:data:`analysis_scan.MAX_WORK`) is
-named and left out the same way.
+named and left out the same way, and so, in one note, are the territories past the
+whole check's limit (``settings.analysis_limit``).
 
 Choices where SPEC is silent: a parent contributes its criteria (not its ``active`` or
 ``effective``); an inactive territory is neither reported nor covers anything; the

@@ -60,8 +60,10 @@ class RowContext:
         # the contents of every row need no digest.
         self.private = private
         # One record decided on its own (``decide``): no record before it to match or
-        # be a duplicate of, and nothing kept after it, so no history to write.
+        # be a duplicate of, and nothing kept after it, so no matching keys to file
+        # (no matcher) and no history to write.
         self.alone = alone
+        self.matcher = None if alone else rules.matcher
         self.entered = 0
         self.portfolios = Portfolios(rules.lifecycle, store)
 

@@ -103,8 +103,8 @@ def _duplicates(
 ) -> tuple[str, Customer | None, str | None]:
     """A lead row's duplicate check (SPEC §19): the id it is decided under, that
     record, and the row's own id when it is merged into a known record."""
-    matcher = ctx.rules.matcher
-    if matcher is None or rtype != "lead" or ctx.alone:  # alone: nothing to duplicate
+    matcher = ctx.matcher
+    if matcher is None or rtype != "lead":
         return cid, existing, None
     screened = matcher.screen(cid, record, existing is not None, ctx.store)
     warnings.extend(screened.warnings)
@@ -153,8 +153,8 @@ def _owner(
         return _Owner(existing.owner, existing.territory, "known")
     if rules.assigner.applies(rtype):
         matched = None
-        if rules.matcher is not None and existing is None and rtype == "lead" and not ctx.alone:
-            matched = rules.matcher.account(record, facts.original.get("owner"), ctx.store, trace)
+        if ctx.matcher is not None and existing is None and rtype == "lead":  # SPEC §19
+            matched = ctx.matcher.account(record, facts.original.get("owner"), ctx.store, trace)
         if matched is not None:
             return _Owner(matched.owner, matched.territory, f"account:{matched.customer}",
                           matched.customer)

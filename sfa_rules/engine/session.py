@@ -178,8 +178,8 @@ class Session:
                 decision = transaction_row(ctx, source, row, rtype, record)
         except RecordError as exc:
             return self._failed(source, row, rtype, record, exc)
-        matcher = ctx.rules.matcher
-        if matcher is not None and not ctx.alone:  # the keys matching ranks by (SPEC §19)
+        matcher = ctx.matcher
+        if matcher is not None:  # the keys and dates matching ranks by (SPEC §19)
             matcher.remember(
                 rtype, record, decision.id if rtype in CUSTOMER_TYPES else decision.customer,
                 decision.stage, decision.owner, ctx.as_of, ctx.store,
