@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from sfa_rules.config.models import Config
 from sfa_rules.config.order import try_order
 from sfa_rules.criteria.ir import CriteriaContext
+from sfa_rules.routing import index as bitsets
 from sfa_rules.routing.territories import TerritoryIndex
 
 
@@ -130,9 +132,8 @@ def test_candidates_are_lazy() -> None:
     assert next(found).id == "t1"
 
 
-def test_first_match_goes_on_past_the_first_band() -> None:
-    """300 failing candidates in one bucket: the first band (about 8 candidates) finds
-    nothing, later ones do, in whichever bucket the match is."""
+def test_first_match_goes_on_past_failing_candidates() -> None:
+    """300 candidates the regex turns down, before and after the one that matches."""
     failing = [{"id": f"acme{i}", "priority": 10,
                 "when": {"state": "CA", "company": {"regex": "acme"}}} for i in range(300)]
     territories = [*failing[:100], {"id": "zip-9", "priority": 10, "when": {"zip": {"prefix": "9"}}},
@@ -146,6 +147,26 @@ def test_first_match_goes_on_past_the_first_band() -> None:
         first = index.first_match(facts, "2026-06-01")
         assert (first.id if first else None) == expected
         assert index.scan_first(facts, "2026-06-01") == first
+
+
+def test_keys_few_territories_hold_are_listed_within_the_budget() -> None:
+    """Sets are as wide as the plan: past the budget, keys need more territories to be
+    one, and the rest are listed ranks (the answers stay the same)."""
+    territories = [{"id": f"t{i}", "when": {"state": STATES[i % 5], "zip": f"{i:05d}"}}
+                   for i in range(400)]
+    ctx, index = build(territories)
+    width = 400 // 8 + 32  # bytes per set
+    counts = [80] * 5 + [1] * 400
+    assert bitsets._threshold(counts, 400, 10**6) == bitsets.SPARSE
+    assert bitsets._threshold(counts, 400, 4 * width) == 128  # 1, 2, 4, .. 128 > 80
+    with patch.object(bitsets, "BUDGET", 4 * width):
+        _, small = build(territories)
+    for record in [{"state": "wa", "zip": "00042"}, {"state": "ca", "zip": "00042"},
+                   {"state": "ca"}, {"zip": "00399"}, {"state": "ca", "zip": "00005"}]:
+        facts = ctx.facts(record)
+        found = [i.first_match(facts) for i in (small, index)]
+        expected = index.scan_first(facts)
+        assert [t.id if t else None for t in found] == [expected.id if expected else None] * 2
 
 
 # -- property: the index agrees with the plain scan ----------------------------
@@ -306,13 +327,15 @@ def test_disjunction_across_fields_found_through_either(
 @pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(configurations(), st.lists(records, min_size=1, max_size=8),
-       st.sampled_from(["2026-01-01", "2026-06-01"]))
+       st.sampled_from(["2026-01-01", "2026-06-01"]), st.sampled_from([1, 3, 8, 10**9]))
 def test_index_equals_plain_scan(
     configuration: tuple[list[dict[str, Any]], list[dict[str, Any]], bool],
-    rows: list[dict[str, Any]], day: str,
+    rows: list[dict[str, Any]], day: str, sparse: int,
 ) -> None:
+    """Whatever keys are sets or listed ranks (``sparse``: 1, all sets; 10**9, none)."""
     territories, rules, case_sensitive = configuration
-    ctx, index = build(territories, rules, case_sensitive)
+    with patch.object(bitsets, "SPARSE", sparse):
+        ctx, index = build(territories, rules, case_sensitive)
     for row in rows:
         facts = ctx.facts(row)
         scanned = [t.id for t in index.scan(facts, day)]
@@ -324,9 +347,9 @@ def test_index_equals_plain_scan(
 @pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(configurations(many=True), st.lists(records, min_size=1, max_size=12),
-       st.sampled_from(["2026-01-01", "2026-06-01"]))
+       st.sampled_from(["2026-01-01", "2026-06-01"]), st.sampled_from([1, 3, 8, 10**9]))
 def test_index_equals_plain_scan_with_shared_guards_and_ranges(
     configuration: tuple[list[dict[str, Any]], list[dict[str, Any]], bool],
-    rows: list[dict[str, Any]], day: str,
+    rows: list[dict[str, Any]], day: str, sparse: int,
 ) -> None:
-    test_index_equals_plain_scan.hypothesis.inner_test(configuration, rows, day)  # type: ignore[attr-defined]
+    test_index_equals_plain_scan.hypothesis.inner_test(configuration, rows, day, sparse)  # type: ignore[attr-defined]

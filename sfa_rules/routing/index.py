@@ -1,130 +1,214 @@
-"""The buckets that file territories under their index keys (SPEC §13).
+"""Candidate territories as bit sets: one AND per field, whatever the plan's shape.
 
-A territory is filed under every key of its chosen option (:mod:`routing.keys`), so a
-record finds it through whichever key it holds; a record may find it twice and callers
-deduplicate. ``Partitioned`` keeps a table per value of the partition field and writes
-each partition's probes out as one generated function (``_hits_function``).
+Bit ``i`` of a set stands for the ``i``-th territory in try order, so the first
+candidate is the lowest set bit. Per *group* (a field read one way: its values, its
+prefixes, its numeric range, the values it must not hold; or an ``any`` across
+fields) each territory that requires something of the group is filed under what it
+requires (:mod:`routing.keys`); one that requires nothing of it is *free* there. A
+record's candidates are the AND, over the groups, of the set its own value selects:
+the territories it satisfies there plus the free ones, precomputed together, so a
+group costs one lookup and one AND. Every constraint filed is necessary, not
+sufficient: the caller still tests a candidate unless its keys prove it (``exact``).
+
+Sets are as wide as their highest bit, so the territories are partitioned by the
+value of the field most of them require (``country``): a record looks in the part of
+its value and in the part of the territories not requiring the field, each that
+much narrower than the plan. Past a memory budget, a key few territories hold is kept as a
+tuple of positions, not a set: a record holding it gets them as *extra* candidates,
+tested one by one, and the group's free set in the AND, so every territory that may
+match is in the set or among the extras.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from functools import cache
+from dataclasses import dataclass
 from typing import Any
 
 from sfa_rules.criteria.facts import Facts
 from sfa_rules.criteria.nodes import Node
 from sfa_rules.routing.keys import (
+    Group,
     Guard,
     Option,
+    Range,
+    group_of,
     guards,
-    number_range,
+    implied,
+    number_ranges,
+    options,
 )
 
-# A guard (a value a field must not hold) shared by at least this many territories of
-# a table sets them apart (at most this many guards per table).
-_MIN_GUARDED = 8
-_MAX_GUARDS = 4
-# Numeric ranges: cells cut coarser until they hold at most this many entries per range.
-_RANGE_BUDGET = 16
-
-# Ranks in try order. Tuples, not lists: a record touches a few of tens of thousands,
-# and a tuple's items sit in its own memory (one cache miss, not two).
-Bucket = tuple[int, ...]
-# One part of a table, as ``_hits_function`` writes it out: the guard's field (None:
-# no guard) and the values it excludes, then the part's eq, prefix and numeric range
-# probes and the buckets every record hits (its residual list, if any).
-Part = tuple[
-    str | None, frozenset[str],
-    tuple[tuple[str, dict[str, Bucket]], ...],
-    tuple[tuple[str, int, dict[str, tuple[int, ...]], dict[str, Bucket]], ...],
-    tuple[tuple[str, list[float], list[Bucket]], ...],
-    tuple[Bucket, ...],
-]
+Positions = tuple[int, ...]  # in a part, in try order
+Candidates = tuple[int, Sequence[Positions]]  # a set, and the extras
+# A key is listed, not a set, when fewer territories hold it than this, doubled from
+# 1 until a part's sets fit in its share of BUDGET bytes.
+SPARSE = 1
+BUDGET = 64 << 20
+# Cells of the number line per numeric field (each cell's set is as wide as the part).
+MAX_CELLS = 128
 
 
-class Table:
-    """Territories filed under every key of their chosen option; those with none under
-    the cells of a numeric range they require, else in a residual list. A guard most
-    of them share (``lead_source: {ne: Partner}``) sets its territories apart, skipped
-    whole for a record holding an excluded value. Every bucket is in try order."""
+@dataclass(frozen=True, slots=True)
+class Filing:
+    """What one territory is filed under: one option per group, ranges, guards."""
 
-    def __init__(self, members: dict[int, Option | None], nodes: Sequence[Node]) -> None:
-        found = {rank: guards(nodes[rank]) for rank in members}
-        shared = Counter(g for gs in found.values() for g in set(gs))
-        common = [g for g, n in shared.most_common(_MAX_GUARDS) if n >= _MIN_GUARDED]
-        split: dict[Guard | None, dict[int, Option | None]] = defaultdict(dict)
-        self.guard_of: dict[int, Guard | None] = {}  # the guard setting each apart, if any
-        for rank, chosen in members.items():
-            guard = self.guard_of[rank] = next((g for g in common if g in found[rank]), None)
-            split[guard][rank] = chosen
-        self.parts: tuple[Part, ...] = tuple(
-            _part(g[0] if g else None, g[1] if g else frozenset(), part, nodes)
-            for g, part in split.items())
+    options: tuple[Option, ...]
+    ranges: tuple[Range, ...]
+    guards: tuple[Guard, ...]
 
 
-Hits = Callable[[Facts], list[Bucket]]
+def filing(node: Node) -> Filing:
+    """The keys, ranges and guards of a territory's full criteria. Two options of one
+    group would be filed as either one, so only the first is."""
+    kept: dict[frozenset[Group], Option] = {}
+    for option in options(node):
+        kept.setdefault(frozenset(group_of(option)), option)
+    return Filing(tuple(kept.values()), tuple(number_ranges(node)), tuple(guards(node)))
 
 
-class Partitioned:
-    """The tables of the territories that require a value of the partition field, by
-    that value, and the table of the others; ``hits`` lists the buckets a record hits."""
+class BitIndex:
+    """The parts of the territories of ``nodes`` (full criteria, in try order) that
+    are ``active``: ``parts_of(facts)`` are those to look a record up in."""
 
-    def __init__(self, field: str | None, tables: dict[str, dict[int, Option | None]],
-                 rest: dict[int, Option | None], nodes: Sequence[Node]) -> None:
-        compiled: dict[str, Callable[..., Hits]] = {}  # by source: one per shape of parts
-        rest_table = Table(rest, nodes)
-        self.rest = _hits_function(rest_table.parts, compiled)
-        # The guards each territory was set apart by, one per table it is in.
-        self.guards: dict[int, list[Guard | None]] = defaultdict(list)
-        for rank, guard in rest_table.guard_of.items():
-            self.guards[rank].append(guard)
-        # A record of a partition probes its table and the unpartitioned one: their
-        # parts are joined once here, so that a record runs one function.
-        self.tables: dict[str | None, Hits] = {}
-        if field is not None:
-            for value, members in tables.items():
-                table = Table(members, nodes)
-                for rank, guard in table.guard_of.items():
-                    self.guards[rank].append(guard)
-                parts = table.parts + _settled(rest_table.parts, field, value)
-                self.tables[value] = _hits_function(parts, compiled)
-        self.field = field or ""  # no partition field, no tables: every record is "rest"
+    def __init__(self, nodes: Sequence[Node], active: Sequence[bool]) -> None:
+        filings = {rank: filing(nodes[rank]) for rank in range(len(nodes)) if active[rank]}
+        # The field most territories require a value of, alone (not in an `any`).
+        values: dict[int, Option] = {}
+        usage: Counter[str] = Counter()
+        for f in filings.values():
+            usage.update(field for o in f.options for field, kind in group_of(o)
+                         if kind == "eq" and len(group_of(o)) == 1)
+        self.field = usage.most_common(1)[0][0] if usage else ""
+        for rank, f in filings.items():
+            values.update((rank, o) for o in f.options if group_of(o) == {(self.field, "eq")})
+        by_value: dict[str, list[int]] = defaultdict(list)
+        for rank, option in values.items():
+            for _, _, value in option:
+                by_value[value].append(rank)
+        rest = [rank for rank in filings if rank not in values]
+        if len(by_value) < 2:
+            by_value, rest = {}, list(filings)
+        total = sum(map(len, by_value.values())) + len(rest)
+        compiled: dict[str, Callable[..., Callable[[Facts], Candidates]]] = {}
 
-    def hits(self, facts: Facts) -> list[Bucket]:
-        """The buckets (each in try order) the record's values hit in its partition's
-        table and the unpartitioned one."""
-        return self.tables.get(facts.text.get(self.field), self.rest)(facts)
+        def part(ranks: list[int], settled: str | None) -> Part:
+            return Part(sorted(ranks), nodes, filings, settled,
+                        BUDGET * len(ranks) // max(total, 1), compiled)
+
+        rest_part = part(rest, None)
+        self.rest: tuple[Part, ...] = (rest_part,)
+        # A record holding a value looks in its part and in the rest.
+        self.parts = {value: (part(ranks, self.field), rest_part)
+                      for value, ranks in by_value.items()}
+
+    def parts_of(self, facts: Facts) -> tuple[Part, ...]:
+        """The parts a record's candidates are in."""
+        return self.parts.get(facts.text.get(self.field), self.rest)  # type: ignore[arg-type]
 
 
-def _hits_function(parts: tuple[Part, ...], compiled: dict[str, Callable[..., Hits]]) -> Hits:
-    """``parts`` as one function ``hits(facts)``, its probes written out one by one: a
-    loop reading the parts' tuples per record cost as much as the lookups themselves.
-    Field names and lengths are written as literals (``repr`` of str and int); the
-    tables are the arguments of a factory, compiled once per shape (``compiled``)::
+class Part:
+    """The candidate sets of some territories (``ranks``: theirs in try order; bit
+    ``i`` stands for ``ranks[i]``). ``settled``: a field whose value the part's
+    records all hold, so that no territory requiring it need be filtered by it.
+    ``exact``: the positions that a set (not the extras) proves to match."""
 
-        def make(a0, a1, a2, a3, a4):
-            def hits(f):
+    def __init__(self, ranks: list[int], nodes: Sequence[Node], filings: dict[int, Filing],
+                 settled: str | None, budget: int,
+                 compiled: dict[str, Callable[..., Callable[[Facts], Candidates]]]) -> None:
+        self.ranks = tuple(ranks)
+        size = len(ranks)
+        tables: dict[frozenset[Group], dict[Group, dict[str, list[int]]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(list)))
+        spans: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
+        banned: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for i, rank in enumerate(ranks):
+            f = filings[rank]
+            for option in f.options:
+                groups = frozenset(group_of(option))
+                if groups != {(settled, "eq")}:
+                    for field, kind, value in option:
+                        tables[groups][(field, kind)][value].append(i)
+            for field, lo, hi in f.ranges:
+                spans[field].append((i, lo, hi))
+            for field, values in f.guards:
+                for value in values:
+                    banned[field][value].append(i)
+        for members in tables.values():
+            for group in members:
+                if group[1] == "prefix":
+                    members[group] = _merged(members[group])
+        sparse = _threshold([len(p) for members in tables.values() for keys in members.values()
+                             for p in keys.values()]
+                            + [len(p) for keys in banned.values() for p in keys.values()],
+                            size, budget)
+        every = _bits(range(size), size)
+        plan: list[Group_] = []
+        for members in sorted(tables.values(), key=len):  # one field first, then `any`s
+            positions = sorted({i for keys in members.values() for p in keys.values() for i in p})
+            free = every & ~_bits(positions, size)
+            keys = [_keyed(field, kind, by_key, free if len(members) == 1 else 0, sparse, size)
+                    for (field, kind), by_key in members.items()]
+            plan.append(("key", keys[0]) if len(keys) == 1 else ("either", keys, free))
+        for field, items in spans.items():
+            plan.append(("range", field, *_cells(items, every, size)))
+        proven: dict[str, set[str]] = defaultdict(set)  # guard values that are sets
+        for field, by_value in banned.items():
+            sets = {v: every & ~_bits(p, size) for v, p in by_value.items() if len(p) >= sparse}
+            proven[field] = set(sets)
+            if sets:
+                plan.append(("guard", field, sets))
+        self.candidates = _generated(plan, every, compiled)
+        # Proven by a set: every conjunct is a keyed test (eq, in, prefix) or an `any`
+        # of them whose option is filed, or a guard whose values are all sets (ranges
+        # are not: their cells are coarse).
+        self.exact = frozenset(
+            i for i, rank in enumerate(ranks)
+            if implied(nodes[rank], filings[rank].options,
+                       [g for g in filings[rank].guards if g[1] <= proven[g[0]]]))
+
+
+# How a part reads one group, as ``_generated`` writes it out: ("key", Keyed),
+# ("either", [Keyed], free), ("range", field, bounds, cells), ("guard", field, sets).
+Group_ = tuple[Any, ...]
+# (field, kind, sets by key with the free ones in, listed keys, key lengths longest
+# first (prefix), free): the record's key's set, else the free one.
+Keyed = tuple[str, str, dict[str, int], dict[str, Positions], tuple[int, ...], int]
+
+
+def _keyed(field: str, kind: str, by_key: dict[str, list[int]], free: int, sparse: int,
+           size: int) -> Keyed:
+    dense = {k: _bits(p, size) | free for k, p in by_key.items() if len(p) >= sparse}
+    listed = {k: tuple(p) for k, p in by_key.items() if len(p) < sparse}
+    lengths = tuple(sorted({len(k) for k in by_key}, reverse=True)) if kind == "prefix" else ()
+    return field, kind, dense, listed, lengths, free
+
+
+def _generated(plan: list[Group_], every: int,
+               compiled: dict[str, Callable[..., Callable[[Facts], Candidates]]],
+               ) -> Callable[[Facts], Candidates]:
+    """``candidates(facts)`` for ``plan``, written out group by group: a loop over
+    probe functions cost more than the lookups and ANDs themselves. Field names and
+    key lengths are literals (``repr`` of str and int); sets and tables are the
+    factory's arguments, compiled once per shape (``compiled``)::
+
+        def make(a0, a1, a2):
+            def candidates(f):
                 x = f.text
-                out = []
-                b = a0.get(x.get('state'))
-                if b is not None:
-                    out.append(b)
-                v = x.get('zip')
-                if v is not None:
-                    for n in a1.get(v[:1], ()):  # longest first: a key's bucket
-                        b = a2.get(v[:n])        # holds those of the shorter keys
-                        if b is not None:
-                            out.append(b)
-                            break
-                if x.get('lead_source') not in a3:
-                    out.extend(a4)
-                return out
-            return hits
+                found = a0
+                v = x.get('state')
+                s = a1.get(v)
+                if s is None:
+                    s = a2
+                found &= s
+                if not found:
+                    return found, ()
+                ...
+                return found, ()
+            return candidates
     """
     args: list[object] = []
 
@@ -132,128 +216,128 @@ def _hits_function(parts: tuple[Part, ...], compiled: dict[str, Callable[..., Hi
         args.append(value)
         return f"a{len(args) - 1}"
 
+    listing = any(g[0] in ("key", "either") and any(k[3] for k in _keys_of(g)) for g in plan)
+    extra = "extra" if listing else "()"
+    done = ["if not found:", f"    return found, {extra}"]
     lines: list[str] = []
-    for guard, excluded, eq, prefix, ranges, always in parts:
-        at = "        "
-        if guard is not None:
-            lines.append(f"{at}if x.get({guard!r}) not in {arg(excluded)}:")
-            at += "    "
-        body: list[str] = []
-        for field, buckets in eq:  # a missing field (None) is no key
-            body += [f"b = {arg(buckets)}.get(x.get({field!r}))",
-                     "if b is not None:",
-                     "    out.append(b)"]
-        for field, shortest, stems, merged in prefix:
-            body += [f"v = x.get({field!r})",
-                     "if v is not None:",
-                     f"    for n in {arg(stems)}.get(v[:{shortest!r}], ()):",
-                     f"        b = {arg(merged)}.get(v[:n])",
-                     "        if b is not None:",
-                     "            out.append(b)",
-                     "            break"]
-        for field, bounds, cells in ranges:
-            body += [f"v = f.num.get({field!r})",
-                     "if v is not None:",
-                     f"    b = {arg(cells)}[bisect_right({arg(bounds)}, v)]",
-                     "    if b:",
-                     "        out.append(b)"]
-        if always:
-            body.append(f"out.extend({arg(always)})")
-        lines += [at + line for line in body or ["pass"]]
-    source = "\n".join([f"def make({', '.join(f'a{i}' for i in range(len(args)))}):",
-                        "    def hits(f):",
+    for g in plan:
+        if g[0] == "key" and not g[1][3] and g[1][1] == "eq":  # no listed keys
+            field, _, dense, _, _, free = g[1]
+            lines += [f"found &= {arg(dense)}.get(x.get({field!r}), {arg(free)})", *done]
+        elif g[0] == "key":
+            lines += _lookup(g[1], arg(g[1][5]), arg) + ["found &= s", *done]
+        elif g[0] == "either":
+            lines.append(f"e = {arg(g[2])}")
+            for keyed in g[1]:
+                lines += _lookup(keyed, "0", arg) + ["e |= s"]
+            lines += ["found &= e", *done]
+        elif g[0] == "range":
+            _, field, bounds, cells, free = g
+            lines += [f"v = f.num.get({field!r})",
+                      f"found &= {arg(cells)}[bisect_right({arg(bounds)}, v)]"
+                      f" if v is not None and v == v else {arg(free)}", *done]
+        else:
+            _, field, sets = g
+            lines += [f"s = {arg(sets)}.get(x.get({field!r}))",
+                      "if s is not None:",
+                      "    found &= s",
+                      *("    " + line for line in done)]
+    source = "\n".join([f"def make({', '.join(f'a{i}' for i in range(len(args) + 1))}):",
+                        "    def candidates(f):",
                         "        x = f.text",
-                        "        out = []",
-                        *lines,
-                        "        return out",
-                        "    return hits"])
+                        *(["        extra = []"] if listing else []),
+                        f"        found = a{len(args)}",
+                        *("        " + line for line in lines),
+                        f"        return found, {extra}",
+                        "    return candidates"])
     if source not in compiled:
         namespace: dict[str, Any] = {"bisect_right": bisect_right}
         exec(compile(source, "<territory index>", "exec"), namespace)  # noqa: S102 - see docstring
         compiled[source] = namespace["make"]
-    return compiled[source](*args)
+    return compiled[source](*args, every)
 
 
-def _part(guard: str | None, excluded: frozenset[str], members: dict[int, Option | None],
-          nodes: Sequence[Node]) -> Part:
-    eq: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    prefix: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    spans: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
-    residual: list[int] = []
-    for rank in sorted(members):
-        chosen = members[rank]
-        if chosen is not None:
-            for field, kind, value in chosen:
-                # Interned: the partitions' tables share one string per key, fewer to cache.
-                (eq if kind == "eq" else prefix)[field][sys.intern(value)].append(rank)
-        elif (span := number_range(nodes[rank])) is not None:
-            spans[span[0]].append((rank, span[1], span[2]))
-        else:
-            residual.append(rank)
-    return (guard, excluded,
-            tuple((f, {k: tuple(b) for k, b in keys.items()}) for f, keys in eq.items()),
-            tuple(_prefix_table(f, b) for f, b in prefix.items()),
-            tuple((f, *_cells(items)) for f, items in spans.items()),
-            (tuple(residual),) if residual else ())
+def _keys_of(g: Group_) -> list[Keyed]:
+    return [g[1]] if g[0] == "key" else list(g[1])
 
 
-def _settled(parts: tuple[Part, ...], field: str, value: str) -> tuple[Part, ...]:
-    """``parts`` for the records whose ``field`` holds ``value``: their eq probe on
-    that field is settled once here, its bucket for the value hit by every record
-    (an ``any`` of the partition field and another puts such keys in the other
-    table: ``any: [{country: X}, {state: Y}]``)."""
-    out: list[Part] = []
-    for guard, excluded, eq, prefix, ranges, always in parts:
-        found = [bucket for f, buckets in eq if f == field
-                 for bucket in [buckets.get(value)] if bucket is not None]
-        out.append((guard, excluded, tuple((f, b) for f, b in eq if f != field), prefix,
-                    ranges, (*always, *found)))
-    return tuple(out)
+def _lookup(keyed: Keyed, default: str, arg: Callable[[object], str]) -> list[str]:
+    """Lines setting ``s`` to the set of the key the record holds, else ``default``;
+    a listed key's positions go to ``extra``."""
+    field, kind, dense, listed, lengths, _ = keyed
+    if kind == "eq":
+        lines = [f"v = x.get({field!r})", f"s = {arg(dense)}.get(v)", "if s is None:",
+                 f"    s = {default}"]
+        if listed:
+            lines += [f"    t = {arg(listed)}.get(v)", "    if t is not None:",
+                      "        extra.append(t)"]
+        return lines
+    lines = [f"v = x.get({field!r})", f"s = {default}", "if v is not None:",
+             f"    for n in {lengths!r}:",
+             f"        t = {arg(dense)}.get(v[:n])",
+             "        if t is not None:",
+             "            s = t",
+             "            break"]
+    if listed:
+        lines += [f"        t = {arg(listed)}.get(v[:n])",
+                  "        if t is not None:",
+                  "            extra.append(t)",
+                  "            break"]
+    return lines
 
 
-def _prefix_table(field: str, buckets: dict[str, list[int]],
-                  ) -> tuple[str, int, dict[str, tuple[int, ...]], dict[str, Bucket]]:
-    """A prefix field's buckets, each merged with those of the shorter keys it starts
-    with, so that a value hits one bucket: that of the longest key it starts with. A
-    value's cut at the shortest key length (its stem) gives the lengths to try, longest
-    first: of the keys sharing that stem only ("acme1", "acme12" under stem "acme1"),
-    and one lookup turns most values away."""
-    lengths = sorted({len(p) for p in buckets})
-    shortest = lengths[0]
-    merged: dict[str, Bucket] = {}
-    under: dict[str, set[int]] = defaultdict(set)
-    for key in buckets:
-        shorter = (key[:n] for n in lengths if n < len(key))
-        merged[key] = tuple(sorted({rank for k in (key, *shorter) for rank in buckets.get(k, ())}))
-        under[key[:shortest]].add(len(key))
-    stems = {sys.intern(stem): _shared(tuple(sorted(found, reverse=True)))
-             for stem, found in under.items()}
-    return field, shortest, stems, merged
+def _merged(keys: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Each prefix key's positions joined with those of the shorter keys it starts
+    with: a value starting with a key starts with them too."""
+    lengths = sorted({len(k) for k in keys})
+    return {key: sorted({i for n in lengths if n <= len(key) for i in keys.get(key[:n], ())})
+            for key in keys}
 
 
-@cache
-def _shared(lengths: tuple[int, ...]) -> tuple[int, ...]:
-    """One object per tuple of lengths: the stems of every table share the few there
-    are, which stay in cache."""
-    return lengths
+def _threshold(counts: list[int], size: int, budget: int) -> int:
+    """The fewest territories a key needs to be a set: ``SPARSE``, doubled until the
+    sets (at most ``size`` bits each) fit in ``budget`` bytes."""
+    sparse = SPARSE
+    while sum(c >= sparse for c in counts) * (size // 8 + 32) > budget:
+        sparse *= 2
+    return sparse
 
 
-def _cells(items: list[tuple[int, float, float]]) -> tuple[list[float], list[Bucket]]:
-    """Cut the number line at the ranges' bounds (every ``step``-th, so that the cells
-    hold at most ``_RANGE_BUDGET`` entries per range) and list, per cell, in try order,
-    the ranges that meet it. A number ``x`` lies in cell ``bisect_right(bounds, x)``."""
+def _bits(positions: Sequence[int] | range, size: int) -> int:
+    """The set of ``positions`` as an int, built at once: OR-ing bit by bit into an
+    int of tens of thousands of bits copies it every time."""
+    if len(positions) < 8:
+        out = 0
+        for i in positions:
+            out |= 1 << i
+        return out
+    if isinstance(positions, range) and positions == range(size):
+        return (1 << size) - 1
+    raw = bytearray((size + 7) // 8)
+    for i in positions:
+        raw[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(raw, "little")
+
+
+def _cells(items: list[tuple[int, float, float]], every: int, size: int,
+           ) -> tuple[list[float], list[int], int]:
+    """The number line cut at (every ``step``-th of) the ranges' bounds, into at most
+    ``MAX_CELLS`` cells; per cell, the ranges meeting it and the free ones; and the
+    free ones. A number ``x`` lies in cell ``bisect_right(bounds, x)``; a range meets
+    the cells from its low bound's to its high bound's (coarse cells: more candidates,
+    never fewer). A record with no number (or NaN) is in no range."""
     points = sorted({b for _, lo, hi in items for b in (lo, hi) if math.isfinite(b)})
-    step = 1
-    while True:
-        bounds = points[::step]
-        spans = [(rank, bisect_right(bounds, lo), bisect_right(bounds, hi))
-                 for rank, lo, hi in items]
-        # lo < bounds[0] -> cell 0; a range covers its cells from lo's to hi's, inclusive.
-        if sum(b - a + 1 for _, a, b in spans) <= _RANGE_BUDGET * len(items) or len(bounds) < 4:
-            break
-        step *= 2
-    cells: list[list[int]] = [[] for _ in range(len(bounds) + 1)]
-    for rank, a, b in spans:  # items are in try order, so each cell is too
-        for c in range(a, b + 1):
-            cells[c].append(rank)
-    return bounds, [tuple(cell) for cell in cells]
+    bounds = points[::max(1, -(-len(points) // MAX_CELLS))]
+    free = every & ~_bits([i for i, _, _ in items], size)
+    enter: dict[int, list[int]] = defaultdict(list)
+    leave: dict[int, list[int]] = defaultdict(list)
+    for i, lo, hi in items:
+        enter[bisect_right(bounds, lo)].append(i)  # -inf: cell 0; +inf: the last
+        leave[bisect_right(bounds, hi)].append(i)
+    inside: set[int] = set()
+    cells = []
+    for c in range(len(bounds) + 1):  # swept: a range enters at its first cell
+        inside.update(enter.get(c, ()))
+        cells.append(free | _bits(sorted(inside), size))
+        inside.difference_update(leave.get(c, ()))
+    return bounds, cells, free

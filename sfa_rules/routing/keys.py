@@ -9,14 +9,14 @@ criteria block is a set of keys at least one of which every matching record hold
 literal text (``^acme``) give prefixes; ``any`` of blocks gives one key set drawn from
 each alternative (``any: [{country: X}, {state: Y}]`` -> {country=x, state=y}). Also
 the guards (values a field must not hold) and numeric ranges a block requires.
-:mod:`routing.index` builds the buckets from them.
+:mod:`routing.index` builds the candidate sets from them.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -166,13 +166,13 @@ def regex_prefix(pattern: Any) -> str | None:
     return found or None
 
 
-def implied(node: Node, used: Sequence[Option], guard: Guard | None = None) -> bool:
-    """Does finding a record through ``used`` (it holds a key of each option), in a
-    part whose ``guard`` it passed, prove that ``node`` holds? Every conjunct must be
-    proven: an eq / in / prefix test by an option that is exactly its keys, an ``any``
-    of such tests by an option that is exactly all their keys (``any: [{country: X},
-    {state: Y}]`` by {country=x, state=y}: a record holding either key holds one
-    alternative), a ne / not_in (or ``not`` of eq / in) by the guard."""
+def implied(node: Node, used: Sequence[Option], passed: Sequence[Guard] = ()) -> bool:
+    """Does finding a record through ``used`` (it holds a key of each option), having
+    ``passed`` guards, prove that ``node`` holds? Every conjunct must be proven: an
+    eq / in / prefix test by an option that is exactly its keys, an ``any`` of such
+    tests by an option that is exactly all their keys (``any: [{country: X}, {state:
+    Y}]`` by {country=x, state=y}: a record holding either key holds one
+    alternative), a ne / not_in (or ``not`` of eq / in) by a guard."""
     for part in _parts(node):
         if isinstance(part, Any_):
             tests = [t for alternative in part.nodes
@@ -185,32 +185,11 @@ def implied(node: Node, used: Sequence[Option], guard: Guard | None = None) -> b
             if _test_keys(part) not in used:
                 return False
         elif (excluded := _as_guard(part)) is not None:
-            if guard is None or guard[0] != excluded[0] or not excluded[1] <= guard[1]:
+            if not any(g[0] == excluded[0] and excluded[1] <= g[1] for g in passed):
                 return False
         else:
             return False
     return True
-
-
-def choose(found: dict[int, list[Option]], skip: Group | None) -> dict[int, Option | None]:
-    """Each territory's least crowded option other than ``skip`` (the partition's).
-
-    A record holds at most one value of a field, so an option's cost is, per (field,
-    kind) it uses, the average number of territories sharing one of its keys."""
-    crowd: Counter[Key] = Counter(
-        key for opts in found.values() for o in opts if group_of(o) != {skip} for key in o)
-
-    def cost(option: Option) -> float:
-        per: dict[Group, list[int]] = defaultdict(list)
-        for key in option:
-            per[(key[0], key[1])].append(crowd[key])
-        return sum(sum(c) / len(c) for c in per.values())
-
-    chosen: dict[int, Option | None] = {}
-    for rank, opts in found.items():
-        others = [o for o in opts if group_of(o) != {skip}]
-        chosen[rank] = min(others, key=cost) if others else None
-    return chosen
 
 
 Guard = tuple[str, frozenset[str]]  # (field, values it must not hold)
@@ -240,16 +219,9 @@ def _unwrapped(node: Node) -> Node:
     return node
 
 
-def number_range(node: Node) -> Range | None:
-    """A numeric interval a field must lie in for the node to hold (strict bounds are
-    taken as inclusive: a superset), from the node's conjuncts; None when none is."""
-    ranges = number_ranges(node)
-    return ranges[0] if ranges else None
-
-
 def number_ranges(node: Node) -> list[Range]:
-    """Every field's numeric interval the node requires (see :func:`number_range`),
-    the fields bounded on both sides first."""
+    """Every field's numeric interval the node requires, from its conjuncts (strict
+    bounds taken as inclusive: a superset), the fields bounded on both sides first."""
     low: dict[str, float] = {}
     high: dict[str, float] = {}
     for t in _parts(node):

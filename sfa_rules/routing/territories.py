@@ -1,27 +1,19 @@
-"""The compiled territory index: first match by priority (SPEC §4, §13).
+"""The compiled territory index: first match by priority.
 
 Each territory's full criteria (its named rules and ``when`` under ``match``, and its
-parents' criteria, recursively) compile into one predicate. The index partitions
-territories by the equality field most of them require (``country``), then files each
-under every key of its least crowded other option (``territory_index``): a required
-text value (``state: [CA, OR]``), a prefix (``zip: {prefix: ...}``, a text ``between``,
-a ``^literal`` regex), or one key per alternative of an ``any`` (``any: [{country: X},
-{state: Y}]`` is filed under country=X and under state=Y). Territories with nothing to
-index sit in a residual list. A record looks up its own values (one generated function
-per partition), walks the hit buckets side by side and tests only the candidates before
-the best match so far; a territory whose criteria are proven by the keys that found it
-(and the guard its part checked) is not even tested. The plain ``scan`` is the
-reference the property tests hold the index to.
+parents' criteria, recursively) compile into one predicate. Candidates come from
+:mod:`routing.index` as a bit set over the try order (plus a few listed ranks): the
+first match is the lowest candidate whose predicate holds, and a candidate whose
+criteria the set proves (only eq / in / prefix tests, all filed) is not even tested.
+The plain ``scan`` is the reference the property tests hold the index to.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+import heapq
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date as Date
-from itertools import islice
 
 from sfa_rules.config.models import Config, Territory
 from sfa_rules.config.order import try_order
@@ -29,13 +21,10 @@ from sfa_rules.criteria.facts import Facts
 from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.criteria.nodes import ALWAYS, NEVER, All, Any_, Node, RuleRef
 from sfa_rules.criteria.predicates import Predicate, compile, paused_gc
-from sfa_rules.routing.index import Bucket, Partitioned
-from sfa_rules.routing.keys import Option, choose, group_of, implied, options
+from sfa_rules.routing.index import BitIndex, Part
 
 DateLike = str | Date | None
-# first_match walks the hit buckets side by side in bands of rank, the first holding
-# about this many candidates, each next one 4x wider.
-_BAND = 8
+_FIRST_64 = (1 << 64) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,54 +89,52 @@ class TerritoryIndex:
     def candidates(self, facts: Facts, day: DateLike = None) -> Iterator[CompiledTerritory]:
         """The matching territories in try order, lazily; the default one last."""
         today = iso_day(day)
-        order, checks, dated = self.order, self._checks, self._dated
-        for rank in self._ranks(facts):
-            check = checks[rank]
-            if (check is None or check(facts)) and (rank not in dated or order[rank].in_effect(today)):
+        tests, order, dated = self._tests, self.order, self._dated
+        last = -1
+        # (rank, 0) proven by a set, (rank, 1) to test: a rank in both comes first proven.
+        for rank, to_test in heapq.merge(*(_ranked(part, facts) for part in self._parts(facts))):
+            if rank == last:
+                continue
+            last = rank
+            if (not to_test or tests[rank](facts)) and (
+                    rank not in dated or order[rank].in_effect(today)):
                 yield order[rank]
         default = self.default
         if default is not None and default.in_effect(today) and default.predicate.test(facts):
             yield default
 
     def first_match(self, facts: Facts, day: DateLike = None) -> CompiledTerritory | None:
-        """The first matching territory (the default one when no other matches).
-
-        The first match is the earliest of each hit bucket's first match, so the
-        buckets need no merge. They are walked side by side in widening bands of rank
-        (the first holding about ``_BAND`` candidates, then 4x wider): a band that
-        finds a match ends the search, so a long bucket whose own first match is late
-        costs nothing when another bucket's comes early. Exact candidates need no
-        predicate run. Most records are decided in the first band.
-        """
-        hits = self._hits(facts)
+        """The first matching territory (the default one when no other matches): per
+        part of the index, the lowest candidate of its set that matches, unless an
+        extra one before it does; the earliest of the parts'."""
+        tests, dated = self._tests, self._dated
         best = size = len(self.order)
-        if hits:
-            # Earliest first candidate first: a match found early stops the other
-            # buckets at their first candidate, untested.
-            hits.sort()
-            limit = size * _BAND // sum(map(len, hits)) + 1
-            best = self._band(facts, day, hits, 0, limit)
-            while best == size and limit < size:
-                best = self._band(facts, day, hits, limit, limit * 4)
-                limit *= 4
+        for part in self._parts(facts):
+            found, extra = part.candidates(facts)
+            ranks, exact = part.ranks, part.exact
+            while found:
+                # The lowest bit, looked for in the first 64 first: a negation of all
+                # of a wide set costs more than the rest of the loop.
+                low = found & _FIRST_64 or found
+                i = (low & -low).bit_length() - 1
+                rank = ranks[i]
+                if rank >= best:
+                    break
+                if (i in exact or tests[rank](facts)) and (
+                        rank not in dated or self.order[rank].in_effect(iso_day(day))):
+                    best = rank
+                    break
+                found ^= 1 << i
+            for positions in extra:
+                for i in positions:
+                    rank = ranks[i]
+                    if rank >= best:
+                        break
+                    if tests[rank](facts) and (
+                            rank not in dated or self.order[rank].in_effect(iso_day(day))):
+                        best = rank
+                        break
         return self.order[best] if best < size else self._default_for(facts, day)
-
-    def _band(self, facts: Facts, day: DateLike, hits: list[Bucket], low: int, cap: int) -> int:
-        """The rank of the first match in ``low`` .. ``cap`` - 1 (the size when none)."""
-        checks, dated = self._checks, self._dated
-        best = len(self.order)
-        for bucket in hits:
-            # Walked, not bisected, from the start: a band mostly ends after a candidate.
-            for rank in islice(bucket, bisect_left(bucket, low), None) if low else bucket:
-                if rank >= cap:
-                    break
-                check = checks[rank]
-                if (check is None or check(facts)) and (
-                    rank not in dated or self.order[rank].in_effect(iso_day(day))
-                ):
-                    best = cap = rank  # later buckets only need to beat it
-                    break
-        return best
 
     def _default_for(self, facts: Facts, day: DateLike) -> CompiledTerritory | None:
         """The default territory if it is in effect and matches (when no other does)."""
@@ -174,46 +161,27 @@ class TerritoryIndex:
     # -- the index ----------------------------------------------------------------
 
     def _build(self, nodes: list[Node]) -> None:
-        """Partition by the equality field most territories require (country, say),
-        then file each territory under every key of its least crowded other option. A
-        territory whose criteria are proven by the keys it is found by (and the guard
-        of its part) needs no test at all (exact)."""
-        found = {rank: options(node) for rank, node in enumerate(nodes)
-                 if self.order[rank].active}  # inactive ones are in no bucket at all
-        usage: Counter[str] = Counter(
-            field for opts in found.values() for o in opts
-            for field, kind in group_of(o) if kind == "eq" and len(group_of(o)) == 1)
-        field = usage.most_common(1)[0][0] if usage else None
-        pkey = (field, "eq") if field is not None else None
-        chosen = choose(found, pkey)
-        parts: dict[str, dict[int, Option | None]] = defaultdict(dict)
-        rest: dict[int, Option | None] = {}
-        used: dict[int, list[Option]] = {}  # the options a record finding it holds keys of
-        for rank, opts in found.items():
-            partition = min((o for o in opts if group_of(o) == {pkey}), key=len, default=None)
-            used[rank] = [o for o in (partition, chosen[rank]) if o is not None]
-            if partition is not None:
-                for _, _, value in partition:
-                    parts[value][rank] = chosen[rank]
-            else:
-                rest[rank] = chosen[rank]
-        self._index = Partitioned(field, parts, rest, nodes)
-        self._hits = self._index.hits
-        guards = self._index.guards
-        # Each rank's predicate test, None when finding it proves it (exact).
-        self._checks = tuple(
-            None if rank in used and all(implied(nodes[rank], used[rank], g) for g in guards[rank])
-            else t.predicate.test for rank, t in enumerate(self.order))
+        """The candidate sets (:mod:`routing.index`), and per rank its predicate test."""
+        self._parts = BitIndex(nodes, [t.active for t in self.order]).parts_of
+        self._tests = tuple(t.predicate.test for t in self.order)
 
-    def _ranks(self, facts: Facts) -> Sequence[int]:
-        """Candidate ranks in try order: the hit buckets, merged (a territory filed
-        under several keys may be in more than one)."""
-        hits = self._hits(facts)
-        if len(hits) == 1:
-            return hits[0]
-        if not hits:
-            return []
-        return sorted({rank for bucket in hits for rank in bucket})
+
+def _positions(found: int) -> Iterator[int]:
+    """The set bits of ``found``, lowest first."""
+    while found:
+        low = found & -found
+        yield low.bit_length() - 1
+        found ^= low
+
+
+def _ranked(part: Part, facts: Facts) -> Iterator[tuple[int, int]]:
+    """A part's candidates for the record in try order: (rank, 0) when its set proves
+    the territory, (rank, 1) when it needs its test."""
+    found, extra = part.candidates(facts)
+    ranks, exact = part.ranks, part.exact
+    listed = sorted({i for positions in extra for i in positions})
+    in_set = ((ranks[i], 0 if i in exact else 1) for i in _positions(found))
+    yield from heapq.merge(in_set, ((ranks[i], 1) for i in listed))
 
 
 def _compiled(t: Territory, rank: int, node: Node) -> CompiledTerritory:
