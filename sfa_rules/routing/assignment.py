@@ -236,9 +236,7 @@ class Assigner:
                               tuple(passed) if passed else ()), first.id
         load = store.open_count
         passed.append(self._nobody(f"territory {first.id}", first, today, load))
-        for t in self.index.candidates(facts, today):
-            if t.rank <= first.rank:
-                continue
+        for t in self.index.candidates(facts, today, after=first.rank):
             owner = self._pick(t, store, today, None, notices)
             if owner is not None:
                 return Assignment(owner, t.id, self._labels[t.id], None, tuple(notices),

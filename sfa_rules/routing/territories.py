@@ -11,6 +11,7 @@ The plain ``scan`` is the reference the property tests hold the index to.
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date as Date
@@ -86,13 +87,16 @@ class TerritoryIndex:
 
     # -- matching ---------------------------------------------------------------
 
-    def candidates(self, facts: Facts, day: DateLike = None) -> Iterator[CompiledTerritory]:
-        """The matching territories in try order, lazily; the default one last."""
+    def candidates(self, facts: Facts, day: DateLike = None,
+                   after: int = -1) -> Iterator[CompiledTerritory]:
+        """The matching territories in try order, lazily, of rank above ``after``;
+        the default one last."""
         today = iso_day(day)
         tests, order, dated = self._tests, self.order, self._dated
+        streams = [_ranked(part, facts, after) for part in self._parts(facts)]
         last = -1
         # (rank, 0) proven by a set, (rank, 1) to test: a rank in both comes first proven.
-        for rank, to_test in heapq.merge(*(_ranked(part, facts) for part in self._parts(facts))):
+        for rank, to_test in streams[0] if len(streams) == 1 else heapq.merge(*streams):
             if rank == last:
                 continue
             last = rank
@@ -100,7 +104,8 @@ class TerritoryIndex:
                     rank not in dated or order[rank].in_effect(today)):
                 yield order[rank]
         default = self.default
-        if default is not None and default.in_effect(today) and default.predicate.test(facts):
+        if (default is not None and default.rank > after and default.in_effect(today)
+                and default.predicate.test(facts)):
             yield default
 
     def first_match(self, facts: Facts, day: DateLike = None) -> CompiledTerritory | None:
@@ -174,14 +179,15 @@ def _positions(found: int) -> Iterator[int]:
         found ^= low
 
 
-def _ranked(part: Part, facts: Facts) -> Iterator[tuple[int, int]]:
-    """A part's candidates for the record in try order: (rank, 0) when its set proves
-    the territory, (rank, 1) when it needs its test."""
+def _ranked(part: Part, facts: Facts, after: int) -> Iterator[tuple[int, int]]:
+    """A part's candidates for the record above rank ``after``, in try order: (rank,
+    0) when its set proves the territory, (rank, 1) when it needs its test."""
     found, extra = part.candidates(facts)
     ranks, exact = part.ranks, part.exact
-    listed = sorted({i for positions in extra for i in positions})
-    in_set = ((ranks[i], 0 if i in exact else 1) for i in _positions(found))
-    yield from heapq.merge(in_set, ((ranks[i], 1) for i in listed))
+    skip = bisect_right(ranks, after)
+    in_set = ((ranks[i], 0 if i in exact else 1) for i in _positions(found >> skip << skip))
+    listed = sorted({i for positions in extra for i in positions if i >= skip})
+    yield from heapq.merge(in_set, ((ranks[i], 1) for i in listed)) if listed else in_set
 
 
 def _compiled(t: Territory, rank: int, node: Node) -> CompiledTerritory:
