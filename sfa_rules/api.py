@@ -153,8 +153,9 @@ def run_key(engine: Engine, sources: dict[str, str], options: Iterable[object]) 
 
 
 def session_for(engine: Engine, files: Iterable[str], store: Any, **options: Any) -> Session:
-    """A session whose rows are known by their files' contents (SPEC §9 idempotency)."""
-    session = Session(engine, store, **options)
+    """A dry-run session (no history lines: its store is never committed) whose rows
+    are known by their files' contents (SPEC §9 idempotency)."""
+    session = Session(engine, store, history=False, **options)
     session.identify_sources(digests(files))
     return session
 
@@ -201,7 +202,7 @@ def run_decisions(request: RunRequest, wrap_rows: Rows | None = None) -> Summary
     summary = Summary()
     sources = digests(request.files)
     session = Session(engine, store, as_of=request.as_of, reassign=request.reassign,
-                      explain=request.explain)
+                      explain=request.explain, history=request.apply)
     session.identify_sources(sources)
     with engine, session:
         if request.apply:

@@ -278,6 +278,17 @@ def test_a_dry_run_session_over_a_state_writes_nothing_even_when_committed(
     assert _snapshot(tmp_path) == before
 
 
+@pytest.mark.parametrize("dry_run, lines", [(False, ["status", "assignment"]), (True, [])])
+def test_only_a_session_that_can_commit_writes_history_lines(
+    tmp_path: Path, engine: sfa_rules.Engine, dry_run: bool, lines: list[str]
+) -> None:
+    # a dry run's store is never committed and nothing in a run reads history back
+    with engine.session(state=tmp_path / "s.db", dry_run=dry_run) as session:
+        decided = list(session.process([lead("L-1", country="US", state="NY")]))
+        assert [e.kind for e in session.store.history_of("L-1")] == lines
+    assert decided[0].owner == "john.smith"  # decided the same either way
+
+
 # -- forecast ------------------------------------------------------------------------
 
 

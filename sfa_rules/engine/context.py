@@ -42,7 +42,7 @@ class RowContext:
 
     def __init__(
         self, rules: Rules, store: Store, *, as_of: str | None, reassign: bool, explain: bool,
-        private: bool = False, alone: bool = False,
+        private: bool = False, alone: bool = False, history: bool = True,
     ) -> None:
         self.rules = rules
         self.store = store
@@ -61,9 +61,13 @@ class RowContext:
         self.private = private
         # One record decided on its own (``decide``): no record before it to match or
         # be a duplicate of, and nothing kept after it, so no matching keys to file
-        # (no matcher) and no history to write.
+        # (no matcher).
         self.alone = alone
         self.matcher = None if alone else rules.matcher
+        # History lines are only ever read from a committed state (``sfa history``,
+        # follow-ups): a dry run, or a record decided alone, writes none (a sixth of
+        # a dry run's time).
+        self.keeps_history = history and not alone
         self.entered = 0
         self.portfolios = Portfolios(rules.lifecycle, store)
 
@@ -135,7 +139,7 @@ class RowContext:
 
     def history(self, customer: str, day: str | None, kind: str, detail: Mapping[str, Any]) -> None:
         """A line of the customer's history, from the row being decided."""
-        if self.alone:
+        if not self.keeps_history:
             return
         source = self.source if self.row is None else (
             f"{self.source}:{self.row}" if self.source is not None else f"row {self.row}")

@@ -80,7 +80,8 @@ class Engine(Rules):
     ) -> Session:
         """A run over rows. ``state``: None (an empty in-memory state), a state file
         path or PostgreSQL URL, or a store. Nothing is written until ``commit()``; ``dry_run=True``
-        opens a state file read-only, so nothing can be."""
+        opens a state file read-only, so nothing can be, and
+        writes no history lines (nothing will read them)."""
         store: Store
         if state is None:  # the session's own store, seen by no one else
             store = MemoryStore()
@@ -89,7 +90,7 @@ class Engine(Rules):
         else:
             store = state
         return Session(self, store, as_of=as_of, reassign=reassign, explain=explain,
-                       private=state is None)
+                       private=state is None, history=not dry_run)
 
     def decide(self, record: Mapping[str, Any]) -> Decision:
         """Decide one record against an empty in-memory state; remembers nothing."""

@@ -50,18 +50,21 @@ class Session:
         explain: bool = False,
         private: bool = False,
         alone: bool = False,
+        history: bool = True,
     ) -> None:
         """``private``: ``store`` is the session's own, fresh and seen by no other
         session (``engine.session()`` with no state): rows then need no fingerprint
         of their contents for a later run. ``alone``: it decides one record, and its
-        store is dropped after (``decide``)."""
+        store is dropped after (``decide``). ``history=False``: the rows write no
+        history lines, for a run whose store is never committed (a dry run)."""
         self.engine = engine
         self.store = store
         self.as_of = as_of.isoformat() if isinstance(as_of, date) else as_of
         self.reassign = reassign
         self.explain = explain
         self._ctx = RowContext(engine, store, as_of=self.as_of, reassign=reassign,
-                               explain=explain, private=private, alone=alone)
+                               explain=explain, private=private, alone=alone,
+                               history=history)
         # Per engine, not per session: ``decide`` opens a session per record.
         self._keys = engine.canonical_keys
         self._canonical_shapes = engine.canonical_shapes
