@@ -64,9 +64,9 @@ class RowContext:
         # (no matcher).
         self.alone = alone
         self.matcher = None if alone else rules.matcher
-        # History lines are only ever read from a committed state (``sfa history``,
-        # follow-ups): a dry run, or a record decided alone, writes none (a sixth of
-        # a dry run's time).
+        # History lines are only ever read from a committed state (``sfa state history``,
+        # follow-ups): a dry run, or a record decided alone, writes none (about 15%
+        # of a dry run's CPU).
         self.keeps_history = history and not alone
         self.entered = 0
         self.portfolios = Portfolios(rules.lifecycle, store)

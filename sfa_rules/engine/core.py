@@ -79,9 +79,9 @@ class Engine(Rules):
         explain: bool = False,
     ) -> Session:
         """A run over rows. ``state``: None (an empty in-memory state), a state file
-        path or PostgreSQL URL, or a store. Nothing is written until ``commit()``; ``dry_run=True``
-        opens a state file read-only, so nothing can be, and
-        writes no history lines (nothing will read them)."""
+        path or PostgreSQL URL, or a store. Nothing is written until ``commit()``;
+        ``dry_run=True`` opens a state file read-only, so nothing can be, and its rows
+        write no history lines (nothing will read them)."""
         store: Store
         if state is None:  # the session's own store, seen by no one else
             store = MemoryStore()
