@@ -37,7 +37,6 @@ from sfa_rules.matching.keys import Keys, describe
 
 CUSTOMER_TYPES = frozenset({"lead", "prospect", "customer"})
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
-_ACTIVITY_FIELDS = ("last_activity", "date", "created")
 
 
 class MatchStore(Protocol):
@@ -88,6 +87,9 @@ class Matcher:
         duplicates = matching.duplicates
         self.duplicate_kinds = tuple(duplicates.keys) if duplicates else ()
         self.action = duplicates.action if duplicates else None
+        # the index keys' prefixes, kind by kind (``d:email:``, ``a:domain:``)
+        self._duplicate_keys = tuple((k, f"d:{k}:") for k in self.duplicate_kinds)
+        self._account_keys = tuple((k, f"a:{_space(k)}:") for k in self.account_kinds)
         self.stage = stage
         self.keep_existing_owner = keep_existing_owner
         self._last: tuple[Mapping[str, Any] | None, dict[str, str]] = (None, {})
@@ -193,24 +195,30 @@ class Matcher:
         if id is None or not (own or self.account_kinds):
             return
         old = store.get_match(id)
-        values = dict(old.values) if old is not None else {}
-        if own:
-            values.update(self.values(record))
+        if own:  # this row's values over the earlier rows' (Keys.values gives a new dict)
+            mine = self.values(record)
+            values = {**old.values, **mine} if old is not None else mine
+        else:
+            values = dict(old.values) if old is not None else {}
         if old is None and not values:
             return  # nothing to find it by
-        day = next((d for d in map(_day, map(record.get, _ACTIVITY_FIELDS)) if d), None)
-        day = day or as_of
+        get = record.get
+        born = _day(get("created"))
+        day = _day(get("last_activity")) or _day(get("date")) or born or as_of
         created = old.created if old is not None else None
         if own:
-            born = _day(record.get("created")) or (as_of if old is None else None)
-            created = min(d for d in (created, born) if d) if created or born else None
-        activity = max((d for d in (old.activity if old else None, day) if d), default=None)
-        account = stage == "customer" and owner is not None
-        keys = tuple(f"d:{k}:{values[k]}" for k in self.duplicate_kinds if k in values)
-        if account:
+            born = born or (as_of if old is None else None)
+            created = min(created, born) if created and born else created or born or None
+        last = old.activity if old is not None else None
+        activity = max(last, day) if last and day else last or day or None
+        keys = tuple(prefix + values[k] for k, prefix in self._duplicate_keys if k in values)
+        if stage == "customer" and owner is not None:  # an account: found by its keys too
             keys += tuple(dict.fromkeys(
-                f"a:{_space(k)}:{values[k]}" for k in self.account_kinds if k in values))
-        seq = old.seq if old is not None else store.match_seq()
-        entry = MatchEntry(id, values, keys, created, activity, seq)
+                prefix + values[k] for k, prefix in self._account_keys if k in values))
+        if old is None:
+            store.put_match(MatchEntry(id, values, keys, created, activity, store.match_seq()),
+                            None)
+            return
+        entry = MatchEntry(id, values, keys, created, activity, old.seq)
         if entry != old:
             store.put_match(entry, old)
