@@ -53,8 +53,7 @@ def customer_row(
     st = _status(ctx, rtype, cid, record, existing, warnings)
     who = _owner(ctx, rtype, record, facts, existing, st.locked, warnings, trace)
     fields = {k: record[k] for k in rules.guard_fields if k in record}
-    customer = _with_facts(ctx, record, existing, Customer(
-        cid, st.status, who.owner, who.territory, st.locked, fields), who.assigned_by)
+    customer = _with_facts(ctx, record, existing, cid, st, who, fields)
     ctx.save(existing, customer)
     if st.replay is not None:
         ctx.store.mark_seen(APPLIED, st.replay)
@@ -71,28 +70,29 @@ def customer_row(
 
 
 def _with_facts(
-    ctx: RowContext, record: Mapping[str, Any], existing: Customer | None, new: Customer,
-    how: str | None,
+    ctx: RowContext, record: Mapping[str, Any], existing: Customer | None, cid: str,
+    st: _Status, who: _Owner, fields: dict[str, Any],
 ) -> Customer:
-    """``new`` with the known customer's facts (SPEC §18), its clocks restarted by a new
-    owner or status, each change a line of its history."""
+    """The customer after the row: its new status and owner with the known customer's
+    facts (SPEC §18), its clocks restarted by a new owner or status, each change a line
+    of its history."""
     old = existing if existing is not None else _NOBODY
-    assigned = new.owner != old.owner
-    entered = existing is None or new.status != old.status
+    assigned = who.owner != old.owner
+    entered = existing is None or st.status != old.status
     if not assigned and not entered:  # a known customer (a new one always entered)
         return Customer(
-            new.id, new.status, new.owner, new.territory, new.owner_locked, new.fields,
+            cid, st.status, who.owner, who.territory, st.locked, fields,
             old.assigned_on, old.status_on, old.last_activity, old.activities, old.contacts)
     day = ctx.day(record)
     if entered:
-        ctx.history(new.id, day, "status", {
-            "from": existing.status if existing is not None else None, "to": new.status,
+        ctx.history(cid, day, "status", {
+            "from": existing.status if existing is not None else None, "to": st.status,
             "event": None})
     if assigned:
-        ctx.history(new.id, day, "assignment",
-                    {"owner": new.owner, "territory": new.territory, "how": how})
+        ctx.history(cid, day, "assignment",
+                    {"owner": who.owner, "territory": who.territory, "how": who.assigned_by})
     return Customer(
-        new.id, new.status, new.owner, new.territory, new.owner_locked, new.fields,
+        cid, st.status, who.owner, who.territory, st.locked, fields,
         day if assigned else old.assigned_on, day if entered else old.status_on,
         old.last_activity, old.activities, old.contacts)
 
