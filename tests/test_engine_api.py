@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,15 @@ def test_decide_remembers_nothing(engine: sfa_rules.Engine) -> None:
     assert [engine.decide(record) for _ in range(3)] == [first] * 3
     assert first.owner == "ana.gomez" and first.assigned_by == "territory:us-west"
     assert engine.decide(lead("L-2", country="US", state="CA")).owner == "ana.gomez"
+
+
+def test_decide_from_many_threads_at_once(engine: sfa_rules.Engine) -> None:
+    """``decide`` keeps its sessions between calls: each is used by one call at a time."""
+    records = [lead(f"L-{i}", country="US", state=s) for i, s in enumerate(["CA", "NY", "TX"] * 50)]
+    expected = [engine.decide(r) for r in records]
+    with ThreadPoolExecutor(4) as pool:
+        runs = [pool.submit(lambda: [engine.decide(r) for r in records]) for _ in range(8)]
+        assert all(run.result() == expected for run in runs)
 
 
 _VALUES = {

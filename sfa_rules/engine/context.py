@@ -71,6 +71,12 @@ class RowContext:
         self.entered = 0
         self.portfolios = Portfolios(rules.lifecycle, store)
 
+    def forget(self) -> None:
+        """Forget the rows decided so far (their store was rolled back)."""
+        self.notices.clear()
+        self.entered = 0
+        self.portfolios.clear()
+
     def enter(self, source: str | None, row: int | None, raw: Mapping[str, Any]) -> None:
         """The next row: remember its place (a stream's rows chain their contents)."""
         self.source, self.row = source, row

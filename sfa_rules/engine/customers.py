@@ -83,7 +83,7 @@ def _with_facts(
         return Customer(
             cid, st.status, who.owner, who.territory, st.locked, fields,
             old.assigned_on, old.status_on, old.last_activity, old.activities, old.contacts)
-    day = ctx.day(record)
+    day = None if ctx.alone else ctx.day(record)  # a record decided alone: nobody reads its clocks
     if entered:
         ctx.history(cid, day, "status", {
             "from": existing.status if existing is not None else None, "to": st.status,

@@ -28,6 +28,10 @@ class Portfolios:
         self._store = store
         self._held: dict[str, Portfolio] = {}
 
+    def clear(self) -> None:
+        """Forget every portfolio (the store was rolled back)."""
+        self._held.clear()
+
     def of(self, customer_id: str) -> Portfolio:
         """The customer's portfolio as the store holds it now."""
         held = self._held.get(customer_id)

@@ -144,6 +144,15 @@ class Session:
                     self._commit_batch()
             yield decision
 
+    def decide_alone(self, record: Mapping[str, Any]) -> Decision:
+        """Decide ``record`` as the first row of this ``alone`` session, then forget it:
+        the session is as new after, ready for the next record (``Engine.decide``)."""
+        try:
+            return self._decide(record, 1)
+        finally:
+            self.store.rollback()
+            self._ctx.forget()
+
     def _decide(self, item: Mapping[str, Any] | InputRow, number: int) -> Decision:
         if isinstance(item, InputRow):
             source: str | None = item.source

@@ -118,13 +118,17 @@ def copy_rotation(data: Mapping[str, Any]) -> dict[str, Any]:
     return copied
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _copy_json(value: Any) -> Any:
     # a hand-rolled deep copy: json.loads(json.dumps(...)) cost most of a row's time
     kind = type(value)
     if kind is str or kind is int or kind is float or kind is bool or value is None:
         return value
-    if kind is dict or isinstance(value, Mapping):
-        return {str(k): _copy_json(v) for k, v in value.items()}
+    if kind is dict or isinstance(value, Mapping):  # scalars copied without a call
+        return {k if type(k) is str else str(k): v if type(v) in _SCALARS else _copy_json(v)
+                for k, v in value.items()}
     if kind is list or kind is tuple:
         return [_copy_json(v) for v in value]
     return value
