@@ -17,7 +17,6 @@ import argparse
 import random
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +63,7 @@ def run_lifecycle(lc: Lifecycle, world: Any, events: list[Any]) -> tuple[float, 
         customer = customers[cid]
         result = lc.fire(event, record, customer, opportunities[cid])
         if result.transition is not None:
-            customers[cid] = replace(customer, status=result.status)
+            customers[cid] = customer._replace(status=result.status)
             changed += 1
     return time.perf_counter() - start, changed
 
@@ -145,7 +144,7 @@ def run_raw_durable(world: Any, events: list[Any], config: Any) -> tuple[float, 
             pass
         elapsed += clock() - start
         if len(fired) > before and fired[-1] != status:
-            customers[cid] = replace(customers[cid], status=fired[-1])
+            customers[cid] = customers[cid]._replace(status=fired[-1])
     import durable_rules_engine
 
     durable_rules_engine.delete_ruleset(host.get_ruleset(name)._handle)

@@ -1,19 +1,24 @@
 """What the state remembers between rows and runs: customers and opportunities.
 
-Plain frozen values, shared by the lifecycle (which computes new ones), the stores
-(which keep them) and the engine (which wires the two). Update with
-``dataclasses.replace``.
+Plain immutable values, shared by the lifecycle (which computes new ones), the stores
+(which keep them) and the engine (which wires the two). Those made on every row
+(customers, match entries, history lines) are named tuples, four times cheaper to make
+than frozen dataclasses (measured on CPython 3.11): update them with ``_replace``; the
+others with ``dataclasses.replace``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+# The defaults below are one shared empty dict: typed Mapping, never changed (a
+# read-only mapping type would not pickle).
+_EMPTY: Mapping[str, Any] = {}
 
-@dataclass(frozen=True, slots=True)
-class Customer:
+
+class Customer(NamedTuple):
     """One customer record (NetSuite: its stage is lead, prospect or customer)."""
 
     id: str
@@ -21,12 +26,12 @@ class Customer:
     owner: str | None = None
     territory: str | None = None
     owner_locked: bool = False
-    fields: Mapping[str, Any] = field(default_factory=dict)  # the last row's fields, for guards
+    fields: Mapping[str, Any] = _EMPTY  # the last row's fields, for guards
     # The follow-up clocks and activity facts (SPEC §18), all ISO dates or counts:
     assigned_on: str | None = None  # the date it got its current owner
     status_on: str | None = None  # the date it entered its current status
     last_activity: str | None = None  # the date of its latest activity
-    activities: Mapping[str, int] = field(default_factory=dict)  # activity kind -> count
+    activities: Mapping[str, int] = _EMPTY  # activity kind -> count
     contacts: int = 0  # contacts recorded for it
 
 
@@ -45,14 +50,13 @@ class Opportunity:
     seq: int = 0  # change counter: higher = more recently changed (ties in `follow`)
 
 
-@dataclass(frozen=True, slots=True)
-class MatchEntry:
+class MatchEntry(NamedTuple):
     """What matching remembers of one lead, prospect or customer (SPEC §19): its key
     values, the index keys it is found under, and what ranks it among customers that
     share a key."""
 
     id: str
-    values: Mapping[str, str] = field(default_factory=dict)  # kind -> normalised value
+    values: Mapping[str, str] = _EMPTY  # kind -> normalised value
     keys: tuple[str, ...] = ()  # the index keys it is listed under ("a:company:acme", ...)
     created: str | None = None  # ISO date: the earliest `created` its rows gave
     activity: str | None = None  # ISO date: the latest date its rows and transactions gave
@@ -68,8 +72,7 @@ class MatchRef(NamedTuple):
     activity: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
+class HistoryEntry(NamedTuple):
     """One line of a customer's history (`sfa state history`), in the order it happened.
 
     ``kind`` is ``assignment`` (detail: owner, territory, how), ``status`` (from, to,
@@ -82,6 +85,6 @@ class HistoryEntry:
     customer: str
     date: str | None  # ISO date
     kind: str
-    detail: Mapping[str, Any] = field(default_factory=dict)
+    detail: Mapping[str, Any] = _EMPTY
     source: str | None = None
     seq: int = 0  # order of arrival, the tie-break within one date

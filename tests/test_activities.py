@@ -10,7 +10,6 @@ after the run, ``history`` each customer's history as ``[date, kind, detail subs
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +67,7 @@ def _check(case: dict[str, Any], decisions: list[dict[str, Any]], store: Store) 
     for cid, facts in _plain(case.get("facts", {})).items():
         customer = store.get_customer(cid)
         assert customer is not None, cid
-        assert {k: asdict(customer)[k] for k in facts} == facts, cid
+        assert {k: customer._asdict()[k] for k in facts} == facts, cid
     for cid, lines in _plain(case.get("history", {})).items():
         got_lines = store.history_of(cid)
         assert len(got_lines) == len(lines), [(e.date, e.kind, e.detail) for e in got_lines]

@@ -9,7 +9,6 @@ SPEC §8 fields the lifecycle decides.
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -145,7 +144,7 @@ def _customer(world: World, cid: Any) -> Customer:
 
 def _put(world: World, customer: Customer, status: str) -> Any:
     return lambda: world.customers.__setitem__(
-        customer.id, dataclasses.replace(customer, status=status)
+        customer.id, customer._replace(status=status)
     )
 
 

@@ -6,7 +6,6 @@ counts in the customer's facts and history, and raises its event (``activity.<ki
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -39,8 +38,8 @@ def activity_row(
     detail = {"kind": kind, "id": text(record.get("id")), "owner": owner,
               "subject": text(record.get("subject")), "outcome": text(record.get("outcome"))}
     last = customer.last_activity
-    counted = replace(
-        customer, last_activity=day if last is None or day > last else last,
+    counted = customer._replace(
+        last_activity=day if last is None or day > last else last,
         activities={**customer.activities, kind: customer.activities.get(kind, 0) + 1},
     )
     return _raise(ctx, At(source, row, "activity", detail["id"]), record, customer, counted,
@@ -54,7 +53,7 @@ def contact_row(
     customer = ctx.known_customer(record)
     ctx.rules.lifecycle.check_known(customer)
     detail = {"id": text(record.get("id")), **{f: text(record.get(f)) for f in _CONTACT_FIELDS}}
-    counted = replace(customer, contacts=customer.contacts + 1)
+    counted = customer._replace(contacts=customer.contacts + 1)
     return _raise(ctx, At(source, row, "contact", detail["id"]), record, customer, counted,
                   CONTACT_EVENT, ctx.day(record), detail)
 
