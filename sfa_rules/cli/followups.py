@@ -10,7 +10,14 @@ from typing import Any
 import click
 
 from sfa_rules import api_followups
-from sfa_rules.cli.options import config_option, default_format, iso_date, reported, waiting
+from sfa_rules.cli.options import (
+    config_option,
+    default_format,
+    iso_date,
+    lifecycle_engine_option,
+    reported,
+    waiting,
+)
 from sfa_rules.engine.followups import Due
 
 __all__ = ["due_command", "follow_up_command"]
@@ -67,9 +74,7 @@ def _options(func: Any) -> Any:
         click.option("--as-of", "as_of", required=True, callback=iso_date, metavar="DATE",
                      help="The day (YYYY-MM-DD) the follow-ups are due as of."),
         config_option,
-        click.option("--lifecycle-engine", "lifecycle_engine", default="auto",
-                     type=click.Choice(["auto", "durable", "native"]), show_default=True,
-                     help="Run follow-ups on durable-rules or the built-in evaluator."),
+        lifecycle_engine_option("follow-ups"),
     )):
         func = option(func)
     return func

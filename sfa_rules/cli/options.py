@@ -51,6 +51,13 @@ def as_of_option(help_text: str) -> Callable[[F], F]:
                         help=help_text)
 
 
+def lifecycle_engine_option(what: str) -> Callable[[F], F]:
+    """``--lifecycle-engine auto|durable|native``: what runs ``what``."""
+    return click.option("--lifecycle-engine", "lifecycle_engine", default="auto",
+                        type=click.Choice(["auto", "durable", "native"]), show_default=True,
+                        help=f"Run {what} on durable-rules or the built-in evaluator.")
+
+
 @overload
 def record_options(func: F, *, files_required: bool = True) -> F: ...
 @overload
@@ -71,9 +78,7 @@ def record_options(func: F | None = None, *, files_required: bool = True) -> Any
                      help="Read every file with this import of the configuration (its "
                           "`imports:`); FILE::ID names one for one file."),
         as_of_option("The run's date (YYYY-MM-DD) for rows without `created`. Default: today."),
-        click.option("--lifecycle-engine", "lifecycle_engine", default="auto",
-                     type=click.Choice(["auto", "durable", "native"]), show_default=True,
-                     help="Run transitions on durable-rules or the built-in evaluator."),
+        lifecycle_engine_option("transitions"),
         progress_option,
     )):
         func = option(func)
