@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from sfa_rules.config.followups import RepTarget, action_of, parse_within
 from sfa_rules.config.models import Config
 from sfa_rules.entities import Customer
+from sfa_rules.lifecycle.views import LazyGuards
 
 __all__ = [
     "CompiledFollowUp", "FollowUpEvaluator", "FollowUpView", "NativeFollowUps",
@@ -114,32 +115,22 @@ def clock_start(f: CompiledFollowUp, customer: Customer) -> str | None:
     return customer.last_activity or customer.assigned_on
 
 
-class FollowUpView:
+class FollowUpView(LazyGuards):
     """What the follow-ups depend on for one customer as of one day, each answer
     computed at most once. ``facts`` builds the criteria view of the customer,
     ``fired`` says whether a follow-up fired already for a clock start, ``activities``
     lists a customer's activities (only asked when the customer's last activity alone
     cannot tell)."""
 
-    __slots__ = ("_activities", "_facts", "_facts_fn", "_fired", "_guards", "as_of",
-                 "customer")
+    __slots__ = ("_activities", "_fired", "as_of", "customer")
 
     def __init__(self, customer: Customer, as_of: str, facts_fn: Callable[[], Any],
                  fired: Callable[[CompiledFollowUp, str], bool], activities: Activities) -> None:
+        super().__init__(facts_fn)
         self.customer = customer
         self.as_of = as_of
-        self._facts_fn = facts_fn
-        self._facts: Any = None
         self._fired = fired
         self._activities = activities
-        self._guards: dict[int, bool] = {}
-
-    @property
-    def facts(self) -> Any:
-        """The criteria view of the customer (built on first use)."""
-        if self._facts is None:
-            self._facts = self._facts_fn()
-        return self._facts
 
     def start(self, f: CompiledFollowUp) -> str | None:
         """The day ``f``'s clock started."""
@@ -164,12 +155,7 @@ class FollowUpView:
         """Whether ``f``'s ``when`` holds (True without one)."""
         if f.statuses is not None and self.customer.status not in f.statuses:
             return False
-        if f.guard is None:
-            return True
-        held = self._guards.get(f.index)
-        if held is None:
-            held = self._guards[f.index] = bool(f.guard(self.facts))
-        return held
+        return f.guard is None or self.held(f.index, f.guard)
 
     def satisfied(self, f: CompiledFollowUp) -> bool:
         """Did an activity of ``f``'s kinds happen from the clock start to the window's

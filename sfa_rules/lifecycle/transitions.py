@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from sfa_rules.config.models import Config
 from sfa_rules.config.order import STAGE_RANK
 from sfa_rules.entities import Customer
+from sfa_rules.lifecycle.views import LazyGuards
 
 Guard = Callable[[Any], bool]
 
@@ -50,7 +51,7 @@ class CompiledTransition:
     guard: Predicate | None
 
 
-class GuardView:
+class GuardView(LazyGuards):
     """The facts of one event, evaluated lazily and at most once each.
 
     ``guard(t)`` is transition ``t``'s guard over the event record with the customer
@@ -58,7 +59,7 @@ class GuardView:
     read only this, so their decisions cannot drift apart.
     """
 
-    __slots__ = ("_facts", "_facts_fn", "_follow", "_follow_fn", "_guards")
+    __slots__ = ("_follow", "_follow_fn")
 
     def __init__(
         self,
@@ -67,18 +68,9 @@ class GuardView:
     ) -> None:
         # Both are thunks: most events are decided by `on` and `from` alone, and
         # building the guard record (customer view, opportunity counts) costs more.
-        self._facts_fn = facts_fn
+        super().__init__(facts_fn)
         self._follow_fn = follow_fn
-        self._facts: Any = None
         self._follow: tuple[str | None, int] | None = None
-        self._guards: dict[int, bool] = {}
-
-    @property
-    def facts(self) -> Any:
-        """The criteria view of the guard record (built on first use)."""
-        if self._facts is None:
-            self._facts = self._facts_fn()
-        return self._facts
 
     def warnings(self) -> tuple[str, ...]:
         """The facts' warnings (values a numeric or date guard could not read)."""
@@ -86,12 +78,7 @@ class GuardView:
 
     def guard(self, t: CompiledTransition) -> bool:
         """Whether ``t``'s guard holds (True without a guard)."""
-        if t.guard is None:
-            return True
-        held = self._guards.get(t.index)
-        if held is None:
-            held = self._guards[t.index] = bool(t.guard(self.facts))
-        return held
+        return t.guard is None or self.held(t.index, t.guard)
 
     def follow(self) -> tuple[str | None, int]:
         """The status a prospect follows to, and its stage rank (-1: none)."""
