@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from sfa_rules.analysis import static as analysis
-from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.config.models import Config
+from sfa_rules.criteria.ir import CriteriaContext
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from config import territory  # the loader bench's shapes: one definition

@@ -36,9 +36,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sfa_rules.routing.assignment import Assigner
-from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.config.models import Config
+from sfa_rules.criteria.ir import CriteriaContext
+from sfa_rules.routing.assignment import Assigner
 from sfa_rules.routing.territories import TerritoryIndex
 
 SEED = 20261127
@@ -129,7 +129,8 @@ def territory(i: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any
     return config, shape
 
 
-def generate(n: int, records: int, seed: int = SEED) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+def generate(n: int, records: int, seed: int = SEED
+             ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """A configuration of ``n`` territories (+ a default one), shapes, and records."""
     rng = random.Random(seed + n)
     pairs = [territory(i, rng) for i in range(n)]

@@ -4,8 +4,9 @@
 
 Writes a seeded configuration folder (territories in files of 1,000, their reps, a few
 sales rules, the shipped lifecycle) to a temporary directory and times each stage of
-``sfa validate`` side by side (best of ``--repeat`` runs, wall clock and CPU): YAML reading + merging (``load_config``), the semantic
-checks, the criteria compiler, the SPEC §15 analysis, and the whole ``validate``.
+``sfa validate`` side by side (best of ``--repeat`` runs, wall clock and CPU): YAML
+reading + merging (``load_config``), the semantic checks, the criteria compiler, the
+analysis of overlaps and gaps, and the whole ``validate``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from typing import Any
 import yaml
 
 from sfa_rules.analysis import static as analysis
-from sfa_rules.config import checks
-from sfa_rules.criteria import ir as criteria
 from sfa_rules.api import validate_config as validate
+from sfa_rules.config import checks
 from sfa_rules.config.loader import load_config
+from sfa_rules.criteria import ir as criteria
 
 REPO = Path(__file__).resolve().parent.parent
 COUNTRIES = ["US", "CA", "MX", "BR", "AR", "CO", "PE", "CL", "DE", "FR", "ES", "IT", "GB"]

@@ -20,12 +20,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sfa_rules.lifecycle import durable as lifecycle_durable
-from sfa_rules.criteria.ir import CriteriaContext
-from sfa_rules.entities import Customer, Opportunity
-from sfa_rules.lifecycle.statuses import Lifecycle
 from sfa_rules.config.loader import load_config
 from sfa_rules.config.models import EVENTS
+from sfa_rules.criteria.ir import CriteriaContext
+from sfa_rules.entities import Customer, Opportunity
+from sfa_rules.lifecycle import durable as lifecycle_durable
+from sfa_rules.lifecycle.statuses import Lifecycle
 
 ROOT = Path(__file__).resolve().parent.parent  # the shipped rules/ and territories/
 OPEN = ["Identified Opportunity", "In Discussion", "Proposal", "In Negotiation", "Purchasing"]
