@@ -18,8 +18,12 @@ second, ``time.process_time``; the machine is shared, wall time measures neighbo
 
 - decide: ``engine.decide(record)`` per record;
 - process: ``engine.session().process(records)`` in memory;
-- scan: a plain first-match scan in Python over the same compiled predicates
-  (``facts`` then ``index.scan_first``): the reference;
+- plain: a plain first-match scan in Python, nothing compiled or indexed: each
+  territory's flat constraints checked in try order against the raw record (the
+  reference of issue 13's table);
+- scan: a first-match scan over the engine's own compiled predicates (``facts`` then
+  ``index.scan_first``), a far stronger reference than a plain loop: the one every
+  answer is checked against;
 - durable-rules (up to 500 territories; its C core fails past about 800 rules) and
   zen-engine (one decision table, hit policy first): given pre-folded, typed events.
 
@@ -32,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -275,6 +280,63 @@ def _events(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "lead_source": r["lead_source"].lower()} for r in rows]
 
 
+def plain(full: list[dict[str, Any]], order: list[int], rows: list[dict[str, Any]]
+          ) -> tuple[Callable[[], int], list[str | None], str]:
+    """The reference of issue 13's table: a plain first-match scan in Python, nothing
+    compiled or indexed. Each territory's flat constraints (folded once, as a table
+    would be) are checked in try order against the raw record, folded per record."""
+    tried = []
+    for i in order:
+        s = dict(full[i])
+        for key in ("country", "ne"):
+            if key in s:
+                s[key] = s[key].lower()
+        for key in ("state", "industry"):
+            if key in s:
+                s[key] = frozenset(v.lower() for v in s[key])
+        if "any" in s:
+            s["any"] = (s["any"][0].lower(), frozenset(v.lower() for v in s["any"][1]))
+        if "prefix" in s:
+            s["prefix"] = tuple(s["prefix"])
+        if "regex" in s:
+            s["regex"] = re.compile(rf"{s['regex']}\b")
+        tried.append((f"t{i:05d}", s))
+
+    def first(r: dict[str, Any]) -> str:
+        country, state, zip_ = r["country"].lower(), r["state"].lower(), r["zip"]
+        industry, company = r["industry"].lower(), r["company"].lower()
+        zipnum, employees = int(zip_), int(r["employees"])
+        source = r["lead_source"].lower()
+        for tid, s in tried:
+            if "country" in s and country != s["country"]:
+                continue
+            if "any" in s and country != s["any"][0] and state not in s["any"][1]:
+                continue
+            if "state" in s and state not in s["state"]:
+                continue
+            if "zip" in s and not s["zip"][0] <= zipnum <= s["zip"][1]:
+                continue
+            if "prefix" in s and not zip_.startswith(s["prefix"]):
+                continue
+            if "industry" in s and industry not in s["industry"]:
+                continue
+            if "employees" in s and not s["employees"][0] <= employees < s["employees"][1]:
+                continue
+            if "ne" in s and source == s["ne"]:
+                continue
+            if "regex" in s and not s["regex"].match(company):
+                continue
+            return tid
+        return "unassigned"
+
+    def run() -> int:
+        for r in rows:
+            first(r)
+        return len(rows)
+
+    return run, [first(r) for r in rows], ""
+
+
 def durable(full: list[dict[str, Any]], order: list[int], rows: list[dict[str, Any]]
             ) -> tuple[Callable[[], int] | None, list[str | None], str]:
     """One rule per territory, priority = try order; first match = the rule that fires."""
@@ -445,6 +507,7 @@ def one_size(n: int, count: int, rounds: int) -> dict[str, Any]:
     runs = ours(engine, rows)
     notes = []
     peers: dict[str, tuple[Callable[[], int] | None, list[str | None], str]] = {}
+    peers["plain"] = plain(full, order, rows)
     if n <= 500:
         peers["durable"] = durable(full, order, rows)
     peers["zen"] = zen(full, order, rows)
@@ -458,7 +521,7 @@ def one_size(n: int, count: int, rounds: int) -> dict[str, Any]:
     scan_rounds = 1 if n >= 10_000 else rounds
     for r in range(rounds):  # interleaved: each round runs every way once
         for name, run in runs.items():
-            if name == "scan" and r >= scan_rounds:
+            if name in ("scan", "plain") and r >= scan_rounds:
                 continue
             best[name] = max(best[name], cpu_rate(run))
     engine.close()
@@ -491,20 +554,23 @@ def _x(a: float, b: float | None) -> str:
 
 
 def report(results: list[dict[str, Any]]) -> None:
-    head = (f"{'terr.':>7} {'load s':>7} {'decide':>10} {'process':>10} {'scan':>10} "
-            f"{'durable':>10} {'zen':>10} {'dec/scan':>8} {'pro/scan':>8} {'dec/dur':>8} "
-            f"{'dec/zen':>8} {'pro/zen':>8}  agree (decide process durable zen)")
+    head = (f"{'terr.':>7} {'load s':>7} {'decide':>10} {'process':>10} {'plain':>10} "
+            f"{'scan':>10} {'durable':>10} {'zen':>10} {'dec/pla':>8} {'pro/pla':>8} "
+            f"{'dec/scan':>8} {'pro/scan':>8} {'dec/dur':>8} {'dec/zen':>8} {'pro/zen':>8}"
+            "  agree (decide process plain durable zen)")
     print(head)
     print("-" * len(head))
     for res in results:
         r = res["rates"]
         a = res["agree"]
         print(f"{res['n']:>7,} {res['load_s']:>7.1f} {_cell(r.get('decide'))} "
-              f"{_cell(r.get('process'))} {_cell(r.get('scan'))} {_cell(r.get('durable'))} "
-              f"{_cell(r.get('zen'))} {_x(r['decide'], r['scan'])} {_x(r['process'], r['scan'])} "
+              f"{_cell(r.get('process'))} {_cell(r.get('plain'))} {_cell(r.get('scan'))} "
+              f"{_cell(r.get('durable'))} {_cell(r.get('zen'))} "
+              f"{_x(r['decide'], r.get('plain'))} {_x(r['process'], r.get('plain'))} "
+              f"{_x(r['decide'], r['scan'])} {_x(r['process'], r['scan'])} "
               f"{_x(r['decide'], r.get('durable'))} {_x(r['decide'], r.get('zen'))} "
               f"{_x(r['process'], r.get('zen'))}  {a.get('decide')} {a.get('process')} "
-              f"{a.get('durable', '-')} {a.get('zen', '-')}")
+              f"{a.get('plain', '-')} {a.get('durable', '-')} {a.get('zen', '-')}")
         for note in res["notes"]:
             print(f"        note: {note}")
     by_n = {res["n"]: res["rates"] for res in results}
