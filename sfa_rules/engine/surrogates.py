@@ -43,6 +43,11 @@ def check_surrogates(record: dict[str, Any]) -> tuple[dict[str, Any], RecordErro
 def lone_surrogate(record: Mapping[str, Any]) -> tuple[dict[str, Any], RecordError] | None:
     """`check_surrogates` for a record of any shape, quick on the usual one (ASCII
     names, ASCII text, numbers): only a record with something else is searched."""
+    try:  # all of it text (most dicts): the whole checked at once
+        if "".join(record.values()).isascii() and "".join(record).isascii():
+            return None
+    except TypeError:  # numbers, None, nested values: field by field
+        pass
     for key, value in record.items():
         kind = type(value)
         plain = (kind is str and value.isascii()) or value is None or kind in _NUMBERS

@@ -33,6 +33,7 @@ _BLANKS = re.compile(r"[\W_]+")  # other punctuation and blanks separate words
 _DIGITS = re.compile(r"\D+")
 _HOST = re.compile(r"^[\w-]+(\.[\w-]+)*$")
 _PLAIN = re.compile(r"[\w.-]+\Z")
+_WORDS = re.compile(r"[A-Za-z0-9 ]*\Z")  # nothing to fold but the case: most names
 
 
 def _text(value: Any) -> str | None:
@@ -44,6 +45,8 @@ def _text(value: Any) -> str | None:
 
 def fold(name: str) -> list[str]:
     """The words of a name: accents removed, lower case, punctuation dropped."""
+    if _WORDS.match(name):
+        return name.lower().split()
     plain = name
     if not name.isascii():
         decomposed = unicodedata.normalize("NFKD", name)

@@ -130,7 +130,7 @@ def _copy_json(value: Any) -> Any:
         return {k if type(k) is str else str(k): v if type(v) in _SCALARS else _copy_json(v)
                 for k, v in value.items()}
     if kind is list or kind is tuple:
-        return [_copy_json(v) for v in value]
+        return [v if type(v) in _SCALARS else _copy_json(v) for v in value]
     return value
 
 
