@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sfa_rules.config.eventchecks import activity_kinds
 from sfa_rules.config.models import CONTACT_EVENT
 from sfa_rules.criteria.facts import parse_iso_date
 from sfa_rules.criteria.values import text
@@ -89,14 +88,12 @@ def _raise(
 def _kind(ctx: RowContext, written: str) -> str:
     """The activity kind ``written`` names (case and blanks ignored unless
     ``settings.case_sensitive``); ``unknown-activity-kind`` when none."""
-    kinds = activity_kinds(ctx.rules.config)
+    kinds = ctx.rules.activity_kinds
     if written in kinds:
         return written
-    if not ctx.rules.config.settings.case_sensitive:
-        folded = {k.strip().casefold(): k for k in kinds}
-        found = folded.get(written.strip().casefold())
-        if found is not None:
-            return found
+    found = ctx.rules.folded_kinds.get(written.strip().casefold())
+    if found is not None:
+        return found
     raise RecordError(
         "unknown-activity-kind",
         f"unknown activity kind {written!r}{did_you_mean(written.strip().lower(), kinds)}: "
