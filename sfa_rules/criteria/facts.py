@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 # Field names compare without case and surrounding blanks, always (SPEC §2).
@@ -54,6 +55,7 @@ def field_key(name: str) -> str:
     return name.strip().lower()
 
 
+@lru_cache(maxsize=4096)  # an export's rows share a few days: most are parsed already
 def parse_iso_date(text: str) -> str | None:
     """``YYYY-MM-DD`` (optionally followed by a time) as an ISO date string, or None."""
     if not _ISO_DATE.match(text):
