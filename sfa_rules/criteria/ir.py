@@ -49,6 +49,13 @@ class SourceMapLike(Protocol):
     def at(self, path: Path) -> tuple[str, int, int]: ...
 
 
+class _Unplaced:
+    """The source map left to a loaded engine's criteria (see ``forget_sources``)."""
+
+    def at(self, path: Path) -> tuple[str, int, int]:
+        return ("<configuration>", 0, 0)
+
+
 def criteria_blocks(config: Config) -> Iterator[tuple[Path, Mapping[str, Any]]]:
     """Every inline criteria block of a configuration with its path (rules first)."""
     for i, rule in enumerate(config.sales_rules):
@@ -153,6 +160,11 @@ class CriteriaContext:
             self.problem(path, "too-deep", too_deep_message(what, found))
             self._chain_too_deep = self._chain_too_deep or rule_id is not None
         return node
+
+    def forget_sources(self) -> None:
+        """Let go of the source map once everything is parsed (a loaded engine): it
+        places every YAML node, 13 MiB at 10,000 territories, and a run reads none."""
+        self.sourcemap = _Unplaced()
 
     def facts(self, record: Mapping[str, Any]) -> Facts:
         """The facts of one record under this configuration."""

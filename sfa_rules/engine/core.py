@@ -48,6 +48,7 @@ def load(
     if any(p.severity == "error" for p in problems):
         raise ConfigError(problems)
     engine = Engine(config, ctx, root, lifecycle_engine)
+    ctx.forget_sources()
     if len(config.territories) + len(config.assignment.overrides) >= LARGE:
         # Millions of long-lived objects: every full collection of the cyclic garbage
         # collector would walk them all again (at 50,000 territories one walk costs as
