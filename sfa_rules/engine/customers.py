@@ -12,6 +12,7 @@ from sfa_rules.criteria.values import blank, text
 from sfa_rules.engine.context import ALREADY_APPLIED, APPLIED, RowContext, required, truthy
 from sfa_rules.engine.decision import Decision
 from sfa_rules.entities import Customer
+from sfa_rules.lifecycle.transitions import customer_view
 
 __all__ = ["CUSTOMER_TYPES", "customer_row"]
 
@@ -138,6 +139,20 @@ def _status(
     return _Status(status, existing.status, transition, replay, locked or existing.owner_locked)
 
 
+def _routing_facts(ctx: RowContext, record: Mapping[str, Any], existing: Customer | None) -> Facts:
+    """The row's facts with the ``customer`` the routing criteria name (SPEC §18): the
+    known customer as the state has it before the row, activity facts as of the row's
+    date; a new one has no activity, contact or opportunity yet."""
+    rules = ctx.rules
+    known = existing if existing is not None else _NOBODY
+    counts = ctx.portfolios.of(known.id).counts() if existing is not None else (0, 0, 0)
+    view = customer_view(known, rules.lifecycle.stage(known.status) if existing else None,
+                         counts, rules.activity_kinds, ctx.day(record))
+    if existing is None:
+        view["id"] = view["status"] = None
+    return rules.ctx.facts({**record, "customer": view})
+
+
 def _owner(
     ctx: RowContext, rtype: str, record: Mapping[str, Any], facts: Facts,
     existing: Customer | None, locked: bool, warnings: list[str], trace: Trace | None,
@@ -158,6 +173,8 @@ def _owner(
         if matched is not None:
             return _Owner(matched.owner, matched.territory, f"account:{matched.customer}",
                           matched.customer)
+        if rules.routing_reads_customer:
+            facts = _routing_facts(ctx, record, existing)
         picked = rules.assigner.assign(facts, record, ctx.store, ctx.as_of, ctx.explain)
         # a criteria regex that timed out warns as the facts are matched
         warnings.extend(w for w in facts.warnings if w not in warnings)

@@ -26,6 +26,7 @@ _GUARD_PREFIX = "customer."
 # what a guard reads of the customer that the engine computes, not the row's fields
 _COUNTS = frozenset({"open_opportunities", "won_opportunities", "lost_opportunities",
                      "last_activity", "days_since_activity", "activities", "contacts"})
+_ROUTING = frozenset({"territories", "assignment", "sales_rules"})  # what routes a record
 _OWN = frozenset({"id", "status", "stage", "owner", "territory"})  # the Customer's own
 
 
@@ -70,6 +71,11 @@ class Rules:
         read += [f for name, path in ctx.field_refs if path[0] == "follow_ups"
                  and (f := ctx.field(name)).split(".", 1)[0] not in _OWN]
         self.guard_fields = frozenset(f for f in read if f.split(".", 1)[0] not in _COUNTS)
+        # Routing criteria naming the customer (``customer.activities.call``, SPEC §18)
+        # read the known customer's view: only then is it built for a row.
+        self.routing_reads_customer = any(
+            path[0] in _ROUTING and ctx.field(name).startswith(_GUARD_PREFIX)
+            for name, path in ctx.field_refs)
         self.opportunity_statuses: dict[str, OpportunityStatus] = {
             o.id: o for o in config.opportunity_statuses
         }
