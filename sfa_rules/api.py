@@ -11,7 +11,6 @@ is for the user.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -104,11 +103,7 @@ def open_engine(config: str | os.PathLike[str] | None, lifecycle_engine: str) ->
     """The compiled configuration for a command; raises ``ConfigError`` or
     ``EngineUnavailable``."""
     engine = load(config, lifecycle_engine=lifecycle_engine)  # type: ignore[arg-type]
-    # The compiled configuration lives as long as the command: the collector need not
-    # scan it again and again (with 10,000 territories that cost a tenth of a run), and
-    # rows make few cycles, so young collections can be rarer.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    engine.hold_collector()  # the engine lives as long as the command; closed, it gives it back
     return engine
 
 

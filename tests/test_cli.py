@@ -816,3 +816,23 @@ def test_a_missing_input_file_is_a_usage_error_for_every_command(command: list[s
     assert r.code == 2
     assert "sfa: missing.csv: cannot read: no such file" in r.err
     assert r.out == ""
+
+
+@pytest.mark.parametrize("command", [
+    ("dry-run", *EXAMPLES, *CONFIG, "--format", "jsonl"),
+    ("forecast", *EXAMPLES, *CONFIG, "--format", "json"),
+    ("diff", *EXAMPLES, "--base", str(REPO), *CONFIG),
+])
+def test_a_command_leaves_the_collector_as_it_found_it(command: tuple[str, ...]) -> None:
+    """A command tunes the garbage collector for its run and gives it back after, so a
+    program (or a test session) that runs it in process keeps its own settings."""
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        assert sfa(*command).code in (0, 1)
+        assert gc.get_threshold() == (700, 10, 10)
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.set_threshold(*before)
