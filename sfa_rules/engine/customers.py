@@ -142,14 +142,14 @@ def _status(
 def _routing_facts(ctx: RowContext, record: Mapping[str, Any], existing: Customer | None) -> Facts:
     """The row's facts with the ``customer`` the routing criteria name (SPEC §18): the
     known customer as the state has it before the row, activity facts as of the row's
-    date; a new one has no activity, contact or opportunity yet."""
-    rules = ctx.rules
-    known = existing if existing is not None else _NOBODY
-    counts = ctx.portfolios.of(known.id).counts() if existing is not None else (0, 0, 0)
-    view = customer_view(known, rules.lifecycle.stage(known.status) if existing else None,
-                         counts, rules.activity_kinds, ctx.day(record))
+    date; a new one has no id, status, activity, contact or opportunity yet."""
+    rules, day = ctx.rules, ctx.day(record)
     if existing is None:
+        view = customer_view(_NOBODY, None, (0, 0, 0), rules.activity_kinds, day)
         view["id"] = view["status"] = None
+    else:
+        view = customer_view(existing, rules.lifecycle.stage(existing.status),
+                             ctx.portfolios.of(existing.id).counts(), rules.activity_kinds, day)
     return rules.ctx.facts({**record, "customer": view})
 
 

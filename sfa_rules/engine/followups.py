@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any, NamedTuple
 
-from sfa_rules.config.eventchecks import activity_kinds
 from sfa_rules.criteria.nodes import All, Test
 from sfa_rules.criteria.predicates import compile as compile_criteria
 from sfa_rules.engine.context import RowContext
@@ -65,7 +64,6 @@ class FollowUps:
             from sfa_rules.lifecycle import durable
 
             self.evaluator = durable.DurableFollowUps(self.compiled)
-        self._kinds = activity_kinds(rules.config)
         self.notices: list[str] = []  # what carrying out says once (a rotation restarted)
         refs = [ctx.field(name) for name, path in ctx.field_refs if path[0] == "follow_ups"]
         # Opportunity counts cost a query per customer: only when some `when` reads them.
@@ -94,7 +92,7 @@ class FollowUps:
             counts = (lifecycle.portfolio(store.opportunities_of(customer.id)).counts()
                       if self._counts else (0, 0, 0))
             record = customer_view(customer, lifecycle.stage(customer.status), counts,
-                                   self._kinds, as_of)
+                                   self.rules.activity_kinds, as_of)
             return self.rules.ctx.facts(record)
 
         def fired(f: CompiledFollowUp, start: str) -> bool:
