@@ -263,15 +263,17 @@ class FactSchema:
             self._typed(facts, name, kind, value, shown)
 
     def _parse(self, parsed: dict[str, _Parsed], name: str, kind: int, value: str) -> _Parsed:
-        """What the text of a typed field gives, cached for the rows that repeat it."""
+        """What the text of a typed field gives, cached for the rows that repeat it (the
+        first warning only, as one field's text says one thing wrong)."""
         shown = value.strip()
-        probe = Facts({}, self)
-        if shown:
-            self._typed(probe, name, kind, value, shown)
-        hit = (
-            shown.lower() if self._fold else shown, shown, probe.num.get(name),
-            probe.date.get(name), probe.warnings[0] if probe.warnings else None,
-        )
+        number = day = warning = None
+        if shown and kind & _NUMBER:
+            number, warning = _number_of(name, shown)
+        if shown and kind & _DATE:
+            day = parse_iso_date(shown)
+            if day is None and warning is None:
+                warning = _not_a_date(name, shown)
+        hit = (shown.lower() if self._fold else shown, shown, number, day, warning)
         if len(parsed) >= _VALUE_CACHE_LIMIT:
             parsed.clear()
         parsed[value] = hit
@@ -292,32 +294,36 @@ class FactSchema:
 
     def _typed(self, facts: Facts, name: str, kind: int, value: object, shown: str) -> None:
         if kind & _NUMBER:
-            self._number(facts, name, value, shown)
+            number, warning = (value, None) if is_number(value) else _number_of(name, shown)
+            if number is not None:
+                facts.num[name] = number  # type: ignore[assignment]
+            if warning is not None:
+                facts.warnings.append(warning)
         if kind & _KEEP:
             facts.original[name] = shown
         if kind & _DATE:
             parsed = parse_iso_date(shown)
             if parsed is None:
-                facts.warnings.append(f"{name}: '{shown}' is not a date (YYYY-MM-DD)")
+                facts.warnings.append(_not_a_date(name, shown))
             else:
                 facts.date[name] = parsed
 
-    @staticmethod
-    def _number(facts: Facts, name: str, value: object, shown: str) -> None:
-        if is_number(value):
-            facts.num[name] = value  # type: ignore[assignment]
-            return
-        try:
-            number = float(shown)
-        except (ValueError, OverflowError):
-            facts.warnings.append(f"{name}: '{shown}' is not a number")
-            return
-        # NaN never compares, and inf (or 1e999, read as inf) is no amount of anything:
-        # say so rather than compare them.
-        if not math.isfinite(number):
-            facts.warnings.append(f"{name}: '{shown}' is not a number")
-            return
-        facts.num[name] = number
+
+def _number_of(name: str, shown: str) -> tuple[float | None, str | None]:
+    """The number a field's text says, or the warning that it says none."""
+    try:
+        number = float(shown)
+    except (ValueError, OverflowError):
+        return None, f"{name}: '{shown}' is not a number"
+    # NaN never compares, and inf (or 1e999, read as inf) is no amount of anything:
+    # say so rather than compare them.
+    if not math.isfinite(number):
+        return None, f"{name}: '{shown}' is not a number"
+    return number, None
+
+
+def _not_a_date(name: str, shown: str) -> str:
+    return f"{name}: '{shown}' is not a date (YYYY-MM-DD)"
 
 
 class Facts:
