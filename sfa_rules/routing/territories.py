@@ -10,7 +10,6 @@ The plain ``scan`` is the reference the property tests hold the index to.
 
 from __future__ import annotations
 
-import heapq
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from sfa_rules.criteria.facts import Facts
 from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.criteria.nodes import ALWAYS, NEVER, All, Any_, Node, RuleRef
 from sfa_rules.criteria.predicates import Predicate, compile, paused_gc
-from sfa_rules.routing.index import BitIndex, Part
+from sfa_rules.routing.index import BitIndex
 
 DateLike = str | Date | None
 _FIRST_64 = (1 << 64) - 1
@@ -91,32 +90,26 @@ class TerritoryIndex:
                    after: int = -1) -> Iterator[CompiledTerritory]:
         """The matching territories in try order, lazily, of rank above ``after``;
         the default one last."""
-        today = iso_day(day)
-        tests, order, dated = self._tests, self.order, self._dated
-        streams = [_ranked(part, facts, after) for part in self._parts(facts)]
-        last = -1
-        # (rank, 0) proven by a set, (rank, 1) to test: a rank in both comes first proven.
-        for rank, to_test in streams[0] if len(streams) == 1 else heapq.merge(*streams):
-            if rank == last:
-                continue
-            last = rank
-            if (not to_test or tests[rank](facts)) and (
-                    rank not in dated or order[rank].in_effect(today)):
-                yield order[rank]
-        default = self.default
-        if (default is not None and default.rank > after and default.in_effect(today)
-                and default.predicate.test(facts)):
-            yield default
+        found = self.first_match(facts, day, after)
+        while found is not None and found is not self.default:
+            yield found
+            found = self.first_match(facts, day, found.rank)
+        if found is not None:
+            yield found
 
-    def first_match(self, facts: Facts, day: DateLike = None) -> CompiledTerritory | None:
-        """The first matching territory (the default one when no other matches): per
-        part of the index, the lowest candidate of its set that matches, unless an
-        extra one before it does; the earliest of the parts'."""
+    def first_match(self, facts: Facts, day: DateLike = None,
+                    after: int = -1) -> CompiledTerritory | None:
+        """The first matching territory of rank above ``after`` (the default one when
+        no other matches): per part of the index, the lowest candidate of its set that
+        matches, unless an extra one before it does; the earliest of the parts'."""
         tests, dated = self._tests, self._dated
         best = size = len(self.order)
         for part in self._parts(facts):
             found, extra = part.candidates(facts)
             ranks, exact = part.ranks, part.exact
+            if after >= 0:  # a later candidate: the positions up to ``after`` cleared
+                skip = bisect_right(ranks, after)
+                found = found >> skip << skip
             while found:
                 # The lowest bit, looked for in the first 64 first: a negation of all
                 # of a wide set costs more than the rest of the loop.
@@ -135,11 +128,13 @@ class TerritoryIndex:
                     rank = ranks[i]
                     if rank >= best:
                         break
-                    if tests[rank](facts) and (
+                    if rank > after and tests[rank](facts) and (
                             rank not in dated or self.order[rank].in_effect(iso_day(day))):
                         best = rank
                         break
-        return self.order[best] if best < size else self._default_for(facts, day)
+        if best < size:
+            return self.order[best]
+        return self._default_for(facts, day) if after < size else None
 
     def _default_for(self, facts: Facts, day: DateLike) -> CompiledTerritory | None:
         """The default territory if it is in effect and matches (when no other does)."""
@@ -169,25 +164,6 @@ class TerritoryIndex:
         """The candidate sets (:mod:`routing.index`), and per rank its predicate test."""
         self._parts = BitIndex(nodes, [t.active for t in self.order]).parts_of
         self._tests = tuple(t.predicate.test for t in self.order)
-
-
-def _positions(found: int) -> Iterator[int]:
-    """The set bits of ``found``, lowest first."""
-    while found:
-        low = found & -found
-        yield low.bit_length() - 1
-        found ^= low
-
-
-def _ranked(part: Part, facts: Facts, after: int) -> Iterator[tuple[int, int]]:
-    """A part's candidates for the record above rank ``after``, in try order: (rank,
-    0) when its set proves the territory, (rank, 1) when it needs its test."""
-    found, extra = part.candidates(facts)
-    ranks, exact = part.ranks, part.exact
-    skip = bisect_right(ranks, after)
-    in_set = ((ranks[i], 0 if i in exact else 1) for i in _positions(found >> skip << skip))
-    listed = sorted({i for positions in extra for i in positions if i >= skip})
-    yield from heapq.merge(in_set, ((ranks[i], 1) for i in listed)) if listed else in_set
 
 
 def _compiled(t: Territory, rank: int, node: Node) -> CompiledTerritory:
