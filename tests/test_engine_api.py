@@ -34,7 +34,7 @@ from sfa_rules import ConfigError, Decision
 from sfa_rules.cli.main import main
 from sfa_rules.forecast import to_json
 from sfa_rules.lifecycle import durable as lifecycle_durable
-from sfa_rules.state import SQLiteStore
+from sfa_rules.state import MemoryStore, SQLiteStore
 
 PROPERTY = settings(max_examples=30, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -205,6 +205,22 @@ def test_each_in_memory_session_starts_empty(engine: sfa_rules.Engine) -> None:
             runs.append([d.owner for d in session.process(rows)])
             session.commit()
     assert runs[0] == runs[1] == ["john.smith", "emily.chen"]
+
+
+def test_closing_a_session_undoes_only_what_another_reads(engine: sfa_rules.Engine) -> None:
+    # A store the caller passed in is theirs: closing undoes the uncommitted rows and
+    # keeps the committed ones. A session's own store is dropped whole, not undone.
+    mine = MemoryStore()
+    with engine.session(state=mine) as session:
+        list(session.process([lead("L-1", country="US", state="NY")]))
+        session.commit()
+        list(session.process([lead("L-2", country="US", state="NY")]))
+    assert mine.get_customer("L-1") is not None and mine.get_customer("L-2") is None
+    with engine.session() as session:
+        list(session.process([lead("L-3", country="US", state="NY")]))
+        session.commit()
+        own = session.store
+    assert own.get_customer("L-3") is None and own.rotations() == {}
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

@@ -29,7 +29,7 @@ from sfa_rules.entities import Customer
 from sfa_rules.errors import RecordError
 from sfa_rules.forecast import ForecastItem, ForecastReport, QuotaBook, build
 from sfa_rules.lifecycle.opportunities import unknown_in_state
-from sfa_rules.state import Store, encode_lines
+from sfa_rules.state import MemoryStore, Store, encode_lines
 
 __all__ = ["BATCH_ROWS", "Session"]
 
@@ -95,7 +95,10 @@ class Session:
         """End the session; what was not committed is dropped."""
         if not self._closed:
             self._closed = True
-            self.store.close()
+            if self._ctx.private and isinstance(self.store, MemoryStore):
+                self.store.discard()  # its own: nobody else will read it
+            else:
+                self.store.close()
 
     def identify_sources(self, digests: Mapping[str, str]) -> None:
         """Name each input file's content (source -> digest): a row applied before is
