@@ -59,15 +59,25 @@ class Predicate:
     lists the failing tests as ``{field, op, expected, actual}``.
 
     ``test`` is one generated function (``codegen``); hot loops call it directly.
-    The closures behind ``explain`` are built on first use (traces are rare).
+    Both it and the closures behind ``explain`` are built on first use: a run over a
+    large plan tests few of its territories one by one (the index proves most), and
+    generating a function costs more than a hundred tests of it.
     """
 
-    __slots__ = ("_explain", "node", "test")
+    __slots__ = ("_explain", "_test", "node")
 
-    def __init__(self, test: Test_, node: Node) -> None:
-        self.test = test
+    def __init__(self, node: Node) -> None:
+        self._test: Test_ | None = None
         self._explain: Explain | None = None
         self.node = node
+
+    @property
+    def test(self) -> Test_:
+        """The generated function."""
+        test = self._test
+        if test is None:
+            test = self._test = generate(self.node)
+        return test
 
     def __call__(self, facts: Facts) -> bool:
         return self.test(facts)
@@ -99,8 +109,8 @@ def _written(facts: Facts, name: str, schema: FactSchema | None) -> object:
 
 
 def compile(node: Node) -> Predicate:
-    """Compile a node once into a generated function (see ``codegen``)."""
-    return Predicate(generate(node), node)
+    """The predicate of a node, generated (see ``codegen``) when first tested."""
+    return Predicate(node)
 
 
 def closure(node: Node) -> Test_:

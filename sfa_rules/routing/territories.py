@@ -11,9 +11,10 @@ The plain ``scan`` is the reference the property tests hold the index to.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date as Date
+from functools import partial
 
 from sfa_rules.config.models import Config, Territory
 from sfa_rules.config.order import try_order
@@ -163,7 +164,13 @@ class TerritoryIndex:
     def _build(self, nodes: list[Node]) -> None:
         """The candidate sets (:mod:`routing.index`), and per rank its predicate test."""
         self._parts = BitIndex(nodes, [t.active for t in self.order]).parts_of
-        self._tests = tuple(t.predicate.test for t in self.order)
+        # Each rank's test compiles its predicate at the first call and puts it here.
+        self._tests: list[Callable[[Facts], bool]] = [
+            partial(self._first_test, rank) for rank in range(len(self.order))]
+
+    def _first_test(self, rank: int, facts: Facts) -> bool:
+        test = self._tests[rank] = self.order[rank].predicate.test
+        return test(facts)
 
 
 def _compiled(t: Territory, rank: int, node: Node) -> CompiledTerritory:
