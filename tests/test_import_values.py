@@ -67,7 +67,11 @@ def test_a_date_written_in_the_format_reads_back_as_iso(day: date, fmt: str) -> 
     ("%Q-%m-%Y", "is not a strptime format: 'Q' is a bad directive in format '%Q-%m-%Y'"),
     ("%m-%Y", "does not read the day of a date"),
     ("%H:%M", "does not read the year, month and day of a date"),
+    # a day without a year: strptime's deprecation (3.13+) is not the user's problem
+    ("%d/%m", "does not read the year of a date"),
+    ("%%Y %d", "does not read the year and month of a date"),
 ])
+@pytest.mark.filterwarnings("error")
 def test_date_format_problems(fmt: str, problem: str | None) -> None:
     assert format_problem(fmt) == problem
 
