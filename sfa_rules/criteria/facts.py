@@ -266,13 +266,8 @@ class FactSchema:
         """What the text of a typed field gives, cached for the rows that repeat it (the
         first warning only, as one field's text says one thing wrong)."""
         shown = value.strip()
-        number = day = warning = None
-        if shown and kind & _NUMBER:
-            number, warning = _number_of(name, shown)
-        if shown and kind & _DATE:
-            day = parse_iso_date(shown)
-            if day is None and warning is None:
-                warning = _not_a_date(name, shown)
+        number, day, warnings = _typed_value(name, kind, value, shown) if shown else (None, None, ())
+        warning = warnings[0] if warnings else None
         hit = (shown.lower() if self._fold else shown, shown, number, day, warning)
         if len(parsed) >= _VALUE_CACHE_LIMIT:
             parsed.clear()
@@ -293,20 +288,34 @@ class FactSchema:
             facts.warnings.append(warning)
 
     def _typed(self, facts: Facts, name: str, kind: int, value: object, shown: str) -> None:
-        if kind & _NUMBER:
-            number, warning = (value, None) if is_number(value) else _number_of(name, shown)
-            if number is not None:
-                facts.num[name] = number  # type: ignore[assignment]
-            if warning is not None:
-                facts.warnings.append(warning)
+        number, day, warnings = _typed_value(name, kind, value, shown)
+        if number is not None:
+            facts.num[name] = number
         if kind & _KEEP:
             facts.original[name] = shown
-        if kind & _DATE:
-            parsed = parse_iso_date(shown)
-            if parsed is None:
-                facts.warnings.append(_not_a_date(name, shown))
-            else:
-                facts.date[name] = parsed
+        if day is not None:
+            facts.date[name] = day
+        facts.warnings.extend(warnings)
+
+
+def _typed_value(name: str, kind: int, value: object, shown: str,
+                 ) -> tuple[float | None, str | None, tuple[str, ...]]:
+    """The number and the date a typed field's value (its text ``shown``) gives, and
+    the warnings of what it does not give."""
+    number: float | None = None
+    day: str | None = None
+    warnings: tuple[str, ...] = ()
+    if kind & _NUMBER:
+        if is_number(value):
+            number = value  # type: ignore[assignment]
+        else:
+            number, warning = _number_of(name, shown)
+            warnings = (warning,) if warning else ()
+    if kind & _DATE:
+        day = parse_iso_date(shown)
+        if day is None:
+            warnings += (f"{name}: '{shown}' is not a date (YYYY-MM-DD)",)
+    return number, day, warnings
 
 
 def _number_of(name: str, shown: str) -> tuple[float | None, str | None]:
@@ -320,10 +329,6 @@ def _number_of(name: str, shown: str) -> tuple[float | None, str | None]:
     if not math.isfinite(number):
         return None, f"{name}: '{shown}' is not a number"
     return number, None
-
-
-def _not_a_date(name: str, shown: str) -> str:
-    return f"{name}: '{shown}' is not a date (YYYY-MM-DD)"
 
 
 class Facts:

@@ -272,12 +272,12 @@ def _lookup(keyed: Keyed, default: str, arg: Callable[[object], str]) -> list[st
             lines += [f"    t = {arg(listed)}.get(v)", "    if t is not None:",
                       "        extra.append(t)"]
         return lines
-    # Most values start with no key: the stems (each key cut to the shortest key's
-    # length) turn them away with one lookup, not one per key length.
-    shortest = lengths[-1] if lengths else 0
-    stems = frozenset(k[:shortest] for k in (*dense, *listed))
-    test = (f"v is not None and v[:{shortest}] in {arg(stems)}" if len(lengths) > 1
-            else "v is not None")
+    test = "v is not None"
+    if len(lengths) > 1:
+        # Most values start with no key: the stems (each key cut to the shortest key's
+        # length) turn them away with one lookup, not one per key length.
+        shortest = lengths[-1]
+        test += f" and v[:{shortest}] in {arg(frozenset(k[:shortest] for k in (*dense, *listed)))}"
     lines = [f"v = x.get({field!r})", f"s = {default}", f"if {test}:",
              f"    for n in {lengths!r}:",
              f"        t = {arg(dense)}.get(v[:n])",
