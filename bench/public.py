@@ -21,6 +21,9 @@ second, ``time.process_time``; the machine is shared, wall time measures neighbo
 - plain: a plain first-match scan in Python, nothing compiled or indexed: each
   territory's flat constraints checked in try order against the raw record (the
   reference of issue 13's table);
+- match: the engine's matching alone, the work the plain scan does (``facts`` then
+  ``index.first_match``: the indexed first match), so that a full decision's cost
+  (status, owner, rotation, state) is not read as the index's;
 - scan: a first-match scan over the engine's own compiled predicates (``facts`` then
   ``index.scan_first``), a far stronger reference than a plain loop: the one every
   answer is checked against;
@@ -238,7 +241,7 @@ def cpu_rate(run: Callable[[], int]) -> float:
 
 def ours(engine: Engine, rows: list[dict[str, Any]]) -> dict[str, Callable[[], int]]:
     """The runs of our engine and of the plain scan, each over ``rows``."""
-    facts, first = engine.ctx.facts, engine.index.scan_first
+    facts, first, indexed = engine.ctx.facts, engine.index.scan_first, engine.index.first_match
 
     def decide() -> int:
         d = engine.decide
@@ -252,22 +255,28 @@ def ours(engine: Engine, rows: list[dict[str, Any]]) -> dict[str, Callable[[], i
                 pass
         return len(rows)
 
+    def match() -> int:
+        for r in rows:
+            indexed(facts(r), DAY)
+        return len(rows)
+
     def scan() -> int:
         for r in rows:
             first(facts(r), DAY)
         return len(rows)
 
-    return {"decide": decide, "process": process, "scan": scan}
+    return {"decide": decide, "process": process, "match": match, "scan": scan}
 
 
 def answers(engine: Engine, rows: list[dict[str, Any]]) -> dict[str, list[str | None]]:
     """Each way's territory per record."""
-    facts, first = engine.ctx.facts, engine.index.scan_first
+    facts, first, indexed = engine.ctx.facts, engine.index.scan_first, engine.index.first_match
     scanned = [t.id if (t := first(facts(r), DAY)) else None for r in rows]
+    matched = [t.id if (t := indexed(facts(r), DAY)) else None for r in rows]
     decided = [engine.decide(r).territory for r in rows]
     with engine.session() as session:
         processed = [d.territory for d in session.process(rows)]
-    return {"scan": scanned, "decide": decided, "process": processed}
+    return {"scan": scanned, "decide": decided, "process": processed, "match": matched}
 
 
 # -- durable-rules and zen-engine (given the flat constraints) -----------------------
@@ -554,22 +563,25 @@ def _x(a: float, b: float | None) -> str:
 
 
 def report(results: list[dict[str, Any]]) -> None:
-    head = (f"{'terr.':>7} {'load s':>7} {'decide':>10} {'process':>10} {'plain':>10} "
-            f"{'scan':>10} {'durable':>10} {'zen':>10} {'dec/pla':>8} {'pro/pla':>8} "
+    head = (f"{'terr.':>7} {'load s':>7} {'decide':>10} {'process':>10} {'match':>10} "
+            f"{'plain':>10} {'scan':>10} {'durable':>10} {'zen':>10} {'dec/pla':>8} "
+            f"{'pro/pla':>8} {'mat/pla':>8} "
             f"{'dec/scan':>8} {'pro/scan':>8} {'dec/dur':>8} {'dec/zen':>8} {'pro/zen':>8}"
-            "  agree (decide process plain durable zen)")
+            "  agree (decide process match plain durable zen)")
     print(head)
     print("-" * len(head))
     for res in results:
         r = res["rates"]
         a = res["agree"]
         print(f"{res['n']:>7,} {res['load_s']:>7.1f} {_cell(r.get('decide'))} "
-              f"{_cell(r.get('process'))} {_cell(r.get('plain'))} {_cell(r.get('scan'))} "
-              f"{_cell(r.get('durable'))} {_cell(r.get('zen'))} "
+              f"{_cell(r.get('process'))} {_cell(r.get('match'))} {_cell(r.get('plain'))} "
+              f"{_cell(r.get('scan'))} {_cell(r.get('durable'))} {_cell(r.get('zen'))} "
               f"{_x(r['decide'], r.get('plain'))} {_x(r['process'], r.get('plain'))} "
+              f"{_x(r['match'], r.get('plain'))} "
               f"{_x(r['decide'], r['scan'])} {_x(r['process'], r['scan'])} "
               f"{_x(r['decide'], r.get('durable'))} {_x(r['decide'], r.get('zen'))} "
               f"{_x(r['process'], r.get('zen'))}  {a.get('decide')} {a.get('process')} "
+              f"{a.get('match')} "
               f"{a.get('plain', '-')} {a.get('durable', '-')} {a.get('zen', '-')}")
         for note in res["notes"]:
             print(f"        note: {note}")
