@@ -183,6 +183,34 @@ def test_an_unreadable_header_is_a_usage_error_before_any_row(header: str, tmp_p
         read([tmp_path / "b.csv"])
 
 
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_a_csv_with_a_byte_order_mark_reads_as_the_same_rows(codec: str, tmp_path: Path) -> None:
+    """Excel's "Unicode" CSV is UTF-16 with a byte order mark: its rows read as the UTF-8
+    file's, accents, quoted newlines and a bad-csv row included."""
+    text = 'id,company,country\r\nL1,Société Générale,FR\r\nL2,"Two\nlines",US\r\nL3,x,US,extra\r\n'
+    bom = {"utf-16-le": "\ufeff", "utf-16-be": "\ufeff"}.get(codec, "")
+    (tmp_path / "utf8.csv").write_text(text, encoding="utf-8", newline="")
+    (tmp_path / "wide.csv").write_text(bom + text, encoding=codec, newline="")
+
+    def rows(name: str) -> list[tuple[Any, ...]]:
+        return [(r.row, r.record, r.error and (r.error.code, r.error.message))
+                for r in read([tmp_path / name], type_override="lead")]
+
+    assert rows("wide.csv") == rows("utf8.csv")
+    assert rows("utf8.csv")[0][1] == {"id": "L1", "company": "Société Générale", "country": "FR"}
+    assert rows("utf8.csv")[2][2][0] == "bad-csv"
+
+
+def test_a_header_holding_nul_bytes_is_a_usage_error(tmp_path: Path) -> None:
+    """UTF-16 without a byte order mark, or a binary file named .csv: exit 2, said why."""
+    (tmp_path / "leads.csv").write_bytes("id,country\nL1,US\n".encode("utf-16-le"))
+    result = CliRunner().invoke(main, ["dry-run", str(tmp_path / "leads.csv")])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"sfa: {tmp_path / 'leads.csv'}: the header row holds NUL bytes: the file "
+                             "is not text in UTF-8 (or UTF-16 with a byte order mark); save it as "
+                             "CSV UTF-8\n")
+
+
 def test_a_long_header_within_the_limit_is_read(tmp_path: Path) -> None:
     path = tmp_path / "leads.csv"
     path.write_text(f"id,{'n' * 200_000}\nL1,a\n", encoding="utf-8")

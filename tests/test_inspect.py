@@ -162,3 +162,16 @@ def test_docs_show_what_inspect_prints_on_the_crm_export() -> None:
     for line in shown.strip().splitlines()[1:]:  # below the file's own line
         if line.strip() != "#   ...":
             assert line in lines
+
+
+def test_a_utf16_export_profiles_as_its_utf8_copy(tmp_path: Path) -> None:
+    """Excel's "Unicode" CSV (UTF-16 with a byte order mark) reads as the UTF-8 one."""
+    text = "id,Société,created\n1,Générale,2027-01-31\n2,Mère,2026-12-01\n"
+    (tmp_path / "utf8").mkdir()
+    (tmp_path / "wide").mkdir()
+    (tmp_path / "utf8" / "export.csv").write_text(text, encoding="utf-8")
+    (tmp_path / "wide" / "export.csv").write_text(text, encoding="utf-16")
+    utf8 = sfa("inspect", str(tmp_path / "utf8" / "export.csv"), "--config", str(REPO))
+    wide = sfa("inspect", str(tmp_path / "wide" / "export.csv"), "--config", str(REPO))
+    assert wide[0] == 0 and wide[1].replace("/wide/", "/utf8/") == utf8[1]
+    assert "Société" in column_line(wide[1], "Société")

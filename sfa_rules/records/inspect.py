@@ -31,7 +31,7 @@ from sfa_rules.config.models import Config
 from sfa_rules.config.recordtypes import normalise_type
 from sfa_rules.errors import did_you_mean
 from sfa_rules.records.numbers import NumberFormat
-from sfa_rules.records.readers import read
+from sfa_rules.records.readers import csv_encoding, read
 
 __all__ = ["DATE_FORMATS", "SCAN_ROWS", "ColumnProfile", "FileProfile", "profile"]
 
@@ -86,7 +86,7 @@ def _columns(path: Path) -> list[str]:
     """A CSV file's header (its columns that are always blank included)."""
     if path.suffix.lower() != ".csv":
         return []
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+    with open(path, encoding=csv_encoding(path), errors="replace", newline="") as fh:
         for header in csv.reader(fh):
             if header:
                 return [h.strip() for h in header if h.strip()]

@@ -25,6 +25,9 @@ Choices the SPEC leaves open, written down here:
 - Parquet (``.parquet``, needs ``pip install 'sfa-rules[parquet]'``): ``row`` is the
   1-based row; nulls are absent; dates and timestamps become ISO strings and decimals
   exact strings, so that they read like the same value in a CSV export.
+- CSV files are UTF-8 (a BOM is skipped), or UTF-16 / UTF-32 when they start with
+  that byte order mark (Excel's "Unicode" CSV); a header holding NUL bytes (UTF-16
+  without its mark, a binary file) is an ``InputError``.
 - Invalid UTF-8 makes that row a ``bad-encoding`` error (CSV, JSON Lines), and so
   does an escaped lone surrogate in a JSON line (see ``surrogates``); the rest of the
   file is still read.
@@ -147,10 +150,27 @@ def _read_all(
 # -- CSV ---------------------------------------------------------------------------
 
 
+# Excel's "Unicode" exports are UTF-16 with a byte order mark: read them as they are
+# (UTF-32's marks first: they begin with UTF-16's).
+_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+              (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def csv_encoding(path: Path) -> str:
+    """The codec a CSV file is read with: UTF-8 (with or without its BOM), or UTF-16 or
+    UTF-32 when the file starts with their byte order mark."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    return next((codec for bom, codec in _WIDE_BOMS if head.startswith(bom)), "utf-8-sig")
+
+
 def _open_csv(path: Path) -> TextIO:
     # Decoding with surrogateescape keeps csv's handling of quotes and newlines intact
-    # while every invalid byte survives as a lone surrogate, found again per row.
-    return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    # while every invalid byte survives as a lone surrogate, found again per row. It
+    # escapes bytes only, not UTF-16's broken pairs: those read as U+FFFD.
+    encoding = csv_encoding(path)
+    errors = "surrogateescape" if encoding == "utf-8-sig" else "replace"
+    return open(path, encoding=encoding, errors=errors, newline="")
 
 
 def _csv_header(records: CsvRecords, source: str) -> list[str] | None:
@@ -158,6 +178,10 @@ def _csv_header(records: CsvRecords, source: str) -> list[str] | None:
     for cells, problem, _, _ in records:
         if problem is not None:  # without a header no row can be read
             raise InputError([f"{source}: the header row cannot be read: {problem}"])
+        if cells and any("\0" in cell for cell in cells):
+            raise InputError([f"{source}: the header row holds NUL bytes: the file is not "
+                              "text in UTF-8 (or UTF-16 with a byte order mark); save it as "
+                              "CSV UTF-8"])
         if cells:
             return cells
     return None
