@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sfa_rules.cli import main
-from sfa_rules.records.csvrecords import ROW_LIMIT, CsvRecords
+from sfa_rules.records.csvrecords import DELIMITERS, ROW_LIMIT, CsvRecords, delimiter_of
 from sfa_rules.records.readers import InputError, read
 
 
@@ -201,6 +201,57 @@ def test_a_csv_with_a_byte_order_mark_reads_as_the_same_rows(codec: str, tmp_pat
     assert rows("utf8.csv")[2][2][0] == "bad-csv"
 
 
+@pytest.mark.parametrize(("header", "delimiter"), [
+    ("id,company,country", ","),
+    ("id;company;country", ";"),
+    ("id\tcompany\tcountry", "\t"),
+    ('"Name, full";id;country', ";"),  # a quoted name's comma does not count
+    ("id;amount (net, EUR);country", ";"),  # the most frequent wins
+    ('"id;x",company,country', ","),
+    ("id", ","),  # one column: a comma
+    ("a,b;c", ","),  # a tie: a comma, then a semicolon
+    ("a;b\tc", ";"),
+    ('"open;quote', ","),  # the rest of an unclosed quote is a name
+])
+def test_the_delimiter_is_the_headers(header: str, delimiter: str) -> None:
+    assert delimiter_of(header + "\r\n") == delimiter
+
+
+@pytest.mark.parametrize("delimiter", sorted(DELIMITERS))
+def test_a_semicolon_or_tab_export_decides_as_its_comma_copy(delimiter: str, tmp_path: Path) -> None:
+    """A spreadsheet in a language with a decimal comma writes semicolons, Excel's
+    "Unicode text" tabs: the same decisions as the comma file, a broken row's message
+    naming the file's own delimiter."""
+    rows = [["id", "company", "country", "state"], ["L1", "Acme; Inc, \"US\"", "US", "CA"],
+            ["L2", "Two\tlines\nhere", "CA", ""], ["L3", "x", "MX", "", "extra"],
+            ["L4", '"open', "US", "NY"]]
+    for name, sep in (("comma", ","), ("other", delimiter)):
+        (tmp_path / name).mkdir()
+        text = _csv_text(rows[:4], sep) + sep.join(rows[4]) + "\r\n"  # a stray quote
+        (tmp_path / name / "leads.csv").write_text(text, encoding="utf-8", newline="")
+    out = {}
+    for name in ("comma", "other"):
+        result = CliRunner().invoke(main, ["dry-run", str(tmp_path / name / "leads.csv"),
+                                           "--format", "jsonl"])
+        assert result.exit_code == 1, result.output
+        out[name] = [json.loads(line) for line in result.stdout.splitlines()]
+        for d in out[name]:
+            d.pop("source")
+    assert out["other"] == out["comma"]
+    assert [(d["id"], d["error"] and d["error"]["code"]) for d in out["comma"]] == [
+        ("L1", None), ("L2", None), ("L3", "bad-csv"), ("L4", "bad-csv")]
+    assert out["comma"][1]["territory"] == "canada"
+
+
+def test_a_stray_quote_names_the_files_delimiter() -> None:
+    text = 'id;note\nL1;"a\nb"x;y\nL2;z\n'
+    records = list(CsvRecords(io.StringIO(text, newline=""), delimiter=None))
+    assert records[1][1] == ("unbalanced quote: the row starting on line 2 has a quoted field "
+                             "that closes on line 3 followed by 'x' instead of a semicolon or "
+                             "the line end")
+    assert [r[0] for r in records] == [["id", "note"], ["L1", "a"], ["b\"x", "y"], ["L2", "z"]]
+
+
 def test_a_header_holding_nul_bytes_is_a_usage_error(tmp_path: Path) -> None:
     """UTF-16 without a byte order mark, or a binary file named .csv: exit 2, said why."""
     (tmp_path / "leads.csv").write_bytes("id,country\nL1,US\n".encode("utf-16-le"))
@@ -330,20 +381,21 @@ def test_parquet_odd_values_lose_no_row(name: str, tmp_path: Path) -> None:
 
 # -- properties: the readers never raise, and rows out == rows in -------------------------------
 
-_cell = st.text(alphabet=st.sampled_from('ab,"\n\r xé'), max_size=8)
+_cell = st.text(alphabet=st.sampled_from('ab,;\t"\n\r xé'), max_size=8)
 _plain_cell = st.text(alphabet=st.sampled_from("abcxyz 0123"), min_size=1, max_size=6)
 
 
-def _csv_text(records: list[list[str]]) -> str:
+def _csv_text(records: list[list[str]], delimiter: str = ",") -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(records)
+    csv.writer(buffer, lineterminator="\r\n", delimiter=delimiter).writerows(records)
     return buffer.getvalue()
 
 
-def _check_csv_round_trip(records: list[list[str]], folder: Path) -> None:
-    """Valid CSV (any quotes, commas, CR, LF in cells): every record read back as written."""
+def _check_csv_round_trip(records: list[list[str]], delimiter: str, folder: Path) -> None:
+    """Valid CSV (any quotes, delimiters, CR, LF in cells), split on commas, semicolons or
+    tabs: every record read back as written."""
     path = folder / "leads.csv"
-    path.write_bytes(_csv_text([["id", "a", "b"], *records]).encode())
+    path.write_bytes(_csv_text([["id", "a", "b"], *records], delimiter).encode())
     rows = list(read([path]))
     assert len(rows) == len(records)
     for row, cells in zip(rows, records):
@@ -351,7 +403,8 @@ def _check_csv_round_trip(records: list[list[str]], folder: Path) -> None:
         assert (row.error, row.record) == (None, expected)
 
 
-def _check_stray_quotes(lines: list[list[str]], strays: list[int], folder: Path) -> None:
+def _check_stray_quotes(lines: list[list[str]], strays: list[int], delimiter: str,
+                        folder: Path) -> None:
     """Simple rows with stray quotes at the start of cells: still one row per line, the
     lines with a quote in error or read, every other line read exactly."""
     text_lines = []
@@ -359,9 +412,10 @@ def _check_stray_quotes(lines: list[list[str]], strays: list[int], folder: Path)
         cells = list(cells)
         if i in strays:  # (`" ` at a line end closes a multi-line cell: valid CSV)
             cells[-1] = '"' + (cells[-1].lstrip() or "x")
-        text_lines.append(",".join(cells))
+        text_lines.append(delimiter.join(cells))
     path = folder / "leads.csv"
-    path.write_text("id,a,b\n" + "\n".join(text_lines) + "\n", encoding="utf-8")
+    header = delimiter.join(["id", "a", "b"])
+    path.write_text(header + "\n" + "\n".join(text_lines) + "\n", encoding="utf-8")
     rows = list(read([path]))
     assert [r.row for r in rows] == list(range(1, len(lines) + 1))
     for i, (row, cells) in enumerate(zip(rows, lines)):
@@ -431,19 +485,21 @@ def _check_parquet(seconds: list[int], nanos: list[int], days: list[int], folder
         assert r.error is None or r.error.code == "bad-date"
 
 
-def _check_same_as_csv(text: str, folder: Path) -> None:
+def _check_same_as_csv(text: str, delimiter: str, folder: Path) -> None:
     """Whenever no row is flagged, the records are exactly csv.reader's (nothing of
-    csv's reading changes but the rows it would lose)."""
+    csv's reading changes but the rows it would lose), whatever the delimiter."""
     del folder
-    ours = list(CsvRecords(io.StringIO(text, newline="")))
+    ours = list(CsvRecords(io.StringIO(text, newline=""), delimiter=delimiter))
     if any(problem for _, problem, _, _ in ours):
         return
-    assert [cells for cells, _, _, _ in ours] == list(csv.reader(io.StringIO(text, newline="")))
+    theirs = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    assert [cells for cells, _, _, _ in ours] == list(theirs)
 
 
 _CSV_RECORDS = st.lists(st.lists(_cell, min_size=3, max_size=3), max_size=12)
 _LINES = st.lists(st.lists(_plain_cell, min_size=3, max_size=3), min_size=1, max_size=12)
 _STRAYS = st.lists(st.integers(min_value=0, max_value=11), max_size=3)
+_DELIMITER = st.sampled_from(sorted(DELIMITERS))
 _SECONDS = st.lists(st.integers(min_value=-9_000_000_000, max_value=9_000_000_000), max_size=30)
 _NANOS = st.lists(st.integers(min_value=0, max_value=999_999_999), max_size=30)
 _DAYS = st.lists(st.integers(min_value=-2**31, max_value=2**31 - 1), max_size=30)
@@ -467,12 +523,12 @@ def _fuzz_all(
 
 
 test_fuzz_csv_round_trip, test_fuzz_csv_round_trip_long = _fuzz_all(
-    _check_csv_round_trip, {"records": _CSV_RECORDS})
+    _check_csv_round_trip, {"records": _CSV_RECORDS, "delimiter": _DELIMITER})
 test_fuzz_csv_stray_quotes, test_fuzz_csv_stray_quotes_long = _fuzz_all(
-    _check_stray_quotes, {"lines": _LINES, "strays": _STRAYS})
+    _check_stray_quotes, {"lines": _LINES, "strays": _STRAYS, "delimiter": _DELIMITER})
 test_fuzz_same_as_csv, test_fuzz_same_as_csv_long = _fuzz_all(
-    _check_same_as_csv, {"text": st.text(alphabet=st.sampled_from('a,"\n\r x\x00é'),
-                                         max_size=60)})
+    _check_same_as_csv, {"text": st.text(alphabet=st.sampled_from('a,;\t"\n\r x\x00é'),
+                                         max_size=60), "delimiter": _DELIMITER})
 test_fuzz_any_bytes, test_fuzz_any_bytes_long = _fuzz_all(
     _check_any_bytes, {"data": st.binary(max_size=200)})
 test_fuzz_jsonl, test_fuzz_jsonl_long = _fuzz_all(

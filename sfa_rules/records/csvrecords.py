@@ -16,6 +16,11 @@ broken row is one row in error and the next row starts where it should:
   so the rows the quote swallowed are rows again;
 - a field over ``csv``'s own limit but within ``ROW_LIMIT`` is read whole.
 
+The delimiter is a comma, or, with ``delimiter=None``, the one of ``,`` ``;`` and tab
+found most often outside quotes in the first non-blank line (the header): exports from
+a spreadsheet set to a language whose decimal mark is a comma use semicolons, and
+Excel's "Unicode text" uses tabs. Below, "comma" is that delimiter.
+
 Most lines hold no quote: they are split on commas. A record with quotes that a strict
 ``csv.reader`` reads (no text after a closing quote, no quote left open, within the
 limits) is read by it; only the others go through the scanner.
@@ -28,13 +33,15 @@ import re
 from collections.abc import Callable, Iterator
 from typing import NamedTuple, TextIO
 
-__all__ = ["ROW_LIMIT", "CsvRecord", "CsvRecords"]
+__all__ = ["DELIMITERS", "ROW_LIMIT", "CsvRecord", "CsvRecords", "delimiter_of"]
 
 ROW_LIMIT = 1 << 20  # characters in one row, its lines together (1 MiB of ASCII)
 _CHUNK = 1 << 16  # a physical line is read in pieces of at most this many characters
 _START, _FIELD, _QUOTED, _QUOTE = range(4)  # the scanner's states (as csv's parser)
-_UNQUOTED_END = re.compile(r"[,\r\n]")
 _NEWLINES = ("\n", "\r")
+DELIMITERS = {",": "a comma", ";": "a semicolon", "\t": "a tab"}  # by preference
+_QUOTED_TEXT = re.compile(r'"[^"]*"?')
+_SNIFF_LINES = 1000  # blank lines above the header looked through for its delimiter
 
 
 # One record: its cells (``[]`` for a blank line) or None; a problem or None; the
@@ -52,9 +59,17 @@ class _Scan(NamedTuple):
     carried: bool  # a quoted field open at the end was opened on an earlier line
 
 
-def _scan(text: str, state: int, carried: bool) -> _Scan:
+def delimiter_of(header: str) -> str:
+    """The delimiter a header line uses: the one of ``DELIMITERS`` found most often
+    outside its quoted names (a comma on a tie, and when there is none)."""
+    bare = _QUOTED_TEXT.sub("", header)
+    return max(DELIMITERS, key=bare.count)  # max keeps the first of equals
+
+
+def _scan(text: str, state: int, carried: bool, sep: str, end: re.Pattern[str]) -> _Scan:
     """The scanner's state after ``text``, starting in ``state``; ``carried``: a quoted
-    field open at the start of ``text`` was opened on an earlier line."""
+    field open at the start of ``text`` was opened on an earlier line; ``sep`` the
+    delimiter and ``end`` the pattern of a delimiter or a line end."""
     i, n = 0, len(text)
     while i < n:
         if state == _QUOTED:
@@ -70,21 +85,21 @@ def _scan(text: str, state: int, carried: bool) -> _Scan:
                 continue
             if c in _NEWLINES:
                 return _Scan(_START, True, None, False)
-            if c != "," and carried:
-                after = text[i:].lstrip(" \t")[:1]  # blanks before a comma are harmless
-                if after not in ("", ",", "\r", "\n"):
+            if c != sep and carried:
+                after = text[i:].lstrip(" \t".replace(sep, ""))[:1]  # blanks before a comma are harmless
+                if after not in ("", sep, "\r", "\n"):
                     return _Scan(_FIELD, False, after, False)
-            state = _START if c == "," else _FIELD  # `"a"b` reads as `ab`, as csv does
-            i += c == ","
+            state = _START if c == sep else _FIELD  # `"a"b` reads as `ab`, as csv does
+            i += c == sep
             carried = False
             continue
         if state == _START and text[i] == '"':
             i, state = i + 1, _QUOTED
             continue
-        m = _UNQUOTED_END.search(text, i)
+        m = end.search(text, i)
         if m is None:
             return _Scan(_FIELD, False, None, False)
-        if m.group() != ",":
+        if m.group() != sep:
             return _Scan(_START, True, None, False)
         i, state, carried = m.end(), _START, False
     return _Scan(state, False, None, carried)
@@ -127,20 +142,33 @@ class CsvRecords:
     """The records of a CSV text stream (opened with ``newline=""``); iterating again
     goes on where the last iteration stopped.
 
-    ``line`` is the number of physical lines read so far.
+    ``line`` is the number of physical lines read so far; ``delimiter`` the one cells
+    are split on (``None``: the header's, see ``delimiter_of``).
     """
 
-    def __init__(self, stream: TextIO, limit: int = ROW_LIMIT) -> None:
+    def __init__(self, stream: TextIO, limit: int = ROW_LIMIT, delimiter: str | None = ",") -> None:
         self._stream = stream
         self._limit = limit
         self._skip_lf = False  # a CRLF was cut after its CR: drop the LF
         self._pending: list[str] = []  # lines to read again (last first), before the stream
         self.line = 0
+        self.delimiter = self._sniff() if delimiter is None else delimiter
+        self._end = re.compile(f"[{re.escape(self.delimiter)}\r\n]")
         self._feed = _Feed(self._piece)
-        self._strict = csv.reader(self._feed, strict=True)
+        self._strict = csv.reader(self._feed, strict=True, delimiter=self.delimiter)
+
+    def _sniff(self) -> str:
+        """The first non-blank line's delimiter; the lines read are read again."""
+        taken: list[str] = []
+        while len(taken) < _SNIFF_LINES and (piece := self._stream.readline(_CHUNK)):
+            taken.append(piece)
+            if piece.strip():
+                break
+        self._pending = taken[::-1]
+        return delimiter_of(taken[-1]) if taken else ","
 
     def __iter__(self) -> Iterator[CsvRecord]:
-        readline, feed, strict = self._stream.readline, self._feed, self._strict
+        readline, feed, strict, sep = self._stream.readline, self._feed, self._strict, self.delimiter
         while True:
             text = self._piece() if self._skip_lf or self._pending else readline(_CHUNK)
             if not text:
@@ -150,7 +178,7 @@ class CsvRecords:
                 if '"' not in text:  # most lines: no quoting
                     self.line = first
                     body = text.rstrip("\r\n")
-                    yield (body.split(",") if body else [], None, first, False)
+                    yield (body.split(sep) if body else [], None, first, False)
                     continue
                 # quoted: well-formed if strict csv reads it (its lines pulled as needed)
                 feed.line, feed.budget = text, self._limit - len(text)
@@ -183,11 +211,12 @@ class CsvRecords:
         size, state, carried = len(text), _START, False
         oversized = first_ended = False
         while True:
-            scan = _scan(text, state, carried)
+            scan = _scan(text, state, carried, self.delimiter, self._end)
             ends_line = text.endswith(_NEWLINES)
             self.line += ends_line
             if scan.junk is not None:
-                how = f"closes on line {self.line} followed by {scan.junk!r} instead of a comma or the line end"
+                how = (f"closes on line {self.line} followed by {scan.junk!r} instead of "
+                       f"{DELIMITERS.get(self.delimiter, repr(self.delimiter))} or the line end")
                 return self._restart(lines, oversized, first_ended, first, how)
             if scan.ended:
                 if len(text) >= _CHUNK and text.endswith("\r"):
@@ -213,8 +242,8 @@ class CsvRecords:
         if oversized:
             problem = (f"the row is longer than {self._limit:,} characters (lines {first:,} "
                        f"to {self.line:,}): it was not read")
-            return (_first_cells(lines[0]), problem, first, False)
-        return _parse(lines, first, size)
+            return (_first_cells(lines[0], self.delimiter), problem, first, False)
+        return _parse(lines, first, size, self.delimiter)
 
     def _restart(
         self, lines: list[str], oversized: bool, first_ended: bool, first: int, how: str
@@ -230,7 +259,7 @@ class CsvRecords:
                 self._pending.extend(reversed(lines[1:]))
                 self.line = first
         problem = f"unbalanced quote: the row starting on line {first:,} has a quoted field that {how}"
-        return (_first_cells(lines[0]), problem, first, first_ended)
+        return (_first_cells(lines[0], self.delimiter), problem, first, first_ended)
 
     def _rewind(self, line: int) -> None:
         """Read the stream again from its start up to the end of physical ``line``."""
@@ -243,21 +272,21 @@ class CsvRecords:
             self.line += piece.endswith(_NEWLINES)
 
 
-def _first_cells(text: str) -> list[str] | None:
+def _first_cells(text: str, sep: str) -> list[str] | None:
     """What a first line holds, read alone (for the id and type of a row in error)."""
     try:
-        rows = list(csv.reader([text.rstrip("\r\n")]))
+        rows = list(csv.reader([text.rstrip("\r\n")], delimiter=sep))
     except csv.Error:
         return None
     return rows[0] if len(rows) == 1 else None
 
 
-def _parse(lines: list[str], first: int, size: int) -> CsvRecord:
+def _parse(lines: list[str], first: int, size: int, sep: str) -> CsvRecord:
     limit = csv.field_size_limit()
     try:
         if size > limit:  # a long cell in a row within ROW_LIMIT: read it whole
             csv.field_size_limit(size)
-        rows = list(csv.reader(lines))
+        rows = list(csv.reader(lines, delimiter=sep))
     except csv.Error as exc:
         return (None, str(exc), first, False)
     finally:

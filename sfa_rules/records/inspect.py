@@ -17,7 +17,6 @@ one listed first.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -30,6 +29,7 @@ from typing import Any
 from sfa_rules.config.models import Config
 from sfa_rules.config.recordtypes import normalise_type
 from sfa_rules.errors import did_you_mean
+from sfa_rules.records.csvrecords import CsvRecords
 from sfa_rules.records.numbers import NumberFormat
 from sfa_rules.records.readers import csv_encoding, read
 
@@ -87,7 +87,7 @@ def _columns(path: Path) -> list[str]:
     if path.suffix.lower() != ".csv":
         return []
     with open(path, encoding=csv_encoding(path), errors="replace", newline="") as fh:
-        for header in csv.reader(fh):
+        for header, _, _, _ in CsvRecords(fh, delimiter=None):
             if header:
                 return [h.strip() for h in header if h.strip()]
     return []

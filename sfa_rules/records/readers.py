@@ -25,6 +25,8 @@ Choices the SPEC leaves open, written down here:
 - Parquet (``.parquet``, needs ``pip install 'sfa-rules[parquet]'``): ``row`` is the
   1-based row; nulls are absent; dates and timestamps become ISO strings and decimals
   exact strings, so that they read like the same value in a CSV export.
+- CSV cells are split on commas, semicolons or tabs: whichever the header uses (see
+  ``csvrecords.delimiter_of``).
 - CSV files are UTF-8 (a BOM is skipped), or UTF-16 / UTF-32 when they start with
   that byte order mark (Excel's "Unicode" CSV); a header holding NUL bytes (UTF-16
   without its mark, a binary file) is an ``InputError``.
@@ -191,7 +193,7 @@ def _check_csv(source: str, path: Path) -> str | None:
     """Why the header of ``path`` cannot be read, or None (checked before any row)."""
     try:
         with _open_csv(path) as fh:
-            _csv_header(CsvRecords(fh), source)
+            _csv_header(CsvRecords(fh, delimiter=None), source)
     except InputError as exc:
         return exc.problems[0]
     except OSError as exc:
@@ -201,7 +203,7 @@ def _check_csv(source: str, path: Path) -> str | None:
 
 def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
     with _open_csv(file.path) as fh:
-        records = CsvRecords(fh)
+        records = CsvRecords(fh, delimiter=None)
         header = _csv_header(records, file.source)
         if header is None:
             return
