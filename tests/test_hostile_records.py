@@ -243,6 +243,17 @@ def test_a_semicolon_or_tab_export_decides_as_its_comma_copy(delimiter: str, tmp
     assert out["comma"][1]["territory"] == "canada"
 
 
+def test_a_tsv_file_splits_on_tabs_whatever_its_header_holds(tmp_path: Path) -> None:
+    """In a .tsv the header is not asked: "Last, First" would tie a comma with the tab."""
+    path = tmp_path / "leads.tsv"
+    path.write_text("id\tLast, First\nL1\tDoe, Jane\nL2\tRoe; Rick\n", encoding="utf-8")
+    assert [r.record for r in read([path])] == [{"id": "L1", "Last, First": "Doe, Jane"},
+                                                {"id": "L2", "Last, First": "Roe; Rick"}]
+    result = CliRunner().invoke(main, ["dry-run", str(path), "--format", "jsonl"])
+    assert result.exit_code == 0
+    assert [json.loads(line)["type"] for line in result.stdout.splitlines()] == ["lead", "lead"]
+
+
 def test_a_stray_quote_names_the_files_delimiter() -> None:
     text = 'id;note\nL1;"a\nb"x;y\nL2;z\n'
     records = list(CsvRecords(io.StringIO(text, newline=""), delimiter=None))
@@ -250,6 +261,25 @@ def test_a_stray_quote_names_the_files_delimiter() -> None:
                              "that closes on line 3 followed by 'x' instead of a semicolon or "
                              "the line end")
     assert [r[0] for r in records] == [["id", "note"], ["L1", "a"], ["b\"x", "y"], ["L2", "z"]]
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_json_lines_file_with_a_byte_order_mark_reads_as_the_same_rows(
+        codec: str, tmp_path: Path) -> None:
+    """Windows PowerShell writes UTF-16: its lines read as the UTF-8 file's, errors included."""
+    text = ('{"id":"L1","company":"Société","country":"FR"}\r\n\n{bad\n'
+            r'{"id":"\udc80","country":"US"}' "\n" '{"id":"L4","note":"a\\nb"}\n')
+    bom = "\ufeff" if codec == "utf-16-be" else ""
+    (tmp_path / "utf8.jsonl").write_text(text, encoding="utf-8", newline="")
+    (tmp_path / "wide.jsonl").write_text(bom + text, encoding=codec, newline="")
+
+    def rows(name: str) -> list[tuple[Any, ...]]:
+        return [(r.row, r.record, r.error and (r.error.code, r.error.message))
+                for r in read([tmp_path / name], type_override="lead")]
+
+    assert rows("wide.jsonl") == rows("utf8.jsonl")
+    assert [(row, error and error[0]) for row, _, error in rows("utf8.jsonl")] == [
+        (1, None), (3, "bad-json"), (4, "bad-encoding"), (5, None)]
 
 
 def test_a_header_holding_nul_bytes_is_a_usage_error(tmp_path: Path) -> None:

@@ -143,7 +143,7 @@ def test_every_unusable_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "broken.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(InputError) as info:
         open_inputs(["a.csv", tmp_path / "notes.txt", tmp_path / "dir.csv"])
-    known = ".csv, .jsonl, .ndjson, .parquet"
+    known = ".csv, .tsv, .jsonl, .ndjson, .parquet"
     assert info.value.problems == [
         "a.csv: cannot read: no such file",
         f"{tmp_path / 'notes.txt'}: unknown file format '.txt' (expected {known})",

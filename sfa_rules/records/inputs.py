@@ -16,6 +16,7 @@ __all__ = ["FORMATS", "InputError", "InputFile", "TypeResolver", "fold"]
 
 FORMATS: dict[str, str] = {
     ".csv": "csv",
+    ".tsv": "csv",  # tab-separated: the same reader, split on tabs
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".parquet": "parquet",

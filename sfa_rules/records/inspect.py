@@ -31,7 +31,7 @@ from sfa_rules.config.recordtypes import normalise_type
 from sfa_rules.errors import did_you_mean
 from sfa_rules.records.csvrecords import CsvRecords
 from sfa_rules.records.numbers import NumberFormat
-from sfa_rules.records.readers import csv_encoding, read
+from sfa_rules.records.readers import FORMATS, csv_delimiter, read, text_encoding
 
 __all__ = ["DATE_FORMATS", "SCAN_ROWS", "ColumnProfile", "FileProfile", "profile"]
 
@@ -84,10 +84,10 @@ class FileProfile:
 
 def _columns(path: Path) -> list[str]:
     """A CSV file's header (its columns that are always blank included)."""
-    if path.suffix.lower() != ".csv":
+    if FORMATS.get(path.suffix.lower()) != "csv":
         return []
-    with open(path, encoding=csv_encoding(path), errors="replace", newline="") as fh:
-        for header, _, _, _ in CsvRecords(fh, delimiter=None):
+    with open(path, encoding=text_encoding(path), errors="replace", newline="") as fh:
+        for header, _, _, _ in CsvRecords(fh, delimiter=csv_delimiter(path)):
             if header:
                 return [h.strip() for h in header if h.strip()]
     return []

@@ -26,10 +26,11 @@ Choices the SPEC leaves open, written down here:
   1-based row; nulls are absent; dates and timestamps become ISO strings and decimals
   exact strings, so that they read like the same value in a CSV export.
 - CSV cells are split on commas, semicolons or tabs: whichever the header uses (see
-  ``csvrecords.delimiter_of``).
-- CSV files are UTF-8 (a BOM is skipped), or UTF-16 / UTF-32 when they start with
-  that byte order mark (Excel's "Unicode" CSV); a header holding NUL bytes (UTF-16
-  without its mark, a binary file) is an ``InputError``.
+  ``csvrecords.delimiter_of``); a ``.tsv`` file's on tabs.
+- CSV and JSON Lines files are UTF-8 (a BOM is skipped), or UTF-16 / UTF-32 when they
+  start with that byte order mark (Excel's "Unicode" CSV, Windows PowerShell's files);
+  a CSV header holding NUL bytes (UTF-16 without its mark, a binary file) is an
+  ``InputError``.
 - Invalid UTF-8 makes that row a ``bad-encoding`` error (CSV, JSON Lines), and so
   does an escaped lone surrogate in a JSON line (see ``surrogates``); the rest of the
   file is still read.
@@ -158,19 +159,24 @@ _WIDE_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
               (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
-def csv_encoding(path: Path) -> str:
-    """The codec a CSV file is read with: UTF-8 (with or without its BOM), or UTF-16 or
-    UTF-32 when the file starts with their byte order mark."""
+def text_encoding(path: Path) -> str:
+    """The codec a CSV or JSON Lines file is read with: UTF-8 (with or without its BOM),
+    or UTF-16 or UTF-32 when the file starts with their byte order mark."""
     with open(path, "rb") as fh:
         head = fh.read(4)
     return next((codec for bom, codec in _WIDE_BOMS if head.startswith(bom)), "utf-8-sig")
+
+
+def csv_delimiter(path: Path) -> str | None:
+    """A ``.tsv`` file's delimiter, a tab; None for a ``.csv``: the header's (sniffed)."""
+    return "\t" if path.suffix.lower() == ".tsv" else None
 
 
 def _open_csv(path: Path) -> TextIO:
     # Decoding with surrogateescape keeps csv's handling of quotes and newlines intact
     # while every invalid byte survives as a lone surrogate, found again per row. It
     # escapes bytes only, not UTF-16's broken pairs: those read as U+FFFD.
-    encoding = csv_encoding(path)
+    encoding = text_encoding(path)
     errors = "surrogateescape" if encoding == "utf-8-sig" else "replace"
     return open(path, encoding=encoding, errors=errors, newline="")
 
@@ -193,7 +199,7 @@ def _check_csv(source: str, path: Path) -> str | None:
     """Why the header of ``path`` cannot be read, or None (checked before any row)."""
     try:
         with _open_csv(path) as fh:
-            _csv_header(CsvRecords(fh, delimiter=None), source)
+            _csv_header(CsvRecords(fh, delimiter=csv_delimiter(path)), source)
     except InputError as exc:
         return exc.problems[0]
     except OSError as exc:
@@ -203,7 +209,7 @@ def _check_csv(source: str, path: Path) -> str | None:
 
 def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
     with _open_csv(file.path) as fh:
-        records = CsvRecords(fh, delimiter=None)
+        records = CsvRecords(fh, delimiter=csv_delimiter(file.path))
         header = _csv_header(records, file.source)
         if header is None:
             return
@@ -227,7 +233,7 @@ def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
                 continue
             joined = "".join(cells)
             if not joined.isascii() and _ESCAPED_BYTE.search(joined):
-                error = error or _csv_encoding_error(keys, cells)
+                error = error or _text_encoding_error(keys, cells)
                 cells = [_clean_key(c) for c in cells]
             elif error is None and len(cells) > width and any(c.strip() for c in cells[width:]):
                 error = RecordError(
@@ -256,7 +262,7 @@ def _type_column(keys: list[str], types: TypeResolver) -> int:
     return -1 if key is None else keys.index(key)
 
 
-def _csv_encoding_error(keys: list[str], cells: list[str]) -> RecordError:
+def _text_encoding_error(keys: list[str], cells: list[str]) -> RecordError:
     for i, cell in enumerate(cells):
         if _ESCAPED_BYTE.search(cell):
             field = keys[i] if i < len(keys) and keys[i] else None
@@ -269,53 +275,64 @@ def _csv_encoding_error(keys: list[str], cells: list[str]) -> RecordError:
 # -- JSON Lines --------------------------------------------------------------------
 
 
+def _jsonl_lines(path: Path) -> Iterator[bytes]:
+    """A JSON Lines file's lines as UTF-8 (Windows PowerShell's files, UTF-16, re-encoded)."""
+    encoding = text_encoding(path)
+    if encoding == "utf-8-sig":
+        with open(path, "rb") as fh:
+            yield from fh
+        return
+    with open(path, encoding=encoding, errors="replace", newline="\n") as text:
+        for line in text:
+            yield line.encode("utf-8")
+
+
 def _read_jsonl(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
     source = file.source
-    with open(file.path, "rb") as fh:
-        for row, line in enumerate(fh, 1):
-            if row == 1 and line.startswith(_BOM):
-                line = line[len(_BOM) :]
-            if not line.strip():
-                continue
-            error: RecordError | None = None
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                bad = line[exc.start : exc.end + 8]
-                error = RecordError(
-                    "bad-encoding", f"the line is not valid UTF-8 at byte {exc.start + 1}: {bad!r}"
-                )
-                # still parsed, so that the decision can show the row's id and type
-                text = line.decode("utf-8", "replace")
-            try:
-                record = json.loads(text.rstrip("\r\n"))  # so errors point into the line
-            except RecursionError:
-                failure = RecordError("bad-json", "the line nests values too deeply to read")
-                yield InputRow(source, row, None, None, error or failure)
-                continue
-            except ValueError as exc:
-                msg = getattr(exc, "msg", str(exc))
-                pos = getattr(exc, "pos", None)
-                where = f" at column {pos + 1}" if pos is not None else ""
-                failure = RecordError("bad-json", f"the line is not valid JSON: {msg}{where}")
-                yield InputRow(source, row, None, None, error or failure)
-                continue
-            if not isinstance(record, dict):
-                failure = RecordError(
-                    "bad-json", f"a JSON object was expected, not {_json_kind(record)}"
-                )
-                yield InputRow(source, row, None, None, error or failure)
-                continue
-            if MAY_HAVE_SURROGATE.search(line):
-                found = check_surrogates(record)
-                if found is not None:
-                    record, error = found[0], error or found[1]
-            value = record.get("type")
-            if value is None:
-                key = types.key_of(record)
-                value = None if key is None else record[key]
-            rtype, problem = types.resolve(value)
-            yield InputRow(source, row, rtype, record, error or problem)
+    for row, line in enumerate(_jsonl_lines(file.path), 1):
+        if row == 1 and line.startswith(_BOM):
+            line = line[len(_BOM) :]
+        if not line.strip():
+            continue
+        error: RecordError | None = None
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = line[exc.start : exc.end + 8]
+            error = RecordError(
+                "bad-encoding", f"the line is not valid UTF-8 at byte {exc.start + 1}: {bad!r}"
+            )
+            # still parsed, so that the decision can show the row's id and type
+            text = line.decode("utf-8", "replace")
+        try:
+            record = json.loads(text.rstrip("\r\n"))  # so errors point into the line
+        except RecursionError:
+            failure = RecordError("bad-json", "the line nests values too deeply to read")
+            yield InputRow(source, row, None, None, error or failure)
+            continue
+        except ValueError as exc:
+            msg = getattr(exc, "msg", str(exc))
+            pos = getattr(exc, "pos", None)
+            where = f" at column {pos + 1}" if pos is not None else ""
+            failure = RecordError("bad-json", f"the line is not valid JSON: {msg}{where}")
+            yield InputRow(source, row, None, None, error or failure)
+            continue
+        if not isinstance(record, dict):
+            failure = RecordError(
+                "bad-json", f"a JSON object was expected, not {_json_kind(record)}"
+            )
+            yield InputRow(source, row, None, None, error or failure)
+            continue
+        if MAY_HAVE_SURROGATE.search(line):
+            found = check_surrogates(record)
+            if found is not None:
+                record, error = found[0], error or found[1]
+        value = record.get("type")
+        if value is None:
+            key = types.key_of(record)
+            value = None if key is None else record[key]
+        rtype, problem = types.resolve(value)
+        yield InputRow(source, row, rtype, record, error or problem)
 
 
 def _json_kind(value: Any) -> str:
