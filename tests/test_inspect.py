@@ -175,3 +175,26 @@ def test_a_utf16_export_profiles_as_its_utf8_copy(tmp_path: Path) -> None:
     wide = sfa("inspect", str(tmp_path / "wide" / "export.csv"), "--config", str(REPO))
     assert wide[0] == 0 and wide[1].replace("/wide/", "/utf8/") == utf8[1]
     assert "Société" in column_line(wide[1], "Société")
+
+
+def test_a_semicolon_export_with_no_known_column_is_told_what_to_map(tmp_path: Path) -> None:
+    """A German spreadsheet's export: semicolons, decimal commas, no column named as a
+    field. Its columns are read, and the proposal says what to map, not that all is well."""
+    data = tmp_path / "leads.csv"
+    data.write_text("Kennung;Firma;Land;Betrag;Erstellt\n"
+                    "L1;Müller GmbH;DE;1.234,50;31.01.2027\nL2;Schmidt AG;DE;12,00;01.02.2027\n",
+                    encoding="utf-8")
+    code, out, _ = sfa("inspect", str(data), "--config", str(REPO))
+    assert code == 0
+    assert "number (decimal ',')" in column_line(out, "Betrag")
+    assert "date (%d.%m.%Y)" in column_line(out, "Erstellt")
+    notes = [line.strip() for line in out.splitlines() if line.startswith("    # ")]
+    assert notes == [
+        "# fields: no column is named as a field the rules read: map each one they need as "
+        "`field: COLUMN`",
+        "# no column seems to hold the id: add `id: COLUMN` to fields",
+        "# Betrag holds numbers with a decimal ',' but maps to no field: map it to read them "
+        'as numbers (e.g. amount: Betrag) with numbers: {decimal: ",", thousands: "."}',
+        "# Erstellt holds dates (%d.%m.%Y) but maps to no field: map it to read them as dates "
+        "(e.g. created: Erstellt)",
+    ]

@@ -128,13 +128,24 @@ def _entry(p: FileProfile, date_fields: set[str], number_fields: set[str],
             col.kind == "date" and col.date_format not in (fmt, ISO, None))
         if needs:
             body += _field_lines(col, fmt, notes)
-    lines += ["    fields:", *body] if body else ["    # fields: every column already reads as its field"]
+    if body:
+        lines += ["    fields:", *body]
+    elif mapped:
+        lines.append("    # fields: every column already reads as its field")
+    else:
+        lines.append("    # fields: no column is named as a field the rules read: map each "
+                     "one they need as `field: COLUMN`")
     if "id" not in {c.field for c in mapped}:
         notes.append("no column seems to hold the id: add `id: COLUMN` to fields")
     for col in p.columns:
         if col.field is None and col.kind == "date":
             notes.append(f"{col.name} holds dates ({col.date_format}) but maps to no field: "
                          f"map it to read them as dates (e.g. created: {col.name})")
+        elif col.field is None and col.kind == "number" and not col.plain:
+            notes.append(f"{col.name} holds numbers with a decimal {col.decimal!r} but maps to "
+                         f"no field: map it to read them as numbers (e.g. amount: {col.name}) "
+                         f"with numbers: {{decimal: {q(col.decimal)}, thousands: "
+                         f"{q(',' if col.decimal == '.' else '.')}}}")
     return lines + [f"    # {note}" for note in notes]
 
 
