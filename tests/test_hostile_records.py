@@ -254,6 +254,20 @@ def test_a_tsv_file_splits_on_tabs_whatever_its_header_holds(tmp_path: Path) -> 
     assert [json.loads(line)["type"] for line in result.stdout.splitlines()] == ["lead", "lead"]
 
 
+@pytest.mark.parametrize(("text", "cells", "last_line"), [
+    ("sep=;\nid;a,b\nL1;x,y\n", [["id", "a,b"], ["L1", "x,y"]], 3),
+    ("SEP=|\r\nid|a\r\nL1|x;y\r\n", [["id", "a"], ["L1", "x;y"]], 3),
+    ("\n\nsep=,\nid,a;b;c\nL1,x;y;z\n", [["id", "a;b;c"], ["L1", "x;y;z"]], 5),
+    ("sep=\t\nid\ta\nL1\t\"q\nr\"\nL2\tz\n", [["id", "a"], ["L1", "q\nr"], ["L2", "z"]], 5),
+])
+def test_excels_sep_line_names_the_delimiter_and_is_no_record(
+        text: str, cells: list[list[str]], last_line: int) -> None:
+    """The line numbers still count it (and the blank lines above it)."""
+    records = list(CsvRecords(io.StringIO(text, newline=""), delimiter=None))
+    assert [r[0] for r in records] == cells
+    assert records[-1][2] == last_line  # the physical line the last record starts on
+
+
 def test_a_stray_quote_names_the_files_delimiter() -> None:
     text = 'id;note\nL1;"a\nb"x;y\nL2;z\n'
     records = list(CsvRecords(io.StringIO(text, newline=""), delimiter=None))

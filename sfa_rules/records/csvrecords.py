@@ -19,7 +19,8 @@ broken row is one row in error and the next row starts where it should:
 The delimiter is a comma, or, with ``delimiter=None``, the one of ``,`` ``;`` and tab
 found most often outside quotes in the first non-blank line (the header): exports from
 a spreadsheet set to a language whose decimal mark is a comma use semicolons, and
-Excel's "Unicode text" uses tabs. Below, "comma" is that delimiter.
+Excel's "Unicode text" uses tabs; a first line ``sep=;`` (Excel's own hint) names it
+and is no record. Below, "comma" is that delimiter.
 
 Most lines hold no quote: they are split on commas. A record with quotes that a strict
 ``csv.reader`` reads (no text after a closing quote, no quote left open, within the
@@ -42,6 +43,7 @@ _NEWLINES = ("\n", "\r")
 DELIMITERS = {",": "a comma", ";": "a semicolon", "\t": "a tab"}  # by preference
 _QUOTED_TEXT = re.compile(r'"[^"]*"?')
 _SNIFF_LINES = 1000  # blank lines above the header looked through for its delimiter
+_SEP_LINE = re.compile(r'(?i)sep=([^"\r\n])')  # Excel's line above the header naming it
 
 
 # One record: its cells (``[]`` for a blank line) or None; a problem or None; the
@@ -158,12 +160,17 @@ class CsvRecords:
         self._strict = csv.reader(self._feed, strict=True, delimiter=self.delimiter)
 
     def _sniff(self) -> str:
-        """The first non-blank line's delimiter; the lines read are read again."""
+        """The first non-blank line's delimiter; the lines read are read again, unless
+        that line is Excel's ``sep=;``, which names it and is no record."""
         taken: list[str] = []
         while len(taken) < _SNIFF_LINES and (piece := self._stream.readline(_CHUNK)):
             taken.append(piece)
             if piece.strip():
                 break
+        named = _SEP_LINE.fullmatch(taken[-1].rstrip("\r\n")) if taken else None
+        if named:
+            self.line = len(taken)
+            return named[1]
         self._pending = taken[::-1]
         return delimiter_of(taken[-1]) if taken else ","
 
