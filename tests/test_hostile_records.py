@@ -183,22 +183,28 @@ def test_an_unreadable_header_is_a_usage_error_before_any_row(header: str, tmp_p
         read([tmp_path / "b.csv"])
 
 
+def _utf8_and_wide(folder: Path, suffix: str, text: str, codec: str) -> list[list[Any]]:
+    """(row, record, error) of ``text`` written as UTF-8, and in ``codec`` with its byte
+    order mark."""
+    bom = "\ufeff" if codec in ("utf-16-le", "utf-16-be") else ""
+    read_back = []
+    for name, encoding, mark in (("utf8", "utf-8", ""), ("wide", codec, bom)):
+        path = folder / f"{name}{suffix}"
+        path.write_text(mark + text, encoding=encoding, newline="")
+        read_back.append([(r.row, r.record, r.error and (r.error.code, r.error.message))
+                          for r in read([path], type_override="lead")])
+    return read_back
+
+
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-8-sig"])
 def test_a_csv_with_a_byte_order_mark_reads_as_the_same_rows(codec: str, tmp_path: Path) -> None:
     """Excel's "Unicode" CSV is UTF-16 with a byte order mark: its rows read as the UTF-8
     file's, accents, quoted newlines and a bad-csv row included."""
     text = 'id,company,country\r\nL1,Société Générale,FR\r\nL2,"Two\nlines",US\r\nL3,x,US,extra\r\n'
-    bom = {"utf-16-le": "\ufeff", "utf-16-be": "\ufeff"}.get(codec, "")
-    (tmp_path / "utf8.csv").write_text(text, encoding="utf-8", newline="")
-    (tmp_path / "wide.csv").write_text(bom + text, encoding=codec, newline="")
-
-    def rows(name: str) -> list[tuple[Any, ...]]:
-        return [(r.row, r.record, r.error and (r.error.code, r.error.message))
-                for r in read([tmp_path / name], type_override="lead")]
-
-    assert rows("wide.csv") == rows("utf8.csv")
-    assert rows("utf8.csv")[0][1] == {"id": "L1", "company": "Société Générale", "country": "FR"}
-    assert rows("utf8.csv")[2][2][0] == "bad-csv"
+    utf8, wide = _utf8_and_wide(tmp_path, ".csv", text, codec)
+    assert wide == utf8
+    assert utf8[0][1] == {"id": "L1", "company": "Société Générale", "country": "FR"}
+    assert utf8[2][2][0] == "bad-csv"
 
 
 @pytest.mark.parametrize(("header", "delimiter"), [
@@ -283,17 +289,40 @@ def test_a_json_lines_file_with_a_byte_order_mark_reads_as_the_same_rows(
     """Windows PowerShell writes UTF-16: its lines read as the UTF-8 file's, errors included."""
     text = ('{"id":"L1","company":"Société","country":"FR"}\r\n\n{bad\n'
             r'{"id":"\udc80","country":"US"}' "\n" '{"id":"L4","note":"a\\nb"}\n')
-    bom = "\ufeff" if codec == "utf-16-be" else ""
-    (tmp_path / "utf8.jsonl").write_text(text, encoding="utf-8", newline="")
-    (tmp_path / "wide.jsonl").write_text(bom + text, encoding=codec, newline="")
-
-    def rows(name: str) -> list[tuple[Any, ...]]:
-        return [(r.row, r.record, r.error and (r.error.code, r.error.message))
-                for r in read([tmp_path / name], type_override="lead")]
-
-    assert rows("wide.jsonl") == rows("utf8.jsonl")
-    assert [(row, error and error[0]) for row, _, error in rows("utf8.jsonl")] == [
+    utf8, wide = _utf8_and_wide(tmp_path, ".jsonl", text, codec)
+    assert wide == utf8
+    assert [(row, error and error[0]) for row, _, error in utf8] == [
         (1, None), (3, "bad-json"), (4, "bad-encoding"), (5, None)]
+
+
+@pytest.mark.parametrize("codec", ["utf-8", "utf-16"])
+def test_a_json_line_over_the_limit_is_a_row_error_read_past(
+        codec: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A JSON array of a whole export on one line: one row in error, held in memory by
+    pieces only, and the lines after it read."""
+    import tracemalloc
+
+    from sfa_rules.records import readers
+
+    monkeypatch.setattr(readers, "JSON_LINE_LIMIT", 1000)
+    big = json.dumps([{"id": f"L{i}", "country": "US"} for i in range(150_000)])
+    path = tmp_path / "leads.jsonl"
+    path.write_text('{"id":"L1"}\n' + big + '\n{"id":"L3"}\n' + "x" * 1000 + "\n",
+                    encoding=codec)
+    tracemalloc.start()
+    try:
+        rows = [(r.row, r.record and r.record["id"], r.error and r.error.message)
+                for r in read([path], type_override="lead")]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert rows == [
+        (1, "L1", None),
+        (2, None, "the line is longer than 1,000 bytes: it was not read (one JSON object per line)"),
+        (3, "L3", None),
+        (4, None, "the line is not valid JSON: Expecting value at column 1"),  # 1,000: read
+    ]
+    assert len(big) > 4_000_000 and peak < 1_000_000
 
 
 def test_a_header_holding_nul_bytes_is_a_usage_error(tmp_path: Path) -> None:

@@ -20,7 +20,8 @@ Choices the SPEC leaves open, written down here:
   still read) is a record error ``bad-csv``; a header row that cannot be read is an
   ``InputError`` from ``open_inputs``, before any row.
 - JSON Lines (``.jsonl``, ``.ndjson``): ``row`` is the line number; blank lines are
-  skipped. A line that is not a JSON object is a record error ``bad-json`` (a code the
+  skipped. A line over ``JSON_LINE_LIMIT`` (8 MiB) is a record error ``bad-json``, and
+  so is a line that is not a JSON object (a code the
   SPEC's list does not have). Values keep their JSON types; nested objects stay dicts.
 - Parquet (``.parquet``, needs ``pip install 'sfa-rules[parquet]'``): ``row`` is the
   1-based row; nulls are absent; dates and timestamps become ISO strings and decimals
@@ -43,7 +44,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, AnyStr, Protocol, TextIO
 
 from sfa_rules.engine.rows import RECORD_TYPES, TYPE_NAMES, InputRow, normalise_type
 from sfa_rules.engine.surrogates import MAY_HAVE_SURROGATE, check_surrogates
@@ -64,6 +65,7 @@ __all__ = [
 ]
 
 _BOM = b"\xef\xbb\xbf"
+JSON_LINE_LIMIT = 8 << 20  # bytes in one JSON line (characters, in a UTF-16 file)
 # what surrogateescape turns invalid UTF-8 bytes into
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
@@ -101,7 +103,10 @@ def open_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[InputFile]:
             continue
         if fmt is None:
             known = ", ".join(FORMATS)
-            problems.append(f"{source}: unknown file format {path.suffix!r} (expected {known})")
+            hint = ("; a .json file of one JSON object per line is JSON Lines: name it .jsonl"
+                    if path.suffix.lower() == ".json" else "")
+            problems.append(f"{source}: unknown file format {path.suffix!r} (expected {known})"
+                            f"{hint}")
             continue
         problem = _CHECKS[fmt](source, path) if fmt in _CHECKS else None
         if problem:  # pyarrow is imported only for a Parquet file
@@ -275,21 +280,38 @@ def _text_encoding_error(keys: list[str], cells: list[str]) -> RecordError:
 # -- JSON Lines --------------------------------------------------------------------
 
 
-def _jsonl_lines(path: Path) -> Iterator[bytes]:
-    """A JSON Lines file's lines as UTF-8 (Windows PowerShell's files, UTF-16, re-encoded)."""
+def _jsonl_lines(path: Path) -> Iterator[bytes | None]:
+    """A JSON Lines file's lines as UTF-8 (Windows PowerShell's files, UTF-16, re-encoded);
+    None for a line over ``JSON_LINE_LIMIT``, read past without holding it (a JSON array
+    of a whole export on one line)."""
     encoding = text_encoding(path)
     if encoding == "utf-8-sig":
         with open(path, "rb") as fh:
-            yield from fh
+            yield from _bounded(fh.readline, b"\n")
         return
     with open(path, encoding=encoding, errors="replace", newline="\n") as text:
-        for line in text:
-            yield line.encode("utf-8")
+        for line in _bounded(text.readline, "\n"):
+            yield None if line is None else line.encode("utf-8")
+
+
+def _bounded(readline: Callable[[int], AnyStr], newline: AnyStr) -> Iterator[AnyStr | None]:
+    while line := readline(JSON_LINE_LIMIT + 1):
+        if len(line) > JSON_LINE_LIMIT and not line.endswith(newline):
+            while (rest := readline(1 << 16)) and not rest.endswith(newline):
+                pass
+            yield None
+        else:
+            yield line
 
 
 def _read_jsonl(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
     source = file.source
     for row, line in enumerate(_jsonl_lines(file.path), 1):
+        if line is None:
+            failure = RecordError("bad-json", f"the line is longer than {JSON_LINE_LIMIT:,} "
+                                  "bytes: it was not read (one JSON object per line)")
+            yield InputRow(source, row, None, None, failure)
+            continue
         if row == 1 and line.startswith(_BOM):
             line = line[len(_BOM) :]
         if not line.strip():
