@@ -545,8 +545,9 @@ def test_state_reset_of_an_unknown_territory_is_a_usage_error(tmp_path: Path) ->
     assert "did you mean 'us-east'" in r.err
 
 
-@pytest.mark.parametrize("command", [["schema"], ["state", "reset", "--territory", "us-east"]],
-                         ids=["schema", "state-reset"])
+@pytest.mark.parametrize("command", [["schema"], ["state", "reset", "--territory", "us-east"],
+                                     ["state", "history", "L-1001"]],
+                         ids=["schema", "state-reset", "state-history"])
 def test_every_command_takes_config(tmp_path: Path, command: list[str]) -> None:
     state = str(tmp_path / "s.db")
     assert sfa("apply", "examples/leads.csv", "--state", state, *CONFIG).code == 0
@@ -836,3 +837,21 @@ def test_a_command_leaves_the_collector_as_it_found_it(command: tuple[str, ...])
         assert gc.get_freeze_count() == 0
     finally:
         gc.set_threshold(*before)
+
+
+def _commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """Every leaf command of the ``sfa`` group, by its words (``("state", "history")``)."""
+    found = []
+    for name, command in sorted(group.commands.items()):
+        if hasattr(command, "commands"):
+            found += _commands(command, (*path, name))
+        else:
+            found.append(((*path, name), command))
+    return found
+
+
+@pytest.mark.parametrize(("words", "command"), _commands(main),
+                         ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+def test_every_command_has_a_config_option(words: tuple[str, ...], command: Any) -> None:
+    assert any("--config" in p.opts for p in command.params), " ".join(words)
+

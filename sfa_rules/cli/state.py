@@ -98,11 +98,15 @@ def next_command(**options: Any) -> None:
 @group.command("history")
 @click.argument("customer_id")
 @state_option
+@config_option
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
               show_default=True)
-def history_command(customer_id: str, state: str, fmt: str) -> None:
+def history_command(customer_id: str, state: str, config: Path | None, fmt: str) -> None:
     """A customer's history in date order: assignments, status changes, activities,
-    contacts and opportunities, each with its date and source row."""
+    contacts and opportunities, each with its date and source row. It is what the state
+    recorded, whatever the configuration is now: --config is taken, as by every
+    command, and not read."""
+    del config
     _existing(state)
     sys.exit(history(customer_id, state, fmt))
 
