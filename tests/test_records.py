@@ -137,16 +137,30 @@ def test_missing_file_fails_before_any_row(tmp_path: Path) -> None:
     assert info.value.problems == [f"{missing}: cannot read: no such file"]
 
 
+@pytest.mark.parametrize(("name", "hint"), [
+    ("leads.json", "a .json file of one JSON object per line is JSON Lines: name it .jsonl"),
+    ("leads.TXT", 'a .txt file Excel saved as "Unicode Text" is tab-separated: name it .tsv'),
+])
+def test_a_near_miss_format_is_told_its_name(name: str, hint: str, tmp_path: Path) -> None:
+    (tmp_path / name).write_text('{"id": "L1"}\n', encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        open_inputs([tmp_path / name])
+    suffix = name.partition(".")[2]
+    assert info.value.problems == [
+        f"{tmp_path / name}: unknown file format '.{suffix}' (expected .csv, .tsv, .jsonl, "
+        f".ndjson, .parquet); {hint}"]
+
+
 def test_every_unusable_file_is_named(tmp_path: Path) -> None:
-    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    (tmp_path / "notes.md").write_text("x", encoding="utf-8")
     (tmp_path / "dir.csv").mkdir()
     (tmp_path / "broken.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(InputError) as info:
-        open_inputs(["a.csv", tmp_path / "notes.txt", tmp_path / "dir.csv"])
+        open_inputs(["a.csv", tmp_path / "notes.md", tmp_path / "dir.csv"])
     known = ".csv, .tsv, .jsonl, .ndjson, .parquet"
     assert info.value.problems == [
         "a.csv: cannot read: no such file",
-        f"{tmp_path / 'notes.txt'}: unknown file format '.txt' (expected {known})",
+        f"{tmp_path / 'notes.md'}: unknown file format '.md' (expected {known})",
         f"{tmp_path / 'dir.csv'}: is a directory, not a file",
     ]
     if _has_pyarrow():

@@ -70,6 +70,13 @@ JSON_LINE_LIMIT = 8 << 20  # bytes in one JSON line (characters, in a UTF-16 fil
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
+# What a file of a near-miss format most likely holds, and the name that reads it.
+_RENAME_HINTS = {
+    ".json": "; a .json file of one JSON object per line is JSON Lines: name it .jsonl",
+    ".txt": "; a .txt file Excel saved as \"Unicode Text\" is tab-separated: name it .tsv",
+}
+
+
 class FileImport(Protocol):
     """What the readers need of a file's import (``records.imports.CompiledImport``)."""
 
@@ -103,8 +110,7 @@ def open_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[InputFile]:
             continue
         if fmt is None:
             known = ", ".join(FORMATS)
-            hint = ("; a .json file of one JSON object per line is JSON Lines: name it .jsonl"
-                    if path.suffix.lower() == ".json" else "")
+            hint = _RENAME_HINTS.get(path.suffix.lower(), "")
             problems.append(f"{source}: unknown file format {path.suffix!r} (expected {known})"
                             f"{hint}")
             continue
