@@ -121,6 +121,10 @@ def territory(i: int, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any
         when["employees"] = {"gte": shape["band"][0], "lt": shape["band"][1]}
     members = [{"rep": f"rep{rng.randrange(300)}", "weight": rng.randint(1, 3)}
                for _ in range(rng.randint(2, 4))]
+    unique: dict[str, dict[str, Any]] = {}
+    for m in members:  # each rep once (a rep twice in members is a configuration error)
+        unique.setdefault(m["rep"], m)
+    members = list(unique.values())
     config = {
         "id": f"t{i}", "priority": rng.choice([10, 20, 50, 100]), "when": when,
         "members": members,

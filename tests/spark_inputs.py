@@ -26,8 +26,8 @@ def write_config(folder: Path, seed: int) -> Path:
         if rep in reps and rng.random() < 0.15:
             lines.append("    active: false")
         if rep != "sales.manager" and rng.random() < 0.3:
-            start = rng.choice(DAYS)
-            lines.append(f"    away: [{{from: {start}, to: 2026-{rng.randint(1, 12):02d}-20}}]")
+            start, end = sorted((rng.choice(DAYS), f"2026-{rng.randint(1, 12):02d}-20"))
+            lines.append(f"    away: [{{from: {start}, to: {end}}}]")
         if rep != "sales.manager" and rng.random() < 0.3:
             lines.append(f"    capacity: {{max_open: {rng.randint(1, 8)}}}")
     lines.append("territories:")

@@ -18,6 +18,7 @@ from sfa_rules.config.importchecks import IMPORT_CHECKS
 from sfa_rules.config.loader import SourceMap
 from sfa_rules.config.models import Config, StatusMatch, ToDefault
 from sfa_rules.config.teamchecks import CHECKS as TEAM_CHECKS
+from sfa_rules.config.territorychecks import CHECKS as TERRITORY_CHECKS
 from sfa_rules.config.yamlread import Path
 from sfa_rules.errors import Problem, did_you_mean
 
@@ -306,6 +307,7 @@ CHECKS: tuple[Check, ...] = (
     default_owner,
     override_targets,
     field_aliases,
+    *TERRITORY_CHECKS,
     *EVENT_CHECKS,
     *IMPORT_CHECKS,
     *TEAM_CHECKS,

@@ -23,12 +23,16 @@ def known_events(config: Config) -> tuple[str, ...]:
 
 
 def event_names(config: Config, sm: SourceMap) -> Iterator[Problem]:
-    """``invalid-value``: a transition's `on` names an event no row raises: one of the
+    """``invalid-value``: a transition's `on` is empty, or names an event no row raises: one of the
     opportunity, estimate and sales events, `activity.<kind>` (call, meeting, task,
     email, note or a kind of `settings.activity_kinds`) or `contact.created`."""
     known = known_events(config)
     allowed = set(known)
     for i, transition in enumerate(config.lifecycle.transitions):
+        if not transition.on:
+            yield sm.problem(("lifecycle", "transitions", i, "on"), "invalid-value",
+                             f"transition '{transition.id}': on names no event, so it never "
+                             f"fires: name one or more ({', '.join(EVENTS[:3])}, ...)")
         for j, event in enumerate(transition.on):
             if event in allowed:
                 continue
