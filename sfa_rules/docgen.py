@@ -94,7 +94,12 @@ customer, in guards and in sales rules, territories and overrides alike: its fie
 | `rule: id` | the named sales rule holds |
 
 `between`, `gt`, `gte`, `lt` and `lte` compare numbers when the bounds are numbers,
-ISO dates (`YYYY-MM-DD`) when the bounds are dates, text otherwise. A record value that
+ISO dates (`YYYY-MM-DD`) when the bounds are dates, text otherwise. A text bound that
+was meant as a date or a number is refused (`wrong-type`): a date in another format
+(`01/04/2026`, `31.12.2026`) or a number with separators, an exponent or a suffix
+(`"1,000"`, `"1e3"`, `50k`); a text of digits alone (`"01000"`, a zip code) stays text.
+Numbers are written without thousands separators (`{gte: 1,000}` is YAML for
+`{gte: 1, "000": null}`: an unknown operator '000'). A record value that
 is not a number (or not a date) where one is compared gets one warning per record and
 fails the comparison; `inf`, `nan` and `1e999` are not numbers, and a date with an
 impossible time (`2026-01-01T25:99`) is not a date. A missing field fails every
@@ -125,10 +130,11 @@ LOADER_CODES = [
     ("bad-key", "a mapping key that is not plain text"),
     ("too-deep", "values nested more than 100 levels deep, where they go too deep"),
     ("bad-number", "a number past 1.8e308, the largest a comparison can use"),
-    ("unreadable-file", "a file that cannot be read as UTF-8"),
+    ("unreadable-file", "a file that cannot be read as UTF-8, at its first byte that is not"),
     ("not-a-file", "a `*.yaml` name that is a FIFO, a device or a directory, not a file"),
     ("file-too-large", "a file over 32 MiB"),
-    ("no-configuration", "the folder does not exist, or holds no YAML file"),
+    ("no-configuration", ("the folder does not exist (for `sfa`, a `--config` that is not a "
+                          "folder is a usage error, exit 2), or holds no YAML file")),
     ("unknown-key", "a key no model knows, with a did-you-mean"),
     ("missing-key", "a required key, at the mapping that lacks it"),
     ("wrong-type", "a value of the wrong kind (text for a number, a list for a mapping, ...)"),

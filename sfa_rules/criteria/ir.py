@@ -22,6 +22,12 @@ from sfa_rules.criteria.regexguard import GuardedPattern
 from sfa_rules.criteria.regexsafety import unsafe_reason
 from sfa_rules.errors import Problem, did_you_mean
 
+# Bounds that compare as text but were meant as a date or a number (a rule file's
+# `{gte: 01/04/2026}`, `{gte: "1e3"}`, `{lt: 50k}`): refused, since as text they order
+# against records' values in ways nobody means ("800" >= "1000").
+_DATE_LIKE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}")
+_NUMBER_LIKE = re.compile(r"[+-]?\d[\d_,.]*(?:[eE][+-]?\d+)?\s*[kKmM]?")
+
 __all__ = [
     "All",
     "Any_",
@@ -296,9 +302,13 @@ def _operator(name: str, op: str, arg: Any, path: Path, ctx: CriteriaContext) ->
         if not _scalar(arg) or isinstance(arg, bool):
             return wrong("a number, a date or a text")
         kind, bound = _bound(arg, ctx)
+        if kind == "text" and _misread(name, op, arg, path, ctx):
+            return NEVER
         _note_kind(name, kind, ctx)
         return Test(name, op, bound, kind, written=_as_written(arg))
-    hint = did_you_mean(op, OPERATORS)
+    # `{gte: 1,000}` reads as {gte: 1, "000": null}
+    hint = (" (numbers are written without thousands separators: 1000, not 1,000)"
+            if op.isdigit() and arg is None else did_you_mean(op, OPERATORS))
     ctx.problem(path, "unknown-operator", f"'{name}': unknown operator '{op}'{hint}", key=True)
     return NEVER
 
@@ -312,6 +322,9 @@ def _between(name: str, arg: Any, path: Path, ctx: CriteriaContext) -> Node:
         ctx.problem(path, "bad-between", f"'{name}': between takes two values [low, high], not {arg!r}")
         return NEVER
     (kind_lo, low), (kind_hi, high) = _bound(arg[0], ctx), _bound(arg[1], ctx)
+    if any(kind == "text" and _misread(name, "between", x, (*path, i), ctx)
+           for i, (kind, x) in enumerate(((kind_lo, arg[0]), (kind_hi, arg[1])))):
+        return NEVER
     if kind_lo != kind_hi:  # e.g. a number and a text: compare both as text (SPEC §3)
         kind_lo = kind_hi = "text"
         low, high = ctx.text(arg[0]), ctx.text(arg[1])
@@ -342,6 +355,20 @@ def _bound(value: Any, ctx: CriteriaContext) -> tuple[str, Any]:
     if isinstance(value, str) and len(value.strip()) == 10 and parse_iso_date(value.strip()):
         return "date", value.strip()
     return "text", ctx.text(value)
+
+
+def _misread(name: str, op: str, value: Any, path: Path, ctx: CriteriaContext) -> bool:
+    """Whether a text bound was meant as a date or a number (reported as wrong-type)."""
+    text = str(value).strip()
+    if _DATE_LIKE.fullmatch(text):
+        wanted = "the date as YYYY-MM-DD (2026-04-01)"
+    elif _NUMBER_LIKE.fullmatch(text) and any(c in text for c in "_,eEkKmM"):
+        wanted = "the number as plain digits (1000, 2.5)"
+    else:
+        return False
+    ctx.problem(path, "wrong-type", f"'{name}': {op} bound {text!r} would compare as text, "
+                f"not as a date or a number: write {wanted}")
+    return True
 
 
 def _note_kind(name: str, kind: str, ctx: CriteriaContext) -> None:
