@@ -82,10 +82,11 @@ def test_discovery_is_recursive_sorted_and_skips_other_files(write_config: Write
     folder = write_config({
         "territories/b.yaml": "", "territories/a/z.yml": "", "rules/x.yaml": "",
         "rules/notes.txt": "", "rules/.#x.yaml": "", "other/y.yaml": "", "top.yaml": "",
-        "territories/.git/config.yaml": "",
+        "territories/.git/config.yaml": "", "territories/C.YAML": "",
     })
     found = [p.relative_to(folder).as_posix() for p in discover(folder)]
-    assert found == ["rules/x.yaml", "territories/a/z.yml", "territories/b.yaml"]
+    assert found == ["rules/x.yaml", "territories/C.YAML", "territories/a/z.yml",
+                     "territories/b.yaml"]
 
 
 def test_resolve_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,14 +102,28 @@ def test_missing_and_empty_folders_are_problems_not_exceptions(tmp_path: Path) -
     assert [p.code for p in problems] == ["no-configuration"]
     _, _, problems = load_config(tmp_path)
     assert [p.code for p in problems] == ["no-configuration"]
+    assert "this looks like" not in problems[0].message
+
+
+def test_the_rules_folder_itself_is_told_to_pass_its_parent(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "settings.yaml").write_text("settings: {}\n", encoding="utf-8")
+    _, _, problems = load_config(tmp_path / "rules")
+    assert [(p.code, p.message) for p in problems] == [(
+        "no-configuration", "no *.yaml files below rules/ or territories/: this looks like a "
+        "folder of rule files itself; pass the folder that holds rules/ and territories/ "
+        f"({tmp_path})")]
 
 
 def test_undecodable_file_is_reported_and_others_still_load(write_config: WriteConfig) -> None:
     folder = write_config({"territories/reps.yaml": "reps: [{id: ana}]\n"})
     (folder / "rules").mkdir()
-    (folder / "rules" / "bad.yaml").write_bytes(b"settings:\n  x: \xff\xfe\n")
+    # "Gómez" in UTF-8, then a Latin-1 "é"
+    (folder / "rules" / "bad.yaml").write_bytes(b"settings:\n  name: G\xc3\xb3mez \xe9\n")
     config, _, problems = load_config(folder)
-    assert [(p.file, p.code) for p in problems] == [("rules/bad.yaml", "unreadable-file")]
+    assert [(p.file, p.line, p.column, p.code, p.message) for p in problems] == [(
+        "rules/bad.yaml", 2, 15, "unreadable-file", "the file is not UTF-8: byte b'\\xe9' "
+        "here cannot be read (a file saved as Latin-1 or Windows-1252?): save it as UTF-8")]
     assert [r.id for r in config.reps] == ["ana"]
 
 

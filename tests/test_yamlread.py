@@ -122,6 +122,25 @@ def test_problems(text: str, line: int, column: int, code: str, parser: type[Any
     ]
 
 
+@pytest.mark.parametrize(("text", "hint"), [
+    ("name: Canada: English and French\n", "a value holding ': ' must be quoted"),
+    ("a:\n  b: 1\n     c: 2\n", "a value holding ': ' must be quoted"),
+    ("- id: x\n  priority:20\n  name: y\n",
+     "a key needs ': ' after it, with a space (priority: 20)"),
+    ("a:\n\t- b\n", "indent with spaces, not tabs"),
+    ("a: @x\n", "quote a value that starts with @ or `"),
+    ("a: *team\n", "an alias (*name) must follow its anchor (&name) in the same file"),
+    ("a: 'x\n", "a quote is never closed"),
+    ("a:\n  - b\n c: 2\n", "this line's indentation matches no key above it"),
+])
+@pytest.mark.parametrize("parser", PARSERS)
+def test_syntax_errors_say_what_to_do(text: str, hint: str, parser: type[Any],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yamlread, "Parser", parser)
+    [problem] = load(text, "f.yaml").problems
+    assert problem.code == "yaml-syntax" and hint in problem.message, problem
+
+
 def test_refused_tags_never_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     marker = tmp_path / "ran"

@@ -28,10 +28,11 @@ _KINDS = (
 class FileRefused(Exception):
     """The file was not read: ``code`` and a message saying why and what to do."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, line: int = 1, column: int = 1) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.line, self.column = line, column
 
 
 def _kind(mode: int) -> str:
@@ -41,7 +42,8 @@ def _kind(mode: int) -> str:
 def read_text(path: Path) -> str:
     """The UTF-8 text (a BOM dropped) of a regular file of at most MAX_FILE_BYTES.
 
-    Raises ``FileRefused`` for anything else; OSError and UnicodeDecodeError pass.
+    Raises ``FileRefused`` for anything else (``unreadable-file`` at the first byte that
+    is not UTF-8); OSError passes.
     The file is opened without blocking (a FIFO opens at once) and checked on the open
     descriptor, so a file swapped after the check is not read either.
     """
@@ -65,7 +67,21 @@ def read_text(path: Path) -> str:
             chunks.append(chunk)
     finally:
         os.close(fd)
-    return b"".join(chunks).decode("utf-8-sig")
+    data = b"".join(chunks)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(data, exc.start) from None
+
+
+def _not_utf8(data: bytes, at: int) -> FileRefused:
+    """Where the first byte that is not UTF-8 is (line, column in characters), and why."""
+    start = data.rfind(b"\n", 0, at) + 1
+    line = data.count(b"\n", 0, at) + 1
+    column = len(data[start:at].decode("utf-8", "replace")) + 1
+    return FileRefused(
+        "unreadable-file", f"the file is not UTF-8: byte {data[at:at + 1]!r} here cannot be "
+        "read (a file saved as Latin-1 or Windows-1252?): save it as UTF-8", line, column)
 
 
 def _too_large(size: int) -> str:

@@ -43,7 +43,8 @@ def resolve_folder(folder: str | os.PathLike[str] | None) -> FsPath:
 
 
 def discover(folder: FsPath) -> list[FsPath]:
-    """Every ``*.yaml`` / ``*.yml`` below ``rules/`` and ``territories/``, in path order.
+    """Every ``*.yaml`` / ``*.yml`` below ``rules/`` and ``territories/``, in path order
+    (``.YAML`` too: editors on Windows save names so).
 
     Names starting with a dot (editor and VCS files) are skipped.
     """
@@ -57,7 +58,7 @@ def discover(folder: FsPath) -> list[FsPath]:
             found.extend(
                 FsPath(root) / name
                 for name in files
-                if name.endswith(SUFFIXES) and not name.startswith(".")
+                if name.lower().endswith(SUFFIXES) and not name.startswith(".")
             )
     return sorted(found, key=lambda p: p.relative_to(folder).parts)
 
@@ -306,19 +307,24 @@ def load_config(
         return merger.config(), sm, merger.problems
     paths = discover(root)
     if not paths:
+        inside = root.name in ("rules", "territories") or any(root.glob("*.y*ml"))
+        hint = (f": this looks like a folder of rule files itself; pass the folder that holds "
+                f"rules/ and territories/ ({root.parent})" if inside else "")
         merger.problems.append(Problem(
             str(root), 0, 0, "error", "no-configuration",
-            "no *.yaml files below rules/ or territories/",
+            f"no *.yaml files below rules/ or territories/{hint}",
         ))
     for path in paths:
         file = path.relative_to(root).as_posix()
         sm.files.append(file)
         try:
             text = read_text(path)
-        except (OSError, UnicodeDecodeError, FileRefused) as exc:
+        except (OSError, FileRefused) as exc:
             sm.positions[file] = Positions()
-            code = exc.code if isinstance(exc, FileRefused) else "unreadable-file"
-            merger.problems.append(Problem(file, 1, 1, "error", code, str(exc)))
+            refused = exc if isinstance(exc, FileRefused) else FileRefused("unreadable-file",
+                                                                           str(exc))
+            merger.problems.append(Problem(file, refused.line, refused.column, "error",
+                                           refused.code, refused.message))
             continue
         doc = load(text, file)
         sm.positions[file] = doc.positions

@@ -113,6 +113,8 @@ def _load(text: str, filename: str) -> Document:
             started = exc.context_mark
             where = f" at {started.line + 1}:{started.column + 1}" if started else ""
             what = f"{exc.problem} ({exc.context}{where})"
+        hint = next((h for words, h in _SYNTAX_HINTS if words in what), None)
+        what = f"{what}: {hint}" if hint else what
         doc.problems.append(Problem(filename, line, column, "error", "yaml-syntax", what))
         return doc
     except UnicodeEncodeError as exc:  # a lone surrogate: no text a file can hold
@@ -137,6 +139,21 @@ def _load(text: str, filename: str) -> Document:
         return doc
     doc.data, doc.positions, doc.problems = data, Positions(tree, shift), builder.problems
     return doc
+
+
+# What the YAML parser's words most often mean in a configuration file, and what to do.
+_SYNTAX_HINTS = (
+    ("mapping values are not allowed", "a value holding ': ' must be quoted "
+     "(name: \"Canada: English and French\"), or this line is indented deeper than its key"),
+    ("could not find expected ':'", "a key needs ': ' after it, with a space (priority: 20)"),
+    ("that cannot start any token", "indent with spaces, not tabs; quote a value that "
+     "starts with @ or `"),
+    ("a tab character", "indent with spaces, not tabs"),
+    ("undefined alias", "an alias (*name) must follow its anchor (&name) in the same file"),
+    ("while scanning a quoted scalar", "a quote is never closed"),
+    ("expected <block end>", "this line's indentation matches no key above it"),
+    ("did not find expected key", "this line's indentation matches no key above it"),
+)
 
 
 def _line_col(text: str, offset: int) -> Position:
