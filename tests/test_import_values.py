@@ -65,6 +65,8 @@ def test_a_date_written_in_the_format_reads_back_as_iso(day: date, fmt: str) -> 
     ("DD/MM/YYYY", "has no strptime directive (did you mean '%d/%m/%Y'?)"),
     ("date", "has no strptime directive such as %Y, %m, %d"),
     ("%Q-%m-%Y", "is not a strptime format: 'Q' is a bad directive in format '%Q-%m-%Y'"),
+    # no year: probed with one added, which the message does not quote
+    ("%d %Q", "is not a strptime format: 'Q' is a bad directive in format '%d %Q'"),
     ("%m-%Y", "does not read the day of a date"),
     ("%H:%M", "does not read the year, month and day of a date"),
     # a day without a year: strptime's deprecation (3.13+) is not the user's problem

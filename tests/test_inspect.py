@@ -73,26 +73,30 @@ def test_fields_by_alias_by_name_and_id(tmp_path: Path) -> None:
     assert column_line(out, "colour").rstrip().endswith("-")
 
 
-def test_proposal_round_trips_through_validate_and_dry_run(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("name", "glob"), [
+    ("Deals Export.csv", "Deals Export*.csv"),
+    ("Deals [Q1] Export.csv", "Deals [[]Q1] Export*.csv"),  # a glob's brackets escaped
+])
+def test_proposal_round_trips_through_validate_and_dry_run(
+        name: str, glob: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = shipped(tmp_path)
     monkeypatch.chdir(tmp_path)
-    Path("Deals Export.csv").write_text(
+    Path(name).write_text(
         "id,account,Status,Expected Close,Amount\n"
         "D1,,Won,31/01/2027,\"$1,200.00\"\n"
         "D2,,Proposal,15/02/2027,\"$300.00\"\n"
         "D3,,Lost,28/02/2027,\n", encoding="utf-8")
-    code, out, err = sfa("inspect", "Deals Export.csv", "--config", str(config))
+    code, out, err = sfa("inspect", name, "--config", str(config))
     assert code == 0 and "proposed" in err
     proposal = yaml.safe_load(out)["imports"][0]
-    assert proposal["files"] == ["Deals Export*.csv"]
+    assert proposal["files"] == [glob]
     assert proposal["date_format"] == "%d/%m/%Y"
     assert proposal["numbers"] == {"decimal": ".", "thousands": ","}
     assert proposal["fields"]["status"]["values"] == {"Won": "Closed Won", "Lost": "Closed Lost"}
     (config / "rules" / "imports.yaml").write_text(out, encoding="utf-8")
     code, problems, _ = sfa("validate", "--config", str(config), "--format", "json")
     assert (code, json.loads(problems)) == (0, [])
-    code, decisions, err = sfa("dry-run", "Deals Export.csv", "--config", str(config))
+    code, decisions, err = sfa("dry-run", name, "--config", str(config))
     assert code == 0, err
     assert [json.loads(d)["status"] for d in decisions.splitlines()] == \
         ["Closed Won", "Proposal", "Closed Lost"]

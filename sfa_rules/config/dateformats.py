@@ -38,8 +38,8 @@ def format_problem(fmt: str) -> str | None:
     probe = fmt if reads_year else fmt + " %Y"
     try:
         back = datetime.strptime(_SAMPLE.strftime(probe), probe)
-    except ValueError as exc:
-        return f"is not a strptime format: {exc}"
+    except ValueError as exc:  # its message quotes the probe, which the user never wrote
+        return f"is not a strptime format: {str(exc).replace(repr(probe), repr(fmt))}"
     missing = [name for name, got, want in (
         ("year", back.year if reads_year else None, _SAMPLE.year),
         ("month", back.month, _SAMPLE.month), ("day", back.day, _SAMPLE.day)) if got != want]

@@ -198,7 +198,11 @@ class CompiledImport:
         return InputRow(row.source, row.row, rtype, record, error)
 
     def _has_type(self, raw: Mapping[str, Any]) -> bool:
-        return any(isinstance(k, str) and _fold(k) in self._type_keys
+        """Whether the row has a type column of its own, not the import's (a column
+        named `Type` that the import maps through its values is the import's)."""
+        assert self._type_column is not None
+        own = _fold(self._type_column.column)
+        return any(isinstance(k, str) and _fold(k) in self._type_keys and _fold(k) != own
                    and not (isinstance(v, str) and not v.strip()) and v is not None
                    for k, v in raw.items())
 
@@ -210,6 +214,11 @@ class CompiledImport:
         value = next((v for k, v in raw.items() if isinstance(k, str) and _fold(k) == want),
                      None)
         if value is None or not str(value).strip():
+            if rtype is None and error is not None and error.code == "unknown-type":
+                return None, RecordError(
+                    "unknown-type", f"no record type: column {self._type_column.column!r}, "
+                    f"which the import '{self.id}' reads the type from, is blank in this row, "
+                    "no --type was given, and the file name does not name one", field="type")
             return rtype, error  # --type or the file name, as the reader found
         written = self._type_values.get(_fold(str(value)), str(value))
         found = normalise_type(written)

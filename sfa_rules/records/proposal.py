@@ -11,6 +11,7 @@ text always passes ``sfa validate``.
 
 from __future__ import annotations
 
+import glob
 import json
 import re
 from collections import Counter
@@ -103,7 +104,7 @@ def _entry(p: FileProfile, date_fields: set[str], number_fields: set[str],
     suffix = Path(p.source).suffix
     stem = Path(p.source).name.split(".")[0]
     lines = [f"  - id: {_import_id(p.source, taken)}",
-             f"    files: [{q(stem + '*' + suffix)}]"]
+             f"    files: [{q(glob.escape(stem) + '*' + glob.escape(suffix))}]"]
     if p.type is not None:
         lines.append(f"    type: {p.type}")
     else:
