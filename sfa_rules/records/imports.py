@@ -10,7 +10,9 @@ then rewrites each row of its file:
   ``type`` (one type, or a column through a value map); else ``--type`` / the file name;
 - mapped columns (matched ignoring case and surrounding blanks) are read under their
   canonical name only, ahead of the columns that pass through, so that a mapped value
-  wins over a column that an alias of ``settings.fields`` would give the same name;
+  wins over a column that an alias of ``settings.fields`` would give the same name; a
+  dotted column (``org.address.country``) also reaches into a JSON line's nested
+  objects when the record has no column of that very name;
 - ``values`` maps a raw value (ignoring case and surrounding blanks) before anything
   else sees it; a value mapped to ``""`` leaves the field empty (absent);
 - date fields (``created``, ``expected_close``, ``date``, fields criteria compare as
@@ -26,6 +28,7 @@ then rewrites each row of its file:
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
 from pathlib import PurePath
@@ -61,7 +64,10 @@ def split_source(argument: str) -> tuple[str, str | None]:
 
 
 def _fold(text: str) -> str:
-    return text.strip().casefold()
+    """A column name or value as imports match it: trimmed, case folded, and composed
+    (NFC: a macOS export writes "ä" as "a" and a combining mark; a rule file, as one)."""
+    folded = text.strip().casefold()
+    return folded if folded.isascii() else unicodedata.normalize("NFC", folded)
 
 
 class _Reading:
@@ -138,6 +144,9 @@ class CompiledImport:
             field = canonical(name)
             reading = self._reading(field, spec if isinstance(spec, FieldMap) else None)
             self._mapped.setdefault(_fold(column), []).append((field, reading))
+        # dotted columns, by their folded parts: also looked for inside nested objects
+        self._nested = [(tuple(column.split(".")), targets)
+                        for column, targets in self._mapped.items() if "." in column]
         self._passing: dict[str, _Reading | None] = {}  # passing column -> its reading
         self._shapes: dict[tuple[Any, ...], list[tuple[Any, str, _Reading | None]]] = {}
 
@@ -192,10 +201,30 @@ class CompiledImport:
                     continue
             if name not in record:
                 record[name] = value
+        if self._nested:
+            error = self._read_nested(raw, record, error)
         rtype = row.type
         if self._type_column is not None and not self._has_type(raw):
             rtype, error = self._column_type(raw, rtype, error)
         return InputRow(row.source, row.row, rtype, record, error)
+
+    def _read_nested(self, raw: Mapping[str, Any], record: dict[str, Any],
+                     error: RecordError | None) -> RecordError | None:
+        """The dotted columns' values found in nested objects, for fields still unset."""
+        for parts, targets in self._nested:
+            value: Any = raw
+            for part in parts:
+                inner = value if isinstance(value, Mapping) else {}
+                value = next((v for k, v in inner.items()
+                              if isinstance(k, str) and _fold(k) == part), None)
+            if value is None or isinstance(value, Mapping):
+                continue
+            for field, reading in targets:
+                got, problem = reading.read(value) if reading is not None else (value, None)
+                error = error or problem
+                if got is not None and field not in record:
+                    record[field] = got
+        return error
 
     def _has_type(self, raw: Mapping[str, Any]) -> bool:
         """Whether the row has a type column of its own, not the import's (a column
