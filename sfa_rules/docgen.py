@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from sfa_rules.config import checks, models
+from sfa_rules.config.base import _as_list
 
 HEADER = """\
 # Configuration reference
@@ -82,8 +83,8 @@ customer, in guards and in sales rules, territories and overrides alike: its fie
 | `field: value` | the field equals the value (as text: `94107` equals `"94107"`) |
 | `field: [a, b]` | the field equals one of them |
 | `field: {eq: v}` / `{ne: v}` | equal / not equal (`ne` holds for an absent field) |
-| `field: {in: [...]}` / `{not_in: [...]}` | one of / none of (`not_in` holds when absent) |
-| `field: {prefix: [...]}` | the text starts with one of them (zip prefixes) |
+| `field: {in: [...]}` / `{not_in: [...]}` | one of / none of (`not_in` holds when absent); or one, alone (`{in: CA}`) |
+| `field: {prefix: [...]}` | the text starts with one of them (zip prefixes); or one, alone |
 | `field: {between: [low, high]}` | low <= value <= high, inclusive |
 | `field: {gt: v}`, `gte`, `lt`, `lte` | ordered comparisons; several combine (`{gte: 500, lt: 5000}`) |
 | `field: {regex: "..."}` | a Python regex search, compiled when the rules load |
@@ -243,10 +244,12 @@ def model_section(model: type[BaseModel]) -> str:
              "|---|---|---|---|"]
     for name, field in model.model_fields.items():
         key = field.alias or name
-        lines.append(
-            f"| `{key}` | {type_name(field.annotation)} | {_default(field)} | "
-            f"{_escape(field.description or '')} |"
-        )
+        kind = type_name(field.annotation)
+        if any(getattr(m, "func", None) is _as_list for m in field.metadata) \
+                and not kind.endswith("(or one)"):
+            kind += " (or one)"  # a list whose single item may be written alone
+        lines.append(f"| `{key}` | {kind} | {_default(field)} | "
+                     f"{_escape(field.description or '')} |")
     return "\n".join(lines) + "\n"
 
 

@@ -23,6 +23,7 @@ NOUNS = {
     "sales_rules": "sales rule", "statuses": "status", "opportunity_statuses":
     "opportunity status", "reps": "rep", "territories": "territory",
     "overrides": "override", "transitions": "transition", "imports": "import",
+    "follow_ups": "follow-up",
 }
 EXPECTED = {
     "bool_type": "true or false", "int_type": "a whole number", "float_type": "a number",
