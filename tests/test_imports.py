@@ -57,6 +57,7 @@ def test_import_case(case_path: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     for row, want in zip(rows, case["expected"]):
         assert row.source == want.get("source", row.source)
         assert (row.row, row.type, row.record) == (want["row"], want["type"], want["record"])
+        assert list(row.warnings) == want.get("warnings", [])
         if "error" not in want:
             assert row.error is None, row.error.message if row.error else ""
             continue

@@ -22,11 +22,14 @@ CASES = sorted((Path(__file__).parent / "cases" / "records").glob("*.yaml"))
 
 
 def as_dicts(rows: list[InputRow]) -> list[dict[str, Any]]:
-    """Rows as the case files write them (the error as its dict)."""
+    """Rows as the case files write them (the error as its dict; warnings when any)."""
     out = []
     for row in rows:
         error = row.error.to_dict() if row.error else None
-        out.append({**row._asdict(), "error": error})
+        item = {**row._asdict(), "error": error}
+        if not item["warnings"]:
+            del item["warnings"]
+        out.append(item)
     return out
 
 

@@ -29,4 +29,5 @@ class InputRow(NamedTuple):
     type: str | None
     record: dict[str, Any] | None
     error: RecordError | None = None
+    warnings: tuple[str, ...] = ()  # what reading it found wrong (its decision shows them)
 

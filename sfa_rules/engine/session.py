@@ -157,6 +157,12 @@ class Session:
             self._ctx.forget()
 
     def _decide(self, item: Mapping[str, Any] | InputRow, number: int) -> Decision:
+        decision = self._decide_row(item, number)
+        if type(item) is InputRow and item.warnings:  # what reading the row found
+            decision = decision._replace(warnings=(*decision.warnings, *item.warnings))
+        return decision
+
+    def _decide_row(self, item: Mapping[str, Any] | InputRow, number: int) -> Decision:
         if isinstance(item, InputRow):
             source: str | None = item.source
             row: int | None = item.row

@@ -139,8 +139,10 @@ class CompiledImport:
         self._number_format = NumberFormat(imp.numbers.decimal, imp.numbers.thousands)
         # folded column -> the canonical fields it is read as, with their readings
         self._mapped: dict[str, list[tuple[str, _Reading | None]]] = {}
+        self._written: dict[str, list[str]] = {}  # each mapped column as written -> fields
         for name, spec in imp.fields.items():
             column = spec if isinstance(spec, str) else spec.column
+            self._written.setdefault(column.strip(), []).append(name)
             field = canonical(name)
             reading = self._reading(field, spec if isinstance(spec, FieldMap) else None)
             self._mapped.setdefault(_fold(column), []).append((field, reading))
@@ -260,11 +262,31 @@ class CompiledImport:
                 f"{self._type_column.column!r}{hint}", field="type")
         return found, None
 
-    def rows(self, rows: Iterable[InputRow]) -> Iterator[InputRow]:
-        """``apply`` to every row, lazily."""
+    def rows(self, rows: Iterable[InputRow],
+             columns: Sequence[str] | None = None) -> Iterator[InputRow]:
+        """``apply`` to every row, lazily; with the file's ``columns`` (a CSV header),
+        each row also warns of the mapped columns the file lacks."""
         apply = self.apply
+        missing = self.missing(columns) if columns is not None else None
+        if missing is None:
+            for row in rows:
+                yield apply(row)
+            return
         for row in rows:
-            yield apply(row)
+            row = apply(row)
+            yield row._replace(warnings=(*row.warnings, missing))
+
+    def missing(self, columns: Sequence[str]) -> str | None:
+        """The ``missing-column`` warning of a file with these columns, or None."""
+        have = {_fold(c) for c in columns}
+        lacking = [(column, fields) for column, fields in self._written.items()
+                   if _fold(column) not in have]
+        if not lacking:
+            return None
+        said = "; ".join(f"{', '.join(fields)} from column {column!r}"
+                         for column, fields in lacking)
+        return (f"missing-column: the import '{self.id}' reads {said}, which the file does "
+                "not have: check the column's name in its header")
 
 
 class Imports:

@@ -82,7 +82,8 @@ class FileImport(Protocol):
 
     static_type: str | None  # the type of every row without a type column, or None
 
-    def rows(self, rows: Iterable[InputRow]) -> Iterator[InputRow]: ...
+    def rows(self, rows: Iterable[InputRow],
+             columns: Sequence[str] | None = None) -> Iterator[InputRow]: ...
 
 
 def open_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[InputFile]:
@@ -158,7 +159,10 @@ def _read_all(
         fallback = (imp.static_type if imp is not None else None) or override or \
             normalise_type(Path(file.source).name.split(".")[0])
         rows = _READERS[file.format](file, TypeResolver(file.source, fallback, type_keys))
-        yield from rows if imp is None else imp.rows(rows)
+        if imp is None:
+            yield from rows
+        else:  # a CSV's header tells the import which of its columns the file lacks
+            yield from imp.rows(rows, _header(file) if file.format == "csv" else None)
 
 
 # -- CSV ---------------------------------------------------------------------------
@@ -204,6 +208,12 @@ def _csv_header(records: CsvRecords, source: str) -> list[str] | None:
         if cells:
             return cells
     return None
+
+
+def _header(file: InputFile) -> list[str] | None:
+    """A CSV file's header (checked readable by ``open_inputs``)."""
+    with _open_csv(file.path) as fh:
+        return _csv_header(CsvRecords(fh, delimiter=csv_delimiter(file.path)), file.source)
 
 
 def _check_csv(source: str, path: Path) -> str | None:
