@@ -676,3 +676,16 @@ def test_one_row_sessions_of_a_feed_each_apply_their_change(
         (d,) = session.process([{"type": "status_change", "customer": "L-1",
                                  "status": "LEAD-Qualified", "message_id": "M-0"}])
     assert (d.transition, [w.split(":")[0] for w in d.warnings]) == (None, ["already-applied"])
+
+
+@pytest.mark.parametrize(("columns", "territory"), [
+    ({"Country": "US", "Billing Country": "CA"}, "us-other"),
+    ({"Billing Country": "CA", "Country": "US"}, "canada"),
+    ({"Country": " ", "Billing Country": "CA"}, "canada"),  # a blank one names nothing
+    ({"country": "CA", "COUNTRY": "US"}, "canada"),
+])
+def test_two_columns_of_one_field_give_it_the_first_non_empty(
+        columns: dict[str, str], territory: str) -> None:
+    """As the README says: in the file's column order (aliases of settings.fields)."""
+    decision = sfa_rules.load(REPO).decide({"type": "lead", "id": "L-1", **columns})
+    assert decision.territory == territory
