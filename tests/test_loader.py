@@ -127,6 +127,24 @@ def test_undecodable_file_is_reported_and_others_still_load(write_config: WriteC
     assert [r.id for r in config.reps] == ["ana"]
 
 
+def test_references_into_an_unread_file_say_so(write_config: WriteConfig) -> None:
+    """The ids an unread file held are unknown to the checks: their errors say where they
+    may be, instead of reading as mistakes of their own."""
+    folder = write_config({
+        "territories/t.yaml": "territories:\n  - {id: pool, default: true, members: [{rep: ana}]}\n",
+    })
+    (folder / "territories" / "reps.yaml").write_bytes(b"reps: [{id: ana, name: G\xf3mez}]\n")
+    _, _, problems = validate(folder)
+    assert [(p.file, p.code, p.message) for p in problems] == [
+        ("territories/reps.yaml", "unreadable-file",
+         "the file is not UTF-8: byte b'\\xf3' here cannot be read (a file saved as Latin-1 "
+         "or Windows-1252?): save it as UTF-8"),
+        ("territories/t.yaml", "unknown-rep",
+         "territory 'pool': unknown rep 'ana' (it may be defined in territories/reps.yaml, "
+         "which could not be read)"),
+    ]
+
+
 def test_byte_order_mark_is_accepted(write_config: WriteConfig) -> None:
     folder = write_config({"territories/reps.yaml": "\ufeffreps: [{id: ana}]\n"})
     config, _, problems = load_config(folder)

@@ -5,6 +5,7 @@ and the lifecycle evaluator from it. ``engine.core.Engine`` adds the ways to run
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self
 
@@ -39,15 +40,28 @@ def compile_config(
     properties of the rules and changes no decision.
     """
     config, sm, problems = load_config(folder)
-    problems += checks.run(config, sm)
+    unread = sorted({p.file for p in problems if p.code in _UNREAD})
+    later = checks.run(config, sm)
     ctx = CriteriaContext(config, sm)
     broken = tuple(f"unknown sales rule '{i}'" for i in sm.invalid_ids["sales_rules"])
-    problems += [
+    later += [
         p for p in ctx.problems
         # A rule dropped for its own errors is reported once, not at every use.
         if not (p.code == "unknown-rule" and p.message.startswith(broken))
     ]
-    return config, sm, ctx, sorted(problems)
+    if unread:  # what names an id of a file that was not read is not unknown, maybe
+        said = f" (it may be defined in {', '.join(unread)}, which could not be read)"
+        later = [replace(p, message=p.message + said) if p.code in _REFERENCES else p
+                 for p in later]
+    return config, sm, ctx, sorted(problems + later)
+
+
+# Problems that leave a whole file unread, and those a missing file's ids cause.
+_UNREAD = frozenset({"unreadable-file", "yaml-syntax", "file-too-large", "not-a-file",
+                     "too-deep"})
+_REFERENCES = frozenset({"unknown-rep", "unknown-territory", "unknown-status",
+                         "unknown-rule", "unknown-opportunity-status", "unset-default",
+                         "unknown-team"})
 
 
 class Rules:
