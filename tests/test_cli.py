@@ -285,7 +285,7 @@ def test_exit_codes(
 @pytest.mark.parametrize(("args", "message"), [
     (["examples/leads.csv", "missing.csv", "--state", "{dir}/s.db"],
      "sfa: missing.csv: cannot read: no such file"),
-    (["examples/leads.csv", "--state", "{dir}/no/such/folder/s.db"], "cannot open state"),
+    (["examples/leads.csv", "--state", "{dir}/no/such/folder/s.db"], "cannot create state"),
     (["examples/leads.csv", "--state", "{dir}/s.db", "--as-of", "2026-02-30"], "--as-of"),
     (["examples/leads.csv", "--state", "{dir}/s.db", "--lifecycle-engine", "rete"],
      "--lifecycle-engine"),

@@ -63,6 +63,10 @@ BROKEN_CONFIGS = {
         ),
     },
     "yaml-syntax": {"rules/settings.yaml": "settings:\n  opportunities: [true\n"},
+    "errors-and-warnings": {  # an unknown-field warning beside an error: both listed
+        "territories/a.yaml": ("reps: [{id: ana}]\nterritories:\n"
+                               "  - {id: west, members: [{rep: bo}], when: {contry: US}}\n"),
+    },
     "duplicate-id": {
         "territories/a.yaml": "reps: [{id: ana}]\n",
         "territories/b.yaml": "reps: [{id: ana}]\n",
@@ -158,6 +162,28 @@ def test_decision_is_frozen_with_to_dict(engine: sfa_rules.Engine) -> None:
     }
     assert json.loads(json.dumps(d.to_dict())) == d.to_dict()
     assert Decision.from_dict(d.to_dict()) == d
+
+
+def test_a_decision_in_error_is_frozen_too(engine: sfa_rules.Engine) -> None:
+    """Its error reads, compares, pickles and encodes as a dict, and cannot change;
+    to_dict() gives copies that can."""
+    import copy
+    import pickle
+
+    d = engine.decide({"type": "opportunity", "id": "O-1", "probability": "x"})
+    assert d.error == {"code": "bad-probability", "message": "probability 'x' is not a number",
+                       "field": "probability"}
+    for change in (lambda e: e.__setitem__("code", "x"), lambda e: e.update(code="x"),
+                   lambda e: e.pop("code"), lambda e: e.clear()):
+        with pytest.raises(TypeError, match="a decision cannot be changed"):
+            change(d.error)
+    assert d.error["code"] == "bad-probability"
+    copied = d.to_dict()
+    copied["error"]["code"] = "changed"
+    assert d.error["code"] == "bad-probability"
+    assert pickle.loads(pickle.dumps(d)) == d == copy.deepcopy(d) == Decision.from_dict(d.to_dict())
+    assert hash(d) == hash(Decision.from_dict(d.to_dict()))
+    assert json.loads(d.to_json()) == d.to_dict()
 
 
 # -- sessions -------------------------------------------------------------------------
@@ -689,3 +715,42 @@ def test_two_columns_of_one_field_give_it_the_first_non_empty(
     """As the README says: in the file's column order (aliases of settings.fields)."""
     decision = sfa_rules.load(REPO).decide({"type": "lead", "id": "L-1", **columns})
     assert decision.territory == territory
+
+
+@pytest.mark.parametrize(("record", "shown"), [
+    (None, "None"), ("lead", "a str: 'lead'"), (5, "a int: 5"),
+    ([("type", "lead"), ("id", "L-1")], "a list: [('type', 'lead'), ('id', 'L-1')]"),
+])
+def test_a_record_that_is_not_a_mapping_is_a_row_error(
+        engine: sfa_rules.Engine, record: Any, shown: str) -> None:
+    """A pipeline's None or a stray string is one row in error; the others are decided."""
+    message = f"a record must be a mapping of field names to values (a dict), not {shown}"
+    assert engine.decide(record).error == {"code": "bad-record", "message": message,
+                                           "field": None}
+    with engine.session() as session:
+        decisions = list(session.process([lead("L-1"), record, lead("L-2")]))
+    assert [(d.row, d.id, d.error and d.error["code"]) for d in decisions] == [
+        (1, "L-1", None), (2, None, "bad-record"), (3, "L-2", None)]
+    assert [i.code for i in engine.forecast([record]).errors] == ["bad-record"]
+
+
+def test_a_state_of_the_wrong_kind_is_refused_at_once(engine: sfa_rules.Engine) -> None:
+    with pytest.raises(TypeError, match="state must be None, a state file path, a "
+                       "postgresql:// URL or a Store, not int"):
+        engine.session(state=123)  # type: ignore[arg-type]
+
+
+def test_a_state_that_cannot_be_created_is_refused_before_any_row(
+        engine: sfa_rules.Engine, tmp_path: Path) -> None:
+    """Not at the commit after the last row: a run of a million rows would be lost."""
+    from sfa_rules.state import StateError
+
+    path = tmp_path / "missing" / "st.db"
+    with pytest.raises(StateError, match=f"cannot create state {path}: the folder "
+                       f"{path.parent} does not exist"):
+        engine.session(state=path)
+    result = CliRunner().invoke(main, ["apply", str(REPO / "examples" / "leads.csv"),
+                                       "--state", str(path), "--format", "jsonl"])
+    assert (result.exit_code, result.stdout) == (2, "")
+    with engine.session(state=path, dry_run=True) as session:  # a dry run creates nothing
+        assert session.process([lead("L-1")])

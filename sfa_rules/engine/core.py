@@ -22,6 +22,7 @@ from typing import Any
 
 from sfa_rules.config.loader import resolve_folder
 from sfa_rules.config.models import Config
+from sfa_rules.criteria import vocabulary
 from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.engine.decision import Decision
 from sfa_rules.engine.rows import InputRow
@@ -44,9 +45,10 @@ def load(
     problem when it has errors. ``None``: ``./rules`` and ``./territories``, else the
     configuration shipped in the package (SPEC §2)."""
     root = resolve_folder(folder)
-    config, _, ctx, problems = compile_config(root)
+    config, sm, ctx, problems = compile_config(root)
     if any(p.severity == "error" for p in problems):
-        raise ConfigError(problems)
+        # the list `sfa validate` prints (its analysis runs only on a valid configuration)
+        raise ConfigError(sorted([*problems, *vocabulary.check(config, sm, ctx)]))
     engine = Engine(config, ctx, root, lifecycle_engine)
     ctx.forget_sources()
     if len(config.territories) + len(config.assignment.overrides) >= LARGE:
@@ -114,8 +116,11 @@ class Engine(Rules):
             store = MemoryStore()
         elif isinstance(state, (str, os.PathLike)):
             store = open_state(state, dry_run=dry_run, lazy=not dry_run)
-        else:
+        elif all(hasattr(state, name) for name in ("get_customer", "commit", "close")):
             store = state
+        else:
+            raise TypeError(f"state must be None, a state file path, a postgresql:// URL or "
+                            f"a Store, not {type(state).__name__}")
         return Session(self, store, as_of=as_of, reassign=reassign, explain=explain,
                        private=state is None, history=not dry_run)
 

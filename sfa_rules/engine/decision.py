@@ -20,6 +20,24 @@ _OUTCOMES: dict[tuple[Any, ...], str] = {}
 _OUTCOMES_LIMIT = 4_096
 
 
+class FrozenDict(dict[str, Any]):
+    """A dict that cannot change (a decision's ``error``): it reads, compares, hashes,
+    pickles and encodes as JSON like the dict it was made from."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a decision cannot be changed: use its to_dict() for a copy")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(self.items()))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return FrozenDict, (dict(self),)
+
+
 class Decision(NamedTuple):
     """One decision per input row; ``to_dict()`` is SPEC §8's JSON, keys in order,
     with ``account`` (after ``assigned_by``) on a lead matched to a known customer and
@@ -45,7 +63,7 @@ class Decision(NamedTuple):
     transition: str | None = None
     event: str | None = None
     warnings: tuple[str, ...] = ()
-    error: dict[str, Any] | None = None
+    error: Mapping[str, Any] | None = None  # a FrozenDict: the decision cannot change
     customer: str | None = None  # transaction rows only
     customer_status: str | None = None  # transaction rows only
     forecast: str | None = None  # opportunity rows only
@@ -59,6 +77,8 @@ class Decision(NamedTuple):
         """The decision ``to_dict()`` gave (the resume journal stores them so)."""
         fields = {k: v for k, v in data.items() if k in cls._fields}
         fields["warnings"] = tuple(fields.get("warnings") or ())
+        if fields.get("error") is not None:
+            fields["error"] = FrozenDict(fields["error"])
         if fields.get("trace") is not None:
             fields["trace"] = tuple(fields["trace"])
         return cls(**fields)
@@ -110,7 +130,7 @@ class Decision(NamedTuple):
         if self.type == FOLLOW_UP:
             out["alert"] = self.alert
         out["warnings"] = list(self.warnings)
-        out["error"] = self.error
+        out["error"] = None if self.error is None else dict(self.error)
         if self.trace is not None:
             out["trace"] = list(self.trace)
         return out

@@ -18,7 +18,7 @@ from sfa_rules.criteria.values import blank, text
 from sfa_rules.engine.activities import activity_row, contact_row
 from sfa_rules.engine.context import RowContext
 from sfa_rules.engine.customers import CUSTOMER_TYPES, customer_row
-from sfa_rules.engine.decision import Decision
+from sfa_rules.engine.decision import Decision, FrozenDict
 from sfa_rules.engine.forecasting import RowIssues
 from sfa_rules.engine.opportunities import opportunity_row
 from sfa_rules.engine.rows import InputRow, normalise_type
@@ -34,6 +34,14 @@ from sfa_rules.state import MemoryStore, Store, encode_lines
 __all__ = ["BATCH_ROWS", "Session"]
 
 BATCH_ROWS = 5_000  # rows per committed batch of an apply run (crash safety, SPEC §9)
+
+
+def _shown(value: object) -> str:
+    """What a value that is no record is, as a message says it: ``a str: 'lead'``."""
+    if value is None:
+        return "None"
+    text = repr(value)
+    return f"a {type(value).__name__}: {text if len(text) <= 40 else text[:37] + '...'}"
 
 
 class Session:
@@ -171,6 +179,10 @@ class Session:
             error = item.error
         else:
             source, row, raw, error = None, number, item, None
+            if not isinstance(item, Mapping):  # a pipeline's None, a string, a list
+                return self._failed(None, number, None, {}, RecordError(
+                    "bad-record", "a record must be a mapping of field names to values "
+                    f"(a dict), not {_shown(item)}"))
         record = self._named_owner(self._canonical(raw))
         ctx = self._ctx
         ctx.enter(source, row, raw)
@@ -260,14 +272,14 @@ class Session:
         customer = self.store.get_customer(customer_id) if customer_id else None
         rid = text(record.get("id"))
         if customer is None:
-            return Decision(source, row, rtype, rid, error=error.to_dict(), customer=customer_id,
+            return Decision(source, row, rtype, rid, error=FrozenDict(error.to_dict()), customer=customer_id,
                             trace=() if self.explain else None)
         # a transaction row shows its customer as it stands, unchanged (SPEC §8)
         return Decision(
             source, row, rtype, rid,
             owner=customer.owner, territory=customer.territory,
             stage=self.engine.lifecycle.stage(customer.status),
-            error=error.to_dict(), customer=customer_id, customer_status=customer.status,
+            error=FrozenDict(error.to_dict()), customer=customer_id, customer_status=customer.status,
             trace=() if self.explain else None,
         )
 
@@ -327,7 +339,7 @@ class Session:
                     f"opportunity {o.id!r}", o.status, "opportunity_statuses",
                     "or send the opportunity with a configured status"), field="status")
                 failed.append(Decision(source, row, "opportunity", o.id, customer=o.customer,
-                                       status=o.status, error=error.to_dict()))
+                                       status=o.status, error=FrozenDict(error.to_dict())))
                 continue
             customer = None
             if o.customer is not None:

@@ -107,7 +107,7 @@ class SQLiteStore(SQLiteHistory, SQLiteMatches, SQLiteRecords):
         self._origin: tuple[tuple[int, ...] | None, int | None] = (None, None)
         self._closed = False
         if self.path is not None:
-            precheck(self.path)
+            precheck(self.path, creating=not dry_run)
         # a lazy apply's evidence of the file it reads, taken before the overlay
         # attaches it: see `_changed`
         identity = file_identity(self.path) if lazy and self.path is not None else None

@@ -243,14 +243,23 @@ def state_errors(method: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
-def precheck(path: str) -> None:
-    """Refuse a folder or a non-SQLite file before anything is created next to it."""
+def precheck(path: str, *, creating: bool = False) -> None:
+    """Refuse a folder or a non-SQLite file before anything is created next to it, and,
+    when the run will create the file (``creating``), a folder it cannot be made in:
+    said before the first row, not at the commit after the last."""
     if os.path.isdir(path):
         raise StateError(f"state {path} is a folder, not a state file")
     try:
         with open(path, "rb") as f:
             head = f.read(16)
     except FileNotFoundError:
+        folder = os.path.dirname(os.path.abspath(path))
+        if creating and not os.path.isdir(folder):
+            raise StateError(f"cannot create state {path}: the folder {folder} does not "
+                             "exist") from None
+        if creating and not os.access(folder, os.W_OK):
+            raise StateError(f"cannot create state {path}: the folder {folder} is not "
+                             "writable") from None
         return
     except OSError as e:
         raise StateError(f"cannot open state {path}: {e.strerror}") from None
