@@ -26,7 +26,7 @@ _spec.loader.exec_module(gen_leads)
 
 COLUMNS = ["source", "row", "type", "id", "owner", "territory", "assigned_by", "status",
            "stage", "probability", "previous_status", "transition", "event", "warnings",
-           "error", "customer", "customer_status", "forecast"]
+           "error", "customer", "customer_status", "forecast", "account", "merged_from"]
 
 
 def frame(spark: Any, records: list[dict[str, Any]], partitions: int = 3) -> Any:
@@ -92,6 +92,21 @@ def test_other_record_types_are_decided_in_one_ordered_pass(spark: Any, tmp_path
                 for i in range(0, 60, 3)]
     records += [{"type": "invoice", "id": "I-1", "customer": "L-nobody"}]
     compare(spark, REPO, records, as_of="2026-03-01")
+
+
+def test_account_matching_columns_are_the_sequential_engines(spark: Any) -> None:
+    """A lead matched to a known customer carries `account`; a duplicate merged into a
+    known lead, `merged_from`: the columns are there, with the sequential values."""
+    records = [
+        {"type": "customer", "id": "C-1", "company": "Globex", "email": "a@globex.example",
+         "country": "US", "state": "NY"},
+        {"type": "lead", "id": "L-1", "email": "b@globex.example", "country": "US"},
+        {"type": "lead", "id": "L-2", "company": "Initech", "email": "x@initech.example"},
+        {"type": "lead", "id": "L-3", "company": "Initech", "email": "x@initech.example"},
+    ]
+    compare(spark, REPO, records, as_of="2026-03-01")
+    got = decide(frame(spark, records), REPO, as_of="2026-03-01").collect()
+    assert got[1]["account"] == "C-1"
 
 
 @pytest.mark.slow

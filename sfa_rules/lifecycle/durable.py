@@ -24,7 +24,6 @@ each event is consumed by the rule that fires.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Sequence
 from datetime import date
@@ -93,9 +92,12 @@ class _Ruleset:
 
     def __del__(self) -> None:
         # A forgotten close() must not leak one of the C engine's 131,072 handles. At
-        # interpreter shutdown the module may already be torn down: nothing to report.
-        with contextlib.suppress(Exception):
+        # interpreter shutdown the module may already be torn down (its globals None,
+        # contextlib among them): nothing to report, so no module is used here.
+        try:
             self.close()
+        except Exception:
+            pass
 
 
 class DurableTransitions(_Ruleset):

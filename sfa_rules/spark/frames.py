@@ -29,6 +29,8 @@ DECISION_SCHEMA = T.StructType(
        T.StructField("error", T.StructType([T.StructField(n, T.StringType())
                                            for n in ("code", "message", "field")]))]
     + [T.StructField(n, T.StringType()) for n in ("customer", "customer_status", "forecast")]
+    # a lead matched to a known customer, a duplicate merged into one (account matching)
+    + [T.StructField(n, T.StringType()) for n in ("account", "merged_from")]
 )
 _COLUMNS = [f.name for f in DECISION_SCHEMA.fields]
 
@@ -82,7 +84,13 @@ def _decided(
         .map(lambda r: (str(r[3]), 1)).reduceByKey(add).filter(lambda kv: kv[1] > 1)
         .keys().collect()
     )
-    keyed = stage.map(lambda r: (r[0], r[1], _keys(r, dups), r[5])).cache()
+    # matching keys link rows only when more than one row has them
+    shared: set[str] = set(
+        stage.flatMap(lambda r: [k for k in r[2] if k.startswith("m:")])
+        .map(lambda k: (k, 1)).reduceByKey(add).filter(lambda kv: kv[1] > 1)
+        .keys().collect()
+    )
+    keyed = stage.map(lambda r: (r[0], r[1], _keys(r, dups, shared), r[5])).cache()
     key_sets = keyed.map(lambda r: tuple(r[2])).filter(bool).distinct().collect()
     plan = Plan(engine_for(folder, lifecycle_engine), key_sets)
     routed = keyed.map(lambda r: (plan.route(r[2]), r)).cache()
@@ -119,10 +127,11 @@ def _alone_with_records(
         yield index, decision, keys, id_, supported, record if keys or id_ else None
 
 
-def _keys(row: tuple[Any, ...], dups: set[str]) -> list[str]:
+def _keys(row: tuple[Any, ...], dups: set[str], shared: set[str]) -> list[str]:
     index, decision, keys, id_ = row[:4]
     if decision.get("error") is not None:
         return []
+    keys = [k for k in keys if not k.startswith("m:") or k in shared]
     if id_ in dups:
         return sorted({*keys, "id:" + id_})
     return list(keys)

@@ -10,7 +10,10 @@ owner depends on beyond the row itself is then named by *keys*:
   would fall through to);
 - ``r:<rep>``: its owner, when that rep's load matters to someone (a capacity, or a
   member of a least_loaded territory), and a capacity-limited rep an override named;
-- ``id:<id>``: an id that occurs on more than one row (the later rows are "known").
+- ``id:<id>``: an id that occurs on more than one row (the later rows are "known");
+- ``m:<kind>:<value>``: a key of account matching and duplicates (an e-mail domain, a
+  company name, ...) that occurs on more than one row: a lead matched to the customer
+  of an earlier row, or a duplicate of an earlier lead, is decided after it.
 
 Keys of one row belong together; the connected groups of keys are the *components*.
 A component that is one territory whose members no date or load can make ineligible
@@ -29,7 +32,7 @@ from typing import Any
 from sfa_rules.engine.core import Engine
 from sfa_rules.state.store import MemoryStore
 
-__all__ = ["Plan", "load_relevant", "row_keys", "full_loads", "rotation_sequence"]
+__all__ = ["Plan", "full_loads", "load_relevant", "match_keys", "row_keys", "rotation_sequence"]
 
 CUSTOMER_TYPES = frozenset({"lead", "prospect", "customer"})
 
@@ -88,6 +91,15 @@ def row_keys(
                 if rep in relevant:
                     keys.add("r:" + rep)
     return keys
+
+
+def match_keys(engine: Engine, record: Mapping[str, Any], ok: bool) -> set[str]:
+    """The ``m:`` keys of a row decided without error (none without matching rules)."""
+    matcher = engine.matcher
+    if matcher is None or not ok:
+        return set()
+    canonical = {engine.ctx.field(str(k)): v for k, v in record.items()}
+    return {f"m:{kind}:{value}" for kind, value in matcher.keys.values(canonical).items()}
 
 
 class Plan:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sfa_rules.engine.core import Engine, load
 from sfa_rules.engine.decision import TRANSACTION_TYPES
-from sfa_rules.spark.plan import full_loads, load_relevant, row_keys
+from sfa_rules.spark.plan import full_loads, load_relevant, match_keys, row_keys
 from sfa_rules.state.store import MemoryStore
 
 __all__ = ["alone", "engine_for", "ordered_pass", "with_type"]
@@ -67,7 +67,8 @@ def alone(
                 (if_full,) = full_session.process([record])
                 full.rollback()
                 traced.append(if_full._asdict())
-            keys = sorted(row_keys(engine, traced, relevant, dependent))
+            keys = sorted(row_keys(engine, traced, relevant, dependent)
+                          | match_keys(engine, record, normal.error is None))
             supported = normal.type not in TRANSACTION_TYPES  # lead types, or unknown-type
             yield index, _plain(normal, index), keys, normal.id, supported
 
