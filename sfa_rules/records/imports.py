@@ -131,6 +131,7 @@ class CompiledImport:
             else None
         self._type_values = {_fold(k): v for k, v in self._type_column.values.items()} \
             if self._type_column else {}
+        self._own_type = _fold(self._type_column.column) if self._type_column else None
         self._type_keys = frozenset(_fold(k) for k in type_keys)
         self._canonical = canonical
         self._dates = frozenset(dates)
@@ -231,8 +232,7 @@ class CompiledImport:
     def _has_type(self, raw: Mapping[str, Any]) -> bool:
         """Whether the row has a type column of its own, not the import's (a column
         named `Type` that the import maps through its values is the import's)."""
-        assert self._type_column is not None
-        own = _fold(self._type_column.column)
+        own = self._own_type
         return any(isinstance(k, str) and _fold(k) in self._type_keys and _fold(k) != own
                    and not (isinstance(v, str) and not v.strip()) and v is not None
                    for k, v in raw.items())
@@ -241,7 +241,7 @@ class CompiledImport:
                      error: RecordError | None) -> tuple[str | None, RecordError | None]:
         """The type of a row without a type column, from the import's type column."""
         assert self._type_column is not None
-        want = _fold(self._type_column.column)
+        want = self._own_type
         value = next((v for k, v in raw.items() if isinstance(k, str) and _fold(k) == want),
                      None)
         if value is None or not str(value).strip():

@@ -162,7 +162,8 @@ def _read_all(
         if imp is None:
             yield from rows
         else:  # a CSV's header tells the import which of its columns the file lacks
-            yield from imp.rows(rows, _header(file) if file.format == "csv" else None)
+            yield from imp.rows(rows, _header(file.path, file.source)
+                                if file.format == "csv" else None)
 
 
 # -- CSV ---------------------------------------------------------------------------
@@ -210,17 +211,16 @@ def _csv_header(records: CsvRecords, source: str) -> list[str] | None:
     return None
 
 
-def _header(file: InputFile) -> list[str] | None:
-    """A CSV file's header (checked readable by ``open_inputs``)."""
-    with _open_csv(file.path) as fh:
-        return _csv_header(CsvRecords(fh, delimiter=csv_delimiter(file.path)), file.source)
+def _header(path: Path, source: str) -> list[str] | None:
+    """A CSV file's header; ``InputError`` if it cannot be read."""
+    with _open_csv(path) as fh:
+        return _csv_header(CsvRecords(fh, delimiter=csv_delimiter(path)), source)
 
 
 def _check_csv(source: str, path: Path) -> str | None:
     """Why the header of ``path`` cannot be read, or None (checked before any row)."""
     try:
-        with _open_csv(path) as fh:
-            _csv_header(CsvRecords(fh, delimiter=csv_delimiter(path)), source)
+        _header(path, source)
     except InputError as exc:
         return exc.problems[0]
     except OSError as exc:
@@ -254,7 +254,7 @@ def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
                 continue
             joined = "".join(cells)
             if not joined.isascii() and _ESCAPED_BYTE.search(joined):
-                error = error or _text_encoding_error(keys, cells)
+                error = error or _csv_encoding_error(keys, cells)
                 cells = [_clean_key(c) for c in cells]
             elif error is None and len(cells) > width and any(c.strip() for c in cells[width:]):
                 error = RecordError(
@@ -283,7 +283,7 @@ def _type_column(keys: list[str], types: TypeResolver) -> int:
     return -1 if key is None else keys.index(key)
 
 
-def _text_encoding_error(keys: list[str], cells: list[str]) -> RecordError:
+def _csv_encoding_error(keys: list[str], cells: list[str]) -> RecordError:
     for i, cell in enumerate(cells):
         if _ESCAPED_BYTE.search(cell):
             field = keys[i] if i < len(keys) and keys[i] else None
