@@ -650,10 +650,14 @@ def test_forecast_defaults_and_formats() -> None:
     ("abc", "2026-05-01", "bad-amount"),
     ("100", "2027-13-45", "bad-date"),
     ("100", "soon", "bad-date"),
+    ("$100", "2026-05-01", "bad-amount"),
+    ("1" + "0" * 15, "2026-05-01", "bad-amount"),
 ])
 def test_forecast_record_error_names_file_and_row_and_exits_1(
     tmp_path: Path, amount: str, close: str, code: str
 ) -> None:
+    """The same row is the same record error in dry-run: a run that exits 0 is a run
+    whose forecast reads every amount and date."""
     opportunities = write(tmp_path / "opportunities.csv",
                           "id,customer,status,amount,expected_close\n"
                           f"O-1,L-1001,Proposal,{amount},{close}\n"
@@ -664,6 +668,11 @@ def test_forecast_record_error_names_file_and_row_and_exits_1(
     assert "Traceback" not in r.err
     total = json.loads(r.out)[-1]
     assert (total["count"], total["amount"]) == (1, 100)  # the rest is still counted
+    dry = sfa("dry-run", "examples/leads.csv", opportunities, "--format", "jsonl", *CONFIG)
+    *_, bad, good = [json.loads(line) for line in dry.out.splitlines()]
+    assert dry.code == 1
+    assert (bad["id"], bad["error"]["code"], good["error"]) == ("O-1", code, None)
+    assert bad["error"]["field"] == ("amount" if code == "bad-amount" else "expected_close")
 
 
 def test_forecast_includes_the_opportunities_of_the_state(tmp_path: Path) -> None:

@@ -141,7 +141,8 @@ def test_a_non_finite_amount_is_bad_amount(tmp_path: Path, amount: str) -> None:
     code, out, err = sfa("forecast", "--config", str(REPO), str(leads), str(rows),
                          "--format", "json")
     assert code == 1
-    assert f"opportunity 'O-1': amount {amount!r} is not a number" in err and "[bad-amount]" in err
+    assert f"opportunities.csv:1: error: amount {amount!r} is not a number" in err
+    assert "[bad-amount]" in err
     assert json.loads(out)[-1]["amount"] == 100
 
 

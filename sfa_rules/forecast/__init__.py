@@ -43,6 +43,7 @@ from datetime import date
 from decimal import Decimal, localcontext
 
 from sfa_rules.config.teams import Hierarchy
+from sfa_rules.criteria.values import parse_amount, read_amount
 from sfa_rules.forecast.groups import NO_GROUP, grouper
 from sfa_rules.forecast.quotas import QuotaBook, attainment
 from sfa_rules.forecast.render import rounded, to_csv, to_json, to_table
@@ -77,18 +78,8 @@ _ONE = Decimal(1)
 _EXACT = EXACT
 _ADD = _EXACT.add
 _MUL = _EXACT.multiply
-_AMOUNT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
-_DIGITS = 15  # amounts are below 10**15, a thousand million million
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _RANK = {"closed": 0, "commit": 1, "best_case": 2, "pipeline": 3}
-
-
-def parse_amount(text: str) -> Decimal | None:
-    """The exact value of amount text (module docstring), or None when unreadable."""
-    text = text.strip()
-    if not _AMOUNT.fullmatch(text):
-        return None
-    return Decimal(text.replace(",", "")) if "," in text else Decimal(text)
 
 
 def period_of(text: str, kind: PeriodKind) -> str | None:
@@ -227,20 +218,12 @@ def _read(
     if text is None or not text.strip():
         notes.append(_issue(item, "no-amount", "amount", "no amount: counted as 0"))
     else:
-        amount = parse_amount(text)
-        if amount is None:
-            errors.append(_issue(
-                item, "bad-amount", "amount",
-                f"amount {_shown(text)} is not a number (expected digits, optionally with"
-                " a leading '-', ',' between thousands and a '.' decimal part)",
-            ))
-        elif amount.adjusted() >= _DIGITS:  # 10**15 or more (adjusted: its top digit's place)
-            errors.append(_issue(
-                item, "bad-amount", "amount",
-                f"amount {_shown(text)} is too large (at most 15 digits before the"
-                " decimal point)",
-            ))
+        read = read_amount(text)
+        if isinstance(read, str):
+            errors.append(_issue(item, "bad-amount", "amount", read))
             amount = None
+        else:
+            amount = read
     close: str | None = UNSCHEDULED
     text = item.expected_close
     if text is None or not text.strip():
@@ -261,11 +244,6 @@ def _read(
     if len(errors) == found:
         warnings.extend(notes)
     return amount, close
-
-
-def _shown(text: str) -> str:
-    """``text`` quoted for a message, shortened when long (a 5,000-digit amount)."""
-    return repr(text) if len(text) <= 40 else repr(text[:20] + "..." + text[-10:])
 
 
 def _issue(item: ForecastItem, code: str, field: str, what: str) -> ForecastIssue:

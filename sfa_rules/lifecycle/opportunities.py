@@ -25,7 +25,7 @@ from datetime import date
 from typing import Any
 
 from sfa_rules.config.models import Config, OpportunityStatus
-from sfa_rules.criteria.values import blank, text
+from sfa_rules.criteria.values import blank, read_amount, text
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.errors import RecordError, did_you_mean
 
@@ -86,6 +86,7 @@ class OpportunityRules:
         changed = previous is None or previous.status != status
         probability, override = self._probability(record, previous, ostatus, changed)
         close = check_expected_close(record.get("expected_close"))
+        amount = check_amount(record.get("amount"))
         customer_id = text(record.get("customer"))
         warnings: tuple[str, ...] = ()
         if customer_id is None:
@@ -105,7 +106,7 @@ class OpportunityRules:
             probability=probability,
             override=override,
             owner=text(record.get("owner")) or (previous.owner if previous else None),
-            amount=text(record.get("amount")) or (previous.amount if previous else None),
+            amount=amount or (previous.amount if previous else None),
             expected_close=close or (previous.expected_close if previous else None),
             seq=seq if moved or previous is None else previous.seq,
         )
@@ -210,6 +211,15 @@ def check_expected_close(raw: Any) -> str | None:
         "bad-date", f"expected_close {written!r} is not a date (expected YYYY-MM-DD)",
         field="expected_close",
     )
+
+
+def check_amount(raw: Any) -> str | None:
+    """The row's ``amount`` as trimmed text; ``bad-amount`` unless the forecast reads
+    it, so that a run that exits 0 is a run whose forecast reads every amount."""
+    written = text(raw)
+    if written is not None and isinstance(read := read_amount(written), str):
+        raise RecordError("bad-amount", read, field="amount")
+    return written
 
 
 def unknown_in_state(what: str, status: str, section: str, repair: str) -> str:
