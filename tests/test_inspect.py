@@ -46,6 +46,9 @@ def column_line(out: str, column: str) -> str:
     (["1,234.50", "12", "-3"], "number"),
     (["1.234,50", "12,5"], "number (decimal ',')"),
     (["abc", "2027-01-01"], "text"),
+    (["2027-01-31", "2026-12-01", "31/01/2027", "28/02/2027"],
+     "text (dates: %Y-%m-%d, %d/%m/%Y)"),
+    (["2027-01-31", "abc", "31/01/2027", "28/02/2027"], "text"),
     (["", ""], "empty"),
 ])
 def test_column_kinds(tmp_path: Path, values: list[str], holds: str) -> None:
@@ -202,3 +205,14 @@ def test_a_semicolon_export_with_no_known_column_is_told_what_to_map(tmp_path: P
         "# Erstellt holds dates (%d.%m.%Y) but maps to no field: map it to read them as dates "
         "(e.g. created: Erstellt)",
     ]
+
+
+def test_a_column_of_dates_in_two_formats_is_told_to_be_written_in_one(tmp_path: Path) -> None:
+    data = tmp_path / "leads.csv"
+    data.write_text("id,created\n1,2026-01-05\n2,2026-01-06\n3,2026-02-07\n"
+                    "4,01/31/2026\n5,02/28/2026\n", encoding="utf-8")
+    code, out, _ = sfa("inspect", str(data), "--config", str(REPO))
+    assert code == 0
+    assert "text (dates: %Y-%m-%d, %m/%d/%Y)" in column_line(out, "created")
+    assert ("# created holds dates in 2 formats (%Y-%m-%d 3 rows, %m/%d/%Y 2 rows): an "
+            "import reads one") in out

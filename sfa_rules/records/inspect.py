@@ -60,6 +60,7 @@ class ColumnProfile:
     kind: str = "empty"  # text | number | date | empty
     date_format: str | None = None
     also: tuple[str, ...] = ()  # other formats that read the dates as well
+    mixed: tuple[tuple[str, int], ...] = ()  # text: dates in several formats, values each
     unread: int = 0  # values the kind does not read
     decimal: str = "."  # for numbers
     plain: bool = True  # every number is plain (no thousands, no currency)
@@ -117,8 +118,12 @@ def _guess_date(col: ColumnProfile) -> None:
     best: list[tuple[int, int, str]] = []  # (span in days, order, format)
     total = sum(col.values.values())
     sample = [t for t, _ in col.values.most_common(50)]
+    some: list[str] = []  # formats that read part of the sample
     for order, fmt in enumerate(DATE_FORMATS):
-        if sum(_reads(t, fmt) for t in sample) < SHARE * len(sample):
+        share = sum(_reads(t, fmt) for t in sample)
+        if share:
+            some.append(fmt)
+        if share < SHARE * len(sample):
             continue  # most columns are no dates: a sample says so quickly
         days, read_count = [], 0
         for text, count in col.values.items():
@@ -134,6 +139,25 @@ def _guess_date(col: ColumnProfile) -> None:
         col.kind, col.date_format = "date", best[0][2]
         col.also = tuple(f for span, _, f in best[1:] if span == best[0][0])
         col.unread = total - sum(c for t, c in col.values.items() if _reads(t, best[0][2]))
+    elif len(some) > 1:
+        col.mixed = _cover(col.values, some, total)
+
+
+def _cover(values: Counter[str], formats: list[str], total: int
+           ) -> tuple[tuple[str, int], ...]:
+    """The fewest formats, most values first, that together read the share of dates
+    :data:`SHARE` of ``values`` (an export that changed its date format midway), each
+    with the values it reads that the ones before did not; () when none do."""
+    left = {t: c for t, c in values.items()}
+    found: list[tuple[str, int]] = []
+    while left and sum(n for _, n in found) < SHARE * total:
+        reads = {f: [t for t in left if _reads(t, f)] for f in formats}
+        fmt = max(formats, key=lambda f: sum(left[t] for t in reads[f]))
+        count = sum(left.pop(t) for t in reads[fmt])
+        if not count:
+            return ()
+        found.append((fmt, count))
+    return tuple(found) if len(found) > 1 else ()
 
 
 def _reads(text: str, fmt: str) -> bool:
@@ -253,6 +277,8 @@ def describe(col: ColumnProfile) -> str:
         return f"date ({col.date_format}{also})"
     if col.kind == "number" and col.decimal == ",":
         return "number (decimal ',')"
+    if col.mixed:
+        return f"text (dates: {', '.join(fmt for fmt, _ in col.mixed)})"
     return col.kind
 
 

@@ -139,6 +139,11 @@ def _entry(p: FileProfile, date_fields: set[str], number_fields: set[str],
     if "id" not in {c.field for c in mapped}:
         notes.append("no column seems to hold the id: add `id: COLUMN` to fields")
     for col in p.columns:
+        if col.mixed:
+            shares = ", ".join(f"{fmt} {_rows(n)}" for fmt, n in col.mixed)
+            notes.append(f"{col.name} holds dates in {len(col.mixed)} formats ({shares}): an "
+                         "import reads one; write the column in one format, or split the "
+                         "file and give each part an import with its date_format")
         if col.field is None and col.kind == "date":
             notes.append(f"{col.name} holds dates ({col.date_format}) but maps to no field: "
                          f"map it to read them as dates (e.g. created: {col.name})")
