@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any, Protocol
 
-from sfa_rules.config.models import Config
+from sfa_rules.config.models import STAGES, Config
 from sfa_rules.criteria.depth import MAX_CRITERIA_DEPTH, depth, too_deep_message
 from sfa_rules.criteria.facts import Facts, FactSchema, is_number, parse_iso_date
 from sfa_rules.criteria.nodes import ALWAYS, NEVER, OPERATORS, All, Any_, Node, Not, RuleRef, Test
@@ -105,6 +105,10 @@ class CriteriaContext:
         self.dates: set[str] = set()
         self.nodes: dict[Path, Node] = {}
         self.field_refs: list[tuple[str, Path]] = []  # each field name as written, and where
+        self._customer_values: dict[str, tuple[str, list[str]]] = {  # a customer's values
+            "status": ("unknown-status", [s.id for s in config.statuses]),
+            "stage": ("invalid-value", list(STAGES)),
+        }
         for path, block in criteria_blocks(config):
             if path[0] == "sales_rules":
                 rule_id = config.sales_rules[int(path[1])].id
@@ -185,6 +189,27 @@ class CriteriaContext:
             return  # the value was refused when read (a tag, a huge number): said once
         self.problems.append(Problem(file, line, column, "error", code, message))
 
+    def known_values(self, name: str, values: list[Any], path: Path, each: bool) -> None:
+        """``unknown-status`` / ``invalid-value``: a follow-up's (or a guard's
+        ``customer.``) status or stage that no customer can have, which would silently
+        never match; ``each``: the values are a list at ``path``."""
+        if name.startswith(_CUSTOMER):
+            name = name[len(_CUSTOMER):]
+        elif path[0] != "follow_ups":
+            return
+        if name not in self._customer_values:
+            return
+        code, known = self._customer_values[name]
+        folded = {self.text(k) for k in known}
+        refused = getattr(self.sourcemap, "invalid_ids", {}).get("statuses", ())
+        listed = f" ({', '.join(known)})" if len(known) <= 3 else ""
+        for i, value in enumerate(values):
+            if self.text(value) in folded or str(value) in refused:
+                continue
+            self.problem((*path, i) if each else path, code,
+                         f"unknown {name} '{value}'{did_you_mean(str(value), known)}: no "
+                         f"customer has it{listed}, so the criterion never matches")
+
     # -- value normalisation --------------------------------------------------
 
     def text(self, value: Any) -> str:
@@ -205,6 +230,9 @@ class CriteriaContext:
 def check_config(config: Config, sourcemap: SourceMapLike) -> list[Problem]:
     """Parse every criteria block of ``config``; return the problems found."""
     return CriteriaContext(config, sourcemap).problems
+
+
+_CUSTOMER = "customer."
 
 
 def _scalar(value: Any) -> bool:
@@ -270,30 +298,19 @@ def _operator(name: str, op: str, arg: Any, path: Path, ctx: CriteriaContext) ->
     if op in ("eq", "ne"):
         if not _scalar(arg):
             return wrong("a single value")
+        ctx.known_values(name, [arg], path, each=False)
         return Test(name, op, ctx.text(arg), written=_as_written(arg))
     if op in ("in", "not_in", "prefix"):
         items = arg if isinstance(arg, list) else [arg]
         if not items or not all(_scalar(item) for item in items):
             return wrong("a value or a list of values")
+        if op != "prefix":
+            ctx.known_values(name, items, path, each=isinstance(arg, list))
         return Test(name, op, tuple(ctx.text(item) for item in items),
                     written=tuple(_as_written(item) for item in items))
     if op == "regex":
-        if not isinstance(arg, str):
-            return wrong("a regular expression (text)")
-        flags = 0 if ctx.case_sensitive else re.IGNORECASE
-        try:
-            pattern = GuardedPattern(arg, flags)
-        except (re.error, RecursionError) as error:  # re's parser recurses per group
-            why = error if isinstance(error, re.error) else "its groups nest too deep"
-            ctx.problem(path, "bad-regex", f"'{name}': bad regex {arg!r}: {why}")
-            return NEVER
-        unsafe = unsafe_reason(arg, flags)
-        if unsafe is not None:
-            ctx.problem(path, "unsafe-regex", f"'{name}': regex {arg!r} can take exponential "
-                        f"time on some values ({unsafe}); rewrite it without that (for example "
-                        "'(a+)+' as 'a+', '(a|aa)+' as 'a+')")
-            return NEVER
-        return Test(name, op, pattern)
+        return _regex(name, arg, path, ctx) if isinstance(arg, str) else wrong(
+            "a regular expression (text)")
     if op == "exists":
         return Test(name, op, arg) if isinstance(arg, bool) else wrong("true or false")
     if op == "between":
@@ -311,6 +328,23 @@ def _operator(name: str, op: str, arg: Any, path: Path, ctx: CriteriaContext) ->
             if op.isdigit() and arg is None else did_you_mean(op, OPERATORS))
     ctx.problem(path, "unknown-operator", f"'{name}': unknown operator '{op}'{hint}", key=True)
     return NEVER
+
+
+def _regex(name: str, arg: str, path: Path, ctx: CriteriaContext) -> Node:
+    flags = 0 if ctx.case_sensitive else re.IGNORECASE
+    try:
+        pattern = GuardedPattern(arg, flags)
+    except (re.error, RecursionError) as error:  # re's parser recurses per group
+        why = error if isinstance(error, re.error) else "its groups nest too deep"
+        ctx.problem(path, "bad-regex", f"'{name}': bad regex {arg!r}: {why}")
+        return NEVER
+    unsafe = unsafe_reason(arg, flags)
+    if unsafe is not None:
+        ctx.problem(path, "unsafe-regex", f"'{name}': regex {arg!r} can take exponential "
+                    f"time on some values ({unsafe}); rewrite it without that (for example "
+                    "'(a+)+' as 'a+', '(a|aa)+' as 'a+')")
+        return NEVER
+    return Test(name, "regex", pattern)
 
 
 def _between(name: str, arg: Any, path: Path, ctx: CriteriaContext) -> Node:
