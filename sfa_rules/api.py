@@ -147,12 +147,9 @@ def run_key(engine: Engine, sources: dict[str, str], options: Iterable[object]) 
     return digest.hexdigest()
 
 
-def session_for(engine: Engine, files: Iterable[str], store: Any, **options: Any) -> Session:
-    """A dry-run session (no history lines: its store is never committed) whose rows
-    are known by their files' contents (SPEC §9 idempotency)."""
-    session = Session(engine, store, history=False, **options)
-    session.identify_sources(digests(files))
-    return session
+def session_for(engine: Engine, store: Any, **options: Any) -> Session:
+    """A dry-run session (no history lines: its store is never committed)."""
+    return Session(engine, store, history=False, **options)
 
 
 # -- sfa dry-run and sfa apply ---------------------------------------------------
@@ -198,7 +195,6 @@ def run_decisions(request: RunRequest, wrap_rows: Rows | None = None) -> Summary
     sources = digests(request.files)
     session = Session(engine, store, as_of=request.as_of, reassign=request.reassign,
                       explain=request.explain, history=request.apply)
-    session.identify_sources(sources)
     with engine, session:
         if request.apply:
             options = (request.as_of, request.type_, request.reassign, request.lifecycle_engine,
@@ -230,7 +226,7 @@ def explain(
     if wrap_rows is not None:
         rows = wrap_rows(iter(rows))
     store = open_store(state, dry_run=True)
-    with engine, session_for(engine, files, store, as_of=as_of, explain=True) as session:
+    with engine, session_for(engine, store, as_of=as_of, explain=True) as session:
         return [d for d in session.process(rows) if record_id in (d.id, d.customer)]
 
 
@@ -250,7 +246,7 @@ def forecast(
     if wrap_rows is not None:
         rows = wrap_rows(iter(rows))
     store = open_store(state, dry_run=True)
-    with engine, session_for(engine, files, store, as_of=as_of) as session:
+    with engine, session_for(engine, store, as_of=as_of) as session:
         return session.forecast(rows, by=by, period=period)
 
 
@@ -272,9 +268,9 @@ def diff(
     if wrap_rows is not None:  # one side: both read the same rows, in step
         old_rows = wrap_rows(iter(old_rows))
     with old_engine, new_engine, \
-            session_for(old_engine, files, open_store(state, dry_run=True), as_of=as_of,
+            session_for(old_engine, open_store(state, dry_run=True), as_of=as_of,
                         reassign=reassign) as old, \
-            session_for(new_engine, files, open_store(state, dry_run=True), as_of=as_of,
+            session_for(new_engine, open_store(state, dry_run=True), as_of=as_of,
                         reassign=reassign) as new:
         yield from diff_sessions(old, new, old_rows, new_rows, result)
 

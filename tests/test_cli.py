@@ -439,6 +439,40 @@ def test_apply_twice_changes_nothing_the_second_time(tmp_path: Path, files: tupl
     assert show_state(state) == before
 
 
+@pytest.mark.parametrize("kind", ["opportunity", "status_change"])
+def test_a_file_that_grew_at_its_end_does_not_replay_its_old_rows(
+    tmp_path: Path, kind: str
+) -> None:
+    """A daily export that only grows: applied again after a later file moved a status
+    on, its old rows are already-applied (they were replayed over the later change)."""
+    state = str(tmp_path / "s.db")
+    leads = write(tmp_path / "leads.csv", "id,country,state\nS-1,US,CA\n")
+    if kind == "opportunity":
+        first = "id,customer,status\nO-1,S-1,Proposal\n"
+        later, grown = "id,customer,status\nO-1,S-1,In Negotiation\n", "O-2,S-1,Proposal\n"
+        folder, name = "opportunities", "opportunities.csv"
+    else:
+        first = "customer,status\nS-1,LEAD-Qualified\n"
+        later, grown = "customer,status\nS-1,LEAD-Dead\n", "S-1,LEAD-Qualified\n"
+        folder, name = "status_changes", "status_changes.csv"
+    daily = write(tmp_path / name, first)
+    assert sfa("apply", leads, daily, "--state", state, *CONFIG).code == 0
+    (tmp_path / folder).mkdir()
+    assert sfa("apply", write(tmp_path / folder / name, later), "--state", state,
+               *CONFIG).code == 0
+    moved = show_state(state)
+    Path(daily).write_text(first + grown, encoding="utf-8")  # the export grew by one row
+    again = sfa("apply", daily, "--state", state, "--format", "jsonl", *CONFIG)
+    assert again.code == 0, again.err
+    old, new = again.jsonl()
+    assert [w.split(":")[0] for w in old["warnings"]] == ["already-applied"]
+    assert new["warnings"] == [] and new["error"] is None
+    if kind == "opportunity":  # the new row is decided; the old one changed nothing
+        assert old["customer_status"] == "PROSPECT-In Negotiation"
+    else:  # a status brought back to an earlier value by a new row is a change again
+        assert new["status"] == "LEAD-Qualified" and show_state(state) != moved
+
+
 def test_reassign_redoes_assignment_but_keeps_locked_owners(tmp_path: Path) -> None:
     state = str(tmp_path / "s.db")
     leads = write(tmp_path / "leads.csv",

@@ -48,6 +48,10 @@ def _drop_customer_status(folder: Path) -> None:
     path = folder / "rules" / "opportunities.yaml"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("    customer_status: PROSPECT-Proposal\n", ""), encoding="utf-8")
+    path = folder / "rules" / "follow-ups.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("{status: PROSPECT-Proposal}", "{status: PROSPECT-In Negotiation}"),
+                    encoding="utf-8")
 
 
 @pytest.fixture

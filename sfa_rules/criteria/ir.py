@@ -13,7 +13,8 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any, Protocol
 
-from sfa_rules.config.models import STAGES, Config
+from sfa_rules.config.models import Config
+from sfa_rules.criteria.customers import CustomerValues
 from sfa_rules.criteria.depth import MAX_CRITERIA_DEPTH, depth, too_deep_message
 from sfa_rules.criteria.facts import Facts, FactSchema, is_number, parse_iso_date
 from sfa_rules.criteria.nodes import ALWAYS, NEVER, OPERATORS, All, Any_, Node, Not, RuleRef, Test
@@ -29,21 +30,8 @@ _DATE_LIKE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}")
 _NUMBER_LIKE = re.compile(r"[+-]?\d[\d_,.]*(?:[eE][+-]?\d+)?\s*[kKmM]?")
 
 __all__ = [
-    "All",
-    "Any_",
-    "CriteriaContext",
-    "FactSchema",
-    "Facts",
-    "Node",
-    "Not",
-    "Predicate",
-    "RuleRef",
-    "SourceMapLike",
-    "Test",
-    "check_config",
-    "compile",
-    "criteria_blocks",
-    "parse",
+    "All", "Any_", "CriteriaContext", "FactSchema", "Facts", "Node", "Not", "Predicate",
+    "RuleRef", "SourceMapLike", "Test", "check_config", "compile", "criteria_blocks", "parse",
 ]
 
 Path = tuple[str | int, ...]
@@ -105,10 +93,7 @@ class CriteriaContext:
         self.dates: set[str] = set()
         self.nodes: dict[Path, Node] = {}
         self.field_refs: list[tuple[str, Path]] = []  # each field name as written, and where
-        self._customer_values: dict[str, tuple[str, list[str]]] = {  # a customer's values
-            "status": ("unknown-status", [s.id for s in config.statuses]),
-            "stage": ("invalid-value", list(STAGES)),
-        }
+        self.customer_values = CustomerValues(config, sourcemap)
         for path, block in criteria_blocks(config):
             if path[0] == "sales_rules":
                 rule_id = config.sales_rules[int(path[1])].id
@@ -189,26 +174,10 @@ class CriteriaContext:
             return  # the value was refused when read (a tag, a huge number): said once
         self.problems.append(Problem(file, line, column, "error", code, message))
 
-    def known_values(self, name: str, values: list[Any], path: Path, each: bool) -> None:
-        """``unknown-status`` / ``invalid-value``: a follow-up's (or a guard's
-        ``customer.``) status or stage that no customer can have, which would silently
-        never match; ``each``: the values are a list at ``path``."""
-        if name.startswith(_CUSTOMER):
-            name = name[len(_CUSTOMER):]
-        elif path[0] != "follow_ups":
-            return
-        if name not in self._customer_values:
-            return
-        code, known = self._customer_values[name]
-        folded = {self.text(k) for k in known}
-        refused = getattr(self.sourcemap, "invalid_ids", {}).get("statuses", ())
-        listed = f" ({', '.join(known)})" if len(known) <= 3 else ""
-        for i, value in enumerate(values):
-            if self.text(value) in folded or str(value) in refused:
-                continue
-            self.problem((*path, i) if each else path, code,
-                         f"unknown {name} '{value}'{did_you_mean(str(value), known)}: no "
-                         f"customer has it{listed}, so the criterion never matches")
+    def known_values(self, name: str, values: list[Any], path: Path, each: bool = False) -> None:
+        """Report a status or stage no customer has (:mod:`.customers`)."""
+        for problem in self.customer_values.check(name, values, path, each, self.text):
+            self.problem(*problem)
 
     # -- value normalisation --------------------------------------------------
 
@@ -230,9 +199,6 @@ class CriteriaContext:
 def check_config(config: Config, sourcemap: SourceMapLike) -> list[Problem]:
     """Parse every criteria block of ``config``; return the problems found."""
     return CriteriaContext(config, sourcemap).problems
-
-
-_CUSTOMER = "customer."
 
 
 def _scalar(value: Any) -> bool:
@@ -298,7 +264,7 @@ def _operator(name: str, op: str, arg: Any, path: Path, ctx: CriteriaContext) ->
     if op in ("eq", "ne"):
         if not _scalar(arg):
             return wrong("a single value")
-        ctx.known_values(name, [arg], path, each=False)
+        ctx.known_values(name, [arg], path)
         return Test(name, op, ctx.text(arg), written=_as_written(arg))
     if op in ("in", "not_in", "prefix"):
         items = arg if isinstance(arg, list) else [arg]

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from sfa_rules.criteria.facts import parse_iso_date
-from sfa_rules.criteria.values import blank, text
+from sfa_rules.criteria.values import text
 from sfa_rules.engine.portfolios import Portfolios
 from sfa_rules.engine.rules import Rules
 from sfa_rules.entities import Customer, HistoryEntry
@@ -50,10 +50,10 @@ class RowContext:
         self.reassign = reassign
         self.explain = explain
         self.notices: list[str] = []
-        self.sources: dict[str, str] = {}  # source name -> content digest
         self.source: str | None = None  # the row being decided: its source and row
         self.row: int | None = None
-        self.chain = b""  # digest of a stream's rows so far (rows with no known source)
+        self.chain = b""  # digest of the rows of the current row's input up to it
+        self._chains: dict[str | None, bytes] = {}  # the same, per input
         # A store the session made and nobody else sees (``engine.session()``,
         # ``decide``) never meets a fingerprint from another run, and a stream's rows
         # chain to ones never seen before: their number in the run is as unique, and
@@ -78,30 +78,26 @@ class RowContext:
         self.portfolios.clear()
 
     def enter(self, source: str | None, row: int | None, raw: Mapping[str, Any]) -> None:
-        """The next row: remember its place (a stream's rows chain their contents)."""
+        """The next row: remember its place (each input's rows chain their contents)."""
         self.source, self.row = source, row
         self.entered += 1
-        if not self.private and (source or "") not in self.sources:
-            link = repr(sorted((str(k), str(v)) for k, v in raw.items())).encode()
-            self.chain = hashlib.blake2b(self.chain + link, digest_size=16).digest()
+        if not self.private:
+            link = "\x1f".join(sorted([f"{k}\x1e{v}" for k, v in raw.items()])).encode(
+                "utf-8", "surrogatepass")  # a lone surrogate is its row's error, later
+            chains = self._chains
+            chain = hashlib.blake2b(chains.get(source, b"") + link, digest_size=16).digest()
+            self.chain = chains[source] = chain
 
     def fingerprint(self, rtype: str, rid: str, record: Mapping[str, Any]) -> str:
         """What identifies a row once applied, so that applying the same input again
         changes nothing (SPEC §9) while another input's row with the same values (a
         status back to an earlier one) is still a change: the row's values and its
-        place in its input: a file by its content digest and row number (see
-        ``Session.identify_sources``), any other stream by everything it held up to
-        this row."""
-        place = self.sources.get(self.source or "")
-        if place is None and self.private:
+        place in its input, everything the input (a file, a stream) held up to this
+        row. A file that grew at its end (a daily export) is the same input up to its
+        old last row: its old rows are not replayed over what later files changed."""
+        if self.private:
             return f"{rtype}:{rid}:run#{self.entered}"  # unique in a store no one else sees
-        if place is None:
-            place = self.chain.hex()
-        else:
-            place += f"#{self.row}"
-        content = repr(sorted((k, str(v)) for k, v in record.items() if not blank(v)))
-        digest = hashlib.blake2b(f"{place}\n{content}".encode(), digest_size=12).hexdigest()
-        return f"{rtype}:{rid}:{digest}"
+        return f"{rtype}:{rid}:{self.chain.hex()}"  # this row is the last link
 
     def known_customer(self, record: Mapping[str, Any]) -> Customer:
         """The customer a transaction row names; ``unknown-customer`` when there is none."""

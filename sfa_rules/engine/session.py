@@ -108,11 +108,6 @@ class Session:
             else:
                 self.store.close()
 
-    def identify_sources(self, digests: Mapping[str, str]) -> None:
-        """Name each input file's content (source -> digest): a row applied before is
-        then recognised by its file's content and its row, whatever else changed."""
-        self._ctx.sources.update(digests)
-
     def resumable(self, run_key: str) -> None:
         """Commit every ``BATCH_ROWS`` rows with a journal under ``run_key``, so that a
         killed run re-run on the same input replays the committed batches' decisions
