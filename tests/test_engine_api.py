@@ -754,3 +754,35 @@ def test_a_state_that_cannot_be_created_is_refused_before_any_row(
     assert (result.exit_code, result.stdout) == (2, "")
     with engine.session(state=path, dry_run=True) as session:  # a dry run creates nothing
         assert session.process([lead("L-1")])
+
+
+def test_a_resumed_run_knows_its_rows_as_an_uninterrupted_one(
+    engine: sfa_rules.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run stopped after a committed batch and re-run on the same rows replays that
+    batch; the rows after it are known by the same places as in a run never stopped,
+    so that applying the rows once more is already-applied throughout (SPEC §9)."""
+    from sfa_rules.engine import session as session_module
+
+    monkeypatch.setattr(session_module, "BATCH_ROWS", 3)
+    rows = [{"type": "lead", "id": f"L-{i}", "country": "US", "state": "CA"} for i in range(4)]
+    rows += [{"type": "status_change", "customer": f"L-{i}", "status": "LEAD-Qualified"}
+             for i in range(4)]
+
+    def run(state: Path, stop: int | None = None) -> list[Decision]:
+        with engine.session(state=state) as session:
+            session.resumable("the-run")
+            out = []
+            for d in session.process(rows):
+                out.append(d)
+                if len(out) == stop:
+                    return out  # stopped: the batch after the last commit is lost
+            session.commit()
+            return out
+
+    clean, stopped = tmp_path / "clean.db", tmp_path / "stopped.db"
+    expected = run(clean)
+    run(stopped, stop=5)  # rows 1-3 committed with their journal, 4-5 lost
+    assert run(stopped) == expected
+    again = [d for d in run(stopped) if d.type == "status_change"]
+    assert [w.split(":")[0] for d in again for w in d.warnings] == ["already-applied"] * 4

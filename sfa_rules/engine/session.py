@@ -136,7 +136,11 @@ class Session:
         if self._run_key is not None:
             done, replay = self.store.resume_point(self._run_key)
             for stored in replay:
-                next(it, None)
+                item = next(it, None)
+                if isinstance(item, InputRow):  # its place, as when it was decided
+                    self._ctx.enter(item.source, item.row, item.record or {})
+                elif isinstance(item, Mapping):
+                    self._ctx.enter(None, None, item)
                 yield Decision.from_dict(stored)
             self._rows_done = done
         number = self._rows_done
