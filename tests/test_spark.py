@@ -94,13 +94,21 @@ def test_other_record_types_are_decided_in_one_ordered_pass(spark: Any, tmp_path
     compare(spark, REPO, records, as_of="2026-03-01")
 
 
-def test_account_matching_columns_are_the_sequential_engines(spark: Any) -> None:
+@pytest.mark.parametrize(("customer", "lead"), [
+    ({"company": "Globex", "email": "a@globex.example"}, {"email": "b@globex.example"}),
+    # a website's domain and an e-mail's find each other, either way round
+    ({"website": "https://www.globex.example/"}, {"email": "b@globex.example"}),
+    ({"email": "a@globex.example"}, {"website": "globex.example"}),
+], ids=["email-email", "website-email", "email-website"])
+def test_account_matching_columns_are_the_sequential_engines(
+    spark: Any, customer: dict[str, str], lead: dict[str, str]
+) -> None:
     """A lead matched to a known customer carries `account`; a duplicate merged into a
     known lead, `merged_from`: the columns are there, with the sequential values."""
     records = [
-        {"type": "customer", "id": "C-1", "company": "Globex", "email": "a@globex.example",
-         "country": "US", "state": "NY"},
-        {"type": "lead", "id": "L-1", "email": "b@globex.example", "country": "US"},
+        {"type": "customer", "id": "C-1", **customer, "owner": "emily.chen", "country": "US",
+         "state": "NY"},
+        {"type": "lead", "id": "L-1", **lead, "country": "US", "state": "CA"},  # another territory
         {"type": "lead", "id": "L-2", "company": "Initech", "email": "x@initech.example"},
         {"type": "lead", "id": "L-3", "company": "Initech", "email": "x@initech.example"},
     ]

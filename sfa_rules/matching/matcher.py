@@ -65,7 +65,7 @@ class AccountMatch(NamedTuple):
     territory: str | None
 
 
-def _space(kind: str) -> str:
+def key_space(kind: str) -> str:
     """The index a kind of account key is looked up in: a lead's e-mail domain finds
     a customer's website domain, and the other way round."""
     return "domain" if kind in ("email_domain", "website_domain") else kind
@@ -89,7 +89,7 @@ class Matcher:
         self.action = duplicates.action if duplicates else None
         # the index keys' prefixes, kind by kind (``d:email:``, ``a:domain:``)
         self._duplicate_keys = tuple((k, f"d:{k}:") for k in self.duplicate_kinds)
-        self._account_keys = tuple((k, f"a:{_space(k)}:") for k in self.account_kinds)
+        self._account_keys = tuple((k, f"a:{key_space(k)}:") for k in self.account_kinds)
         self.stage = stage
         self.keep_existing_owner = keep_existing_owner
         self._last: tuple[Mapping[str, Any] | None, dict[str, str]] = (None, {})
@@ -150,7 +150,7 @@ class Matcher:
             value = values.get(kind)
             if value is None:
                 continue
-            best, others = self._best(store.find_match(f"a:{_space(kind)}:{value}"), store)
+            best, others = self._best(store.find_match(f"a:{key_space(kind)}:{value}"), store)
             if best is None:
                 continue
             if trace is not None:

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sfa_rules.engine.core import Engine
+from sfa_rules.matching.matcher import key_space
 from sfa_rules.state.store import MemoryStore
 
 __all__ = ["Plan", "full_loads", "load_relevant", "match_keys", "row_keys", "rotation_sequence"]
@@ -94,12 +95,14 @@ def row_keys(
 
 
 def match_keys(engine: Engine, record: Mapping[str, Any], ok: bool) -> set[str]:
-    """The ``m:`` keys of a row decided without error (none without matching rules)."""
+    """The ``m:`` keys of a row decided without error (none without matching rules); a
+    lead's e-mail domain and a customer's website domain share one, as in the matcher."""
     matcher = engine.matcher
     if matcher is None or not ok:
         return set()
     canonical = {engine.ctx.field(str(k)): v for k, v in record.items()}
-    return {f"m:{kind}:{value}" for kind, value in matcher.keys.values(canonical).items()}
+    return {f"m:{key_space(kind)}:{value}"
+            for kind, value in matcher.keys.values(canonical).items()}
 
 
 class Plan:
