@@ -129,12 +129,18 @@ def quotas(config: Config, sm: SourceMap) -> Iterator[Problem]:
                              f"quota period '{quota.period}' is not a year (2017), a quarter "
                              "(2017-Q1) or a month (2017-01)")
             continue
-        where = (key, value, _canonical_period(parsed))
+        # a `rep:` quota of a rep who does not sell is that manager's own quota
+        same = "manager" if key == "rep" and value in hierarchy.reps \
+            and not hierarchy.sells(value) else key
+        where = (same, value, _canonical_period(parsed))
         if where in seen:
             file, line, col = sm.at(("quotas", seen[where]))
+            first = _quota_target(config.quotas[seen[where]])[0][0]
+            also = "" if first == key else \
+                f" (as {first}: '{value}' has sells: false, so its rep quota is its manager quota)"
             yield sm.problem(path, "duplicate-quota",
                              f"quota of {key} '{value}' for {quota.period} is already set at "
-                             f"{file}:{line}:{col}")
+                             f"{file}:{line}:{col}{also}")
         else:
             seen[where] = i
 

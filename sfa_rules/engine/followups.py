@@ -251,7 +251,9 @@ class _Act:
         owner = self._manager() if f.reassign == "manager" else f.rep
         if owner is None:
             return None
-        why = assigner.why_not(owner, self.day, self.ctx.store.open_count)
+        hierarchy = self.rules.hierarchy
+        why = "one who takes no records (sells: false)" if owner in hierarchy.reps and not \
+            hierarchy.sells(owner) else assigner.why_not(owner, self.day, self.ctx.store.open_count)
         if why is not None:
             self._warn("ineligible-rep", f"rep {owner!r} is {why}")
             return None
