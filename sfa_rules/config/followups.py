@@ -64,7 +64,7 @@ class Then(Model):
 
     reassign: Literal["next_in_territory", "manager"] | RepTarget | None = Field(
         None,
-        description="`next_in_territory`: the next eligible member of the customer's territory other than its owner (the territory's rotation advances); `manager`: the owner's manager (`reps[].manager`); `{rep: ID}`: that rep. The new owner restarts the clocks.",
+        description="`next_in_territory`: the next eligible member of the customer's territory other than its owner (the territory's rotation advances); `manager`: the owner's manager (`reps[].manager`; one with `sells: false` never takes it: a warning, nothing changed); `{rep: ID}`: that rep. The new owner restarts the clocks.",
     )
     status: Id | None = Field(None, description="A status id: the customer's new status (decisions: `transition` is the follow-up's id, `event` is `follow_up.<id>`).")
     alert: Literal["owner", "manager"] | None = Field(None, description="A row in the output naming who to tell (`alert`: the owner's or the manager's rep id); nothing changes.")
