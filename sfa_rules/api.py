@@ -220,14 +220,16 @@ def explain(
     lifecycle_engine: str = "auto", wrap_rows: Rows | None = None,
     import_id: str | None = None,
 ) -> list[Decision]:
-    """``sfa explain``: the decisions, with traces, of the rows with that id or customer."""
+    """``sfa explain``: the decisions, with traces, of the rows with that id or customer
+    (or, merged into a known record, that id as ``merged_from``)."""
     engine = open_engine(config, lifecycle_engine)
     rows: Iterable[InputRow] = read_rows(files, type_, engine, import_id)
     if wrap_rows is not None:
         rows = wrap_rows(iter(rows))
     store = open_store(state, dry_run=True)
     with engine, session_for(engine, store, as_of=as_of, explain=True) as session:
-        return [d for d in session.process(rows) if record_id in (d.id, d.customer)]
+        return [d for d in session.process(rows)
+                if record_id in (d.id, d.customer, d.merged_from)]
 
 
 # -- sfa forecast, sfa diff ------------------------------------------------------

@@ -826,6 +826,54 @@ def test_diff_table_format(two_configs: tuple[Path, Path]) -> None:
     assert len(lines) == 5 and all("canada-east" in line for line in lines[1:])
 
 
+def test_diff_reports_a_customer_status_an_opportunity_leaves_differently(tmp_path: Path) -> None:
+    """An opportunity row's `status` is the opportunity's: the customer's status after it
+    is compared too (`customer_status`, in before and after only when it differs)."""
+    new = copy_config(tmp_path / "new")
+    path = new / "rules" / "opportunities.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = "  - id: In Negotiation\n"
+    assert old in text
+    head, tail = text.split(old)
+    tail = tail.replace("customer_status: PROSPECT-In Negotiation", "customer_status: PROSPECT-Proposal", 1)
+    path.write_text(head + old + tail, encoding="utf-8")
+    r = sfa("diff", *EXAMPLES, "--base", str(REPO), "--config", str(new), "--exit-code")
+    assert r.code == 1
+    changed = [d for d in r.jsonl() if "customer_status" in d["before"]]
+    assert changed and all(d["before"]["customer_status"] == "PROSPECT-In Negotiation"
+                           and d["after"]["customer_status"] == "PROSPECT-Proposal"
+                           for d in changed)
+    assert "customer_status PROSPECT-In Negotiation -> PROSPECT-Proposal: " \
+        f"{len(changed)}" in r.err
+
+
+def test_diff_counts_the_rows_in_error_and_exits_1(tmp_path: Path) -> None:
+    export = write(tmp_path / "export.csv", "id,country\nX-1,US\nX-2,CA\n")  # no type
+    r = sfa("diff", export, "--base", str(REPO), *CONFIG)
+    assert r.code == 1 and r.out == ""
+    assert r.err.splitlines() == [
+        "2 rows, 0 changed", "rows in error: 2 under --base, 2 under --config (see `sfa dry-run`)"]
+
+
+def test_diff_writes_the_changed_rows_to_out(two_configs: tuple[Path, Path], tmp_path: Path) -> None:
+    base, new = two_configs
+    out = tmp_path / "changes.jsonl"
+    r = sfa("diff", "examples/leads.csv", "--base", str(base), "--config", str(new),
+            "--out", str(out))
+    assert r.code == 0 and r.out == ""
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 4 and {d["after"]["territory"] for d in lines} == {"canada-east"}
+
+
+def test_explain_exits_1_when_the_row_is_in_error(tmp_path: Path) -> None:
+    rows = write(tmp_path / "opportunities.csv",
+                 "id,customer,status\nO-1,L-nobody,Proposal\nO-2,L-1001,Proposal\n")
+    bad = sfa("explain", "examples/leads.csv", rows, "--id", "O-1", "--format", "json", *CONFIG)
+    assert bad.code == 1 and json.loads(bad.out)[0]["error"]["code"] == "unknown-customer"
+    good = sfa("explain", "examples/leads.csv", rows, "--id", "O-2", "--format", "json", *CONFIG)
+    assert good.code == 0 and json.loads(good.out)[0]["error"] is None
+
+
 # -- validate, schema -------------------------------------------------------------------
 
 

@@ -116,3 +116,18 @@ def test_a_rejected_duplicate_is_a_record_error_and_exit_1(tmp_path: Path) -> No
         [("L-1044", "duplicate", "email")]
     assert "examples/leads.csv:44: duplicate: duplicate of 'L-1001'" in r.err
     assert len(r.jsonl()) == 76
+
+
+def test_explain_finds_a_duplicate_merged_into_a_known_record_by_its_own_id(
+    tmp_path: Path,
+) -> None:
+    config = copy_config(tmp_path / "config")
+    path = config / "rules" / "matching.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "action: flag" in text
+    path.write_text(text.replace("action: flag", "action: merge"), encoding="utf-8")
+    r = sfa("explain", "examples/leads.csv", "--id", "L-1044", "--format", "json",
+            "--config", str(config))
+    assert r.code == 0, r.err
+    (row,) = json.loads(r.out)
+    assert (row["id"], row["merged_from"], row["row"]) == ("L-1001", "L-1044", 44)

@@ -16,8 +16,8 @@ __all__ = ["apply_command", "dry_run_command", "run"]
 
 def run(files: tuple[str, ...], *, apply: bool, fmt: str | None, **options: Any) -> int:
     """The body of ``sfa dry-run`` (``apply=False``) and ``sfa apply``; the exit code."""
-    request = api.RunRequest(files, apply=apply, fmt=default_format(fmt), on_wait=waiting,
-                             **options)
+    request = api.RunRequest(files, apply=apply, fmt=default_format(fmt, out=options.get("out")),
+                             on_wait=waiting, **options)
     with reported():
         summary = api.run_decisions(request, progress_for(files))
     verb = "applied to " + str(request.state) if apply else "dry run: nothing written"

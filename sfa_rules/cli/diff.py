@@ -13,30 +13,34 @@ import click
 from sfa_rules import api
 from sfa_rules.cli.options import default_format, progress_for, record_options, reported
 from sfa_rules.report.diff import DiffResult
+from sfa_rules.report.output import open_output
 
 __all__ = ["command", "run"]
 
 
 def run(files: tuple[str, ...], config: Path | None, type_: str | None, as_of: str | None,
         lifecycle_engine: str, base: Path, state: str | None, fmt: str | None,
-        reassign: bool, exit_code: bool, import_id: str | None = None) -> int:
-    """Print the rows that change and a summary; 1 with ``exit_code`` when any does."""
-    fmt = default_format(fmt) if fmt != "csv" else "jsonl"
+        reassign: bool, exit_code: bool, import_id: str | None = None,
+        out: str | None = None) -> int:
+    """Print the rows that change and a summary; 1 when a row is in error under either
+    configuration, or with ``exit_code`` when any row changes."""
+    fmt = default_format(fmt, out=out)
     result = DiffResult()
     changed = api.diff(files, result, base=base, config=config, state=state, as_of=as_of,
                        type_=type_, lifecycle_engine=lifecycle_engine, reassign=reassign,
                        wrap_rows=progress_for(files), import_id=import_id)
-    with reported():
+    with reported(), open_output(out) as stream:
         if fmt == "jsonl":
             for row in changed:
-                click.echo(json.dumps(row, ensure_ascii=False))
+                stream.write(json.dumps(row, ensure_ascii=False) + "\n")
         else:
-            _table(changed)
+            stream.write("".join(line + "\n" for line in _table(changed)))
     click.echo("\n".join(result.summary()), err=True)
-    return 1 if exit_code and result.changed else 0
+    errors = result.errors_before or result.errors_after
+    return 1 if errors or (exit_code and result.changed) else 0
 
 
-def _table(changed: Iterable[dict[str, Any]]) -> None:
+def _table(changed: Iterable[dict[str, Any]]) -> list[str]:
     header = ("source:row", "id", "field", "before", "after")
     lines: list[tuple[str, ...]] = []
     for row in changed:
@@ -45,8 +49,7 @@ def _table(changed: Iterable[dict[str, Any]]) -> None:
                 lines.append((f"{row['source']}:{row['row']}", str(row["id"]), name,
                               _cell(row["before"][name]), _cell(row["after"][name])))
     widths = [max(len(r[i]) for r in (header, *lines)) for i in range(len(header))]
-    for r in (header, *lines):
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in (header, *lines)]
 
 
 def _cell(value: Any) -> str:
@@ -62,6 +65,9 @@ def _cell(value: Any) -> str:
               help="The starting state of both sides (never written).")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "table"]), default=None,
               help="Default: table on a terminal, jsonl otherwise.")
+@click.option("--out", "out", default=None, type=click.Path(dir_okay=False, path_type=str),
+              help="Write the changed rows to this file (atomically) instead of stdout; "
+                   "'-' is stdout.")
 @click.option("--reassign", is_flag=True, help="Redo the assignment of known records.")
 @click.option("--exit-code", "exit_code", is_flag=True, help="Exit 1 when any row differs.")
 def command(**options: Any) -> None:

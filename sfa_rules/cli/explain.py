@@ -17,7 +17,7 @@ __all__ = ["command", "run"]
 
 def run(files: tuple[str, ...], record_id: str, fmt: str | None = None, **options: Any) -> int:
     """Print the rows with that id (or customer), as text (one line per rule tried) or
-    JSON; 1 when there is none."""
+    JSON; 1 when there is none, or one of them is in error."""
     with reported():
         found = [d.to_dict() for d in
                  api.explain(files, record_id, wrap_rows=progress_for(files), **options)]
@@ -28,7 +28,7 @@ def run(files: tuple[str, ...], record_id: str, fmt: str | None = None, **option
         click.echo(json.dumps(found, indent=2, ensure_ascii=False))
     if not found:
         click.echo(f"sfa: no row with id or customer {record_id!r}", err=True)
-    return 0 if found else 1
+    return 0 if found and not any(d["error"] for d in found) else 1
 
 
 @click.command("explain")

@@ -58,8 +58,9 @@ def _table(found: list[Due]) -> None:
 
 def follow_up(*, dry_run: bool, fmt: str | None, **options: Any) -> int:
     """Carry out what is due (or, with ``dry_run``, show it); the exit code."""
-    request = api_followups.FollowUpRequest(dry_run=dry_run, fmt=default_format(fmt),
-                                            on_wait=waiting, **options)
+    request = api_followups.FollowUpRequest(
+        dry_run=dry_run, fmt=default_format(fmt, out=options.get("out")), on_wait=waiting,
+        **options)
     with reported():
         summary = api_followups.follow_up(request)
     verb = "dry run: nothing written" if dry_run else f"applied to {request.state}"

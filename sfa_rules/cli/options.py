@@ -112,6 +112,8 @@ def reported() -> Iterator[None]:
         fail(str(exc))
 
 
-def default_format(fmt: str | None, other: str = "jsonl") -> str:
-    """``--format`` when given, else ``table`` on a terminal and ``other`` elsewhere."""
-    return fmt or ("table" if sys.stdout.isatty() else other)
+def default_format(fmt: str | None, other: str = "jsonl", out: str | None = None) -> str:
+    """``--format`` when given, else ``table`` when the output (stdout, not an ``--out``
+    file) is a terminal and ``other`` elsewhere."""
+    to_terminal = (out is None or out == "-") and sys.stdout.isatty()
+    return fmt or ("table" if to_terminal else other)

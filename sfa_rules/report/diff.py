@@ -2,7 +2,10 @@
 
 Both engines decide the same rows, each from the same starting state, neither
 written. A row is changed when its owner, territory, status, probability or error
-differs; the moves are counted per field and value pair.
+differs, or, on a transaction row (whose ``status`` is an opportunity's, or the
+customer's), the customer's status after it (``customer_status``, then in ``before``
+and ``after`` too); the moves are counted per field and value pair, and the rows in
+error under each configuration.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sfa_rules.engine.core import Session
 from sfa_rules.engine.decision import Decision
 
 FIELDS = ("owner", "territory", "status", "probability", "error")
+CUSTOMER_STATUS = "customer_status"
 
 
 def _view(decision: Decision) -> dict[str, Any]:
@@ -36,6 +40,8 @@ class DiffResult:
     rows: int = 0
     changed: int = 0
     moves: Counter[tuple[str, Any, Any]] = field(default_factory=Counter)
+    errors_before: int = 0  # rows in error under the base configuration
+    errors_after: int = 0  # and under the new one
 
     def summary(self) -> list[str]:
         """``territory us-west -> us-pacific: 312`` lines, most first."""
@@ -43,6 +49,9 @@ class DiffResult:
         ordered = sorted(self.moves.items(), key=lambda kv: (-kv[1], kv[0][0], str(kv[0][1]), str(kv[0][2])))
         for (name, before, after), count in ordered:
             lines.append(f"{name} {_shown(before)} -> {_shown(after)}: {count:,}")
+        if self.errors_before or self.errors_after:
+            lines.append(f"rows in error: {self.errors_before:,} under --base, "
+                         f"{self.errors_after:,} under --config (see `sfa dry-run`)")
         return lines
 
 
@@ -62,11 +71,15 @@ def diff(
     once for each side."""
     for before, after in zip(base.process(base_rows), new.process(new_rows), strict=True):
         result.rows += 1
+        result.errors_before += before.error is not None
+        result.errors_after += after.error is not None
         old, now = _view(before), _view(after)
-        if old == now:
+        if before.customer_status != after.customer_status:
+            old[CUSTOMER_STATUS], now[CUSTOMER_STATUS] = before.customer_status, after.customer_status
+        elif old == now:
             continue
         result.changed += 1
-        for name in FIELDS:
+        for name in old:
             if old[name] != now[name]:
                 result.moves[(name, old[name], now[name])] += 1
         yield {
