@@ -103,6 +103,32 @@ def test_the_table_lists_every_error_and_warning(examples_page: tuple[Any, str])
                      "skipped-members", "skipped-members"]
     (row,) = [r for r in rows if r[6] == "not-a-number"]
     assert row[:6] == [EXAMPLES[0], 17, "lead", "L-1017", "emily.chen", "warning"]
+    # the forecast's own warnings name their opportunity and owner too (the filter finds them)
+    assert all(r[3] and r[4] for r in rows if r[6] in ("no-amount", "no-expected-close"))
+
+
+def test_the_summary_counts_the_forecasts_warnings_too(examples_page: tuple[Any, str]) -> None:
+    page = examples_page[1]
+    flagged = table_rows(page, "flagged-table")
+    warnings = sum(1 for r in flagged if r[5] == "warning")
+    assert f"<b>{warnings}</b>warnings" in page
+    assert "no-expected-close 1" in page and "no-amount 1" in page
+
+
+def test_the_forecast_by_manager_shows_each_managers_organisation(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(REPO / "rules", config / "rules")
+    shutil.copytree(REPO / "territories", config / "territories")
+    reps = config / "territories" / "reps.yaml"
+    text = reps.read_text(encoding="utf-8")
+    assert "  - id: emily.chen\n" in text
+    reps.write_text(text.replace("  - id: emily.chen\n", "  - id: emily.chen\n    manager: ana.gomez\n"),
+                    encoding="utf-8")
+    result, page = report(tmp_path, *EXAMPLES, "--config", str(config))
+    assert result.exit_code == 0, result.output
+    figure = chart(page, "chart-forecast-manager")
+    assert set(figure["data"][0]["y"]) == {"ana.gomez", "(none)"}  # others report to nobody
+    assert "chart-forecast-manager" not in report(tmp_path, *EXAMPLES, name="plain.html")[1]
 
 
 def test_a_row_in_error_is_in_the_table_and_exits_1(tmp_path: Path) -> None:

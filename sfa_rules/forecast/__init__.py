@@ -247,7 +247,8 @@ def _read(
 
 
 def _issue(item: ForecastItem, code: str, field: str, what: str) -> ForecastIssue:
-    return ForecastIssue(item.source, item.row, code, f"opportunity {item.id!r}: {what}", field)
+    return ForecastIssue(item.source, item.row, code, f"opportunity {item.id!r}: {what}", field,
+                         item.id, item.owner or "")
 
 
 def _total(rows: list[ForecastRow]) -> ForecastRow:

@@ -50,6 +50,8 @@ class ForecastIssue:
     code: str  # no-amount, no-expected-close (warnings); bad-amount, bad-date (errors)
     message: str
     field: str  # amount | expected_close
+    id: str = ""  # the opportunity's
+    owner: str = ""  # its owner, as it counts in the forecast ("" without one)
 
 
 @dataclass(frozen=True, slots=True)

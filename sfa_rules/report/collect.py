@@ -5,7 +5,7 @@ is a dry run's), counting as it goes, and returns a ``ReportData``: the run summ
 the rows in error or with warnings (one entry per error or warning, the forecast's
 own included, the first ``MAX_FLAGGED``), the customers' statuses after the run, each
 rep's open records against their capacity, and the forecast by owner and period (its
-rollups give the categories).
+rollups give the categories), and by manager too when any rep has one.
 ``report.html`` turns it into the page. Memory: counters, plus one entry per distinct
 customer and per flagged row shown.
 """
@@ -66,6 +66,7 @@ class ReportData:
     status_order: list[tuple[str, str]] = field(default_factory=list)  # (stage, status)
     loads: list[RepLoad] = field(default_factory=list)
     forecast: ForecastReport | None = None  # by owner and period
+    by_manager: ForecastReport | None = None  # by manager and period, with managers
     problems: list[Problem] = field(default_factory=list)
     inputs: tuple[str, ...] = ()
     config: str = ""
@@ -103,10 +104,12 @@ def collect(
     data.status_order = _status_order(session, data.customers)
     data.loads = _loads(session)
     data.forecast = session.rollup(where, by="owner", period=period)
+    if any(rep.manager for rep in session.engine.config.reps):
+        data.by_manager = session.rollup(where, by="manager", period=period)
     for issue in (*data.forecast.errors, *data.forecast.warnings):
         severity = "error" if issue in data.forecast.errors else "warning"
-        _add(data, Flagged(issue.source, issue.row, "opportunity", "", "", severity,
-                           issue.code, issue.message))
+        _add(data, Flagged(issue.source, issue.row, "opportunity", issue.id, issue.owner,
+                           severity, issue.code, issue.message))
     return data
 
 

@@ -8,8 +8,9 @@ loads nothing from the network (its Content-Security-Policy forbids it).
 
 Charts: assignments by territory and by owner, each rep's open records against their
 capacity, the customers by stage and status (a funnel), the forecast by period and
-category (stacked bars) and by owner. Tables: the rows in error and with warnings, the
-configuration's problems and proofs (``sfa validate``).
+category (stacked bars), by owner and (when reps have managers) by manager. Tables:
+the rows in error and with warnings, the configuration's problems and proofs
+(``sfa validate``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sfa_rules.forecast import ForecastReport
 from sfa_rules.report.collect import ReportData
 from sfa_rules.report.summary import TOP
 
@@ -64,7 +66,9 @@ def render(data: ReportData, *, title: str = "sfa report") -> str:
         "<!--SFA:SUMMARY-->": _summary(data),
         "<!--SFA:CHARTS-ASSIGNMENT-->": _charts(data, (_by_territory, _by_owner, _loads)),
         "<!--SFA:CHARTS-CUSTOMERS-->": _charts(data, (_funnel,)),
-        "<!--SFA:CHARTS-FORECAST-->": _charts(data, (_forecast_by_period, _forecast_by_owner)),
+        "<!--SFA:CHARTS-FORECAST-->": _charts(data, (
+            _forecast_by_period, _forecast_by_owner,
+            *((_forecast_by_manager,) if data.by_manager is not None else ()))),
         "<!--SFA:FLAGGED-->": _flagged(data),
         "<!--SFA:PROBLEMS-->": _problems(data),
     }
@@ -96,10 +100,15 @@ def _relative(folder: str) -> str:
 def _summary(data: ReportData) -> str:
     s = data.summary
     errors = s.error_rows
+    # the forecast's own problems (an opportunity with no amount, ...) count with the rows'
+    found = data.forecast if data.forecast is not None else None
+    error_codes = s.errors + Counter(i.code for i in (found.errors if found else ()))
+    warning_codes = s.warning_codes + Counter(i.code for i in (found.warnings if found else ()))
+    warnings = s.warnings + (len(found.warnings) if found else 0)
     cards: list[tuple[str, int | str, str]] = [
         ("rows", s.rows, ""), ("decided", s.rows - errors, ""),
         ("in error", errors, "err" if errors else ""),
-        ("warnings", s.warnings, "warn" if s.warnings else ""),
+        ("warnings", warnings, "warn" if warnings else ""),
         ("customers", sum(data.customers.values()), ""),
     ]
     if data.forecast is not None:
@@ -110,7 +119,7 @@ def _summary(data: ReportData) -> str:
     html += [f'<div class="card {cls}"><b>{_n(v)}</b>{escape(k)}</div>' for k, v, cls in cards]
     html.append('</div><dl class="counts">')
     for label, counts in (("assigned how", s.methods), ("transitions", s.transitions),
-                          ("errors by code", s.errors), ("warnings by code", s.warning_codes)):
+                          ("errors by code", error_codes), ("warnings by code", warning_codes)):
         if counts:
             html.append(f"<dt>{escape(label)}</dt><dd>{escape(_top(counts))}</dd>")
     html += [f"<dt>notice</dt><dd>{escape(text)}</dd>" for text in s.notices]
@@ -217,12 +226,13 @@ def _funnel(data: ReportData) -> tuple[str, str, Figure | None]:
     return "chart-funnel", heading, figure
 
 
-def _category_sums(data: ReportData, key: Callable[[Any], str]) -> dict[str, list[Decimal]]:
+def _category_sums(report: ForecastReport | None, key: Callable[[Any], str]
+                   ) -> dict[str, list[Decimal]]:
     """Non-cumulative sums per category (closed, commit, best case, pipeline) by key."""
     sums: dict[str, list[Decimal]] = {}
-    if data.forecast is None:
+    if report is None:
         return sums
-    for row in data.forecast.rows[:-1]:  # the totals row is last
+    for row in report.rows[:-1]:  # the totals row is last
         acc = sums.setdefault(key(row), [Decimal(0)] * 4)
         cumulative = (row.closed, row.commit, row.best_case, row.pipeline)
         for i, value in enumerate(cumulative):
@@ -254,16 +264,25 @@ def _basis(data: ReportData) -> str:
 
 
 def _forecast_by_period(data: ReportData) -> tuple[str, str, Figure | None]:
-    sums = _category_sums(data, lambda row: row.period)
+    sums = _category_sums(data.forecast, lambda row: row.period)
     ordered = dict(sorted(sums.items(), key=lambda kv: (kv[0] == "unscheduled", kv[0])))
     return ("chart-forecast-period", f"Forecast by {data.period} and category",
             _stacked(ordered, False, _basis(data)))
 
 
 def _forecast_by_owner(data: ReportData) -> tuple[str, str, Figure | None]:
-    sums = _category_sums(data, lambda row: row.group)
+    sums = _category_sums(data.forecast, lambda row: row.group)
     ordered = dict(sorted(sums.items(), key=lambda kv: -sum(kv[1]))[:MAX_BARS])
     return "chart-forecast-owner", "Forecast by owner", _stacked(ordered, True, _basis(data))
+
+
+def _forecast_by_manager(data: ReportData) -> tuple[str, str, Figure | None]:
+    """Each manager's whole organisation (an opportunity counts for every manager above
+    its owner); only drawn when reps have managers."""
+    sums = _category_sums(data.by_manager, lambda row: row.group)
+    ordered = dict(sorted(sums.items(), key=lambda kv: -sum(kv[1]))[:MAX_BARS])
+    return ("chart-forecast-manager", "Forecast by manager (each one's organisation)",
+            _stacked(ordered, True, _basis(data)))
 
 
 # -- tables ----------------------------------------------------------------------------
