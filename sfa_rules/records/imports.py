@@ -17,7 +17,8 @@ then rewrites each row of its file:
   else sees it; a value mapped to ``""`` leaves the field empty (absent);
 - date fields (``created``, ``expected_close``, ``date``, fields criteria compare as
   dates, fields with their own ``format``) are read with the format and handed on as
-  ``YYYY-MM-DD``; a value that does not parse makes the row a ``bad-date`` error;
+  ``YYYY-MM-DD``; a value that does not parse makes the row a ``bad-date`` error
+  (a row's own ``date``, an activity's, may also be ISO already);
 - number fields (``amount``, ``probability``, ``employees``, fields criteria compare
   as numbers) become plain decimal text as ``numbers`` says (default: decimal ``.``,
   thousands ``,``); an unreadable ``amount`` is a ``bad-amount`` error, any other
@@ -39,6 +40,7 @@ from sfa_rules.config.dateformats import parse as parse_date
 from sfa_rules.config.imports import FieldMap, Import, TypeColumn
 from sfa_rules.config.models import Config
 from sfa_rules.config.recordtypes import TYPE_NAMES, normalise_type
+from sfa_rules.criteria.facts import parse_iso_date
 from sfa_rules.engine.core import Engine
 from sfa_rules.engine.rows import InputRow
 from sfa_rules.errors import RecordError, did_you_mean
@@ -109,6 +111,8 @@ class _Reading:
         found = self._dates.get(value, "")
         if found == "":
             found = parse_date(value, self.date_format or "")
+            if found is None and self.field == "date":  # an activity's: ISO or the format
+                found = parse_iso_date(value.strip())
             if len(self._dates) >= _DATES_LIMIT:
                 self._dates.clear()
             self._dates[value] = found
