@@ -409,6 +409,25 @@ def test_parquet_rows_are_decided_like_csv_rows(tmp_path: Path) -> None:
     assert f"{tmp_path / 'leads.parquet'}:3: missing-field" in from_parquet.err
 
 
+@pytest.mark.parametrize(("name", "text", "status", "probability"), [
+    ("status_changes.csv", "customer,status\nL-1001,LEAD-Bogus\n", "LEAD-New", 0),
+    ("activities.csv", "customer,kind\nL-1001,carrier-pigeon\n", "LEAD-New", 0),
+    ("opportunities.csv", "id,customer,status\nO-1,L-1001,Bogus\n", None, None),
+])
+def test_a_transaction_row_in_error_shows_its_customer_as_it_stands(
+    tmp_path: Path, name: str, text: str, status: str | None, probability: int | None
+) -> None:
+    """Its status and probability are the customer's (an opportunity's are its own,
+    which the row failed to give), with its owner, territory and stage."""
+    r = sfa("dry-run", "examples/leads.csv", write(tmp_path / name, text), "--format", "jsonl",
+            *CONFIG)
+    assert r.code == 1
+    d = r.jsonl()[-1]
+    assert d["error"] is not None and d["customer_status"] == "LEAD-New"
+    assert (d["status"], d["probability"], d["stage"], d["owner"]) == (
+        status, probability, "lead", "ana.gomez")
+
+
 # -- apply, state ---------------------------------------------------------------------
 
 

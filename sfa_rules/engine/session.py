@@ -273,11 +273,15 @@ class Session:
         if customer is None:
             return Decision(source, row, rtype, rid, error=FrozenDict(error.to_dict()), customer=customer_id,
                             trace=() if self.explain else None)
-        # a transaction row shows its customer as it stands, unchanged (SPEC §8)
+        # a transaction row shows its customer as it stands, unchanged (SPEC §8); its
+        # status and probability are the customer's too, but an opportunity's own
+        lifecycle, own = self.engine.lifecycle, rtype != "opportunity"
         return Decision(
             source, row, rtype, rid,
             owner=customer.owner, territory=customer.territory,
-            stage=self.engine.lifecycle.stage(customer.status),
+            status=customer.status if own else None,
+            stage=lifecycle.stage(customer.status),
+            probability=lifecycle.probability(customer.status) if own else None,
             error=FrozenDict(error.to_dict()), customer=customer_id, customer_status=customer.status,
             trace=() if self.explain else None,
         )
