@@ -23,11 +23,14 @@ class _Reps:
         self.sm = sm
         self.ids = [r.id for r in config.reps]
         self.known = set(self.ids) | sm.invalid_ids["reps"]
+        self.named = {name_key(r.name): r.id for r in config.reps if r.name}
 
     def check(self, ref: str, path: Path, owner: str) -> Iterator[Problem]:
         if ref not in self.known:
-            yield self.sm.problem(path, "unknown-rep",
-                                  f"{owner}: unknown rep '{ref}'{did_you_mean(ref, self.ids)}")
+            named = self.named.get(name_key(ref))  # a rep's name where its id belongs
+            hint = f" (did you mean '{named}'? '{ref}' is its name)" if named else \
+                did_you_mean(ref, self.ids)
+            yield self.sm.problem(path, "unknown-rep", f"{owner}: unknown rep '{ref}'{hint}")
 
 
 def manager_references(config: Config, sm: SourceMap) -> Iterator[Problem]:
