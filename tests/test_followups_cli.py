@@ -74,6 +74,9 @@ def test_follow_up_carries_it_out_once(state: str) -> None:
     ]
     assert all(d["alert"] is None and d["transition"] is None for d in rows)
     assert "(applied to" in r.err
+    # the summary counts the reassignments as a run's assignments
+    assert "assigned to owner: ana.gomez 1, luis.perez 1" in r.err
+    assert "assigned how: follow-up 2" in r.err
     again = sfa("follow-up", "--state", state, "--as-of", "2026-03-20", "--format", "jsonl",
                 *CONFIG)
     assert again.code == 0 and again.out == ""

@@ -73,7 +73,8 @@ class Summary:
                 where = f"{decision.source}:{decision.row}"
                 self.error_examples.append(f"{where}: {code}: {error.get('message')}")
             return
-        if decision.type in ASSIGNED_TYPES:
+        if decision.type in ASSIGNED_TYPES or (
+                decision.type == "follow_up" and decision.assigned_by):  # a reassignment
             self.territories[decision.territory] += 1
             self.owners[decision.owner] += 1
             how = decision.assigned_by
