@@ -635,7 +635,7 @@ def test_explain_prints_the_decisions_and_traces_of_that_id() -> None:
     steps = found[0]["trace"]
     assert steps[0] == {"step": "account", "matched": False,
                         "why": "no known customer with email_domain 'biscayne-travel.example', "
-                               "company 'biscayne travel'"}
+                               "company 'biscaynetravel'"}
     assert steps[1]["step"] == "override" and steps[1]["matched"] is False
     assert any("john.smith" in json.dumps(s) and "away" in json.dumps(s) for s in steps)
 

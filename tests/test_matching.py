@@ -147,13 +147,15 @@ KEY_TABLE = [
     ("website_domain", {"website": "  "}, None),
     ("company", {"company": "ACME, Inc."}, "acme"),
     ("company", {"company": "Acme"}, "acme"),
-    ("company", {"company": "  Acme   Robotics  LLC "}, "acme robotics"),
-    ("company", {"company": "Société Générale S.A."}, "societe generale"),
+    ("company", {"company": "  Acme   Robotics  LLC "}, "acmerobotics"),
+    ("company", {"company": "Société Générale S.A."}, "societegenerale"),
     ("company", {"company": "Müller GmbH"}, "muller"),
-    ("company", {"company": "O'Brien & Sons Co. Ltd."}, "obrien sons"),
+    ("company", {"company": "O'Brien & Sons Co. Ltd."}, "obriensons"),
     ("company", {"company": "Inc."}, None),
-    ("company", {"company": "Incorporated Pizza"}, "incorporated pizza"),
+    ("company", {"company": "Incorporated Pizza"}, "incorporatedpizza"),
     ("company", {"company": "ＡＣＭＥ"}, "acme"),  # full-width letters (NFKD)
+    ("company", {"company": "AT&T"}, "att"),  # blanks mean nothing: "ATT", "AT T"
+    ("company", {"company": "Hewlett-Packard"}, "hewlettpackard"),
 ]
 
 

@@ -38,7 +38,7 @@ def test_explain_shows_the_key_that_matched() -> None:
     assert r.code == 0
     step = json.loads(r.out)[0]["trace"][0]
     assert step == {"step": "account", "matched": True, "key": "company",
-                    "value": "societe generale denergie", "customer": "C-9003",
+                    "value": "societegeneraledenergie", "customer": "C-9003",
                     "owner": "luis.perez", "territory": "canada", "others": []}
 
 

@@ -61,7 +61,7 @@ class Accounts(Model):
 
     keys: Annotated[list[AccountKey], BeforeValidator(_as_list)] = Field(
         ["email_domain", "website_domain", "company"], min_length=1,
-        description="Keys tried in this order; the first that matches a known customer wins. `email_domain`: the part of `email` after `@`; `website_domain`: the host of `website` (bare, or a URL with scheme, port, path) without `www.`; both lower case, and the two domain keys find each other (a lead's e-mail domain matches a customer's website domain); `company`: the company name folded (case, accents, punctuation and `company_suffixes` removed, blanks collapsed: \"ACME, Inc.\" = \"Acme\").",
+        description="Keys tried in this order; the first that matches a known customer wins. `email_domain`: the part of `email` after `@`; `website_domain`: the host of `website` (bare, or a URL with scheme, port, path) without `www.`; both lower case, and the two domain keys find each other (a lead's e-mail domain matches a customer's website domain); `company`: the company name folded (case, accents, punctuation, `company_suffixes` and blanks removed: \"ACME, Inc.\" = \"Acme\", \"AT&T\" = \"ATT\").",
     )
     ignore_domains: Annotated[list[Domain], BeforeValidator(_as_list)] = Field(
         default_factory=list,

@@ -10,8 +10,9 @@ normalised so that equal values mean the same company or person:
 - ``website_domain``: the host of ``website`` (a bare domain, or a URL with scheme,
   port, path, query), lower case, without ``www.``;
 - ``company``: the name folded: accents removed (Unicode NFKD), lower case, ``.`` and
-  ``'`` dropped, other punctuation as blanks, the legal suffixes at its end removed,
-  blanks collapsed ("ACME, Inc." and "Acme" are ``acme``);
+  ``'`` dropped, other punctuation as blanks between words, the legal suffixes at its
+  end removed, then the words written together ("ACME, Inc." and "Acme" are ``acme``;
+  "AT&T" and "ATT" are ``att``; "Hewlett-Packard" and "Hewlett Packard" one company);
 - ``phone``: its digits (at least seven).
 
 A domain in the free-mail list (or a subdomain of one) has no domain key: it never
@@ -149,7 +150,7 @@ class Keys:
                     del words[-length:]
                     trimmed = True
                     break
-        return " ".join(words) or None
+        return "".join(words) or None  # blanks mean nothing: "AT&T" is "ATT"
 
 
 def describe(values: Mapping[str, str], kinds: Iterable[str]) -> str:
