@@ -16,6 +16,7 @@ from sfa_rules.config.eventchecks import CHECKS as EVENT_CHECKS
 from sfa_rules.config.followupchecks import CHECKS as FOLLOW_UP_CHECKS
 from sfa_rules.config.importchecks import IMPORT_CHECKS
 from sfa_rules.config.loader import SourceMap
+from sfa_rules.config.matchingchecks import CHECKS as MATCHING_CHECKS
 from sfa_rules.config.models import Config, StatusMatch, ToDefault
 from sfa_rules.config.teamchecks import CHECKS as TEAM_CHECKS
 from sfa_rules.config.territorychecks import CHECKS as TERRITORY_CHECKS
@@ -312,6 +313,7 @@ CHECKS: tuple[Check, ...] = (
     *IMPORT_CHECKS,
     *TEAM_CHECKS,
     *FOLLOW_UP_CHECKS,
+    *MATCHING_CHECKS,
 )
 
 
