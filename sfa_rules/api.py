@@ -192,14 +192,13 @@ def run_decisions(request: RunRequest, wrap_rows: Rows | None = None) -> Summary
         rows = wrap_rows(iter(rows))
     store = open_store(request.state, dry_run=not request.apply, on_wait=request.on_wait)
     summary = Summary()
-    sources = digests(request.files)
     session = Session(engine, store, as_of=request.as_of, reassign=request.reassign,
                       explain=request.explain, history=request.apply)
     with engine, session:
         if request.apply:
             options = (request.as_of, request.type_, request.reassign, request.lifecycle_engine,
                        request.import_id, request.files)
-            session.resumable(run_key(engine, sources, options))
+            session.resumable(run_key(engine, digests(request.files), options))
         with open_output(request.out) as stream:
             writer = make_writer(request.fmt, stream, explain=request.explain,
                                  csv_raw=request.csv_raw)
