@@ -119,14 +119,23 @@ class DurableTransitions(_Ruleset):
         if not candidates or self._closed:
             return None
         message: dict[str, Any] = {"sid": "0", "event": event, "status": status, "rank": rank}
+        # A guard is evaluated only where the native evaluator evaluates it (its `from`
+        # and stage hold, and no earlier transition fires), so that both read the same
+        # values and give the same warnings; any other guard cannot change which rule
+        # fires, and is posted false.
+        decided = False
         for t in candidates:
             if t.from_statuses is not None and status not in t.from_statuses:
                 continue  # durable-rules checks `from` itself; no guard needed here
-            if t.guard is not None:
-                message[f"g{t.index}"] = view.guard(t)
+            target_rank = view.follow()[1] if t.follow else t.target_rank
             if t.follow and "fok" not in message:
-                follow_rank = view.follow()[1]
-                message["fok"] = follow_rank >= rank and follow_rank >= 0
+                message["fok"] = target_rank >= rank and target_rank >= 0
+            possible = not decided and target_rank >= rank and target_rank >= 0
+            if t.guard is not None:
+                message[f"g{t.index}"] = held = possible and view.guard(t)
+                decided = decided or held
+            else:
+                decided = decided or possible
         stage = STAGES_BY_RANK.get(rank)
         if stage is not None:
             message["stage"] = stage
