@@ -24,7 +24,7 @@ from yaml.events import (
 from sfa_rules.config.positions import Spot
 from sfa_rules.errors import Problem
 
-__all__ = ["MAX_DEPTH", "Builder", "TooDeep", "scalar"]
+__all__ = ["MAX_DEPTH", "Builder", "TooDeep", "WrittenFloat", "WrittenInt", "scalar"]
 
 _INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\.[0-9]*")
@@ -41,6 +41,20 @@ class TooDeep(Exception):
         self.mark = mark
 
 
+class WrittenInt(int):
+    """A YAML integer whose text is not its value's (``+5``): ``written`` keeps it, for
+    the criteria that compare a number as its text."""
+
+    written: str
+
+
+class WrittenFloat(float):
+    """A YAML float whose text is not its value's (``1.50``, ``10.``): ``written``
+    keeps it, for the criteria that compare a number as its text."""
+
+    written: str
+
+
 def scalar(text: str) -> str | int | float | bool | None:
     """The value of a plain (unquoted) scalar under yamlread's rules."""
     if text in ("", "~", "null"):
@@ -49,11 +63,18 @@ def scalar(text: str) -> str | int | float | bool | None:
         return True
     if text == "false":
         return False
+    number: int | float
     if _INT.fullmatch(text):
-        return int(text)
-    if _FLOAT.fullmatch(text):
-        return float(text)
-    return text
+        number = int(text)
+    elif _FLOAT.fullmatch(text):
+        number = float(text)
+    else:
+        return text
+    if str(number) == text:
+        return number
+    written = WrittenInt(number) if type(number) is int else WrittenFloat(number)
+    written.written = text
+    return written
 
 
 def _untagged(event: Any) -> bool:

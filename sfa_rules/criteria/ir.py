@@ -187,8 +187,8 @@ class CriteriaContext:
             out = "true" if value else "false"
         elif isinstance(value, date):
             out = value.isoformat()
-        else:
-            out = str(value).strip()
+        else:  # a number as written in the YAML (1.50, +5), not as Python prints it
+            out = getattr(value, "written", None) or str(value).strip()
         return out if self.case_sensitive else out.lower()
 
     def field(self, name: str) -> str:
