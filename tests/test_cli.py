@@ -492,6 +492,31 @@ def test_a_file_that_grew_at_its_end_does_not_replay_its_old_rows(
         assert new["status"] == "LEAD-Qualified" and show_state(state) != moved
 
 
+def test_a_known_record_left_without_an_owner_is_assigned_when_someone_can_take_it(
+    tmp_path: Path,
+) -> None:
+    """Nobody eligible and no default owner: no owner, `assigned_by` null. Once the rep
+    is back, the same row gets one (a known record keeps an owner, not the lack of one)."""
+    config = tmp_path / "config"
+    (config / "rules").mkdir(parents=True)
+    (config / "territories").mkdir()
+    (config / "rules" / "lifecycle.yaml").write_text(
+        "statuses:\n  - {id: LEAD-New, stage: lead, probability: 0}\n"
+        "lifecycle:\n  defaults: {new_lead: LEAD-New}\n", encoding="utf-8")
+    reps = config / "territories" / "t.yaml"
+    reps.write_text("reps:\n  - {id: ana, active: false}\n"
+                    "territories:\n  - {id: all, members: [{rep: ana}]}\n", encoding="utf-8")
+    leads, state = write(tmp_path / "leads.csv", "id\nU1\n"), str(tmp_path / "s.db")
+    first = sfa("apply", leads, "--state", state, "--format", "jsonl", "--config", str(config))
+    assert [(d["owner"], d["assigned_by"]) for d in first.jsonl()] == [(None, None)]
+    reps.write_text(reps.read_text(encoding="utf-8").replace("active: false", "active: true"),
+                    encoding="utf-8")
+    again = sfa("apply", leads, "--state", state, "--format", "jsonl", "--config", str(config))
+    assert [(d["owner"], d["assigned_by"]) for d in again.jsonl()] == [("ana", "territory:all")]
+    third = sfa("apply", leads, "--state", state, "--format", "jsonl", "--config", str(config))
+    assert [(d["owner"], d["assigned_by"]) for d in third.jsonl()] == [("ana", "known")]
+
+
 def test_reassign_redoes_assignment_but_keeps_locked_owners(tmp_path: Path) -> None:
     state = str(tmp_path / "s.db")
     leads = write(tmp_path / "leads.csv",

@@ -220,20 +220,44 @@ def _named(analysis: Analysis, covers: list[int], noun: str) -> str:
     return f"{listed} together match every record it matches"
 
 
+class _Staffing:
+    """Which reps can always take a record (active, never away, no capacity) and which
+    territories always have one of them: a record passes over a territory (or an
+    override) only when it has nobody eligible, so only those cover what comes after."""
+
+    def __init__(self, config: Any) -> None:
+        self.reps = {r.id for r in config.reps if r.active and not r.away and r.capacity is None}
+        self.territories = {t.id for t in config.territories
+                            if any(m.rep in self.reps for m in t.members)}
+
+    def override(self, o: Any) -> bool:
+        target = o.assign_to
+        return target.rep in self.reps if target.rep is not None \
+            else target.territory in self.territories
+
+
 def shadowed_territories(analysis: Analysis) -> Iterator[Problem]:
-    """A territory that can never match: those tried before it match all its records."""
+    """A territory that can never match: those tried before it match all its records,
+    and always have a member who can take them (else records fall through to it)."""
+    territories, staffed = analysis.config.territories, _Staffing(analysis.config)
     for i, covers in analysis.territory_findings.shadowed.items():
-        t = analysis.config.territories[i]
+        if not all(territories[j].id in staffed.territories for j in covers):
+            continue
         yield analysis.problem(("territories", i), "shadowed-territory",
-                               f"territory '{t.id}' can never match: {_named(analysis, covers, 'territory')}")
+                               f"territory '{territories[i].id}' can never match: "
+                               f"{_named(analysis, covers, 'territory')}")
 
 
 def shadowed_overrides(analysis: Analysis) -> Iterator[Problem]:
-    """An override that can never match: the overrides before it match all its records."""
+    """An override that can never match: the overrides before it match all its records,
+    and their rep (or territory) can always take them."""
+    overrides, staffed = analysis.config.assignment.overrides, _Staffing(analysis.config)
     for i, covers in analysis.override_findings.shadowed.items():
-        o = analysis.config.assignment.overrides[i]
+        if not all(staffed.override(overrides[j]) for j in covers):
+            continue
         yield analysis.problem(("assignment", "overrides", i), "shadowed-override",
-                               f"override '{o.id}' can never match: {_named(analysis, covers, 'override')}")
+                               f"override '{overrides[i].id}' can never match: "
+                               f"{_named(analysis, covers, 'override')}")
 
 
 def ambiguous_territories(analysis: Analysis) -> Iterator[Problem]:

@@ -157,11 +157,12 @@ def _owner(
     ctx: RowContext, rtype: str, record: Mapping[str, Any], facts: Facts,
     existing: Customer | None, locked: bool, warnings: list[str], trace: Trace | None,
 ) -> _Owner:
-    """A known customer keeps its owner (unless reassigned and not locked); else a new
-    lead matching a known customer takes its owner (unless it keeps its own); else the
-    assigner picks one for the types it assigns; else the row's own owner is kept."""
+    """A known customer keeps its owner (unless reassigned and not locked; one left
+    without an owner is assigned again); else a new lead matching a known customer
+    takes its owner (unless it keeps its own); else the assigner picks one for the
+    types it assigns; else the row's own owner is kept."""
     rules = ctx.rules
-    if existing is not None and not (ctx.reassign and not locked):
+    if existing is not None and existing.owner is not None and not (ctx.reassign and not locked):
         if trace is not None:
             trace.append({"step": "known", "owner": existing.owner,
                           "territory": existing.territory})
