@@ -320,8 +320,8 @@ def _typed_value(name: str, kind: int, value: object, shown: str,
 
 def _number_of(name: str, shown: str) -> tuple[float | None, str | None]:
     """The number a field's text says, or the warning that it says none."""
-    try:
-        number = float(shown)
+    try:  # float() also reads '6_0' and other scripts' digits ('١٢'): no export means them
+        number = float(shown) if shown.isascii() and "_" not in shown else math.nan
     except (ValueError, OverflowError):
         return None, f"{name}: '{shown}' is not a number"
     # NaN never compares, and inf (or 1e999, read as inf) is no amount of anything:
