@@ -44,4 +44,30 @@ def event_names(config: Config, sm: SourceMap) -> Iterator[Problem]:
             )
 
 
-CHECKS = (event_names,)
+def empty_matches(config: Config, sm: SourceMap) -> Iterator[Problem]:
+    """``invalid-value``: a transition's `from` (or a manual change's `from` or `to`)
+    whose `stage` or `status` is an empty list, which matches no status (it is not
+    "any": omit the key for any); ``ignored-changes`` (warning): `manual.changes`
+    listed while `manual.allow` is not `listed`, which reads none of them."""
+    lifecycle = config.lifecycle
+    places: list[tuple[tuple[str | int, ...], str, object]] = [
+        (("lifecycle", "transitions", i, "from"), f"transition '{t.id}': from", t.from_)
+        for i, t in enumerate(lifecycle.transitions)]
+    for i, change in enumerate(lifecycle.manual.changes):
+        base = ("lifecycle", "manual", "changes", i)
+        places += [((*base, "from"), f"manual change {i + 1}: from", change.from_),
+                   ((*base, "to"), f"manual change {i + 1}: to", change.to)]
+    for path, what, match in places:
+        for key in ("stage", "status"):
+            if getattr(match, key, None) == []:
+                yield sm.problem((*path, key), "invalid-value",
+                                 f"{what}.{key} is an empty list, which matches no status: "
+                                 f"name one or more, or leave {key} out for any")
+    if lifecycle.manual.changes and lifecycle.manual.allow != "listed":
+        yield sm.problem(("lifecycle", "manual", "changes"), "ignored-changes",
+                         f"manual.changes are read only with allow: listed (allow is "
+                         f"{lifecycle.manual.allow}): set allow: listed, or remove them",
+                         "warning")
+
+
+CHECKS = (event_names, empty_matches)
