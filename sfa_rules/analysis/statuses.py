@@ -57,10 +57,11 @@ def _targets(config: Config, t: Transition) -> list[str]:
 
 
 def reachable_statuses(config: Config) -> set[str]:
-    """Statuses some default, transition or manual change can set."""
+    """Statuses some default, transition, follow-up or manual change can set."""
     stage = {s.id: s.stage for s in config.statuses}
     lifecycle = config.lifecycle
     out = {v for v in lifecycle.defaults.model_dump().values() if v}
+    out |= {f.then.status for f in config.follow_ups if f.then.status}  # `then: {status}`
     for t in lifecycle.transitions:
         starts = _matching(config, t.from_)
         if not _enabled(config, t) or not starts:
@@ -82,7 +83,8 @@ def reachable_statuses(config: Config) -> set[str]:
 
 
 def unreachable_statuses(analysis: Reporter) -> Iterator[Problem]:
-    """Statuses no transition, default, opportunity mapping or manual change reaches."""
+    """Statuses no transition, default, opportunity mapping, follow-up or manual change
+    reaches."""
     config = analysis.config
     reachable = reachable_statuses(config)
     for i, s in enumerate(config.statuses):
@@ -90,7 +92,8 @@ def unreachable_statuses(analysis: Reporter) -> Iterator[Problem]:
             yield analysis.problem(
                 ("statuses", i), "unreachable-status",
                 f"status '{s.id}' can never be set: no default, transition, opportunity "
-                f"status or manual change (manual.allow: {config.lifecycle.manual.allow}) leads to it")
+                f"status, follow-up or manual change (manual.allow: "
+                f"{config.lifecycle.manual.allow}) leads to it")
 
 
 def probability_not_monotonic(analysis: Reporter) -> Iterator[Problem]:
