@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any
 
-from sfa_rules.criteria.facts import parse_iso_date
+from sfa_rules.criteria.facts import parse_iso_date, read_number
 from sfa_rules.criteria.nodes import Node, Not, RuleRef, Test
 
 ABSENT = 1  # bit 0: absent or empty
@@ -171,11 +171,8 @@ class Partition:
         if not shown:
             return 0
         if self.kind == "number":
-            try:
-                number = float(shown)
-            except ValueError:
-                return 1
-            return self.locate(number) if math.isfinite(number) else 1  # as Facts reads it
+            number = read_number(shown)
+            return 1 if number is None else self.locate(number)
         if self.kind == "date":
             day = parse_iso_date(shown)
             return 1 if day is None else self.locate(day)

@@ -318,17 +318,23 @@ def _typed_value(name: str, kind: int, value: object, shown: str,
     return number, day, warnings
 
 
+def read_number(shown: str) -> float | None:
+    """The number a record's text says (trimmed), or None. float() also reads '6_0'
+    and other scripts' digits ('١٢'), which no export means as numbers; NaN never
+    compares, and inf (or 1e999, read as inf) is no amount of anything."""
+    if not shown.isascii() or "_" in shown:
+        return None
+    try:
+        number = float(shown)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _number_of(name: str, shown: str) -> tuple[float | None, str | None]:
     """The number a field's text says, or the warning that it says none."""
-    try:  # float() also reads '6_0' and other scripts' digits ('١٢'): no export means them
-        number = float(shown) if shown.isascii() and "_" not in shown else math.nan
-    except (ValueError, OverflowError):
-        return None, f"{name}: '{shown}' is not a number"
-    # NaN never compares, and inf (or 1e999, read as inf) is no amount of anything:
-    # say so rather than compare them.
-    if not math.isfinite(number):
-        return None, f"{name}: '{shown}' is not a number"
-    return number, None
+    number = read_number(shown)
+    return (number, None) if number is not None else (None, f"{name}: '{shown}' is not a number")
 
 
 class Facts:
