@@ -62,6 +62,16 @@ def _split(data: Any, loc: tuple[Any, ...]) -> tuple[Path, list[int]]:
     return tuple(path), extra
 
 
+def doc_value(data: Any, path: Path) -> Any:
+    """The value at ``path`` of the data (None when the path leaves it)."""
+    for seg in path:
+        try:
+            data = data[seg]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
 def subject(data: Any, path: Path) -> str:
     """How a message names ``path``: ``territory 'us-west': members[1].weight``.
 
@@ -143,8 +153,15 @@ def problems_from(exc: ValidationError, base: Path, doc: Document, file: str) ->
             line, col = doc.positions.key_at(path) or doc.positions.at(path) or (1, 1)
             choices = _field_names(path[:-1])
             code = "unknown-key"
-            message = (f"{subject(doc.data, path[:-1])}: unknown key '{path[-1]}'"
-                       f"{did_you_mean(str(path[-1]), choices)}")
+            if str(path[-1]) in choices:  # a key of another form of this value
+                others = [str(k) for k in (doc_value(doc.data, path[:-1]) or {})
+                          if k != path[-1] and str(k) in choices]
+                with_ = f" together with '{others[0]}'" if others else " here"
+                message = (f"{subject(doc.data, path[:-1])}: '{path[-1]}' cannot be used"
+                           f"{with_}: write one form of it")
+            else:
+                message = (f"{subject(doc.data, path[:-1])}: unknown key '{path[-1]}'"
+                           f"{did_you_mean(str(path[-1]), choices)}")
         else:
             line, col = doc.positions.at(path) or (1, 1)
             what = subject(doc.data, path)
