@@ -78,6 +78,9 @@ def test_row_problems_come_in_input_order(tmp_path: Path, customers: str) -> Non
     assert [(e.row, e.code) for e in report.errors] == [(2, "bad-amount"), (3, "bad-date")]
     assert [(w.row, w.code) for w in report.warnings] == [
         (1, "no-amount"), (4, "no-amount"), (4, "no-expected-close")]
+    # each names its opportunity and owner, the rows' own errors as the forecast's warnings
+    assert [e.id for e in report.errors] == ["A1", "M5"] and all(e.owner for e in report.errors)
+    assert [w.id for w in report.warnings] == ["Z9", "B2", "B2"] and all(w.owner for w in report.warnings)
 
 
 @pytest.mark.parametrize(("amount", "counted"), [

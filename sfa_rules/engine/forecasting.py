@@ -37,12 +37,14 @@ class RowIssues:
             self.errors.append(ForecastIssue(
                 source, decision.row, str(error.get("code") or "error"),
                 str(error.get("message") or ""), str(error.get("field") or ""),
+                decision.id or "", decision.owner or "",
             ))
         for text in decision.warnings:
             coded = _CODED.match(text)
             code = coded.group(1) if coded else ROW_WARNING
             message = text[coded.end():] if coded else text
-            self.warnings.append(ForecastIssue(source, decision.row, code, message, ""))
+            self.warnings.append(ForecastIssue(source, decision.row, code, message, "",
+                                               decision.id or "", decision.owner or ""))
 
     def into(self, report: ForecastReport) -> ForecastReport:
         """``report`` with these issues too, all in input order (files in the order
