@@ -3,18 +3,44 @@ for every activity kind, and ``contact.created``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sfa_rules.config.loader import SourceMap
 from sfa_rules.config.models import ACTIVITY_KINDS, CONTACT_EVENT, EVENTS, Config
 from sfa_rules.errors import Problem, did_you_mean
 
-__all__ = ["CHECKS", "activity_kinds", "known_events"]
+__all__ = ["CHECKS", "activity_kinds", "kind_of", "known_events", "named_event"]
+
+_ACTIVITY = "activity."
 
 
 def activity_kinds(config: Config) -> tuple[str, ...]:
     """The kinds an activity row may have: the built-in ones, then the configuration's."""
     return tuple(dict.fromkeys((*ACTIVITY_KINDS, *config.settings.activity_kinds)))
+
+
+def kind_of(config: Config) -> Callable[[str], str | None]:
+    """The activity kind a name means, as rows name one: exactly, else ignoring case and
+    blanks (unless `settings.case_sensitive`); None when it names none. The
+    configuration's own references (`on: activity.Demo`, a follow-up's `activity`) read
+    kinds so too."""
+    kinds = activity_kinds(config)
+    exact = set(kinds)
+    folded = {} if config.settings.case_sensitive else {k.strip().casefold(): k for k in kinds}
+
+    def of(name: str) -> str | None:
+        return name if name in exact else folded.get(name.strip().casefold())
+    return of
+
+
+def named_event(of: Callable[[str], str | None], event: str) -> str:
+    """``event`` with its activity kind as the configuration names it (``activity.call``
+    for ``activity.CALL``); any other event as written."""
+    if event.startswith(_ACTIVITY):
+        kind = of(event[len(_ACTIVITY):])
+        if kind is not None:
+            return _ACTIVITY + kind
+    return event
 
 
 def known_events(config: Config) -> tuple[str, ...]:
@@ -27,14 +53,14 @@ def event_names(config: Config, sm: SourceMap) -> Iterator[Problem]:
     opportunity, estimate and sales events, `activity.<kind>` (call, meeting, task,
     email, note or a kind of `settings.activity_kinds`) or `contact.created`."""
     known = known_events(config)
-    allowed = set(known)
+    allowed, of = set(known), kind_of(config)
     for i, transition in enumerate(config.lifecycle.transitions):
         if not transition.on:
             yield sm.problem(("lifecycle", "transitions", i, "on"), "invalid-value",
                              f"transition '{transition.id}': on names no event, so it never "
                              f"fires: name one or more ({', '.join(EVENTS[:3])}, ...)")
         for j, event in enumerate(transition.on):
-            if event in allowed:
+            if named_event(of, event) in allowed:
                 continue
             yield sm.problem(
                 ("lifecycle", "transitions", i, "on", j), "invalid-value",

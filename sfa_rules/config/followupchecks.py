@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sfa_rules.config.eventchecks import activity_kinds
+from sfa_rules.config.eventchecks import activity_kinds, kind_of
 from sfa_rules.config.followups import RepTarget
 from sfa_rules.config.loader import SourceMap
 from sfa_rules.config.models import Config
@@ -32,7 +32,7 @@ def follow_up_references(config: Config, sm: SourceMap) -> Iterator[Problem]:
     records); ``invalid-value``: its `activity` names an unknown activity kind."""
     statuses = [s.id for s in config.statuses]
     reps = {r.id: r for r in config.reps}
-    kinds = activity_kinds(config)
+    kinds, of = activity_kinds(config), kind_of(config)
     for i, follow_up in enumerate(config.follow_ups):
         then, name = follow_up.then, f"follow-up '{follow_up.id}'"
         if then.status is not None and then.status not in statuses \
@@ -50,7 +50,7 @@ def follow_up_references(config: Config, sm: SourceMap) -> Iterator[Problem]:
                 yield sm.problem(path, "non-selling-rep",
                                  f"{name}: rep '{rep_id}' has sells: false and takes no records")
         for j, kind in enumerate(follow_up.activity or ()):
-            if kind not in kinds:
+            if of(kind) is None:
                 yield sm.problem(("follow_ups", i, "activity", j), "invalid-value",
                                  f"{name}: unknown activity kind '{kind}' (known: "
                                  f"{', '.join(kinds)}){did_you_mean(kind, kinds)}")

@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
+from sfa_rules.config.eventchecks import kind_of
 from sfa_rules.config.followups import RepTarget, action_of, parse_within
 from sfa_rules.config.models import Config
 from sfa_rules.entities import Customer
@@ -64,14 +65,14 @@ def compile_follow_ups(
 ) -> tuple[CompiledFollowUp, ...]:
     """Every follow-up of ``config`` as a ``CompiledFollowUp``, in file order; ``split``
     compiles the `when` of the follow-up at an index."""
-    out = []
+    out, of = [], kind_of(config)  # a kind as rows name it, whatever its case here
     for i, f in enumerate(config.follow_ups):
         within = parse_within(f.within)
         then = f.then
         reassign = then.reassign
         out.append(CompiledFollowUp(
             index=i, id=f.id, clock=f.of, days=within.days, business=within.business,
-            kinds=frozenset(f.activity) if f.activity is not None else None,
+            kinds=frozenset(of(k) or k for k in f.activity) if f.activity is not None else None,
             statuses=split(i)[0], guard=split(i)[1],
             action=action_of(then),
             reassign="rep" if isinstance(reassign, RepTarget) else reassign,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
+from sfa_rules.config.eventchecks import kind_of, named_event
 from sfa_rules.config.models import Config
 from sfa_rules.config.order import STAGE_RANK
 from sfa_rules.entities import Customer
@@ -116,7 +117,7 @@ def compile_transitions(
         off |= {e for e in _all_events(config) if e.startswith("opportunity.")}
     if not config.settings.estimates:
         off.add("estimate.created")
-    out = []
+    out, of = [], kind_of(config)
     for i, t in enumerate(config.lifecycle.transitions):
         target: str | None = None
         unset: str | None = None
@@ -140,7 +141,7 @@ def compile_transitions(
                 if (stages is None or s.stage in stages) and (ids is None or s.id in ids)
             )
         guard = compile_guard(t.when, ("lifecycle", "transitions", i, "when")) if t.when else None
-        events = frozenset(t.on)
+        events = frozenset(named_event(of, e) for e in t.on)  # activity.CALL is activity.call
         out.append(
             CompiledTransition(
                 index=i,
