@@ -226,7 +226,7 @@ class _Staffing:
     override) only when it has nobody eligible, so only those cover what comes after."""
 
     def __init__(self, config: Any) -> None:
-        self.reps = {r.id for r in config.reps if r.active and not r.away and r.capacity is None}
+        self.reps = {r.id for r in config.reps if r.always_eligible}
         self.territories = {t.id for t in config.territories
                             if any(m.rep in self.reps for m in t.members)}
 

@@ -1,5 +1,6 @@
 """The events transitions may name (SPEC §6, §8, §18): the fixed ones, ``activity.<kind>``
-for every activity kind, and ``contact.created``."""
+for every activity kind (named in any case, as rows name kinds), and ``contact.created``;
+and the checks of what transitions and manual changes start from."""
 
 from __future__ import annotations
 

@@ -51,6 +51,12 @@ def _as_list(value: Any) -> Any:
 Domain = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
+def ignored_domain(written: str) -> str:
+    """An `ignore_domains` entry as keys compare it: lower case, without a leading `@`
+    or `www.`."""
+    return written.strip().lower().lstrip("@").removeprefix("www.")
+
+
 class Accounts(Model):
     """Lead-to-account matching: a new lead (not known, not arriving with an owner) whose
     key equals a known customer's takes that customer's owner and territory

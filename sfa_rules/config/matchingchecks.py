@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from sfa_rules.config.loader import SourceMap
+from sfa_rules.config.matching import ignored_domain
 from sfa_rules.config.models import Config
 from sfa_rules.errors import Problem
 
@@ -20,7 +21,7 @@ def ignored_domains(config: Config, sm: SourceMap) -> Iterator[Problem]:
     wildcard, a bare word), which would ignore nothing: say the domain to write."""
     accounts = config.matching.accounts if config.matching else None
     for i, written in enumerate(accounts.ignore_domains if accounts else ()):
-        domain = written.strip().lower().lstrip("@").removeprefix("www.")
+        domain = ignored_domain(written)
         if _DOMAIN.fullmatch(domain):
             continue
         try:

@@ -116,6 +116,12 @@ class Rep(Model):
     team: Id | None = Field(None, description="Team name (text), for `forecast --by team` and team quotas.")
     sells: bool = Field(True, description="`false`: a manager who takes no records (never a territory member, override target or default owner).")
 
+    @property
+    def always_eligible(self) -> bool:
+        """Active, never away and without a capacity: no date or load can make this rep
+        ineligible (assignment checks nothing per record; the analysis counts on them)."""
+        return self.active and not self.away and self.capacity is None
+
 
 class Member(Model):
     """A rep's place in a territory."""

@@ -70,7 +70,7 @@ def _raise(
             return transaction_decision(ctx, at, Effect(customer, None, warnings, None))
         store.mark_seen(at.type, at.id)
     else:  # no id: seen by its place in its input, as a status change is
-        replay = ctx.fingerprint(at.type, customer.id, record)
+        replay = ctx.fingerprint(at.type, customer.id)
         if store.seen(APPLIED, replay):
             warnings.append(ALREADY_APPLIED)
             return transaction_decision(ctx, at, Effect(customer, None, warnings, None))
@@ -88,12 +88,10 @@ def _raise(
 def _kind(ctx: RowContext, written: str) -> str:
     """The activity kind ``written`` names (case and blanks ignored unless
     ``settings.case_sensitive``); ``unknown-activity-kind`` when none."""
-    kinds = ctx.rules.activity_kinds
-    if written in kinds:
-        return written
-    found = ctx.rules.folded_kinds.get(written.strip().casefold())
+    found = ctx.rules.kind_of(written)
     if found is not None:
         return found
+    kinds = ctx.rules.activity_kinds
     raise RecordError(
         "unknown-activity-kind",
         f"unknown activity kind {written!r}{did_you_mean(written.strip().lower(), kinds)}: "

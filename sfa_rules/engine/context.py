@@ -88,7 +88,7 @@ class RowContext:
             chain = hashlib.blake2b(chains.get(source, b"") + link, digest_size=16).digest()
             self.chain = chains[source] = chain
 
-    def fingerprint(self, rtype: str, rid: str, record: Mapping[str, Any]) -> str:
+    def fingerprint(self, rtype: str, rid: str) -> str:
         """What identifies a row once applied, so that applying the same input again
         changes nothing (SPEC §9) while another input's row with the same values (a
         status back to an earlier one) is still a change: the row's values and its

@@ -126,7 +126,7 @@ def _status(
     locked = truthy(record.get("owner_locked"))
     # A row that names a status is a manual change when the record is known: the
     # same row applied again must not undo what happened since (SPEC §9).
-    replay = None if blank(given_status) else ctx.fingerprint(rtype, cid, record)
+    replay = None if blank(given_status) else ctx.fingerprint(rtype, cid)
     if existing is None:
         status, status_warnings = lifecycle.new_customer(rtype, given_status)
         warnings.extend(status_warnings)

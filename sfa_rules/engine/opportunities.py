@@ -28,7 +28,7 @@ def opportunity_row(
     customer = store.get_customer(customer_id) if customer_id else None
     if customer is not None:
         lifecycle.check_known(customer)
-    replay = ctx.fingerprint("opportunity", oid, record)
+    replay = ctx.fingerprint("opportunity", oid)
     at = At(source, row, "opportunity", oid)
     if previous is not None and store.seen(APPLIED, replay):
         return _replayed(ctx, at, previous, customer)

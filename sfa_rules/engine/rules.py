@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from sfa_rules.config import checks
-from sfa_rules.config.eventchecks import activity_kinds
+from sfa_rules.config.eventchecks import activity_kinds, kind_of
 from sfa_rules.config.loader import SourceMap, load_config
 from sfa_rules.config.models import Config, OpportunityStatus
 from sfa_rules.config.teams import Hierarchy
@@ -94,10 +94,9 @@ class Rules:
             o.id: o for o in config.opportunity_statuses
         }
         self.hierarchy = Hierarchy(config.reps)  # managers, teams, rep names (SPEC §17)
-        # An activity row's kind: the kinds, then by folded name (unless case_sensitive).
+        # An activity row's kind: exactly, else by folded name (unless case_sensitive).
         self.activity_kinds = activity_kinds(config)
-        self.folded_kinds = {} if config.settings.case_sensitive else {
-            k.strip().casefold(): k for k in self.activity_kinds}
+        self.kind_of = kind_of(config)
         matching = config.matching
         self.matcher = (  # SPEC §19; None: no matching section
             Matcher(matching, self.lifecycle.stage, self.assigner.keep_existing_owner)

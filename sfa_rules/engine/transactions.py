@@ -90,7 +90,7 @@ def status_change_row(
     status = required(record, "status")
     customer = ctx.known_customer(record)
     before = customer.status
-    replay = ctx.fingerprint("status_change", customer.id, record)
+    replay = ctx.fingerprint("status_change", customer.id)
     transition = None
     warnings = list(ctx.rules.ctx.facts(record).warnings)
     if ctx.store.seen(APPLIED, replay):

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from sfa_rules.config.matching import FREE_MAIL, Matching
+from sfa_rules.config.matching import FREE_MAIL, Matching, ignored_domain
 
 _DROPPED = re.compile(r"[.'\u2019`]")  # "S.A." is "sa", "O'Neil" is "oneil"
 _BLANKS = re.compile(r"[\W_]+")  # other punctuation and blanks separate words
@@ -91,7 +91,7 @@ class Keys:
     def __init__(self, matching: Matching) -> None:
         accounts = matching.accounts
         ignored = [*FREE_MAIL, *(accounts.ignore_domains if accounts else ())]
-        self.free = frozenset(d.strip().lower().lstrip("@").removeprefix("www.") for d in ignored)
+        self.free = frozenset(ignored_domain(d) for d in ignored)
         suffixes = accounts.company_suffixes if accounts else ()
         by_length: dict[int, set[tuple[str, ...]]] = {}
         for s in suffixes:

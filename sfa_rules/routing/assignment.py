@@ -93,9 +93,7 @@ class Assigner:
         ctx = index.ctx
         self.reps = {r.id: _rep(r) for r in reversed(config.reps)}
         # Reps no date or load can make ineligible: no check per record.
-        self._always = frozenset(
-            r.id for r in self.reps.values() if r.active and not r.away and r.max_open is None
-        )
+        self._always = frozenset(r.id for r in config.reps if r.always_eligible)
         policy = config.assignment
         self.applies_to = frozenset(policy.applies_to)
         self.keep_existing_owner = policy.keep_existing_owner
