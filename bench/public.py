@@ -16,7 +16,10 @@ specific first (more fields: a lower priority number); 50 reps, two per territor
 Per size, measured in one run, interleaved, best of ``--rounds`` (records per CPU
 second, ``time.process_time``; the machine is shared, wall time measures neighbours):
 
-- decide: ``engine.decide(record)`` per record;
+- first: ``engine.decide(record)`` per record, the first pass of a freshly loaded
+  engine over records it never saw (what a short run meets: every cache cold, each
+  territory's test built at its first use);
+- decide: ``engine.decide(record)`` per record (the best round, caches warm);
 - process: ``engine.session().process(records)`` in memory;
 - plain: a plain first-match scan in Python, nothing compiled or indexed: each
   territory's flat constraints checked in try order against the raw record (the
@@ -509,11 +512,12 @@ def one_size(n: int, count: int, rounds: int) -> dict[str, Any]:
         engine = load(tmp, lifecycle_engine="native")
         load_s = time.process_time() - cpu
     rows = records(full, count)
+    runs = ours(engine, rows)
+    first = cpu_rate(runs["decide"])  # a fresh engine, records it never saw: caches cold
     got = answers(engine, rows)
     # try order: the compiled index's, declared positions of its territories
     position = {t["id"]: i for i, t in enumerate(items)}
     order = [position[t.id] for t in engine.index.order]
-    runs = ours(engine, rows)
     notes = []
     peers: dict[str, tuple[Callable[[], int] | None, list[str | None], str]] = {}
     peers["plain"] = plain(full, order, rows)
@@ -534,6 +538,7 @@ def one_size(n: int, count: int, rounds: int) -> dict[str, Any]:
                 continue
             best[name] = max(best[name], cpu_rate(run))
     engine.close()
+    best["first"] = first
     return {"n": n, "load_s": load_s, "rates": best, "notes": notes,
             "agree": {k: agree(got["scan"], v) for k, v in got.items() if k != "scan"}}
 
@@ -563,7 +568,7 @@ def _x(a: float, b: float | None) -> str:
 
 
 def report(results: list[dict[str, Any]]) -> None:
-    head = (f"{'terr.':>7} {'load s':>7} {'decide':>10} {'process':>10} {'match':>10} "
+    head = (f"{'terr.':>7} {'load s':>7} {'first':>10} {'decide':>10} {'process':>10} {'match':>10} "
             f"{'plain':>10} {'scan':>10} {'durable':>10} {'zen':>10} {'dec/pla':>8} "
             f"{'pro/pla':>8} {'mat/pla':>8} "
             f"{'dec/scan':>8} {'pro/scan':>8} {'dec/dur':>8} {'dec/zen':>8} {'pro/zen':>8}"
@@ -573,7 +578,7 @@ def report(results: list[dict[str, Any]]) -> None:
     for res in results:
         r = res["rates"]
         a = res["agree"]
-        print(f"{res['n']:>7,} {res['load_s']:>7.1f} {_cell(r.get('decide'))} "
+        print(f"{res['n']:>7,} {res['load_s']:>7.1f} {_cell(r.get('first'))} {_cell(r.get('decide'))} "
               f"{_cell(r.get('process'))} {_cell(r.get('match'))} {_cell(r.get('plain'))} "
               f"{_cell(r.get('scan'))} {_cell(r.get('durable'))} {_cell(r.get('zen'))} "
               f"{_x(r['decide'], r.get('plain'))} {_x(r['process'], r.get('plain'))} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from unittest.mock import patch
 
@@ -169,6 +170,48 @@ def test_keys_few_territories_hold_are_listed_within_the_budget() -> None:
         assert [t.id if t else None for t in found] == [expected.id if expected else None] * 2
 
 
+RANGED = [  # each bound, strict or not, on a cut of the number line
+    {"id": "gt-100", "priority": 1, "when": {"employees": {"gt": 100, "lte": 200}}},
+    {"id": "band", "priority": 2, "when": {"employees": {"gte": 50, "lt": 100}}},
+    {"id": "between", "priority": 3, "when": {"employees": {"between": [100, 100]}}},
+    {"id": "tightest", "priority": 4,
+     "when": {"all": [{"employees": {"gte": 500}}, {"employees": {"gt": 500}},
+                      {"employees": {"lt": 900}}, {"employees": {"lte": 1000}}]}},
+    {"id": "empty", "priority": 5, "when": {"employees": {"gt": 5, "lt": 5}}},
+    {"id": "pool", "default": True},
+]
+
+
+@pytest.mark.parametrize(("employees", "expected"), [
+    (49, "pool"), (50, "band"), (99.5, "band"), (100, "between"), (100.0001, "gt-100"),
+    (200, "gt-100"), (200.5, "pool"), (500, "pool"), (501, "tightest"), (899, "tightest"),
+    (900, "pool"), (5, "pool"), ("n/a", "pool"), (None, "pool"),
+])
+@pytest.mark.parametrize("cells", [None, 2])
+def test_numeric_bounds_strict_or_not(employees: Any, expected: str, cells: int | None) -> None:
+    """Cells cut at every bound prove a range alone (no predicate runs); thinned
+    ones (``cells``: fewer than the bounds) only narrow the candidates."""
+    with patch.multiple(bitsets, MIN_CELLS=cells or bitsets.MIN_CELLS,
+                        MAX_CELLS=cells or bitsets.MAX_CELLS):
+        ctx, index = build(RANGED)
+    facts = ctx.facts({} if employees is None else {"employees": employees})
+    first = index.first_match(facts, "2026-06-01")
+    assert first is not None and first.id == expected
+    assert index.scan_first(facts, "2026-06-01") == first
+    if cells is None:  # no territory's predicate ran: each one's first call is still pending
+        assert all(isinstance(test, partial) for test in index._tests)
+
+
+def test_territory_tests_agree_before_and_after_they_are_generated() -> None:
+    """A territory the index cannot prove is tested by closures, then by its generated
+    function: the same answers either side of the switch."""
+    ctx, index = build([{"id": "acme", "when": {"company": {"regex": "^ac.e"}}},
+                        {"id": "pool", "default": True}])
+    companies = ["acme", "acne", "ibm", "ACRE", ""] * 30  # 150 tests: past the switch
+    found = [t.id for c in companies if (t := index.first_match(ctx.facts({"company": c})))]
+    assert found == ["acme", "acme", "pool", "acme", "pool"] * 30
+
+
 # -- property: the index agrees with the plain scan ----------------------------
 
 COUNTRIES = ["us", "ca", "mx", "NO"]
@@ -246,6 +289,9 @@ RANGES = st.one_of(
     st.builds(lambda lo: {"employees": {"gt": lo}}, bound),
     st.builds(lambda hi: {"employees": {"lte": hi}}, bound),
     st.builds(lambda lo, hi: {"employees": {"gte": lo, "lt": hi}}, bound, bound),
+    st.builds(lambda lo, hi: {"employees": {"gt": lo, "lte": hi}}, bound, bound),
+    st.builds(lambda a, b: {"all": [{"employees": {"gte": a}}, {"employees": {"gt": b}}]},
+              bound, bound),
 )
 
 
@@ -327,14 +373,17 @@ def test_disjunction_across_fields_found_through_either(
 @pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(configurations(), st.lists(records, min_size=1, max_size=8),
-       st.sampled_from(["2026-01-01", "2026-06-01"]), st.sampled_from([1, 3, 8, 10**9]))
+       st.sampled_from(["2026-01-01", "2026-06-01"]), st.sampled_from([1, 3, 8, 10**9]),
+       st.sampled_from([2, 5, 1 << 16]))
 def test_index_equals_plain_scan(
     configuration: tuple[list[dict[str, Any]], list[dict[str, Any]], bool],
-    rows: list[dict[str, Any]], day: str, sparse: int,
+    rows: list[dict[str, Any]], day: str, sparse: int, cells: int,
 ) -> None:
-    """Whatever keys are sets or listed ranks (``sparse``: 1, all sets; 10**9, none)."""
+    """Whatever keys are sets or listed ranks (``sparse``: 1, all sets; 10**9, none),
+    and however finely the number line is cut (``cells``)."""
     territories, rules, case_sensitive = configuration
-    with patch.object(bitsets, "SPARSE", sparse):
+    with patch.object(bitsets, "SPARSE", sparse), patch.multiple(
+            bitsets, MIN_CELLS=min(cells, bitsets.MIN_CELLS), MAX_CELLS=cells):
         ctx, index = build(territories, rules, case_sensitive)
     for row in rows:
         facts = ctx.facts(row)
@@ -349,9 +398,11 @@ def test_index_equals_plain_scan(
 @pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(configurations(many=True), st.lists(records, min_size=1, max_size=12),
-       st.sampled_from(["2026-01-01", "2026-06-01"]), st.sampled_from([1, 3, 8, 10**9]))
+       st.sampled_from(["2026-01-01", "2026-06-01"]), st.sampled_from([1, 3, 8, 10**9]),
+       st.sampled_from([2, 5, 1 << 16]))
 def test_index_equals_plain_scan_with_shared_guards_and_ranges(
     configuration: tuple[list[dict[str, Any]], list[dict[str, Any]], bool],
-    rows: list[dict[str, Any]], day: str, sparse: int,
+    rows: list[dict[str, Any]], day: str, sparse: int, cells: int,
 ) -> None:
-    test_index_equals_plain_scan.hypothesis.inner_test(configuration, rows, day, sparse)  # type: ignore[attr-defined]
+    test_index_equals_plain_scan.hypothesis.inner_test(  # type: ignore[attr-defined]
+        configuration, rows, day, sparse, cells)

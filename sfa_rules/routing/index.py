@@ -48,8 +48,9 @@ Candidates = tuple[int, Sequence[Positions]]  # a set, and the extras
 # 1 until a part's sets fit in its share of BUDGET bytes.
 SPARSE = 1
 BUDGET = 64 << 20
-# Cells of the number line per numeric field (each cell's set is as wide as the part).
-MAX_CELLS = 128
+# Cells of the number line per numeric field (each cell's set is as wide as the part):
+# as many as the part's share of the budget holds, within these.
+MIN_CELLS, MAX_CELLS = 128, 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,7 @@ class Part:
         size = len(ranks)
         tables: dict[frozenset[Group], dict[Group, dict[str, list[int]]]] = defaultdict(
             lambda: defaultdict(lambda: defaultdict(list)))
-        spans: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
+        spans: dict[str, list[tuple[int, Range]]] = defaultdict(list)
         banned: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         for i, rank in enumerate(ranks):
             f = filings[rank]
@@ -132,8 +133,8 @@ class Part:
                 if groups != {(settled, "eq")}:
                     for field, kind, value in option:
                         tables[groups][(field, kind)][value].append(i)
-            for field, lo, hi in f.ranges:
-                spans[field].append((i, lo, hi))
+            for bound in f.ranges:
+                spans[bound.field].append((i, bound))
             for field, values in f.guards:
                 for value in values:
                     banned[field][value].append(i)
@@ -153,8 +154,7 @@ class Part:
             keys = [_keyed(field, kind, by_key, free if len(members) == 1 else 0, sparse, size)
                     for (field, kind), by_key in members.items()]
             plan.append(("key", keys[0]) if len(keys) == 1 else ("either", keys, free))
-        for field, items in spans.items():
-            plan.append(("range", field, *_cells(items, every, size)))
+        ranged = _ranged(spans, every, size, budget, plan)
         proven: dict[str, set[str]] = defaultdict(set)  # guard values that are sets
         for field, by_value in banned.items():
             sets = {v: every & ~_bits(p, size) for v, p in by_value.items() if len(p) >= sparse}
@@ -163,12 +163,13 @@ class Part:
                 plan.append(("guard", field, sets))
         self.candidates = _generated(plan, every, compiled)
         # Proven by a set: every conjunct is a keyed test (eq, in, prefix) or an `any`
-        # of them whose option is filed, or a guard whose values are all sets (ranges
-        # are not: their cells are coarse).
+        # of them whose option is filed, a guard whose values are all sets, or a
+        # numeric bound the cells of its field hold exactly.
         self.exact = frozenset(
             i for i, rank in enumerate(ranks)
             if implied(nodes[rank], filings[rank].options,
-                       [g for g in filings[rank].guards if g[1] <= proven[g[0]]]))
+                       [g for g in filings[rank].guards if g[1] <= proven[g[0]]],
+                       ranged.get(i, ())))
 
 
 # How a part reads one group, as ``_generated`` writes it out: ("key", Keyed),
@@ -233,9 +234,13 @@ def _generated(plan: list[Group_], every: int,
             lines += ["found &= e", *done]
         elif g[0] == "range":
             _, field, bounds, cells, free = g
+            b = arg(bounds)
             lines += [f"v = f.num.get({field!r})",
-                      f"found &= {arg(cells)}[bisect_right({arg(bounds)}, v)]"
-                      f" if v is not None and v == v else {arg(free)}", *done]
+                      "if v is not None and v == v:",
+                      f"    j = bisect_right({b}, v)",
+                      f"    found &= {arg(cells)}[j + j - (j > 0 and {b}[j - 1] == v)]",
+                      "else:",
+                      f"    found &= {arg(free)}", *done]
         else:
             _, field, sets = g
             lines += [f"s = {arg(sets)}.get(x.get({field!r}))",
@@ -325,25 +330,65 @@ def _bits(positions: Sequence[int] | range, size: int) -> int:
     return int.from_bytes(raw, "little")
 
 
-def _cells(items: list[tuple[int, float, float]], every: int, size: int,
-           ) -> tuple[list[float], list[int], int]:
-    """The number line cut at (every ``step``-th of) the ranges' bounds, into at most
-    ``MAX_CELLS`` cells; per cell, the ranges meeting it and the free ones; and the
-    free ones. A number ``x`` lies in cell ``bisect_right(bounds, x)``; a range meets
-    the cells from its low bound's to its high bound's (coarse cells: more candidates,
-    never fewer). A record with no number (or NaN) is in no range."""
-    points = sorted({b for _, lo, hi in items for b in (lo, hi) if math.isfinite(b)})
-    bounds = points[::max(1, -(-len(points) // MAX_CELLS))]
-    free = every & ~_bits([i for i, _, _ in items], size)
+def _ranged(spans: dict[str, list[tuple[int, Range]]], every: int, size: int, budget: int,
+            plan: list[Group_]) -> dict[int, set[str]]:
+    """Adds a "range" group per numeric field to ``plan``; per position, the fields
+    whose range the cells hold exactly."""
+    ranged: dict[int, set[str]] = defaultdict(set)
+    for field, items in spans.items():
+        bounds, cells, free, exact = _cells(items, every, size, budget)
+        plan.append(("range", field, bounds, cells, free))
+        for i in exact:
+            ranged[i].add(field)
+    return ranged
+
+
+def _cells(items: list[tuple[int, Range]], every: int, size: int, budget: int,
+           ) -> tuple[list[float], list[int], int, list[int]]:
+    """The number line cut at the ranges' bounds (every ``step``-th of them past the
+    part's share of the budget) into cells, each cut alone and the open spans between;
+    per cell, the ranges meeting it and the free ones; the free ones; and the
+    positions whose range the cells hold exactly (both bounds are cuts: a range meets
+    every cell it overlaps, so coarse cells give more candidates, never fewer). A
+    number ``x`` lies in cell ``2j - (x == bounds[j-1])`` for ``j = bisect_right(bounds,
+    x)``; a record with no number (or NaN) in no range."""
+    points = sorted({b for _, r in items for b in (r.low, r.high) if not _infinite(b)})
+    most = min(MAX_CELLS, max(MIN_CELLS, budget // (size // 8 + 32))) // 2
+    bounds = points[::max(1, -(-len(points) // most))]
+    free = every & ~_bits([i for i, _ in items], size)
     enter: dict[int, list[int]] = defaultdict(list)
     leave: dict[int, list[int]] = defaultdict(list)
-    for i, lo, hi in items:
-        enter[bisect_right(bounds, lo)].append(i)  # -inf: cell 0; +inf: the last
-        leave[bisect_right(bounds, hi)].append(i)
-    inside: set[int] = set()
+    exact = []
+    last_cell = 2 * len(bounds)
+    for i, r in items:
+        first, low_cut = _cell(bounds, r.low, 0)
+        last, high_cut = _cell(bounds, r.high, last_cell)
+        first += low_cut and r.low_strict
+        last -= high_cut and r.high_strict
+        if first <= last:
+            enter[first].append(i)
+            leave[last + 1].append(i)
+        if r.exact and low_cut and high_cut:
+            exact.append(i)
+    inside = 0
     cells = []
-    for c in range(len(bounds) + 1):  # swept: a range enters at its first cell
-        inside.update(enter.get(c, ()))
-        cells.append(free | _bits(sorted(inside), size))
-        inside.difference_update(leave.get(c, ()))
-    return bounds, cells, free
+    for c in range(last_cell + 1):  # swept: a range enters at its first cell
+        if c in leave:
+            inside &= ~_bits(leave[c], size)
+        if c in enter:
+            inside |= _bits(enter[c], size)
+        cells.append(free | inside)
+    return bounds, cells, free, exact
+
+
+def _cell(bounds: list[float], x: float, infinite: int) -> tuple[int, bool]:
+    """The cell of ``x`` (``infinite`` for ±inf) and whether ``x`` is a cut."""
+    if _infinite(x):
+        return infinite, True
+    j = bisect_right(bounds, x)
+    cut = j > 0 and bounds[j - 1] == x
+    return 2 * j - cut, cut
+
+
+def _infinite(x: float) -> bool:
+    return x == math.inf or x == -math.inf  # not math.isinf: an int of any size is a bound

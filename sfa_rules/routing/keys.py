@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import Any, NamedTuple
 
 from sfa_rules.criteria.nodes import All, Any_, Node, Not, RuleRef, Test
 
@@ -33,6 +33,7 @@ _MAX_SPAN = 64
 _MAX_OPTIONS = 8
 # Operators whose keys are exactly what they require (a between's or regex's are more).
 _KEYED = ("eq", "in", "prefix")
+_BOUNDS = ("between", "gt", "gte", "lt", "lte")
 _REGEX_SPECIAL = frozenset(".^$*+?{}[]\\|()")
 _REGEX_REPEAT = frozenset("*+?{")
 # Literal characters whose case-insensitive matches all fold (str.lower) to text that
@@ -166,13 +167,15 @@ def regex_prefix(pattern: Any) -> str | None:
     return found or None
 
 
-def implied(node: Node, used: Sequence[Option], passed: Sequence[Guard] = ()) -> bool:
+def implied(node: Node, used: Sequence[Option], passed: Sequence[Guard] = (),
+            ranged: Collection[str] = ()) -> bool:
     """Does finding a record through ``used`` (it holds a key of each option), having
-    ``passed`` guards, prove that ``node`` holds? Every conjunct must be proven: an
-    eq / in / prefix test by an option that is exactly its keys, an ``any`` of such
-    tests by an option that is exactly all their keys (``any: [{country: X}, {state:
-    Y}]`` by {country=x, state=y}: a record holding either key holds one
-    alternative), a ne / not_in (or ``not`` of eq / in) by a guard."""
+    ``passed`` guards and lying in the exact range cells of the ``ranged`` fields,
+    prove that ``node`` holds? Every conjunct must be proven: an eq / in / prefix test
+    by an option that is exactly its keys, an ``any`` of such tests by an option that
+    is exactly all their keys (``any: [{country: X}, {state: Y}]`` by {country=x,
+    state=y}: a record holding either key holds one alternative), a ne / not_in (or
+    ``not`` of eq / in) by a guard, a numeric bound by its field's cells."""
     for part in _parts(node):
         if isinstance(part, Any_):
             tests = [t for alternative in part.nodes
@@ -184,6 +187,9 @@ def implied(node: Node, used: Sequence[Option], passed: Sequence[Guard] = ()) ->
         elif isinstance(part, Test) and part.op in _KEYED:
             if _test_keys(part) not in used:
                 return False
+        elif isinstance(part, Test) and part.kind == "number" and part.op in _BOUNDS:
+            if part.field not in ranged:
+                return False
         elif (excluded := _as_guard(part)) is not None:
             if not any(g[0] == excluded[0] and excluded[1] <= g[1] for g in passed):
                 return False
@@ -193,7 +199,18 @@ def implied(node: Node, used: Sequence[Option], passed: Sequence[Guard] = ()) ->
 
 
 Guard = tuple[str, frozenset[str]]  # (field, values it must not hold)
-Range = tuple[str, float, float]  # (numeric field, low, high), inclusive
+
+
+class Range(NamedTuple):
+    """A numeric interval a block requires of a field (±inf: no bound there), each
+    bound strict (``gt``/``lt``) or not; ``exact`` unless a bound was no finite number."""
+
+    field: str
+    low: float
+    low_strict: bool
+    high: float
+    high_strict: bool
+    exact: bool
 
 
 def guards(node: Node) -> list[Guard]:
@@ -220,21 +237,35 @@ def _unwrapped(node: Node) -> Node:
 
 
 def number_ranges(node: Node) -> list[Range]:
-    """Every field's numeric interval the node requires, from its conjuncts (strict
-    bounds taken as inclusive: a superset), the fields bounded on both sides first."""
-    low: dict[str, float] = {}
-    high: dict[str, float] = {}
+    """Every field's numeric interval the node requires, from its conjuncts (the
+    tightest bound on each side), the fields bounded on both sides first."""
+    low: dict[str, tuple[float, bool]] = {}
+    high: dict[str, tuple[float, bool]] = {}
+    loose: set[str] = set()  # a bound that is no finite number: ignored (a superset)
     for t in _parts(node):
-        if not isinstance(t, Test) or t.kind != "number":
+        if not isinstance(t, Test) or t.kind != "number" or t.op not in _BOUNDS:
             continue
-        lo = t.value[0] if t.op == "between" else t.value if t.op in ("gt", "gte") else None
-        hi = t.value[1] if t.op == "between" else t.value if t.op in ("lt", "lte") else None
-        if lo is not None:
-            low[t.field] = max(lo, low.get(t.field, lo))
-        if hi is not None:
-            high[t.field] = min(hi, high.get(t.field, hi))
-    fields = sorted(set(low) | set(high), key=lambda f: (f not in low or f not in high, f))
-    return [(f, low.get(f, -math.inf), high.get(f, math.inf)) for f in fields]
+        lows = [(t.value[0], False)] if t.op == "between" else (
+            [(t.value, t.op == "gt")] if t.op in ("gt", "gte") else [])
+        highs = [(t.value[1], False)] if t.op == "between" else (
+            [(t.value, t.op == "lt")] if t.op in ("lt", "lte") else [])
+        for bounds, side, sign in ((lows, low, 1), (highs, high, -1)):
+            for value, strict in bounds:
+                if not _finite(value):
+                    loose.add(t.field)
+                    continue
+                old = side.get(t.field)
+                if old is None or (value > old[0] if sign > 0 else value < old[0]) or (
+                        value == old[0] and strict):
+                    side[t.field] = (value, strict)
+    fields = sorted(set(low) | set(high) | loose,
+                    key=lambda f: (f not in low or f not in high, f))
+    return [Range(f, *low.get(f, (-math.inf, False)), *high.get(f, (math.inf, False)),
+                  f not in loose) for f in fields]
+
+
+def _finite(value: float) -> bool:
+    return type(value) is int or math.isfinite(value)  # an int of any size is finite
 
 
 def _parts(node: Node) -> list[Node]:
