@@ -21,7 +21,6 @@ match is in the set or among the extras.
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -35,6 +34,7 @@ from sfa_rules.routing.keys import (
     Guard,
     Option,
     Range,
+    finite,
     group_of,
     guards,
     implied,
@@ -352,7 +352,7 @@ def _cells(items: list[tuple[int, Range]], every: int, size: int, budget: int,
     every cell it overlaps, so coarse cells give more candidates, never fewer). A
     number ``x`` lies in cell ``2j - (x == bounds[j-1])`` for ``j = bisect_right(bounds,
     x)``; a record with no number (or NaN) in no range."""
-    points = sorted({b for _, r in items for b in (r.low, r.high) if not _infinite(b)})
+    points = sorted({b for _, r in items for b in (r.low, r.high) if finite(b)})
     most = min(MAX_CELLS, max(MIN_CELLS, budget // (size // 8 + 32))) // 2
     bounds = points[::max(1, -(-len(points) // most))]
     free = every & ~_bits([i for i, _ in items], size)
@@ -383,12 +383,8 @@ def _cells(items: list[tuple[int, Range]], every: int, size: int, budget: int,
 
 def _cell(bounds: list[float], x: float, infinite: int) -> tuple[int, bool]:
     """The cell of ``x`` (``infinite`` for ±inf) and whether ``x`` is a cut."""
-    if _infinite(x):
+    if not finite(x):  # a missing bound (a Range's bounds are finite or ±inf)
         return infinite, True
     j = bisect_right(bounds, x)
     cut = j > 0 and bounds[j - 1] == x
     return 2 * j - cut, cut
-
-
-def _infinite(x: float) -> bool:
-    return x == math.inf or x == -math.inf  # not math.isinf: an int of any size is a bound

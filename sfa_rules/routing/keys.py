@@ -245,27 +245,28 @@ def number_ranges(node: Node) -> list[Range]:
     for t in _parts(node):
         if not isinstance(t, Test) or t.kind != "number" or t.op not in _BOUNDS:
             continue
-        lows = [(t.value[0], False)] if t.op == "between" else (
-            [(t.value, t.op == "gt")] if t.op in ("gt", "gte") else [])
-        highs = [(t.value[1], False)] if t.op == "between" else (
-            [(t.value, t.op == "lt")] if t.op in ("lt", "lte") else [])
-        for bounds, side, sign in ((lows, low, 1), (highs, high, -1)):
-            for value, strict in bounds:
-                if not _finite(value):
-                    loose.add(t.field)
-                    continue
-                old = side.get(t.field)
-                if old is None or (value > old[0] if sign > 0 else value < old[0]) or (
-                        value == old[0] and strict):
-                    side[t.field] = (value, strict)
+        if t.op == "between":
+            bounds = [(low, t.value[0], False), (high, t.value[1], False)]
+        else:
+            bounds = [(low, t.value, t.op == "gt") if t.op in ("gt", "gte")
+                      else (high, t.value, t.op == "lt")]
+        for side, value, strict in bounds:
+            if not finite(value):
+                loose.add(t.field)
+                continue
+            old = side.get(t.field)
+            if old is None or (value > old[0] if side is low else value < old[0]) or (
+                    value == old[0] and strict):
+                side[t.field] = (value, strict)
     fields = sorted(set(low) | set(high) | loose,
                     key=lambda f: (f not in low or f not in high, f))
     return [Range(f, *low.get(f, (-math.inf, False)), *high.get(f, (math.inf, False)),
                   f not in loose) for f in fields]
 
 
-def _finite(value: float) -> bool:
-    return type(value) is int or math.isfinite(value)  # an int of any size is finite
+def finite(value: float) -> bool:
+    """Not ±inf or NaN (not math.isfinite alone: an int of any size is finite)."""
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def _parts(node: Node) -> list[Node]:
