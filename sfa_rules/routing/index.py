@@ -94,7 +94,7 @@ class BitIndex:
         if len(by_value) < 2:
             by_value, rest = {}, list(filings)
         total = sum(map(len, by_value.values())) + len(rest)
-        compiled: dict[str, Callable[..., Callable[[Facts], Candidates]]] = {}
+        compiled: dict[str, Callable[..., Callable[[Facts, int], Candidates]]] = {}
 
         def part(ranks: list[int], settled: str | None) -> Part:
             return Part(sorted(ranks), nodes, filings, settled,
@@ -119,7 +119,7 @@ class Part:
 
     def __init__(self, ranks: list[int], nodes: Sequence[Node], filings: dict[int, Filing],
                  settled: str | None, budget: int,
-                 compiled: dict[str, Callable[..., Callable[[Facts], Candidates]]]) -> None:
+                 compiled: dict[str, Callable[..., Callable[[Facts, int], Candidates]]]) -> None:
         self.ranks = tuple(ranks)
         size = len(ranks)
         tables: dict[frozenset[Group], dict[Group, dict[str, list[int]]]] = defaultdict(
@@ -161,7 +161,8 @@ class Part:
             proven[field] = set(sets)
             if sets:
                 plan.append(("guard", field, sets))
-        self.candidates = _generated(plan, every, compiled)
+        self.every = every
+        self.candidates = _generated(plan, compiled)
         # Proven by a set: every conjunct is a keyed test (eq, in, prefix) or an `any`
         # of them whose option is filed, a guard whose values are all sets, or a
         # numeric bound the cells of its field hold exactly.
@@ -188,22 +189,22 @@ def _keyed(field: str, kind: str, by_key: dict[str, list[int]], free: int, spars
     return field, kind, dense, listed, lengths, free
 
 
-def _generated(plan: list[Group_], every: int,
-               compiled: dict[str, Callable[..., Callable[[Facts], Candidates]]],
-               ) -> Callable[[Facts], Candidates]:
-    """``candidates(facts)`` for ``plan``, written out group by group: a loop over
-    probe functions cost more than the lookups and ANDs themselves. Field names and
-    key lengths are literals (``repr`` of str and int); sets and tables are the
-    factory's arguments, compiled once per shape (``compiled``)::
+def _generated(plan: list[Group_],
+               compiled: dict[str, Callable[..., Callable[[Facts, int], Candidates]]],
+               ) -> Callable[[Facts, int], Candidates]:
+    """``candidates(facts, found)`` for ``plan``: ``found`` (the positions looked at)
+    ANDed with each group's set, written out group by group: a loop over probe
+    functions cost more than the lookups and ANDs themselves. Field names and key
+    lengths are literals (``repr`` of str and int); sets and tables are the factory's
+    arguments, compiled once per shape (``compiled``)::
 
-        def make(a0, a1, a2):
-            def candidates(f):
+        def make(a0, a1):
+            def candidates(f, found):
                 x = f.text
-                found = a0
                 v = x.get('state')
-                s = a1.get(v)
+                s = a0.get(v)
                 if s is None:
-                    s = a2
+                    s = a1
                 found &= s
                 if not found:
                     return found, ()
@@ -247,11 +248,10 @@ def _generated(plan: list[Group_], every: int,
                       "if s is not None:",
                       "    found &= s",
                       *("    " + line for line in done)]
-    source = "\n".join([f"def make({', '.join(f'a{i}' for i in range(len(args) + 1))}):",
-                        "    def candidates(f):",
+    source = "\n".join([f"def make({', '.join(f'a{i}' for i in range(len(args)))}):",
+                        "    def candidates(f, found):",
                         "        x = f.text",
                         *(["        extra = []"] if listing else []),
-                        f"        found = a{len(args)}",
                         *("        " + line for line in lines),
                         f"        return found, {extra}",
                         "    return candidates"])
@@ -259,7 +259,7 @@ def _generated(plan: list[Group_], every: int,
         namespace: dict[str, Any] = {"bisect_right": bisect_right}
         exec(compile(source, "<territory index>", "exec"), namespace)  # noqa: S102 - see docstring
         compiled[source] = namespace["make"]
-    return compiled[source](*args, every)
+    return compiled[source](*args)
 
 
 def _keys_of(g: Group_) -> list[Keyed]:

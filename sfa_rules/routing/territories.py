@@ -10,7 +10,7 @@ The plain ``scan`` is the reference the property tests hold the index to.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date as Date
@@ -107,8 +107,15 @@ class TerritoryIndex:
         tests, dated = self._tests, self._dated
         best = size = len(self.order)
         for part in self._parts(facts):
-            found, extra = part.candidates(facts)
             ranks, exact = part.ranks, part.exact
+            if best < size:  # only the positions before an earlier part's match:
+                # an AND is as long as its shorter side, so these cost that much less
+                cut = bisect_left(ranks, best)
+                if not cut:
+                    continue
+                found, extra = part.candidates(facts, (1 << cut) - 1)
+            else:
+                found, extra = part.candidates(facts, part.every)
             if after >= 0:  # a later candidate: the positions up to ``after`` cleared
                 skip = bisect_right(ranks, after)
                 found = found >> skip << skip
