@@ -185,7 +185,7 @@ class AmbiguityScan:
 
     def __init__(self, territories: tuple[Territory, ...], order: list[int],
                  approx: list[Approx | None], regions: Regions,
-                 matches: Callable[[int, dict[str, str]], bool]) -> None:
+                 matches: Callable[[dict[str, str]], Callable[[int], bool]]) -> None:
         self.territories = territories
         self.approx = approx
         self.regions = regions
@@ -236,13 +236,16 @@ class AmbiguityScan:
         record of ``box``)? And how many were tried."""
         seen: set[int] = set()
         rank, inexact = self.rank, self.inexact
+        matches: Callable[[int], bool] | None = None
         for k in inexact.meeting({f: m for f, m in box.items() if f not in _DATES}):
             j = inexact.owners[k]
             if rank[j] >= limit:
                 break  # filed in try order: the rest come later still
             if j not in seen:
                 seen.add(j)
-                if self.matches(j, example):
+                if matches is None:  # the example's facts, built once for all of them
+                    matches = self.matches(example)
+                if matches(j):
                     return True, len(seen)
         return False, len(seen)
 

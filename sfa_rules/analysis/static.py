@@ -149,12 +149,18 @@ class Analysis:
 
     # -- concrete evaluation (for examples next to criteria the algebra cannot decide)
 
-    def matches(self, i: int, example: Mapping[str, str]) -> bool:
-        """Does territory ``i`` match the example record (its date as ``created``)?"""
-        if i not in self._predicates:  # compiled on demand: few territories need it
-            self._predicates[i] = compile(_dated(self.territory_nodes[i])).test
-        record = {("created" if k == DATE_FIELD else k): v for k, v in example.items()}
-        return self._predicates[i](self.ctx.facts(record))
+    def matches(self, example: Mapping[str, str]) -> Callable[[int], bool]:
+        """A test of whether territory ``i`` matches the example record (its date as
+        ``created``), the record's facts built once for every territory tried."""
+        facts = self.ctx.facts(
+            {("created" if k == DATE_FIELD else k): v for k, v in example.items()})
+        predicates, nodes = self._predicates, self.territory_nodes
+
+        def test(i: int) -> bool:
+            if i not in predicates:  # compiled on demand: few territories need it
+                predicates[i] = compile(_dated(nodes[i])).test
+            return predicates[i](facts)
+        return test
 
     @cached_property
     def originals(self) -> dict[str, str]:
