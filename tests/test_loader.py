@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import filecmp
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 from sfa_rules.api import validate_config as validate
 from sfa_rules.config import loader, models
 from sfa_rules.config.loader import discover, load_config, resolve_folder
+from sfa_rules.engine.core import load
 
 CONFIG_CASES = sorted((CASES / "config").glob("*.yaml"))
 
@@ -376,3 +378,41 @@ def test_random_sections_give_problems_never_an_exception(
     config, _, problems = validate(write_config(files))
     assert all(p.file == "rules/random.yaml" and p.line >= 1 for p in problems)
     assert (config is None) == any(p.severity == "error" for p in problems)
+
+
+WRITTEN_NUMBERS = """\
+sales_rules:
+  - id: tier-as-written
+    when: {tier: 2.10}
+territories:
+  - {id: by-prefix, priority: 1, when: {version: {prefix: 2.10}}, members: [{rep: ana.gomez}]}
+  - {id: by-value, priority: 2, when: {ratio: 1.50}, members: [{rep: ana.gomez}]}
+  - {id: by-list, priority: 3, when: {code: {in: [+5, 10.]}}, members: [{rep: ana.gomez}]}
+  - {id: by-rule, priority: 4, rules: [tier-as-written], members: [{rep: ana.gomez}]}
+"""
+
+
+@pytest.mark.parametrize(("record", "territory"), [
+    ({"version": "2.10.3"}, "by-prefix"),
+    ({"version": "2.1.7"}, "unassigned-pool"),  # not "2.1", as Python prints 2.10
+    ({"ratio": "1.50"}, "by-value"),
+    ({"ratio": "1.5"}, "unassigned-pool"),
+    ({"code": "+5"}, "by-list"),
+    ({"code": "10."}, "by-list"),
+    ({"code": "5"}, "unassigned-pool"),
+    ({"tier": "2.10"}, "by-rule"),
+    ({"tier": "2.1"}, "unassigned-pool"),
+])
+def test_numbers_in_loaded_criteria_compare_as_written(
+        record: dict[str, str], territory: str, tmp_path: Path) -> None:
+    """SPEC §3: a number in a rule file compares as its text, through the whole
+    loader (list items are validated as JSON, which prints 1.50 as 1.5)."""
+    folder = tmp_path / "config"
+    shutil.copytree(REPO / "rules", folder / "rules")
+    shutil.copytree(REPO / "territories", folder / "territories")
+    (folder / "territories" / "written.yaml").write_text(WRITTEN_NUMBERS, encoding="utf-8")
+    engine = load(folder)
+    try:
+        assert engine.decide({"id": "L-1", "type": "lead", **record}).territory == territory
+    finally:
+        engine.close()

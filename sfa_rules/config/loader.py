@@ -163,13 +163,33 @@ LIST_ADAPTERS: dict[str, TypeAdapter[list[Any]]] = {
 def _validate(model: type[BaseModel], value: Any, base: Path, doc: Document,
               file: str) -> tuple[BaseModel | None, list[Problem]]:
     try:
-        return model.model_validate_json(json.dumps(value), strict=True), []
+        return _as_written(model.model_validate_json(json.dumps(value), strict=True), value), []
     except ValidationError as exc:
         # A value YAML reading already refused (a tag, a merge key) stands as None
         # in the data: its type error would only repeat that problem.
         reported = {(p.line, p.column) for p in doc.problems}
         return None, [p for p in problems_from(exc, base, doc, file)
                       if (p.line, p.column) not in reported]
+
+
+def _as_written(model: BaseModel, raw: Any) -> BaseModel:
+    """``model`` with its criteria blocks (``when``) as the YAML gave them: validated
+    through JSON, a number there lost how it was written (``1.50`` became 1.5), and
+    criteria compare a number as written. Only a block equal to what was read is
+    swapped, so nothing validation changed is undone."""
+    if not isinstance(raw, dict):
+        return model
+    for name, info in type(model).model_fields.items():
+        value, given = model.__dict__.get(name), raw.get(info.alias or name)
+        if isinstance(value, BaseModel):
+            _as_written(value, given)
+        elif isinstance(value, (list, tuple)) and isinstance(given, list):
+            for item, item_raw in zip(value, given):
+                if isinstance(item, BaseModel):
+                    _as_written(item, item_raw)
+        elif name == "when" and isinstance(value, dict) and value is not given and value == given:
+            object.__setattr__(model, name, given)
+    return model
 
 
 def _share_field_sets(value: Any, shared: dict[frozenset[str], set[str]]) -> None:
@@ -268,6 +288,8 @@ class _Merger:
         except ValidationError:
             pass
         else:
+            for item, raw in zip(items, chunk):
+                _as_written(item, raw)
             _share_field_sets(items, self.field_sets)
             self.sm.items[key].extend((file, start + i) for i in range(len(items)))
             self.lists[key].extend(items)
