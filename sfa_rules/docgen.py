@@ -100,7 +100,8 @@ was meant as a date or a number is refused (`wrong-type`): a date in another for
 (`01/04/2026`, `31.12.2026`) or a number with separators, an exponent or a suffix
 (`"1,000"`, `"1e3"`, `50k`); a text of digits alone (`"01000"`, a zip code) stays text.
 Numbers are written without thousands separators (`{gte: 1,000}` is YAML for
-`{gte: 1, "000": null}`: an unknown operator '000'). A record value that
+`{gte: 1, "000": null}`: an unknown operator '000'). A record's value may group
+thousands by `,` in threes (`"1,500.25"` is 1500.25, as an amount reads). A record value that
 is not a number (or not a date) where one is compared gets one warning per record and
 fails the comparison; `inf`, `nan` and `1e999` are not numbers, and a date with an
 impossible time (`2026-01-01T25:99`) is not a date. A missing field fails every

@@ -19,6 +19,8 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+from sfa_rules.criteria.values import parse_amount
+
 # Field names compare without case and surrounding blanks, always (SPEC §2).
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:$|[T ])")
 # What may follow the date: a time of day (hours, minutes, seconds, a fraction), then
@@ -319,11 +321,16 @@ def _typed_value(name: str, kind: int, value: object, shown: str,
 
 
 def read_number(shown: str) -> float | None:
-    """The number a record's text says (trimmed), or None. float() also reads '6_0'
-    and other scripts' digits ('١٢'), which no export means as numbers; NaN never
-    compares, and inf (or 1e999, read as inf) is no amount of anything."""
+    """The number a record's text says (trimmed), or None. Thousands grouped by ','
+    read as an amount does ('1,500.25'), so a guard on ``amount`` and the forecast
+    read one number. float() also reads '6_0' and other scripts' digits ('١٢'), which
+    no export means as numbers; NaN never compares, and inf (or 1e999, read as inf) is
+    no amount of anything."""
     if not shown.isascii() or "_" in shown:
         return None
+    if "," in shown:
+        grouped = parse_amount(shown)
+        return None if grouped is None else float(grouped)
     try:
         number = float(shown)
     except (ValueError, OverflowError):
