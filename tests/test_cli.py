@@ -492,6 +492,47 @@ def test_a_file_that_grew_at_its_end_does_not_replay_its_old_rows(
         assert new["status"] == "LEAD-Qualified" and show_state(state) != moved
 
 
+BACK_AGAIN = {  # Monday's row, Tuesday's, and what a copy of Monday's file leaves
+    "opportunity": ("id,customer,status\nO-1,S-1,Proposal\n",
+                    "id,customer,status\nO-1,S-1,In Negotiation\n", "PROSPECT-Proposal"),
+    "status_change": ("customer,status\nS-1,LEAD-Qualified\n", "customer,status\nS-1,LEAD-Dead\n",
+                      "LEAD-Qualified"),
+}
+
+
+@pytest.mark.parametrize("kind", BACK_AGAIN)
+@pytest.mark.parametrize("same_name", [False, True], ids=["another-name", "same-name"])
+def test_a_later_file_bringing_values_back_is_a_change_and_a_copy_is_not(
+    tmp_path: Path, kind: str, same_name: bool
+) -> None:
+    """Wednesday's export holding what Monday's did is a change again (SPEC §6, §8: an
+    opportunity's changed status raises `updated`; a status change is applied); the
+    same file (its name, its content; wherever it lies) applied again is not (§9)."""
+    monday, tuesday, back = BACK_AGAIN[kind]
+    state = str(tmp_path / "s.db")
+    leads = write(tmp_path / "leads.csv", "id,country,state\nS-1,US,CA\n")
+    folder = "opportunities" if kind == "opportunity" else "status_changes"
+    for day in ("mon", "tue", "wed"):
+        (tmp_path / day).mkdir()
+    for day, text in (("mon", monday), ("tue", tuesday)):
+        path = write(tmp_path / day / f"{folder}.{day}.csv", text)
+        assert sfa("apply", *([leads] if day == "mon" else []), path, "--state", state,
+                   *CONFIG).code == 0
+    name = f"{folder}.mon.csv" if same_name else f"{folder}.wed.csv"
+    again = sfa("apply", write(tmp_path / "wed" / name, monday), "--state", state,
+                "--format", "jsonl", *CONFIG)
+    assert again.code == 0, again.err
+    (row,) = again.jsonl()
+    customer = row["customer_status"] if kind == "opportunity" else row["status"]
+    if same_name:  # Monday's file once more: already applied, Tuesday's change stands
+        assert [w.split(":")[0] for w in row["warnings"]] == ["already-applied"]
+        assert customer != back
+    else:
+        assert row["warnings"] == [] and customer == back
+        if kind == "opportunity":
+            assert (row["event"], row["status"]) == ("opportunity.updated", "Proposal")
+
+
 def test_a_known_record_left_without_an_owner_is_assigned_when_someone_can_take_it(
     tmp_path: Path,
 ) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import date
+from pathlib import PurePath
 from typing import Any, NamedTuple
 
 from sfa_rules.criteria.facts import parse_iso_date
@@ -85,16 +86,21 @@ class RowContext:
             link = "\x1f".join(sorted([f"{k}\x1e{v}" for k, v in raw.items()])).encode(
                 "utf-8", "surrogatepass")  # a lone surrogate is its row's error, later
             chains = self._chains
-            chain = hashlib.blake2b(chains.get(source, b"") + link, digest_size=16).digest()
+            before = chains.get(source)
+            if before is None:  # an input's first row: its chain starts at its name
+                before = PurePath(source).name.encode("utf-8", "surrogatepass") if source else b""
+            chain = hashlib.blake2b(before + b"\x1d" + link, digest_size=16).digest()
             self.chain = chains[source] = chain
 
     def fingerprint(self, rtype: str, rid: str) -> str:
         """What identifies a row once applied, so that applying the same input again
         changes nothing (SPEC §9) while another input's row with the same values (a
         status back to an earlier one) is still a change: the row's values and its
-        place in its input, everything the input (a file, a stream) held up to this
-        row. A file that grew at its end (a daily export) is the same input up to its
-        old last row: its old rows are not replayed over what later files changed."""
+        place in its input, the input's name (a file's, whatever its folder) and
+        everything it held up to this row. A file that grew at its end (a daily export)
+        is the same input up to its old last row: its old rows are not replayed over
+        what later files changed. A file of another name is another input, even when it
+        holds what an earlier one did (Wednesday's export bringing Monday's values back)."""
         if self.private:
             return f"{rtype}:{rid}:run#{self.entered}"  # unique in a store no one else sees
         return f"{rtype}:{rid}:{self.chain.hex()}"  # this row is the last link
