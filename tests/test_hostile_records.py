@@ -452,6 +452,34 @@ def test_parquet_odd_values_lose_no_row(name: str, tmp_path: Path) -> None:
     assert result.exit_code == (1 if code else 0)
 
 
+@pytest.mark.parametrize("damaged", [0, 1, 2])
+def test_a_damaged_parquet_row_group_is_an_error_on_its_rows_only(
+        damaged: int, tmp_path: Path) -> None:
+    """A row group whose pages cannot be read: each of its rows is ``bad-parquet``, the
+    rows of the other groups are decided, one decision per row, no traceback."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    n, group = 1500, 500
+    path = tmp_path / "leads.parquet"
+    pq.write_table(pa.table({"id": [f"P-{i}" for i in range(n)], "country": ["US"] * n,
+                             "state": ["CA"] * n}),
+                   path, row_group_size=group, use_dictionary=False)
+    page = pq.ParquetFile(path).metadata.row_group(damaged).column(0)
+    raw = bytearray(path.read_bytes())
+    start = page.data_page_offset + 20
+    raw[start:page.data_page_offset + page.total_compressed_size - 2] = b"\xab" * (
+        page.total_compressed_size - 22)
+    path.write_bytes(bytes(raw))
+    result = CliRunner().invoke(main, ["dry-run", str(path), "--format", "jsonl"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    decisions = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["row"] for d in decisions] == list(range(1, n + 1))
+    bad = range(damaged * group + 1, (damaged + 1) * group + 1)
+    assert [d["row"] for d in decisions if d["error"]] == list(bad)
+    assert {d["error"]["code"] for d in decisions if d["error"]} == {"bad-parquet"}
+    assert all(d["owner"] for d in decisions if d["row"] not in bad)
+
+
 # -- properties: the readers never raise, and rows out == rows in -------------------------------
 
 _cell = st.text(alphabet=st.sampled_from('ab,;\t"\n\r xé'), max_size=8)

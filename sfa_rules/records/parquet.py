@@ -6,7 +6,8 @@ strings and decimals exact strings, so that a value reads as it would in a CSV e
 nested structs stay dicts. A value Python cannot hold (a ``timestamp[ns]`` with a
 nanosecond part, a date past 9999) is converted on its own (see ``parquet_time``):
 ISO text when its year is 1 to 9999, else an error for its row only (``bad-date``;
-``bad-value`` for anything else), and the rest of the file is read.
+``bad-value`` for anything else), and the rest of the file is read. A row group that
+cannot be read (a damaged file) is ``bad-parquet`` on each of its rows not read.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def check(source: str, path: Path) -> str | None:
 
 def read_rows(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
     """The rows of a checked Parquet file, a batch of rows in memory at a time."""
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
     import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
     source = file.source
@@ -52,11 +54,22 @@ def read_rows(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
     with pq.ParquetFile(file.path) as pf:
         names = pf.schema_arrow.names
         type_key = types.key_of(names)
-        for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-            columns = [_column(batch.column(i), names[i]) for i in range(batch.num_columns)]
-            for cells in zip(*columns) if columns else ((),) * batch.num_rows:
-                row += 1
-                yield _row(source, row, names, cells, types, type_key)
+        for group in range(pf.num_row_groups):
+            end = row + pf.metadata.row_group(group).num_rows
+            try:
+                for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[group]):
+                    columns = [_column(batch.column(i), names[i])
+                               for i in range(batch.num_columns)]
+                    for cells in zip(*columns) if columns else ((),) * batch.num_rows:
+                        row += 1
+                        yield _row(source, row, names, cells, types, type_key)
+            except (pa.ArrowException, OSError) as exc:  # a damaged part of the file:
+                # each of its rows not read is a row in error, the other parts are read
+                error = RecordError("bad-parquet", f"row group {group + 1} of the file "
+                                    f"cannot be read (the file is damaged): {exc}")
+                while row < end:
+                    row += 1
+                    yield InputRow(source, row, None, None, error)
 
 
 def _row(
