@@ -107,6 +107,8 @@ def _load(text: str, filename: str) -> Document:
         return doc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if exc.context_mark is not None and (exc.context or "").startswith(_AT_ITS_START):
+            mark = exc.context_mark  # the key without ':', the quote or bracket left open
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or exc.context or "invalid YAML"
         if exc.problem and exc.context:
@@ -142,6 +144,10 @@ def _load(text: str, filename: str) -> Document:
 
 
 # What the YAML parser's words most often mean in a configuration file, and what to do.
+# Mistakes PyYAML notices only lines later (at the next key, or the end of the file):
+# their position is where the construct began, which is where the mistake is.
+_AT_ITS_START = ("while scanning a simple key", "while scanning a quoted scalar",
+                 "while parsing a flow")
 _SYNTAX_HINTS = (
     ("mapping values are not allowed", "a value holding ': ' must be quoted "
      "(name: \"Canada: English and French\"), or this line is indented deeper than its key"),
