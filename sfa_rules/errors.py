@@ -6,6 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from difflib import get_close_matches
 
+# What ends a line (str.splitlines), written as an escape: a problem is one line.
+_ONE_LINE = {c: ascii(chr(c))[1:-1] for c in (*range(0x0a, 0x0e), 0x1c, 0x1d, 0x1e, 0x85,
+                                              0x2028, 0x2029)}
+
 
 @dataclass(frozen=True, order=True)
 class Problem:
@@ -23,10 +27,11 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        """One line, whatever the message quotes (an id holding a line break)."""
         return (
             f"{self.file}:{self.line}:{self.column}: {self.severity}: "
             f"{self.message} [{self.code}]"
-        )
+        ).translate(_ONE_LINE)
 
     def to_dict(self) -> dict[str, object]:
         return {

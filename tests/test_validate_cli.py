@@ -56,6 +56,19 @@ def test_text_output_is_one_sorted_line_per_problem(write_config: WriteConfig) -
     assert err == "2 errors, 0 warnings in 2 files\n"
 
 
+def test_a_value_holding_a_line_break_stays_on_its_problem_line(
+        write_config: WriteConfig) -> None:
+    """An id quoted with a line break in it: one line per problem still (a script
+    reading the output line by line meets no forged problem line)."""
+    folder = write_config({"territories/t.yaml": (
+        'territories:\n  - id: "nl\\nx"\n    members: [{rep: "ana\\ngomez"}]\n')})
+    code, out, _ = run("validate", "--config", str(folder))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines and all(line.startswith("territories/t.yaml:") for line in lines), lines
+    assert any("'nl\\nx'" in line and "'ana\\ngomez'" in line for line in lines), lines
+
+
 def test_json_output(write_config: WriteConfig) -> None:
     code, out, _ = run("validate", "--config", str(write_config(BROKEN)), "--format", "json")
     assert code == 1
@@ -115,7 +128,7 @@ def test_config_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
 def test_no_configuration_below_folder_is_an_error_not_a_crash(tmp_path: Path) -> None:
     code, out, err = run("validate", "--config", str(tmp_path))
     assert code == 1
-    assert "[no-configuration]" in out
+    assert out.startswith(f"{tmp_path}:1:1: error: ") and "[no-configuration]" in out
     assert err == "1 error, 0 warnings in 0 files\n"
 
 

@@ -324,7 +324,7 @@ def load_config(
     merger = _Merger(sm)
     if not root.is_dir():
         merger.problems.append(Problem(
-            str(root), 0, 0, "error", "no-configuration", "configuration folder not found",
+            str(root), 1, 1, "error", "no-configuration", "configuration folder not found",
         ))
         return merger.config(), sm, merger.problems
     paths = discover(root)
@@ -333,7 +333,7 @@ def load_config(
         hint = (f": this looks like a folder of rule files itself; pass the folder that holds "
                 f"rules/ and territories/ ({root.parent})" if inside else "")
         merger.problems.append(Problem(
-            str(root), 0, 0, "error", "no-configuration",
+            str(root), 1, 1, "error", "no-configuration",
             f"no *.yaml files below rules/ or territories/{hint}",
         ))
     for path in paths:
