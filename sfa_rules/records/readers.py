@@ -237,6 +237,7 @@ def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
         keys = [_clean_key(k) for k in header]
         width = len(keys)
         named = all(keys)  # a column without a name is left out of every record
+        once = len(set(keys)) == width  # a name twice: its first non-empty cell wins
         type_col = _type_column(keys, types)
         source = file.source
         row = 0
@@ -260,7 +261,12 @@ def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
                 error = RecordError(
                     "bad-csv", f"the row has {len(cells)} cells but the header {width} columns"
                 )
-            if named and "" not in cells and not any(map(_isspace, cells)):
+            if not once:
+                record = {}
+                for k, v in zip(keys, cells):
+                    if k and v and not v.isspace():
+                        record.setdefault(k, v)
+            elif named and "" not in cells and not any(map(_isspace, cells)):
                 record = dict(zip(keys, cells))  # most rows: no blank cell to leave out
             else:
                 record = {k: v for k, v in zip(keys, cells) if k and v and not v.isspace()}
