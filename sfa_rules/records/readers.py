@@ -262,7 +262,7 @@ def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
                     "bad-csv", f"the row has {len(cells)} cells but the header {width} columns"
                 )
             if not once:
-                record = {}
+                record: dict[str, str] = {}
                 for k, v in zip(keys, cells):
                     if k and v and not v.isspace():
                         record.setdefault(k, v)
