@@ -255,11 +255,11 @@ def diff(
     files: tuple[str, ...], result: DiffResult, *, base: Path, config: Path | None = None,
     state: str | None = None, as_of: str | None = None, type_: str | None = None,
     lifecycle_engine: str = "auto", reassign: bool = False, wrap_rows: Rows | None = None,
-    import_id: str | None = None,
+    import_id: str | None = None, explain: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """``sfa diff``: the rows whose decisions differ under ``base`` and ``config`` (both
-    over ``state``, never written), lazily; ``result`` counts them. Nothing is opened
-    before the first ``next()``."""
+    over ``state``, never written), lazily; ``result`` counts them; ``explain`` adds
+    each side's trace. Nothing is opened before the first ``next()``."""
     old_engine = open_engine(base, lifecycle_engine)
     new_engine = open_engine(config, lifecycle_engine)
     # The rows first, as for a dry run: unusable files are an InputError (digests would
@@ -270,9 +270,9 @@ def diff(
         old_rows = wrap_rows(iter(old_rows))
     with old_engine, new_engine, \
             session_for(old_engine, open_store(state, dry_run=True), as_of=as_of,
-                        reassign=reassign) as old, \
+                        reassign=reassign, explain=explain) as old, \
             session_for(new_engine, open_store(state, dry_run=True), as_of=as_of,
-                        reassign=reassign) as new:
+                        reassign=reassign, explain=explain) as new:
         yield from diff_sessions(old, new, old_rows, new_rows, result)
 
 

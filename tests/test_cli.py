@@ -911,6 +911,31 @@ def test_diff_table_format(two_configs: tuple[Path, Path]) -> None:
     assert len(lines) == 5 and all("canada-east" in line for line in lines[1:])
 
 
+def test_diff_csv_format_is_the_tables_rows(two_configs: tuple[Path, Path]) -> None:
+    base, new = two_configs
+    r = sfa("diff", "examples/leads.csv", "--base", str(base), "--config", str(new),
+            "--format", "csv")
+    assert r.code == 0
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert len(rows) == 4 and list(rows[0]) == ["source", "row", "id", "field", "before", "after"]
+    assert {(d["field"], d["before"], d["after"]) for d in rows} == {
+        ("territory", "canada", "canada-east")}
+
+
+def test_diff_explain_adds_each_sides_trace(two_configs: tuple[Path, Path]) -> None:
+    base, new = two_configs
+    r = sfa("diff", "examples/leads.csv", "--base", str(base), "--config", str(new), "--explain")
+    assert r.code == 0
+    changed = r.jsonl()
+    assert len(changed) == 4
+    for row in changed:
+        tried = [[t.get("id") for t in row[side]["trace"] if t.get("matched")]
+                 for side in ("before", "after")]
+        assert "canada" in tried[0] and "canada-east" in tried[1]
+        assert {k: v for k, v in row["after"].items() if k != "trace"} == {
+            **{k: v for k, v in row["before"].items() if k != "trace"}, "territory": "canada-east"}
+
+
 def test_diff_reports_a_customer_status_an_opportunity_leaves_differently(tmp_path: Path) -> None:
     """An opportunity row's `status` is the opportunity's: the customer's status after it
     is compared too (`customer_status`, in before and after only when it differs)."""

@@ -66,9 +66,9 @@ def diff(
     new_rows: Iterable[Any],
     result: DiffResult,
 ) -> Iterator[dict[str, Any]]:
-    """The changed rows (``id``, ``source``, ``row``, ``before``, ``after``), lazily;
-    ``result`` accumulates the counts. The two row streams hold the same rows, read
-    once for each side."""
+    """The changed rows (``id``, ``source``, ``row``, ``before``, ``after``; each side's
+    ``trace`` too when the sessions explain), lazily; ``result`` accumulates the
+    counts. The two row streams hold the same rows, read once for each side."""
     for before, after in zip(base.process(base_rows), new.process(new_rows), strict=True):
         result.rows += 1
         result.errors_before += before.error is not None
@@ -82,6 +82,8 @@ def diff(
         for name in old:
             if old[name] != now[name]:
                 result.moves[(name, old[name], now[name])] += 1
+        if before.trace is not None:  # explained (``--explain``): each side's trace
+            old["trace"], now["trace"] = list(before.trace), list(after.trace or ())
         yield {
             "id": after.id,
             "source": after.source,
