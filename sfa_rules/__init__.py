@@ -14,6 +14,8 @@ Importing the package has no side effects: nothing is written, printed or regist
 from sfa_rules.engine.core import Engine, Session, load
 from sfa_rules.engine.decision import Decision
 from sfa_rules.errors import ConfigError, Problem, RecordError
+from sfa_rules.state.store import StateError
 
-__all__ = ["ConfigError", "Decision", "Engine", "Problem", "RecordError", "Session", "load"]
+__all__ = ["ConfigError", "Decision", "Engine", "Problem", "RecordError", "Session", "StateError",
+           "load"]
 __version__ = "0.1.0"

@@ -786,3 +786,32 @@ def test_a_resumed_run_knows_its_rows_as_an_uninterrupted_one(
     assert run(stopped) == expected
     again = [d for d in run(stopped) if d.type == "status_change"]
     assert [w.split(":")[0] for d in again for w in d.warnings] == ["already-applied"] * 4
+
+
+def test_a_decisions_trace_is_its_own(engine: sfa_rules.Engine) -> None:
+    """Decisions are immutable values: changing what ``to_dict()`` gave, its trace
+    included, changes neither the decision nor the next one (SPEC §11)."""
+    record = lead("L-1", country="US", state="NY", industry="Retail")
+    with engine.session(explain=True) as session:
+        first = next(iter(session.process([record])))
+    given = first.to_dict()
+    for step in given["trace"]:
+        why = step.get("why")
+        for failed in why if isinstance(why, list) else ():
+            if isinstance(failed, dict) and isinstance(failed.get("expected"), list):
+                failed["expected"].append("changed")  # an `in`'s values
+    assert first.to_dict() != given
+    with engine.session(explain=True) as session:
+        again = next(iter(session.process([record])))
+    assert "changed" not in json.dumps(again.to_dict()) and again == first
+
+
+def test_a_closed_engine_decides_nothing_more() -> None:
+    """After close() (or its `with` block) the durable-rules ruleset is gone: a clear
+    error, not decisions without transitions."""
+    with sfa_rules.load(REPO) as engine:
+        assert engine.decide(lead("L-1")).status == "LEAD-New"
+    with pytest.raises(RuntimeError, match="this engine is closed"):
+        engine.decide(lead("L-1"))
+    with pytest.raises(RuntimeError, match="this engine is closed"):
+        engine.session()

@@ -50,6 +50,42 @@ def test_auto_falls_back_and_durable_refuses_without_durable_rules(
         Lifecycle(*shipped, engine="durable")
 
 
+def _many_transitions(n: int) -> str:
+    """A lifecycle of ``n`` guarded transitions on one event: past 128 durable-rules'
+    C core refuses the ruleset (error 107)."""
+    lifecycle = (Path(__file__).parent.parent / "rules" / "lifecycle.yaml").read_text()
+    head = lifecycle.split("  transitions:")[0]
+    rules = "\n".join(
+        f"    - id: t{i}\n      on: [opportunity.created, estimate.created]\n"
+        f"      from: {{stage: lead}}\n      when: {{amount: {{gt: {1000 - i}}}}}\n"
+        "      to: PROSPECT-Proposal" for i in range(n))
+    return head + "  transitions:\n" + rules + "\n  manual:\n    allow: any\n"
+
+
+@needs_durable
+def test_a_ruleset_durable_rules_cannot_hold_runs_natively_under_auto(tmp_path: Path) -> None:
+    folder = write_config({"base": "shipped", "files": {
+        "rules/lifecycle.yaml": _many_transitions(129)}}, tmp_path)
+    with Lifecycle(*load(folder), engine="auto") as lc:
+        assert lc.engine == "native"
+    with pytest.raises(lifecycle_durable.EngineUnavailable, match="error code: 107"):
+        Lifecycle(*load(folder), engine="durable")
+    import sfa_rules
+
+    rows = [{"type": "lead", "id": "L1"},
+            {"type": "opportunity", "id": "O1", "customer": "L1", "status": "Proposal",
+             "amount": "990"}]
+    with sfa_rules.load(folder) as engine, engine.session() as session:
+        decided = list(session.process(rows))
+    # the first whose guard holds: 990 > 1000 - 11
+    assert (decided[1].transition, decided[1].customer_status) == ("t11", "PROSPECT-Proposal")
+
+
+def test_an_unknown_engine_name_is_refused(shipped: tuple[Any, Any]) -> None:
+    with pytest.raises(ValueError, match="'auto', 'durable' or 'native', not 'NATIVE'"):
+        Lifecycle(*shipped, engine="NATIVE")  # type: ignore[arg-type]
+
+
 def test_importing_sfa_rules_leaves_no_ruleset_behind() -> None:
     code = (
         "import sfa_rules, sfa_rules.lifecycle.statuses, sfa_rules.lifecycle.durable\n"

@@ -226,7 +226,10 @@ def _explain_test(node: Test) -> Explain:
     def explain(f: Facts) -> list[dict[str, Any]]:
         if test(f):
             return []
-        return [{"field": field, "op": op, "expected": expected, "actual": f.text.get(field)}]
+        # a list of values is the node's own: each trace gets its copy
+        return [{"field": field, "op": op,
+                 "expected": list(expected) if isinstance(expected, list) else expected,
+                 "actual": f.text.get(field)}]
 
     return explain
 

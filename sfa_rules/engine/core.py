@@ -68,6 +68,7 @@ class Engine(Rules):
 
     _frozen = False
     _thresholds: tuple[int, int, int] | None = None  # the collector's, before hold_collector
+    _closed = False
 
     def __init__(
         self, config: Config, ctx: CriteriaContext, folder: Path, lifecycle_engine: EngineName
@@ -89,7 +90,9 @@ class Engine(Rules):
 
     def close(self) -> None:
         """Free the lifecycle evaluator (and give back what ``load`` or
-        ``hold_collector`` took of the collector)."""
+        ``hold_collector`` took of the collector). A closed engine decides nothing more:
+        its durable-rules ruleset is gone, and its decisions would lack transitions."""
+        self._closed = True
         super().close()
         if self._frozen:
             self._frozen = False
@@ -111,6 +114,8 @@ class Engine(Rules):
         path or PostgreSQL URL, or a store. Nothing is written until ``commit()``;
         ``dry_run=True`` opens a state file read-only, so nothing can be, and its rows
         write no history lines (nothing will read them)."""
+        if self._closed:
+            raise _closed()
         store: Store
         if state is None:  # the session's own store, seen by no one else
             store = MemoryStore()
@@ -126,6 +131,8 @@ class Engine(Rules):
 
     def decide(self, record: Mapping[str, Any]) -> Decision:
         """Decide one record against an empty in-memory state; remembers nothing."""
+        if self._closed:
+            raise _closed()
         # A session per call cost a fifth of a decision: sessions are kept for the
         # next call instead, each used by one caller at a time (threads included).
         try:
@@ -151,3 +158,8 @@ class Engine(Rules):
         with self.session(state, dry_run=True) as session:
             report, _ = session.forecast(records, by=by, period=period)
         return report  # its errors and warnings include the rows' own
+
+
+def _closed() -> RuntimeError:
+    return RuntimeError("this engine is closed (engine.close(), or the end of its `with` "
+                        "block): load the configuration again to decide more records")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from json.encoder import encode_basestring
@@ -89,20 +90,23 @@ class Decision(NamedTuple):
         if (self.trace is not None or self.error is not None or self.type in TRANSACTION_TYPES
                 or self.account is not None or self.merged_from is not None
                 or self.type == FOLLOW_UP):
-            return _encode(self.to_dict())
+            return _encode(self._as_dict(copied=False))
         outcome = (*self[4:14], type(self.probability))  # 0 == 0.0, but not as JSON
         tail = _OUTCOMES.get(outcome)
         if tail is None:
             if len(_OUTCOMES) >= _OUTCOMES_LIMIT:
                 _OUTCOMES.clear()
-            tail = _OUTCOMES[outcome] = _encode(self.to_dict())[1:].split(",\"owner\":", 1)[1]
+            tail = _OUTCOMES[outcome] = _encode(self._as_dict(copied=False))[1:].split(",\"owner\":", 1)[1]
         return (
             f'{{"source":{_text(self.source)},"row":{"null" if self.row is None else self.row},'
             f'"type":{_text(self.type)},"id":{_text(self.id)},"owner":{tail}'
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The decision as SPEC §8's JSON object."""
+        """The decision as SPEC §8's JSON object: a copy, its trace too."""
+        return self._as_dict(copied=True)
+
+    def _as_dict(self, copied: bool) -> dict[str, Any]:
         out: dict[str, Any] = {
             "source": self.source,
             "row": self.row,
@@ -132,7 +136,7 @@ class Decision(NamedTuple):
         out["warnings"] = list(self.warnings)
         out["error"] = None if self.error is None else dict(self.error)
         if self.trace is not None:
-            out["trace"] = list(self.trace)
+            out["trace"] = copy.deepcopy(list(self.trace)) if copied else list(self.trace)
         return out
 
 

@@ -12,6 +12,7 @@ again for the same day changes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import suppress
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -21,6 +22,7 @@ from sfa_rules.engine.context import RowContext
 from sfa_rules.engine.decision import FOLLOW_UP, Decision
 from sfa_rules.engine.rules import Rules
 from sfa_rules.entities import Customer
+from sfa_rules.errors import EngineUnavailable
 from sfa_rules.lifecycle.followups import (
     CompiledFollowUp,
     FollowUpEvaluator,
@@ -63,7 +65,8 @@ class FollowUps:
         if rules.lifecycle_engine == "durable" and self.compiled:
             from sfa_rules.lifecycle import durable
 
-            self.evaluator = durable.DurableFollowUps(self.compiled)
+            with suppress(EngineUnavailable):  # more than its C core holds: native
+                self.evaluator = durable.DurableFollowUps(self.compiled)
         self.notices: list[str] = []  # what carrying out says once (a rotation restarted)
         refs = [ctx.field(name) for name, path in ctx.field_refs if path[0] == "follow_ups"]
         # Opportunity counts cost a query per customer: only when some `when` reads them.

@@ -209,7 +209,12 @@ def _build_rules(name: str, rules: Sequence[tuple[int, Any]], hit: list[int]) ->
         _lang._rulesets.pop(name, None)
     full_name, definition = rs.define()
     host = _QuietHost()
-    host.register_rulesets({full_name: definition})
+    try:
+        host.register_rulesets({full_name: definition})
+    except _dre.error as exc:  # its fixed tables (SPEC §13: error 107 past 128 rules)
+        raise EngineUnavailable(
+            f"durable-rules cannot build this configuration's {len(rules)} rules ({exc}); "
+            "run it with the built-in evaluator (--lifecycle-engine native)") from exc
     return host
 
 

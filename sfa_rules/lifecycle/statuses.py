@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, get_args
 
 from sfa_rules.config.eventchecks import activity_kinds
 from sfa_rules.config.models import Config, StatusMatch
@@ -125,13 +125,21 @@ class Lifecycle:
         return pred
 
     def _evaluator(self, engine: EngineName) -> TransitionEvaluator:
+        if engine not in get_args(EngineName):  # the library's callers: the CLI checks
+            raise ValueError(f"lifecycle_engine must be 'auto', 'durable' or 'native', "
+                             f"not {engine!r}")
         if engine == "native":
             return NativeTransitions(self._transitions)
         from sfa_rules.lifecycle import durable as lifecycle_durable
 
         if engine == "auto" and not lifecycle_durable.available():
             return NativeTransitions(self._transitions)
-        return lifecycle_durable.DurableTransitions(self._transitions)
+        try:
+            return lifecycle_durable.DurableTransitions(self._transitions)
+        except EngineUnavailable:  # a ruleset its C core cannot hold: decide natively
+            if engine == "auto":
+                return NativeTransitions(self._transitions)
+            raise
 
     def close(self) -> None:
         """Free the evaluator (durable-rules: delete its ruleset)."""
