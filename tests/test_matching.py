@@ -6,7 +6,7 @@ ana, luis, carla, mia; territory `us` round robin ana/luis for country US; defau
 territory `pool` (mia); override `big` (1,000+ employees) to carla; a sale makes a
 customer), optional ``state`` rows and the ``rows`` whose decisions ``expect`` checks
 (only the keys given; ``error`` is the code; ``trace`` a step of the trace, by its
-``step``, compared on the keys given). Every case runs
+``step``, compared on the keys given); ``files`` replace files of that configuration. Every case runs
 
 - ``run``: the state rows and the rows in one in-memory session (matches within a run);
 - ``state``: the state rows applied to a SQLite state first, then the rows over it;
@@ -61,6 +61,7 @@ lifecycle:
 
 def case_config(case: dict[str, Any], root: Path) -> Path:
     files = dict(BASE)
+    files.update(case.get("files", {}))  # a case's own reps, say
     files["rules/matching.yaml"] = yaml.safe_dump({"matching": case["matching"]})
     return write_config_files(root, files)
 

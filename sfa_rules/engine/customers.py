@@ -13,6 +13,7 @@ from sfa_rules.engine.context import ALREADY_APPLIED, APPLIED, RowContext, requi
 from sfa_rules.engine.decision import Decision
 from sfa_rules.entities import Customer
 from sfa_rules.lifecycle.transitions import customer_view
+from sfa_rules.routing.assignment import record_day
 
 __all__ = ["CUSTOMER_TYPES", "customer_row"]
 
@@ -172,8 +173,16 @@ def _owner(
         if ctx.matcher is not None and existing is None and rtype == "lead":  # SPEC §19
             matched = ctx.matcher.account(record, facts.original.get("owner"), ctx.store, trace)
         if matched is not None:
-            return _Owner(matched.owner, matched.territory, f"account:{matched.customer}",
-                          matched.customer)
+            reason = _cannot_take(ctx, matched.owner, facts)
+            if reason is None:
+                return _Owner(matched.owner, matched.territory, f"account:{matched.customer}",
+                              matched.customer)
+            # SPEC §4: an inactive rep never receives records, nor one away or full
+            passed = f"skipped-members: account {matched.customer}: {matched.owner} {reason}"
+            warnings.append(passed)
+            if trace and trace[-1].get("step") == "account":  # the match's own step
+                trace[-1].update(result="skipped",
+                                 skipped=[{"rep": matched.owner, "reason": reason}])
         if rules.routing_reads_customer:
             facts = _routing_facts(ctx, record, existing)
         picked = rules.assigner.assign(facts, record, ctx.store, ctx.as_of, ctx.explain)
@@ -186,3 +195,13 @@ def _owner(
         return _Owner(picked.owner, picked.territory, picked.assigned_by)
     owner = text(record.get("owner"))
     return _Owner(owner, None, "kept" if owner else None)
+
+
+def _cannot_take(ctx: RowContext, owner: str | None, facts: Facts) -> str | None:
+    """Why a matched account's owner, a configured rep, cannot take the lead on its date
+    (inactive, away, at capacity); None when it can. An owner the configuration does
+    not list (an export's) is kept: nothing says it cannot."""
+    assigner = ctx.rules.assigner
+    if owner is None or owner not in assigner.reps:
+        return None
+    return assigner.why_not(owner, record_day(facts, ctx.as_of), ctx.store.open_count)
