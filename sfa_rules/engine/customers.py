@@ -178,8 +178,7 @@ def _owner(
                 return _Owner(matched.owner, matched.territory, f"account:{matched.customer}",
                               matched.customer)
             # SPEC §4: an inactive rep never receives records, nor one away or full
-            passed = f"skipped-members: account {matched.customer}: {matched.owner} {reason}"
-            warnings.append(passed)
+            warnings.append(f"skipped-members: account {matched.customer}: {matched.owner} {reason}")
             if trace and trace[-1].get("step") == "account":  # the match's own step
                 trace[-1].update(result="skipped",
                                  skipped=[{"rep": matched.owner, "reason": reason}])
