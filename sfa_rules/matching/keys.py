@@ -35,6 +35,9 @@ _DIGITS = re.compile(r"\D+")
 _HOST = re.compile(r"^[\w-]+(\.[\w-]+)*$")
 _PLAIN = re.compile(r"[\w.-]+\Z")
 _WORDS = re.compile(r"[A-Za-z0-9 ]*\Z")  # nothing to fold but the case: most names
+# A plain URL's host (ASCII, no user, a port of digits at most), read as urlsplit reads
+# it: most websites; any other is taken apart by urlsplit.
+_URL = re.compile(r"(?:[a-z][a-z0-9+.-]*:)?//([a-z0-9_.-]+)(?::[0-9]*)?(?:[/?#]|\Z)")
 
 
 def _text(value: Any) -> str | None:
@@ -74,6 +77,8 @@ def host(value: Any) -> str | None:
     text = text.lower()
     if _PLAIN.match(text):  # a bare domain (most e-mails): no URL to take apart
         name: str | None = text
+    elif url := _URL.match(text if "://" in text else "//" + text.lstrip("/")):
+        name = url[1]
     else:
         try:
             name = urlsplit(text if "://" in text else "//" + text.lstrip("/")).hostname
@@ -98,6 +103,7 @@ class Keys:
             if words := tuple(fold(s)):
                 by_length.setdefault(len(words), set()).add(words)
         self.suffixes = tuple(sorted(by_length.items(), reverse=True))  # longest first
+        self.ends = frozenset(words[-1] for words in set().union(*by_length.values()))
         kinds: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
             "email": lambda r: email(r.get("email")),
             "phone": lambda r: phone(r.get("phone")),
@@ -125,9 +131,11 @@ class Keys:
     def _domain(self, name: str | None) -> str | None:
         if name is None:
             return None
-        parts = name.split(".")
-        if any(".".join(parts[i:]) in self.free for i in range(len(parts) - 1)):
-            return None
+        free, rest = self.free, name
+        while "." in rest:  # the domain and each parent of two labels or more
+            if rest in free:
+                return None
+            rest = rest.partition(".")[2]
         return name
 
     def email_domain(self, record: Mapping[str, Any]) -> str | None:
@@ -142,14 +150,13 @@ class Keys:
         if text is None:
             return None
         words = fold(text)
-        trimmed = True
-        while trimmed and words:
-            trimmed = False
+        while words and words[-1] in self.ends:  # most names end in no suffix's word
             for length, suffixes in self.suffixes:
                 if length <= len(words) and tuple(words[-length:]) in suffixes:
                     del words[-length:]
-                    trimmed = True
                     break
+            else:
+                break
         return "".join(words) or None  # blanks mean nothing: "AT&T" is "ATT"
 
 
