@@ -39,7 +39,10 @@ class MemoryMatches:
 
     def find_match(self, key: str) -> list[MatchRef]:
         """The records listed under ``key``, by id."""
-        entries = (self._matches[id] for id in sorted(self._match_index.get(key, ())))
+        ids = self._match_index.get(key)
+        if not ids:  # most keys of most rows: a first e-mail, an unknown domain
+            return []
+        entries = (self._matches[id] for id in sorted(ids))
         return [MatchRef(e.id, e.seq, e.created, e.activity) for e in entries]
 
     def match_seq(self) -> int:
