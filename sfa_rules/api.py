@@ -147,9 +147,12 @@ def run_key(engine: Engine, sources: dict[str, str], options: Iterable[object]) 
     return digest.hexdigest()
 
 
-def session_for(engine: Engine, store: Any, **options: Any) -> Session:
-    """A dry-run session (no history lines: its store is never committed)."""
-    return Session(engine, store, history=False, **options)
+def session_for(engine: Engine, state: str | None, **options: Any) -> Session:
+    """A dry-run session over ``state`` (no history lines: its store is never
+    committed); with no state, over a scratch one no other run sees, so that its rows
+    need no fingerprint of their contents."""
+    return Session(engine, open_store(state, dry_run=True), history=False,
+                   private=state is None, **options)
 
 
 # -- sfa dry-run and sfa apply ---------------------------------------------------
@@ -193,7 +196,8 @@ def run_decisions(request: RunRequest, wrap_rows: Rows | None = None) -> Summary
     store = open_store(request.state, dry_run=not request.apply, on_wait=request.on_wait)
     summary = Summary()
     session = Session(engine, store, as_of=request.as_of, reassign=request.reassign,
-                      explain=request.explain, history=request.apply)
+                      explain=request.explain, history=request.apply,
+                      private=request.state is None)
     with engine, session:
         if request.apply:
             options = (request.as_of, request.type_, request.reassign, request.lifecycle_engine,
@@ -225,8 +229,7 @@ def explain(
     rows: Iterable[InputRow] = read_rows(files, type_, engine, import_id)
     if wrap_rows is not None:
         rows = wrap_rows(iter(rows))
-    store = open_store(state, dry_run=True)
-    with engine, session_for(engine, store, as_of=as_of, explain=True) as session:
+    with engine, session_for(engine, state, as_of=as_of, explain=True) as session:
         return [d for d in session.process(rows)
                 if record_id in (d.id, d.customer, d.merged_from)]
 
@@ -246,8 +249,7 @@ def forecast(
     rows: Iterable[InputRow] = read_rows(files, type_, engine, import_id)
     if wrap_rows is not None:
         rows = wrap_rows(iter(rows))
-    store = open_store(state, dry_run=True)
-    with engine, session_for(engine, store, as_of=as_of) as session:
+    with engine, session_for(engine, state, as_of=as_of) as session:
         return session.forecast(rows, by=by, period=period)
 
 
@@ -269,9 +271,9 @@ def diff(
     if wrap_rows is not None:  # one side: both read the same rows, in step
         old_rows = wrap_rows(iter(old_rows))
     with old_engine, new_engine, \
-            session_for(old_engine, open_store(state, dry_run=True), as_of=as_of,
+            session_for(old_engine, state, as_of=as_of,
                         reassign=reassign, explain=explain) as old, \
-            session_for(new_engine, open_store(state, dry_run=True), as_of=as_of,
+            session_for(new_engine, state, as_of=as_of,
                         reassign=reassign, explain=explain) as new:
         yield from diff_sessions(old, new, old_rows, new_rows, result)
 

@@ -50,8 +50,7 @@ def run(files: tuple[str, ...], *, out: str, config: Path | None, state: str | N
         rows: Any = api.read_rows(files, type_, engine, import_id)
         wrap = progress_for(files)
         rows = wrap(rows) if wrap is not None else rows
-        store = api.open_store(state, dry_run=True)
-        with engine, api.session_for(engine, store, as_of=as_of,
+        with engine, api.session_for(engine, state, as_of=as_of,
                                      reassign=reassign) as session:
             data = collect(session, rows, period=period, problems=problems, inputs=files)
         _write(html.render(data, title=title), out)
