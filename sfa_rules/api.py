@@ -69,14 +69,17 @@ def validate_config(
     """Load and check a configuration: every problem ``sfa validate`` reports, sorted.
 
     Runs loading, the configuration's checks, the criteria compiler's checks, the field
-    vocabulary's (``unknown-field``) and, when nothing else is wrong, the static
-    analysis of SPEC §15 (its proofs need the whole, valid configuration). The Config
-    is None when any problem is an error.
+    vocabulary's (``unknown-field``) and the static analysis of SPEC §15, whose checks
+    run unless they read a section with an error (their proofs need all of it): an
+    unknown status in the lifecycle still lets a shadowed territory be reported. None
+    runs when an error is in no known section (a file that could not be read). The
+    Config is None when any problem is an error.
     """
     config, sm, ctx, problems = compile_config(folder)
     problems += vocabulary.check(config, sm, ctx)
-    if not any(p.severity == "error" for p in problems):
-        problems += analysis.check(config, sm, ctx)
+    broken = {sm.section_of(p) for p in problems if p.severity == "error"}
+    if None not in broken:
+        problems += analysis.check(config, sm, ctx, frozenset(b for b in broken if b))
     problems.sort()
     ok = not any(p.severity == "error" for p in problems)
     return (config if ok else None), sm, problems

@@ -16,7 +16,7 @@ from sfa_rules.analysis import static as analysis
 from sfa_rules.analysis.static import Analysis
 from sfa_rules.api import validate_config as validate
 from sfa_rules.config import yamlread
-from sfa_rules.config.models import Config
+from sfa_rules.config.models import Config, ConfigFile
 from sfa_rules.config.order import try_order
 from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.routing.territories import TerritoryIndex
@@ -100,8 +100,10 @@ def test_not_analysed_is_information_only() -> None:
     assert [(p.code, p.severity) for p in problems] == [("not-analysed", "info")]
 
 
-def test_checks_are_an_explicit_tuple_of_functions() -> None:
-    assert all(callable(c) and c.__doc__ for c in analysis.CHECKS)
+def test_checks_are_an_explicit_tuple_of_functions_and_the_sections_they_read() -> None:
+    sections = set(ConfigFile.model_fields)
+    assert all(callable(c) and c.__doc__ and reads and reads <= sections
+               for c, reads in analysis.CHECKS)
 
 
 # -- exactness against brute force ------------------------------------------------------

@@ -44,6 +44,42 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+STATUSES = """\
+statuses:
+  - {id: PROSPECT-A, stage: prospect, probability: 20}
+  - {id: PROSPECT-B, stage: prospect, probability: 10}
+"""
+SHADOWED = """\
+reps: [{id: ana}]
+territories:
+  - {id: us, priority: 10, when: {country: US}, members: [{rep: ana}]}
+  - {id: us-west, priority: 20, when: {country: US, state: CA}, members: [{rep: ana}]}
+"""
+
+
+@pytest.mark.parametrize(("files", "codes"), [
+    # An error in the lifecycle leaves the territories' proofs standing (as SPEC §12's
+    # example shows both), and the status proofs, which read the lifecycle, unsaid.
+    ({"rules/s.yaml": STATUSES + "lifecycle:\n  defaults: {new_prospect: PROSPECT-Z}\n",
+      "territories/t.yaml": SHADOWED},
+     ["unknown-status", "shadowed-territory"]),
+    # An error in the territories: their proofs are not made, the statuses' are.
+    ({"rules/s.yaml": STATUSES, "territories/t.yaml": SHADOWED.replace("ana}]}\n", "bob}]}\n", 1)},
+     ["unknown-rep", "probability-not-monotonic"]),
+    # A file that could not be read, or a section under an unknown key, may hold
+    # anything: no proof is made.
+    ({"rules/s.yaml": STATUSES, "territories/t.yaml": SHADOWED,
+      "rules/broken.yaml": "sales_rules: [\n"}, ["yaml-syntax"]),
+    ({"rules/s.yaml": STATUSES, "territories/t.yaml": SHADOWED,
+      "rules/typo.yaml": "sales_rule: []\n"}, ["unknown-key"]),
+], ids=["lifecycle-error", "territory-error", "unreadable-file", "unknown-section"])
+def test_the_analysis_still_proves_what_no_error_touches(
+        write_config: WriteConfig, files: dict[str, str], codes: list[str]) -> None:
+    code, out, _ = run("validate", "--config", str(write_config(files)), "--format", "json")
+    assert code == 1
+    assert sorted(p["code"] for p in json.loads(out)) == sorted(codes)
+
+
 def test_text_output_is_one_sorted_line_per_problem(write_config: WriteConfig) -> None:
     code, out, err = run("validate", "--config", str(write_config(BROKEN)))
     assert code == 1

@@ -361,21 +361,28 @@ def territories_without_members(analysis: Analysis) -> Iterator[Problem]:
 
 
 Check = Callable[[Analysis], Iterable[Problem]]
-CHECKS: tuple[Check, ...] = (
-    shadowed_territories,
-    shadowed_overrides,
-    ambiguous_territories,
-    not_analysed,
-    uncovered_values,
-    unreachable_statuses,
-    idle_reps,
-    territories_without_members,
-    probability_not_monotonic,
+_ROUTING = frozenset({"territories", "sales_rules", "settings"})
+_STATUSES = frozenset({"statuses", "lifecycle", "opportunity_statuses", "follow_ups",
+                       "settings"})
+# Each check, and the sections whose contents its proofs rest on.
+CHECKS: tuple[tuple[Check, frozenset[str]], ...] = (
+    (shadowed_territories, _ROUTING | {"reps"}),
+    (shadowed_overrides, _ROUTING | {"reps", "assignment"}),
+    (ambiguous_territories, _ROUTING),
+    (not_analysed, _ROUTING | {"assignment"}),
+    (uncovered_values, _ROUTING),
+    (unreachable_statuses, _STATUSES),
+    (idle_reps, frozenset({"reps", "territories", "assignment"})),
+    (territories_without_members, frozenset({"reps", "territories", "assignment"})),
+    (probability_not_monotonic, _STATUSES),
 )
 
 
 def check(config: Config, sourcemap: SourceMapLike,
-          ctx: CriteriaContext | None = None) -> list[Problem]:
-    """Every warning the static checks prove about ``config``, sorted by position."""
+          ctx: CriteriaContext | None = None,
+          broken: frozenset[str] = frozenset()) -> list[Problem]:
+    """Every warning the static checks prove about ``config``, sorted by position; the
+    checks that read a ``broken`` section (one with errors: what it holds is not all
+    loaded) are not run, as their proofs would rest on part of it."""
     analysis = Analysis(config, sourcemap, ctx)
-    return sorted(p for run in CHECKS for p in run(analysis))
+    return sorted(p for run, reads in CHECKS if not reads & broken for p in run(analysis))

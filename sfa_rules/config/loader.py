@@ -130,6 +130,16 @@ class SourceMap:
         """``(file, line, column)`` of the key naming ``path`` (else as :meth:`at`)."""
         return self._find(path, keys=True)
 
+    def section_of(self, problem: Problem) -> str | None:
+        """The section (top-level key) of its file that ``problem`` is in; None when it
+        is in none: before the first, in a file read as no mapping, under an unknown key."""
+        positions = self.positions.get(problem.file)
+        found = None
+        for pos, key in positions.top_keys() if positions is not None else ():
+            if pos <= (problem.line, problem.column):
+                found = key
+        return found if found in SECTIONS else None
+
     def problem(self, path: Path, code: str, message: str, severity: str = "error",
                 key: bool = False) -> Problem:
         """A problem positioned at ``path`` of the merged configuration."""

@@ -55,6 +55,14 @@ class Positions:
         key = heads[-1] >> 2 * self.shift
         return self._unpack(key) if key else None
 
+    def top_keys(self) -> list[tuple[Position, str]]:
+        """The document's top-level keys with their positions, in order (none when it
+        is no mapping)."""
+        spot = self.tree
+        if not isinstance(spot, tuple) or spot[1] is None:
+            return []
+        return [(pos, key) for key in spot[1] if (pos := self.key_at((key,))) is not None]
+
     def _heads(self, path: Path) -> Iterator[int]:
         """The heads along ``path``, root first, as far as the tree goes."""
         spot = self.tree
