@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from sfa_rules.config import checks, models
-from sfa_rules.config.base import _as_list
+from sfa_rules.config.base import OneOrList
 
 HEADER = """\
 # Configuration reference
@@ -246,7 +246,7 @@ def model_section(model: type[BaseModel]) -> str:
     for name, field in model.model_fields.items():
         key = field.alias or name
         kind = type_name(field.annotation)
-        if any(getattr(m, "func", None) is _as_list for m in field.metadata) \
+        if any(isinstance(m, OneOrList) for m in field.metadata) \
                 and not kind.endswith("(or one)"):
             kind += " (or one)"  # a list whose single item may be written alone
         lines.append(f"| `{key}` | {kind} | {_default(field)} | "

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -16,6 +17,7 @@ from conftest import CASES, REPO, WriteConfig
 from sfa_rules import docgen
 from sfa_rules.cli.main import main
 from sfa_rules.cli.validate import summary
+from sfa_rules.config import yamlread
 from sfa_rules.errors import Problem
 
 BROKEN = {
@@ -200,6 +202,43 @@ def test_schema_is_the_json_schema_of_a_file() -> None:
     assert schema["additionalProperties"] is False
     # Aliases, as written in the YAML.
     assert "from" in schema["$defs"]["Window"]["properties"]
+
+
+SINGLE_ITEMS = [  # a list of one item written as the item, as validate takes it
+    {"lifecycle": {"transitions": [{"id": "t", "on": "opportunity.created", "from": {"stage": "lead",
+                                                                         "status": "LEAD-New"},
+                                    "to": "PROSPECT-A"}]}},
+    {"territories": [{"id": 2027, "rules": "west-coast", "members": [{"rep": "ana"}]}]},
+    {"settings": {"fields": {"country": "Country"}, "activity_kinds": "demo",
+                  "domains": {"country": "US"}}},
+    {"assignment": {"applies_to": "lead"}},
+    {"follow_ups": [{"id": "f", "within": "2 days", "activity": "call",
+                     "then": {"alert": "owner"}}]},
+    {"quotas": [{"rep": "ana", "period": 2017, "amount": 1}]},
+    {"matching": {"accounts": {"keys": "company"}, "duplicates": {"keys": "email"}}},
+]
+
+
+@pytest.fixture(scope="module")
+def schema_validator() -> Any:
+    jsonschema = pytest.importorskip("jsonschema")
+    code, out, _ = run("schema")
+    assert code == 0
+    return jsonschema.Draft202012Validator(json.loads(out))
+
+
+@pytest.mark.parametrize("path", sorted(
+    p.relative_to(REPO) for folder in ("rules", "territories", "examples/crm")
+    for p in (REPO / folder).rglob("*.yaml")), ids=str)
+def test_the_schema_takes_every_shipped_file(schema_validator: Any, path: Path) -> None:
+    data = yamlread.load((REPO / path).read_text(encoding="utf-8"), str(path)).data
+    assert [e.message for e in schema_validator.iter_errors(data)] == []
+
+
+@pytest.mark.parametrize("data", SINGLE_ITEMS, ids=[next(iter(d)) for d in SINGLE_ITEMS])
+def test_the_schema_takes_one_item_for_a_list(schema_validator: Any, data: dict[str, Any]) -> None:
+    assert [e.message for e in schema_validator.iter_errors(data)] == []
+    assert not schema_validator.is_valid({**data, "reps": [{"id": True}]})
 
 
 def test_sfa_command_in_a_real_process(write_config: WriteConfig) -> None:

@@ -6,9 +6,19 @@ without importing each other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 
 def _as_list(value: Any) -> Any:
@@ -16,14 +26,34 @@ def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, (str, int, float)) else value
 
 
+class OneOrList:
+    """Marks a list whose single item may be written alone (``stage: lead``): ``wrap``
+    makes it a one-item list, and the JSON Schema (``sfa schema``) allows either form."""
+
+    def __init__(self, wrap: Callable[[Any], Any] = _as_list) -> None:
+        self.wrap = wrap
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(self.wrap, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        array = handler(schema)
+        return {"anyOf": [handler.resolve_ref_schema(array)["items"], array]}
+
+
+ONE_OR_LIST = OneOrList()
+
+
 def _as_text(value: Any) -> Any:
     """Ids written as numbers in YAML are ids all the same (``id: 2027``)."""
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
-Id = Annotated[str, BeforeValidator(_as_text), StringConstraints(min_length=1)]
-IdList = Annotated[list[Id], BeforeValidator(_as_list)]
-Text = Annotated[str, BeforeValidator(_as_text)]
+_TEXT_OR_NUMBER = BeforeValidator(_as_text, json_schema_input_type=str | int | float)
+Id = Annotated[str, _TEXT_OR_NUMBER, StringConstraints(min_length=1)]
+IdList = Annotated[list[Id], ONE_OR_LIST]
+Text = Annotated[str, _TEXT_OR_NUMBER]
 
 
 class Model(BaseModel):

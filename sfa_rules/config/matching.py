@@ -11,9 +11,9 @@ import inspect
 import textwrap
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from sfa_rules.config.base import Model
+from sfa_rules.config.base import Model, OneOrList
 
 # Free-mail and ISP domains: an address there says nothing about the company.
 FREE_MAIL: tuple[str, ...] = (
@@ -48,6 +48,9 @@ def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+_ONE_OR_LIST = OneOrList(_as_list)
+
+
 Domain = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
@@ -65,15 +68,15 @@ class Accounts(Model):
     `customer` and that has an owner. Several customers on one key: the one with the
     most recent activity, then the earliest created, then the first known."""
 
-    keys: Annotated[list[AccountKey], BeforeValidator(_as_list)] = Field(
+    keys: Annotated[list[AccountKey], _ONE_OR_LIST] = Field(
         ["email_domain", "website_domain", "company"], min_length=1,
         description="Keys tried in this order; the first that matches a known customer wins. `email_domain`: the part of `email` after `@`; `website_domain`: the host of `website` (bare, or a URL with scheme, port, path) without `www.`; both lower case, and the two domain keys find each other (a lead's e-mail domain matches a customer's website domain); `company`: the company name folded (case, accents, punctuation, `company_suffixes` and blanks removed: \"ACME, Inc.\" = \"Acme\", \"AT&T\" = \"ATT\").",
     )
-    ignore_domains: Annotated[list[Domain], BeforeValidator(_as_list)] = Field(
+    ignore_domains: Annotated[list[Domain], _ONE_OR_LIST] = Field(
         default_factory=list,
         description="Domains that never match (your own, a reseller's), added to the shipped free-mail list above: it extends the list, it cannot shorten it; a domain's subdomains are ignored with it.",
     )
-    company_suffixes: Annotated[list[Domain], BeforeValidator(_as_list)] = Field(
+    company_suffixes: Annotated[list[Domain], _ONE_OR_LIST] = Field(
         list(COMPANY_SUFFIXES),
         description="Legal suffixes removed from the end of company names, folded like the names (`S.A.` is `sa`); the list given replaces this default.",
     )
@@ -88,7 +91,7 @@ class Duplicates(Model):
     """Duplicate leads: a lead whose key equals a known lead's or customer's (any record
     of type lead, prospect or customer, in the state or earlier in the run)."""
 
-    keys: Annotated[list[DuplicateKey], BeforeValidator(_as_list)] = Field(
+    keys: Annotated[list[DuplicateKey], _ONE_OR_LIST] = Field(
         ["email"], min_length=1,
         description="Keys compared, in this order: `email` (the address, ignoring case), `phone` (its digits), `company`, `email_domain`, `website_domain` (folded as for accounts).",
     )

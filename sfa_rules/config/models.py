@@ -11,16 +11,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from sfa_rules.config.base import Id, IdList, Model, _as_list
+from sfa_rules.config.base import ONE_OR_LIST, Id, IdList, Model
 from sfa_rules.config.followups import FollowUp
 from sfa_rules.config.imports import Import
 from sfa_rules.config.matching import Matching
 
 Stage = Literal["lead", "prospect", "customer"]
-StageList = Annotated[list[Stage], BeforeValidator(_as_list)]
+StageList = Annotated[list[Stage], ONE_OR_LIST]
 Probability = int | float
 Criteria = dict[str, Any]
 Event = Literal[
@@ -69,7 +69,7 @@ class Settings(Model):
     estimates: bool = Field(True, description="The Estimates feature: estimate rows and `estimate.created` transitions.")
     case_sensitive: bool = Field(False, description="Compare strings (and regexes) with their case; default: ignore it. Surrounding blanks are ignored either way (a value of blanks alone is absent).")
     fields: dict[str, IdList] = Field(default_factory=dict, description="Canonical field name -> the names it may have in incoming records (matched ignoring case and surrounding blanks).")
-    domains: dict[str, Annotated[list[Id], BeforeValidator(_as_list)]] = Field(default_factory=dict, description="The values a field can take, for the coverage check (`uncovered-values`).")
+    domains: dict[str, Annotated[list[Id], ONE_OR_LIST]] = Field(default_factory=dict, description="The values a field can take, for the coverage check (`uncovered-values`).")
     activity_kinds: IdList = Field(default_factory=list, description="More kinds of activity rows (besides call, meeting, task, email and note); each raises `activity.<kind>`.")
     known_fields: IdList = Field(default_factory=list, description="More fields records carry, for `unknown-field` (besides the keys of `fields` and `domains`, the fields imports map to and the fields the engine knows).")
     analysis_limit: int = Field(ANALYSIS_LIMIT, ge=0, description="Box comparisons `sfa validate` may spend proving what it can about the territories (and, apart, the overrides): past it, the ones tried later are named `not-analysed` (one note), so that a large plan validates in seconds. Raise it to analyse a large plan completely, at about half a second per million.")
@@ -177,7 +177,7 @@ class Override(Model):
 class Assignment(Model):
     """Assignment policy."""
 
-    applies_to: Annotated[list[Stage], BeforeValidator(_as_list)] = Field(
+    applies_to: Annotated[list[Stage], ONE_OR_LIST] = Field(
         ["lead", "prospect", "customer"],
         description="Record types that get an owner.",
     )
@@ -235,7 +235,7 @@ class Transition(Model):
     id: Id = Field(description="Unique id; decisions name it in `transition`.")
     name: str | None = Field(None, description="Display name.")
     description: str | None = Field(None, description="What the transition does.")
-    on: Annotated[list[EventName], BeforeValidator(_as_list)] = Field(description="Events that fire it: `opportunity.created`, `.updated`, `.won`, `.lost`, `estimate.created`, `sales_order.created`, `invoice.created`, `cash_sale.created`, `activity.<kind>` (a kind of `settings.activity_kinds` or call, meeting, task, email, note) or `contact.created`.")
+    on: Annotated[list[EventName], ONE_OR_LIST] = Field(description="Events that fire it: `opportunity.created`, `.updated`, `.won`, `.lost`, `estimate.created`, `sales_order.created`, `invoice.created`, `cash_sale.created`, `activity.<kind>` (a kind of `settings.activity_kinds` or call, meeting, task, email, note) or `contact.created`.")
     from_: StatusMatch | None = Field(None, alias="from", description="The customer's current stage and/or status; omit for any.")
     to: Id | ToDefault | ToFollow = Field(description="A status id, `{default: slot}` or `{follow: opportunity}`.")
     when: Criteria | None = Field(None, description="Guard: criteria over the event's record; `customer.*` reads the customer.")
