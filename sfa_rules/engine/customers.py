@@ -198,9 +198,11 @@ def _owner(
 
 def _cannot_take(ctx: RowContext, owner: str | None, facts: Facts) -> str | None:
     """Why a matched account's owner, a configured rep, cannot take the lead on its date
-    (inactive, away, at capacity); None when it can. An owner the configuration does
+    (sells: false, inactive, away, at capacity); None when it can. An owner the configuration does
     not list (an export's) is kept: nothing says it cannot."""
     assigner = ctx.rules.assigner
     if owner is None or owner not in assigner.reps:
         return None
+    if not ctx.rules.hierarchy.sells(owner):  # SPEC §17: a manager, never a record's owner
+        return "takes no records (sells: false)"
     return assigner.why_not(owner, record_day(facts, ctx.as_of), ctx.store.open_count)
