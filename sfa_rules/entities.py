@@ -59,7 +59,7 @@ class MatchEntry(NamedTuple):
     values: Mapping[str, str] = _EMPTY  # kind -> normalised value
     keys: tuple[str, ...] = ()  # the index keys it is listed under ("a:company:acme", ...)
     created: str | None = None  # ISO date: the earliest `created` its rows gave
-    activity: str | None = None  # ISO date: the latest date its rows and transactions gave
+    activity: str | None = None  # ISO date: its latest activity row or `last_activity`
     seq: int = 0  # order in which the state first knew it
 
 

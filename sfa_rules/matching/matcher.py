@@ -13,9 +13,9 @@ Choices where SPEC §19 is silent (written down in the README too):
   website domain (or e-mail domain) and the other way round, when both kinds are listed;
 - a row's key values update its entry kind by kind: a row without ``website`` keeps
   the website domain an earlier row gave;
-- "activity" is what the state knows: the latest date any row concerning the customer
-  carried (its own rows and the transactions naming it: ``last_activity``, else
-  ``date``, else ``created``, else the run's ``--as-of``); "created" is the earliest
+- "activity" is the latest date of the activity rows naming the customer (SPEC §18:
+  ``date``, else ``created``, else the run's ``--as-of``) and of the ``last_activity``
+  its own rows carry; other rows are no activity; "created" is the earliest
   ``created`` its own rows gave (else the ``--as-of`` of the run that first saw it);
   unknown dates rank last, and the record the state knew first wins what dates leave
   tied;
@@ -204,7 +204,10 @@ class Matcher:
             return  # nothing to find it by
         get = record.get
         born = _day(get("created"))
-        day = _day(get("last_activity")) or _day(get("date")) or born or as_of
+        # Activity (SPEC §18): an activity row's date (else the run's), or the date a
+        # record's own row says its last activity was; no other row is one.
+        day = (_day(get("date")) or born or as_of) if rtype == "activity" else \
+            _day(get("last_activity")) if own else None
         created = old.created if old is not None else None
         if own:
             born = born or (as_of if old is None else None)
