@@ -109,7 +109,7 @@ def test_amount_accepted(text: str, value: str) -> None:
 @pytest.mark.parametrize(
     "text",
     ["12,34", "1.234,50", "1,2345", "$100", "100 EUR", "+5", "1e3", ".5", "5.", "NaN",
-     "Infinity", "1_000", "--1", "1,000.", "1 000", "abc", "", "-"],
+     "Infinity", "1_000", "--1", "1,000.", "1 000", "abc", "", "-", "١٠٠", "１００"],
 )
 def test_amount_rejected(text: str) -> None:
     assert forecast.parse_amount(text) is None

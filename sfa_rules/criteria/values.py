@@ -12,7 +12,7 @@ from typing import Any
 
 __all__ = ["blank", "parse_amount", "read_amount", "text"]
 
-_AMOUNT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+_AMOUNT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?", re.ASCII)  # not '١٢'
 _DIGITS = 15  # amounts are below 10**15, a thousand million million
 
 

@@ -25,6 +25,7 @@ from datetime import date
 from typing import Any
 
 from sfa_rules.config.models import Config, OpportunityStatus
+from sfa_rules.criteria.facts import read_number
 from sfa_rules.criteria.values import blank, read_amount, text
 from sfa_rules.entities import Customer, Opportunity
 from sfa_rules.errors import RecordError, did_you_mean
@@ -239,13 +240,11 @@ def parse_probability(raw: Any) -> float | int | None:
     elif isinstance(raw, (int, float)):
         value = raw
     else:
-        written = str(raw).strip().removesuffix("%").strip()
-        try:
-            value = float(written)
-        except ValueError:
+        number = read_number(str(raw).strip().removesuffix("%").strip())  # not '1_0'
+        if number is None:
             raise RecordError(
-                "bad-probability", f"probability {raw!r} is not a number", field="probability"
-            ) from None
+                "bad-probability", f"probability {raw!r} is not a number", field="probability")
+        value = number
         if value.is_integer():
             value = int(value)
     if isinstance(value, float) and not math.isfinite(value):  # nan, inf, 1e999: no number
