@@ -15,6 +15,7 @@ from click.testing import CliRunner
 import sfa_rules
 from sfa_rules import forecast
 from sfa_rules.cli.main import main
+from sfa_rules.engine.decision import warning_code
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = ("--config", str(REPO))
@@ -67,6 +68,19 @@ def test_engine_forecast_returns_the_rows_in_error_and_the_warnings() -> None:
         ("unknown-customer", 2, "customer")]
     assert "NOPE" in report.errors[0].message
     assert [(w.code, w.row) for w in report.warnings] == [("no-customer", 23)]
+
+
+def test_a_rows_warnings_have_the_codes_the_dry_run_counts() -> None:
+    engine = sfa_rules.load(REPO)
+    records = [{"type": "lead", "id": "L1", "country": "US", "employees": "n/a",
+                "email": "a@acme.example"},
+               {"type": "lead", "id": "L2", "country": "US", "email": "a@acme.example"}]
+    with engine.session() as session:
+        counted = [warning_code(w) for d in session.process(records) for w in d.warnings]
+    report = engine.forecast(records)
+    assert [w.code for w in report.warnings] == counted == ["not-a-number", "duplicate-of"]
+    assert [w.message for w in report.warnings] == [
+        "employees: 'n/a' is not a number", "duplicate-of:L1"]
 
 
 def test_row_problems_come_in_input_order(tmp_path: Path, customers: str) -> None:

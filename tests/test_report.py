@@ -15,8 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sfa_rules.engine.decision import Decision
-from sfa_rules.report.summary import warning_code
+from sfa_rules.engine.decision import Decision, warning_code
 from sfa_rules.report.writers import (
     CSV_COLUMNS,
     CsvWriter,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Mapping
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple
@@ -20,6 +21,23 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _OUTCOMES: dict[tuple[Any, ...], str] = {}
 _OUTCOMES_LIMIT = 4_096
 
+
+
+# A warning is "code: message" (``no-customer: ...``, ``duplicate-of:L-1: ...``); the
+# criteria's unreadable values say "field: 'x' is not a number" (SPEC §3).
+_CODED = re.compile(r"([a-z]+(?:-[a-z]+)+)(?::\S*)?(?:: |$)")
+_UNREADABLE = (("is not a number", "not-a-number"), ("is not a date (YYYY-MM-DD)", "not-a-date"))
+
+
+def warning_code(text: str) -> str:
+    """The stable code of a decision's warning (``other`` when it has none)."""
+    match = _CODED.match(text)
+    if match:
+        return match.group(1)
+    for ending, code in _UNREADABLE:
+        if text.endswith(ending):
+            return code
+    return "other"
 
 class FrozenDict(dict[str, Any]):
     """A dict that cannot change (a decision's ``error``): it reads, compares, hashes,

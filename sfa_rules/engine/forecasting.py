@@ -9,14 +9,10 @@ nothing: ``report.errors`` names every row that is not counted, with file and ro
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
-from sfa_rules.engine.decision import Decision
+from sfa_rules.engine.decision import Decision, warning_code
 from sfa_rules.forecast import ForecastIssue, ForecastReport
-
-_CODED = re.compile(r"([a-z]+(?:-[a-z]+)+): ")  # "no-customer: opportunity O-1 has ..."
-ROW_WARNING = "row-warning"  # the code of a row's warning that names none
 
 
 class RowIssues:
@@ -40,9 +36,8 @@ class RowIssues:
                 decision.id or "", decision.owner or "",
             ))
         for text in decision.warnings:
-            coded = _CODED.match(text)
-            code = coded.group(1) if coded else ROW_WARNING
-            message = text[coded.end():] if coded else text
+            code = warning_code(text)  # as the dry run's summary counts it
+            message = text.removeprefix(f"{code}: ")
             self.warnings.append(ForecastIssue(source, decision.row, code, message, "",
                                                decision.id or "", decision.owner or ""))
 

@@ -7,12 +7,11 @@ rows as for ten million.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from sfa_rules.engine.decision import Decision
+from sfa_rules.engine.decision import Decision, warning_code
 from sfa_rules.errors import Problem
 
 __all__ = ["ASSIGNED_TYPES", "Summary", "problem_summary", "warning_code"]
@@ -20,21 +19,6 @@ __all__ = ["ASSIGNED_TYPES", "Summary", "problem_summary", "warning_code"]
 ASSIGNED_TYPES = frozenset({"lead", "prospect", "customer"})  # the rows that get an owner
 TOP = 8  # names shown per line; the rest are counted
 ERROR_EXAMPLES = 5  # record errors shown with their file and row
-# A warning is "code: message" (``no-customer: ...``, ``duplicate-of:L-1: ...``); the
-# criteria's unreadable values say "field: 'x' is not a number" (SPEC §3).
-_CODED = re.compile(r"([a-z]+(?:-[a-z]+)+)(?::\S*)?(?:: |$)")
-_UNREADABLE = (("is not a number", "not-a-number"), ("is not a date (YYYY-MM-DD)", "not-a-date"))
-
-
-def warning_code(text: str) -> str:
-    """The stable code of a decision's warning (``other`` when it has none)."""
-    match = _CODED.match(text)
-    if match:
-        return match.group(1)
-    for ending, code in _UNREADABLE:
-        if text.endswith(ending):
-            return code
-    return "other"
 
 
 class Summary:
