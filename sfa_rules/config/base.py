@@ -51,7 +51,7 @@ def _as_text(value: Any) -> Any:
 
 
 _TEXT_OR_NUMBER = BeforeValidator(_as_text, json_schema_input_type=str | int | float)
-Id = Annotated[str, _TEXT_OR_NUMBER, StringConstraints(min_length=1)]
+Id = Annotated[str, _TEXT_OR_NUMBER, StringConstraints(min_length=1, pattern=r"\S")]  # not blank
 IdList = Annotated[list[Id], ONE_OR_LIST]
 Text = Annotated[str, _TEXT_OR_NUMBER]
 

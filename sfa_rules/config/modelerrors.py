@@ -177,7 +177,8 @@ def problems_from(exc: ValidationError, base: Path, doc: Document, file: str) ->
                     f"must be {EXPECTED[kind]}"
             elif kind.startswith("date"):
                 code, wanted = "invalid-value", "must be a date (YYYY-MM-DD)"
-            elif kind in ("string_too_short", "too_short") and value == "":
+            elif kind in ("string_too_short", "too_short", "string_pattern_mismatch") \
+                    and isinstance(value, str) and not value.strip():  # blanks are empty
                 code, wanted = "invalid-value", "must not be empty"
             else:
                 code, wanted = "invalid-value", err["msg"].replace("Input should be", "must be")
