@@ -58,7 +58,8 @@ Strictly and safely, so that the usual YAML surprises cannot change a rule:
   value is reported at the anchor. Merge keys (`<<:`) are refused (`merge-key`): write
   the keys out. An alias that expands to millions of values is refused (`alias`).
 - A repeated key is an error at the repeat (`duplicate-key`); a syntax error points at
-  the line and column where reading stopped (`yaml-syntax`).
+  the line and column of the mistake (`yaml-syntax`): where a key missing its `:`, a quote
+  or a bracket left open began, else where reading stopped.
 - Numbers are finite: a number past 1.8e308 (the largest float), a whole number
   included, is `bad-number` (quote it if it is text).
 - Only regular files are read (a symlink to one is fine), of at most 32 MiB each: a
@@ -124,7 +125,7 @@ Limits, checked by `sfa validate` (so that what validates, runs):
 """
 
 LOADER_CODES = [
-    ("yaml-syntax", "the file is not valid YAML (line and column where reading stopped)"),
+    ("yaml-syntax", "the file is not valid YAML (at the key, quote or bracket left unfinished, else where reading stopped)"),
     ("duplicate-key", "a key repeated in one mapping, at the repeat"),
     ("unsafe-tag", "a tag (`!!python/...`, `!custom`, `!!str`) on a value"),
     ("merge-key", "a merge key `<<:`"),
