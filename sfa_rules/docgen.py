@@ -125,7 +125,8 @@ Limits, checked by `sfa validate` (so that what validates, runs):
 """
 
 LOADER_CODES = [
-    ("yaml-syntax", "the file is not valid YAML (at the key, quote or bracket left unfinished, else where reading stopped)"),
+    ("yaml-syntax", "the file is not valid YAML (at the key, quote or bracket left unfinished, "
+                    "else where reading stopped)"),
     ("duplicate-key", "a key repeated in one mapping, at the repeat"),
     ("unsafe-tag", "a tag (`!!python/...`, `!custom`, `!!str`) on a value"),
     ("merge-key", "a merge key `<<:`"),

@@ -52,6 +52,15 @@ def _shown(value: object) -> str:
     return str(value).strip()
 
 
+def _empty(value: object) -> bool:
+    """A JSON object or list holding no value but blanks (SPEC §3: empty is absent)."""
+    if isinstance(value, Mapping):
+        return all(_empty(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_empty(v) for v in value)
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def field_key(name: str) -> str:
     """The internal form of a field name: trimmed, lower case."""
     return name.strip().lower()
@@ -255,7 +264,11 @@ class FactSchema:
         elif isinstance(value, Mapping):
             if nested is not None:  # dotted names reach into nested objects
                 self._fill(facts, value, nested)
-            return
+            if name is None or _empty(value):
+                return
+            shown = _shown(value)  # the object itself is present (`exists`)
+        elif isinstance(value, (list, tuple)) and _empty(value):
+            return  # [] (or only blanks) is empty: absent
         else:
             shown = _shown(value)
         if not shown or name is None:
