@@ -10,9 +10,8 @@ Choices the SPEC leaves open, written down here:
 - ``source`` is the path exactly as the caller gave it (``data/leads.csv`` stays
   ``data/leads.csv``), so a decision points at the file the user named.
 - CSV: ``row`` is the 1-based data record (the header is not a row; a quoted field
-  spanning lines is still one row). Blank lines above the header are skipped; blank
-  lines below it yield nothing but keep their number, so row N is always the N-th
-  record of the file. Values stay strings; empty or blank
+  spanning lines is still one row). Blank lines are skipped and not counted, so row N
+  is the N-th data row, as pandas or ``csv.DictReader`` count. Values stay strings; empty or blank
   cells are absent. Columns with a blank header are dropped; of two columns with the
   same header, the later non-empty cell wins. A row holding more non-empty cells than
   the header has columns, a row over ``csvrecords.ROW_LIMIT`` (1 MiB, its lines
@@ -242,6 +241,8 @@ def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
         source = file.source
         row = 0
         for cells, problem, _, restarted in records:
+            if problem is None and not cells:
+                continue  # a blank line is no data row (SPEC §8), nor counted as one
             row += 1
             error: RecordError | None = None
             if problem is not None:
@@ -251,8 +252,6 @@ def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
                 if cells is None:
                     yield InputRow(source, row, None, None, error)
                     continue
-            elif not cells:
-                continue
             joined = "".join(cells)
             if not joined.isascii() and _ESCAPED_BYTE.search(joined):
                 error = error or _csv_encoding_error(keys, cells)
