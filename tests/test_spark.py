@@ -123,6 +123,14 @@ def test_type_fills_rows_without_one(spark: Any) -> None:
     compare(spark, REPO, records, type="lead", as_of="2026-03-01")
 
 
+def test_a_loaded_engine_stands_for_its_folder(spark: Any) -> None:
+    records = leads(12, 4)
+    with load(REPO) as engine:
+        by_engine = decide(frame(spark, records), engine, as_of="2026-03-01").collect()
+    assert by_engine == decide(frame(spark, records), REPO, as_of="2026-03-01").collect()
+    assert len(by_engine) == 12
+
+
 def test_an_invalid_configuration_fails_before_any_job(spark: Any, tmp_path: Path) -> None:
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "bad.yaml").write_text("assignment: [\n", encoding="utf-8")

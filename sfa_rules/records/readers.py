@@ -249,9 +249,9 @@ def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
                 if restarted:
                     problem += "; the row was read as that line alone, and the lines after it as rows"
                 error = RecordError("bad-csv", problem)
-                if cells is None:
-                    yield InputRow(source, row, None, None, error)
-                    continue
+            if cells is None:  # a record CSV could not read at all
+                yield InputRow(source, row, None, None, error)
+                continue
             joined = "".join(cells)
             if not joined.isascii() and _ESCAPED_BYTE.search(joined):
                 error = error or _csv_encoding_error(keys, cells)

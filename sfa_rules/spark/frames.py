@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
 from sfa_rules.config.loader import resolve_folder
+from sfa_rules.engine.core import Engine
 from sfa_rules.spark.plan import Plan
 from sfa_rules.spark.stages import alone, engine_for, ordered_pass, window_owner, with_type
 
@@ -37,7 +38,7 @@ _COLUMNS = [f.name for f in DECISION_SCHEMA.fields]
 
 def decide(
     df: DataFrame,
-    config: str | os.PathLike[str] | None = None,
+    config: str | os.PathLike[str] | Engine | None = None,
     *,
     type: str | None = None,
     as_of: str | None = None,
@@ -46,8 +47,11 @@ def decide(
     """One decision per row of ``df`` (a DataFrame of records), as a DataFrame with
     §8's columns ordered by ``row``; equal to the sequential engine's decisions of the
     same rows in order, against an empty state. ``config`` is the configuration folder
-    (it must be readable at the same path by every worker); raises ``ConfigError`` for
-    an invalid one, before any Spark job."""
+    (it must be readable at the same path by every worker), or an engine loaded from
+    one (``sfa_rules.load``: its folder is what the workers load); raises
+    ``ConfigError`` for an invalid one, before any Spark job."""
+    if isinstance(config, Engine):
+        config = config.folder
     folder = str(resolve_folder(config).resolve())
     engine_for(folder, lifecycle_engine)  # fails here, on the driver, when invalid
     spark = df.sparkSession
