@@ -213,33 +213,37 @@ def test_sourcemap_positions(
     assert sm.key_at(path) == key_at
 
 
-def test_one_bad_item_leaves_the_others(write_config: WriteConfig) -> None:
+def test_a_bad_key_leaves_the_rest_of_its_item_to_be_checked(write_config: WriteConfig) -> None:
     folder = write_config({
         "territories/t.yaml": (
             "territories:\n  - {id: a}\n  - {id: b, priority: high}\n  - {id: c}\n"
+            "  - {id: [d], priority: 1}\n"
         ),
     })
     config, sm, problems = load_config(folder)
-    assert [t.id for t in config.territories] == ["a", "c"]
-    assert [p.code for p in problems] == ["wrong-type"]
-    assert sm.at(("territories", 1, "id")) == ("territories/t.yaml", 4, 10)
-    assert sm.invalid_ids["territories"] == {"b"}
+    # b is kept without its priority (so its members and criteria are still checked);
+    # an item whose id fails is left out, and references to it are not reported again
+    assert [(t.id, t.priority) for t in config.territories] == [("a", 100), ("b", 100),
+                                                                ("c", 100)]
+    assert [p.code for p in problems] == ["wrong-type", "wrong-type"]
+    assert sm.at(("territories", 2, "id")) == ("territories/t.yaml", 4, 10)
+    assert sm.invalid_ids["territories"] == set()
 
 
 def test_long_lists_are_validated_in_chunks_with_the_same_outcome(
     write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     items = "".join(
-        f"  - {{id: t{i}, priority: {'high' if i in (1, 4) else i}}}\n" for i in range(7))
+        f"  - {{id: {'[t' + str(i) + ']' if i in (1, 4) else 't' + str(i)}, priority: {i}}}\n"
+        for i in range(7))
     folder = write_config({"territories/t.yaml": "territories:\n" + items})
     whole = load_config(folder)
     monkeypatch.setattr(loader, "CHUNK", 2)
     config, sm, problems = load_config(folder)
     assert [t.id for t in config.territories] == ["t0", "t2", "t3", "t5", "t6"]
     assert [(p.line, p.column, p.code) for p in problems] == [
-        (3, 24, "wrong-type"), (6, 24, "wrong-type")]
+        (3, 10, "wrong-type"), (6, 10, "wrong-type")]
     assert sm.at(("territories", 3, "id")) == ("territories/t.yaml", 7, 10)
-    assert sm.invalid_ids["territories"] == {"t1", "t4"}
     assert (config, problems) == whole[::2]
 
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from sfa_rules.config import models
 from sfa_rules.config.files import FileRefused, read_text
 from sfa_rules.config.modelerrors import problems_from, shown
-from sfa_rules.config.partial import salvage
+from sfa_rules.config.partial import salvage, salvage_item
 from sfa_rules.config.yamlread import Document, Path, Positions, load
 from sfa_rules.errors import Problem, did_you_mean
 
@@ -308,6 +308,10 @@ class _Merger:
         for index, item in enumerate(chunk, start):
             valid, problems = _validate(model, item, (key, index), doc, file)
             self.problems.extend(problems)
+            if valid is None and problems:  # still check what is right in it
+                valid = salvage_item(model, item)
+                if valid is not None:
+                    _as_written(valid, item)
             if valid is not None:
                 _share_field_sets(valid, self.field_sets)
                 self.sm.items[key].append((file, index))

@@ -1,8 +1,9 @@
-"""What is left of a mapping section once its failing items are taken out (SPEC §16).
+"""What is left of a section once its failing parts are taken out (SPEC §10, §16).
 
-``sfa validate`` reports every problem in one run: an item that fails its model is
-left out of the later checks, but every other item is still checked. List sections
-are validated item by item by the loader; a mapping section (``assignment``,
+``sfa validate`` reports every problem in one run. List sections are validated item
+by item by the loader; an item that fails keeps its other keys (``salvage_item``: a
+territory with a wrong ``priority`` still has its members and criteria checked),
+unless what fails is its id or the item itself. A mapping section (``assignment``,
 ``lifecycle``, ...) that fails is validated again here without its failing parts (an
 override, a transition, a key with a wrong value), so that its other overrides,
 transitions and references are still checked. Its problems were reported by the
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from sfa_rules.config.modelerrors import _split
 from sfa_rules.config.yamlread import Path
 
-__all__ = ["salvage"]
+__all__ = ["salvage", "salvage_item"]
 
 _ROUNDS = 4  # a key taken out may uncover another problem; so many tries at most
 
@@ -64,6 +65,25 @@ def salvage(model: type[BaseModel], value: Any) -> tuple[BaseModel | None, dict[
         for path in sorted(culprits, key=_order, reverse=True):  # type: ignore[arg-type]
             _remove(data, path, kept)  # type: ignore[arg-type]
     return None, {}
+
+
+def salvage_item(model: type[BaseModel], item: Any) -> BaseModel | None:
+    """A list item (a rep, a territory) without its failing keys, or None when what
+    fails is its id or the item as a whole: its other keys (members, windows, criteria)
+    still go through the later checks, as they would in a section."""
+    if not isinstance(item, dict):
+        return None
+    data = dict(item)
+    for _ in range(_ROUNDS):
+        try:
+            return model.model_validate_json(json.dumps(data), strict=True)
+        except ValidationError as exc:
+            keys = {_split(data, tuple(e["loc"]))[0][:1] for e in exc.errors(include_url=False)}
+        if () in keys or ("id",) in keys:
+            return None
+        for (key,) in keys:
+            del data[key]
+    return None
 
 
 def _order(path: Path) -> tuple[tuple[int, Any], ...]:
