@@ -330,6 +330,7 @@ def rotations(
     each rep's open records."""
     engine = open_engine(config, "native")
     with engine, open_store(state, dry_run=True) as store:
+        engine.recount_loads(store)  # as this configuration counts them (never written)
         current, loads = store.rotations(), store.loads()
         rows = []
         for t in engine.index.tried():

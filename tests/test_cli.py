@@ -1056,3 +1056,46 @@ def _commands(group: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, .
 def test_every_command_has_a_config_option(words: tuple[str, ...], command: Any) -> None:
     assert any("--config" in p.opts for p in command.params), " ".join(words)
 
+
+
+LOAD_CONFIG = {
+    "territories/t.yaml": (
+        "reps: [{id: ana, capacity: {max_open: 1}}, {id: bo}]\n"
+        "territories:\n"
+        "  - {id: us, when: {country: US}, members: [{rep: ana}]}\n"
+        "  - {id: pool, default: true, members: [{rep: bo}]}\n"
+    ),
+    "rules/s.yaml": (
+        "statuses:\n"
+        "  - {id: LEAD-New, stage: lead, probability: 0}\n"
+        "  - {id: LEAD-Parked, stage: lead, probability: 0}\n"
+        "lifecycle: {defaults: {new_lead: LEAD-New}}\n"
+    ),
+}
+
+
+def test_loads_are_counted_as_the_configuration_of_the_run_says(
+        write_config: WriteConfig, tmp_path: Path) -> None:
+    """SPEC §4: a record stops counting when its status becomes closed; the state's
+    counts were made under the configuration it was written with."""
+    before = write_config(LOAD_CONFIG)
+    after = write_config({**LOAD_CONFIG, "rules/s.yaml": LOAD_CONFIG["rules/s.yaml"].replace(
+        "{id: LEAD-Parked, stage: lead, probability: 0}",
+        "{id: LEAD-Parked, stage: lead, probability: 0, closed: true}")})
+    state = str(tmp_path / "st.db")
+    leads = tmp_path / "leads.csv"
+
+    def apply(config: Path, *rows: str) -> list[str | None]:
+        leads.write_text("id,country,status\n" + "".join(f"{r}\n" for r in rows))
+        r = sfa("apply", str(leads), "--type", "lead", "--state", state,
+                "--config", str(config), "--format", "jsonl")
+        assert r.code == 0, r.err
+        return [json.loads(line)["owner"] for line in r.out.splitlines()]
+
+    assert apply(before, "L-1,US,LEAD-Parked", "L-2,US,") == ["ana", "bo"]  # ana is full
+    assert apply(before, "L-3,US,") == ["bo"]
+    # LEAD-Parked is closed now: L-1 no longer counts, and ana takes a lead again
+    shown = json.loads(sfa("state", "show", "--state", state, "--config", str(after),
+                           "--format", "json").out)
+    assert shown["loads"]["ana"] == 0
+    assert apply(after, "L-4,US,") == ["ana"]

@@ -20,6 +20,7 @@ from sfa_rules.lifecycle.statuses import EngineName, Lifecycle
 from sfa_rules.matching.matcher import Matcher
 from sfa_rules.routing.assignment import Assigner
 from sfa_rules.routing.territories import TerritoryIndex
+from sfa_rules.state import MemoryStore, SQLiteStore
 
 __all__ = ["Rules", "compile_config"]
 
@@ -106,6 +107,16 @@ class Rules:
         # by ``Session._canonical``): raw name -> canonical, tuple of names -> canonical?
         self.canonical_keys: dict[str, str] = {}
         self.canonical_shapes: dict[tuple[Any, ...], bool] = {}
+
+    def recount_loads(self, store: Any) -> None:
+        """Count the reps' open records in ``store`` again under this configuration
+        (pending until its commit): the counts a state keeps were made under the
+        configuration it was written with, and a status since closed or moved to the
+        customer stage would keep its records counted, a rep at capacity for good (SPEC
+        §4). A state file or an in-memory store only: a PostgreSQL state is shared by
+        workers running at once, whose counts a recount would overwrite."""
+        if isinstance(store, (SQLiteStore, MemoryStore)):
+            store.recount_loads(self.lifecycle.open_statuses, fix=True)
 
     def close(self) -> None:
         """Free the lifecycle evaluator."""

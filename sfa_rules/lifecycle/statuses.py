@@ -162,6 +162,11 @@ class Lifecycle:
         s = self._statuses.get(status)
         return s.probability if s is not None else None
 
+    @property
+    def open_statuses(self) -> frozenset[str]:
+        """The statuses whose records count toward a rep's load (``is_open``)."""
+        return frozenset(s for s in self._statuses if self.is_open(s))
+
     def is_open(self, status: str) -> bool:
         """Counts toward a rep's load: lead or prospect stage and not closed (SPEC §4)."""
         s = self._statuses.get(status)
