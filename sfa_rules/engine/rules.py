@@ -20,7 +20,7 @@ from sfa_rules.lifecycle.statuses import EngineName, Lifecycle
 from sfa_rules.matching.matcher import Matcher
 from sfa_rules.routing.assignment import Assigner
 from sfa_rules.routing.territories import TerritoryIndex
-from sfa_rules.state import MemoryStore, SQLiteStore
+from sfa_rules.state import SQLiteStore
 
 __all__ = ["Rules", "compile_config"]
 
@@ -113,9 +113,10 @@ class Rules:
         (pending until its commit): the counts a state keeps were made under the
         configuration it was written with, and a status since closed or moved to the
         customer stage would keep its records counted, a rep at capacity for good (SPEC
-        §4). A state file or an in-memory store only: a PostgreSQL state is shared by
-        workers running at once, whose counts a recount would overwrite."""
-        if isinstance(store, (SQLiteStore, MemoryStore)):
+        §4). A state file only: a PostgreSQL state is shared by workers running at once,
+        whose counts a recount would overwrite, and an in-memory store lives under one
+        configuration (and a pipeline may open a session on it per batch)."""
+        if isinstance(store, SQLiteStore):
             store.recount_loads(self.lifecycle.open_statuses, fix=True)
 
     def close(self) -> None:

@@ -70,7 +70,7 @@ class Session:
         self.as_of = as_of.isoformat() if isinstance(as_of, date) else as_of
         self.reassign = reassign
         self.explain = explain
-        if not private:  # a state kept by other runs: its loads as this configuration counts
+        if not private:  # a state file kept by other runs: its loads as this configuration counts
             engine.recount_loads(store)
         self._ctx = RowContext(engine, store, as_of=self.as_of, reassign=reassign,
                                explain=explain, private=private, alone=alone,
