@@ -737,11 +737,10 @@ def test_forecast_json_groups(by: str, period: str) -> None:
     *groups, total = rows
     assert (total["group"], total["period"]) == (None, None)
     assert all(row["group"] is not None and row["period"] is not None for row in groups)
-    # documented in forecast.py: categories most certain first, "(none)" after the
-    # named groups, "unscheduled" after the periods
-    rank = {"closed": 0, "commit": 1, "best_case": 2, "pipeline": 3}
-    keys = [(row["group"] == "(none)", rank.get(row["group"], 0) if by == "category" else 0,
-             row["group"], row["period"] == "unscheduled", row["period"]) for row in groups]
+    # SPEC §7: sorted by group (categories too), then period; "(none)" after the named
+    # groups, "unscheduled" after the periods
+    keys = [(row["group"] == "(none)", row["group"], row["period"] == "unscheduled",
+             row["period"]) for row in groups]
     assert keys == sorted(keys)
     for column in ("count", "amount", "weighted_amount", "pipeline"):
         assert sum(row[column] for row in groups) == pytest.approx(total[column])

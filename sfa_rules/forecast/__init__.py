@@ -16,9 +16,8 @@ Choices the SPEC leaves open:
   the exact sums, so its totals row is exactly the sum of its group rows (rendered, a
   total may differ from the sum of its rounded rows by rounding, as in any ledger).
 - An opportunity with no group value (no owner, no territory) is grouped under
-  ``(none)``, sorted after the named groups, as ``unscheduled`` is after the periods.
-  Categories sort most certain first (closed, commit, best_case, pipeline), other
-  groups by text ignoring case.
+  ``(none)``, sorted after the named groups, as ``unscheduled`` is after the periods;
+  groups (categories too) sort by text ignoring case.
 - Only counted opportunities are checked: a lost deal, an open one in ``omitted`` or
   one below ``minimum_probability`` gets no warning and no error for its amount or date,
   since the report does not use them. An item with an error gets no warning either:
@@ -38,7 +37,7 @@ Choices the SPEC leaves open:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal, localcontext
 
@@ -152,7 +151,7 @@ def build(
             acc.count += 1
             acc.amounts[rank] = _ADD(acc.amounts[rank], amount)
             acc.weighted[rank] = _ADD(acc.weighted[rank], share)
-    keys = sorted(sums, key=_sort_key(by))
+    keys = sorted(sums, key=_sort_key)
     book = quotas if quotas else None
     with localcontext(_EXACT):  # only our own arithmetic runs in here
         rows = [sums[key].row(key, weighted, book, by) for key in keys]
@@ -262,16 +261,11 @@ def _total(rows: list[ForecastRow]) -> ForecastRow:
     )
 
 
-_Key = tuple[bool, int, str, str, bool, str]
+_Key = tuple[bool, str, str, bool, str]
 
 
-def _sort_key(by: GroupBy) -> Callable[[tuple[str, str]], _Key]:
-    """Groups by text (categories most certain first), ``(none)`` and unscheduled last."""
-    order = {name: rank for rank, name in enumerate(ROLLUPS + ("omitted",))}
-
-    def key(entry: tuple[str, str]) -> _Key:
-        group, close = entry
-        rank = order.get(group, len(order)) if by == "category" else 0
-        return (group == NO_GROUP, rank, group.casefold(), group, close == UNSCHEDULED, close)
-
-    return key
+def _sort_key(entry: tuple[str, str]) -> _Key:
+    """Groups by text ignoring case (SPEC §7: sorted by group, then period), ``(none)``
+    and unscheduled last."""
+    group, close = entry
+    return (group == NO_GROUP, group.casefold(), group, close == UNSCHEDULED, close)
