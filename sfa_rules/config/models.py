@@ -67,7 +67,7 @@ class Settings(Model):
 
     opportunities: bool = Field(True, description="The Opportunities feature: opportunity rows and `opportunity.*` transitions.")
     estimates: bool = Field(True, description="The Estimates feature: estimate rows and `estimate.created` transitions.")
-    case_sensitive: bool = Field(False, description="Compare strings (and regexes) with their case; default: ignore it. Surrounding blanks are ignored either way (a value of blanks alone is absent).")
+    case_sensitive: bool = Field(False, description="Compare strings (and regexes) with their case; default: ignore it (a regex runs with `re.IGNORECASE` on the value as written, so `(?-i:...)` still means what it does in Python). Surrounding blanks are ignored either way (a value of blanks alone is absent).")
     fields: dict[str, IdList] = Field(default_factory=dict, description="Canonical field name -> the names it may have in incoming records (matched ignoring case and surrounding blanks).")
     domains: dict[str, Annotated[list[Id], ONE_OR_LIST]] = Field(default_factory=dict, description="The values a field can take, for the coverage check (`uncovered-values`).")
     activity_kinds: IdList = Field(default_factory=list, description="More kinds of activity rows (besides call, meeting, task, email and note); each raises `activity.<kind>`.")

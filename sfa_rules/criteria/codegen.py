@@ -20,7 +20,7 @@ from typing import Any
 from sfa_rules.criteria.facts import Facts
 from sfa_rules.criteria.nodes import All, Node, Not, RuleRef, Test
 
-_SOURCES = {"number": "n", "date": "d", "text": "x"}
+_SOURCES = {"number": "n", "date": "d", "text": "x", "original": "o"}
 _COMPARE = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
@@ -71,7 +71,7 @@ class _Builder:
             prefixes = "(" + ", ".join(self.const(v) for v in value) + ",)"
             return f"((v := {self.read('text', t.field)}) is not None and v.startswith({prefixes}))"
         if op == "regex":  # a regexguard.GuardedPattern: a timed-out match warns on f
-            return (f"((v := {self.read('text', t.field)}) is not None "
+            return (f"((v := {self.read('original', t.field)}) is not None "
                     f"and {self.const(value)}.test(f, {self.const(t.field)}, v))")
         read = self.read(t.kind, t.field)
         if op == "between":
@@ -85,7 +85,7 @@ def generate(node: Node) -> Callable[[Facts], bool]:
     builder = _Builder()
     body = builder.expr(node)
     lines = ["def predicate(f):"]
-    for source, attr in (("x", "text"), ("n", "num"), ("d", "date")):
+    for source, attr in (("x", "text"), ("n", "num"), ("d", "date"), ("o", "original")):
         if source in builder.uses:
             lines.append(f"    {source} = f.{attr}")
     lines.append(f"    return {body}")

@@ -109,6 +109,7 @@ class FactSchema:
         numbers: Iterable[str] = (),
         dates: Iterable[str] = (),
         case_sensitive: bool = False,
+        kept: Iterable[str] = (),
     ) -> None:
         self.case_sensitive = case_sensitive
         self._names: dict[str, str] = {}  # folded incoming name -> canonical
@@ -118,6 +119,9 @@ class FactSchema:
             for name in names:
                 self._names[field_key(name)] = key
         self.fields = frozenset(self.canonical(f) for f in (*fields, *ENGINE_FIELDS))
+        # Fields whose text as written (trimmed, not folded) facts keep in ``original``:
+        # the engine's own, and those a regex reads.
+        self.kept = frozenset(self.canonical(f) for f in (*kept, *ENGINE_FIELDS))
         self.numbers = frozenset(self.canonical(f) for f in numbers)
         self.dates = frozenset(self.canonical(f) for f in (*dates, "created"))
         # Names of nested objects some dotted field reads into ("address", "customer").
@@ -166,7 +170,7 @@ class FactSchema:
             kind = (
                 (_NUMBER if field in self.numbers else 0)
                 | (_DATE if field in self.dates else 0)
-                | (_KEEP if field in ENGINE_FIELDS else 0)
+                | (_KEEP if field in self.kept else 0)
             )
         nested = full + "." if full in self._parents else None
         spec: _Spec | None = None if field is None and nested is None else (field, kind, nested, {})
@@ -372,7 +376,7 @@ class Facts:
         self.num: dict[str, float] = {}
         self.date: dict[str, str] = {}
         self.warnings: list[str] = []
-        self.original: dict[str, str] = {}  # unfolded values of the engine's own fields
+        self.original: dict[str, str] = {}  # unfolded: the engine's fields, regexes' fields
         self.record = record
         schema.fill(self, record)
 

@@ -91,6 +91,7 @@ class CriteriaContext:
         self.fields: set[str] = set()
         self.numbers: set[str] = set()
         self.dates: set[str] = set()
+        self.kept: set[str] = set()  # fields a regex reads: their text as written
         self.nodes: dict[Path, Node] = {}
         self.field_refs: list[tuple[str, Path]] = []  # each field name as written, and where
         self.customer_values = CustomerValues(config, sourcemap)
@@ -105,7 +106,8 @@ class CriteriaContext:
             for j, rule_id in enumerate(territory.rules):
                 self.rule(rule_id, ("territories", i, "rules", j))
         self.schema = FactSchema(
-            config.settings.fields, self.fields, self.numbers, self.dates, self.case_sensitive
+            config.settings.fields, self.fields, self.numbers, self.dates, self.case_sensitive,
+            self.kept,
         )
 
     # -- public helpers -------------------------------------------------------
@@ -310,6 +312,7 @@ def _regex(name: str, arg: str, path: Path, ctx: CriteriaContext) -> Node:
                     f"time on some values ({unsafe}); rewrite it without that (for example "
                     "'(a+)+' as 'a+', '(a|aa)+' as 'a+')")
         return NEVER
+    ctx.kept.add(name)
     return Test(name, "regex", pattern)
 
 

@@ -258,7 +258,7 @@ def _test(node: Test) -> Test_:
         test = value.test  # a regexguard.GuardedPattern: a timed-out match warns
 
         def regex(f: Facts) -> bool:
-            text = f.text.get(field)
+            text = f.original.get(field)  # as written: re's own flags decide the case
             return text is not None and test(f, field, text)
 
         return regex
