@@ -152,10 +152,10 @@ def run_key(engine: Engine, sources: dict[str, str], options: Iterable[object]) 
 
 def session_for(engine: Engine, state: str | None, **options: Any) -> Session:
     """A dry-run session over ``state`` (no history lines: its store is never
-    committed); with no state, over a scratch one no other run sees, so that its rows
-    need no fingerprint of their contents."""
-    return Session(engine, open_store(state, dry_run=True), history=False,
-                   private=state is None, **options)
+    committed). With no state its rows are still known by their place in their input,
+    as ``apply`` knows them: a dry run previews what applying would do, and a file
+    given twice in one run is applied once."""
+    return Session(engine, open_store(state, dry_run=True), history=False, **options)
 
 
 # -- sfa dry-run and sfa apply ---------------------------------------------------
@@ -199,8 +199,7 @@ def run_decisions(request: RunRequest, wrap_rows: Rows | None = None) -> Summary
     store = open_store(request.state, dry_run=not request.apply, on_wait=request.on_wait)
     summary = Summary()
     session = Session(engine, store, as_of=request.as_of, reassign=request.reassign,
-                      explain=request.explain, history=request.apply,
-                      private=request.state is None)
+                      explain=request.explain, history=request.apply)
     with engine, session:
         if request.apply:
             options = (request.as_of, request.type_, request.reassign, request.lifecycle_engine,

@@ -502,6 +502,29 @@ BACK_AGAIN = {  # Monday's row, Tuesday's, and what a copy of Monday's file leav
 
 @pytest.mark.parametrize("kind", BACK_AGAIN)
 @pytest.mark.parametrize("same_name", [False, True], ids=["another-name", "same-name"])
+def test_a_dry_run_with_no_state_decides_as_apply_to_a_new_state(
+    tmp_path: Path, kind: str, same_name: bool
+) -> None:
+    """A dry run previews apply: the files of one run, a copy of Monday's among them,
+    get the same decisions either way (SPEC §9, §10)."""
+    monday, tuesday, _ = BACK_AGAIN[kind]
+    folder = "opportunities" if kind == "opportunity" else "status_changes"
+    files = [write(tmp_path / "leads.csv", "id,country,state\nS-1,US,CA\n")]
+    for day, text in (("mon", monday), ("tue", tuesday), ("wed", monday)):
+        (tmp_path / day).mkdir()
+        name = f"{folder}.mon.csv" if same_name and day == "wed" else f"{folder}.{day}.csv"
+        files.append(write(tmp_path / day / name, text))
+    dry = sfa("dry-run", *files, "--format", "jsonl", *CONFIG)
+    applied = sfa("apply", *files, "--state", str(tmp_path / "s.db"), "--format", "jsonl",
+                  *CONFIG)
+    assert (dry.code, applied.code) == (0, 0)
+    assert dry.jsonl() == applied.jsonl()
+    assert any(w.startswith("already-applied") for w in dry.jsonl()[-1]["warnings"]) \
+        is same_name
+
+
+@pytest.mark.parametrize("kind", BACK_AGAIN)
+@pytest.mark.parametrize("same_name", [False, True], ids=["another-name", "same-name"])
 def test_a_later_file_bringing_values_back_is_a_change_and_a_copy_is_not(
     tmp_path: Path, kind: str, same_name: bool
 ) -> None:
