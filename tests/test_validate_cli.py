@@ -74,7 +74,13 @@ territories:
       "rules/broken.yaml": "sales_rules: [\n"}, ["yaml-syntax"]),
     ({"rules/s.yaml": STATUSES, "territories/t.yaml": SHADOWED,
       "rules/typo.yaml": "sales_rule: []\n"}, ["unknown-key"]),
-], ids=["lifecycle-error", "territory-error", "unreadable-file", "unknown-section"])
+    # A section repeated in one file: its second half is lost, nothing is proved.
+    ({"rules/s.yaml": STATUSES + "settings: {domains: {country: [US, CA]}}\n",
+      "territories/t.yaml": SHADOWED + "reps: [{id: bo}]\n"
+                            "territories: [{id: ca, when: {country: CA}, members: [{rep: bo}]}]\n"},
+     ["duplicate-key", "duplicate-key"]),
+], ids=["lifecycle-error", "territory-error", "unreadable-file", "unknown-section",
+        "repeated-section"])
 def test_the_analysis_still_proves_what_no_error_touches(
         write_config: WriteConfig, files: dict[str, str], codes: list[str]) -> None:
     code, out, _ = run("validate", "--config", str(write_config(files)), "--format", "json")

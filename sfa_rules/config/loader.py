@@ -134,6 +134,8 @@ class SourceMap:
         """The section (top-level key) of its file that ``problem`` is in; None when it
         is in none: before the first, in a file read as no mapping, under an unknown key."""
         positions = self.positions.get(problem.file)
+        if problem.code == "duplicate-key":  # a repeated section's second half is lost,
+            return None  # and positions name its first: no section can be trusted
         found = None
         for pos, key in positions.top_keys() if positions is not None else ():
             if pos <= (problem.line, problem.column):
@@ -161,6 +163,10 @@ def _section_model(key: str) -> tuple[type[BaseModel], bool]:
 
 
 SECTIONS = {key: _section_model(key) for key in models.ConfigFile.model_fields}
+# The keys of an item that it is not checked without, when they fail: its id, and
+# what the checks of its other keys rest on (a quota's target; the distribution a
+# territory's weights are for).
+ESSENTIAL = {"quotas": ("id", "rep", "team", "manager"), "territories": ("id", "distribution")}
 # Items of a list validated in one call: pydantic holds a call's whole JSON parsed at
 # once, about 20 times its text; ten thousand territories in one file took 30 MiB more.
 CHUNK = 500
@@ -309,7 +315,7 @@ class _Merger:
             valid, problems = _validate(model, item, (key, index), doc, file)
             self.problems.extend(problems)
             if valid is None and problems:  # still check what is right in it
-                valid = salvage_item(model, item)
+                valid = salvage_item(model, item, ESSENTIAL.get(key, ("id",)))
                 if valid is not None:
                     _as_written(valid, item)
             if valid is not None:

@@ -67,10 +67,11 @@ def salvage(model: type[BaseModel], value: Any) -> tuple[BaseModel | None, dict[
     return None, {}
 
 
-def salvage_item(model: type[BaseModel], item: Any) -> BaseModel | None:
+def salvage_item(model: type[BaseModel], item: Any,
+                 essential: tuple[str, ...] = ("id",)) -> BaseModel | None:
     """A list item (a rep, a territory) without its failing keys, or None when what
-    fails is its id or the item as a whole: its other keys (members, windows, criteria)
-    still go through the later checks, as they would in a section."""
+    fails is an ``essential`` key or the item as a whole: its other keys (members,
+    windows, criteria) still go through the later checks, as they would in a section."""
     if not isinstance(item, dict):
         return None
     data = dict(item)
@@ -79,7 +80,7 @@ def salvage_item(model: type[BaseModel], item: Any) -> BaseModel | None:
             return model.model_validate_json(json.dumps(data), strict=True)
         except ValidationError as exc:
             keys = {_split(data, tuple(e["loc"]))[0][:1] for e in exc.errors(include_url=False)}
-        if () in keys or ("id",) in keys:
+        if () in keys or any(path[0] in essential for path in keys):
             return None
         for (key,) in keys:
             del data[key]
