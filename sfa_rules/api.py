@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sfa_rules.analysis import static as analysis
 from sfa_rules.config.loader import SourceMap, resolve_folder
 from sfa_rules.config.models import Config
 from sfa_rules.criteria import vocabulary
 from sfa_rules.engine.core import Engine, Session, compile_config, load
 from sfa_rules.engine.decision import Decision
+from sfa_rules.engine.rules import validation_problems
 from sfa_rules.entities import HistoryEntry
 from sfa_rules.errors import Problem, did_you_mean
 from sfa_rules.forecast import ForecastReport
@@ -68,19 +68,13 @@ def validate_config(
 ) -> tuple[Config | None, SourceMap, list[Problem]]:
     """Load and check a configuration: every problem ``sfa validate`` reports, sorted.
 
-    Runs loading, the configuration's checks, the criteria compiler's checks, the field
-    vocabulary's (``unknown-field``) and the static analysis of SPEC §15, whose checks
-    run unless they read a section with an error (their proofs need all of it): an
-    unknown status in the lifecycle still lets a shadowed territory be reported. None
-    runs when an error is in no known section (a file that could not be read). The
-    Config is None when any problem is an error.
+    ``engine.rules.validation_problems``: loading, the configuration's checks, the
+    criteria compiler's, the field vocabulary's and the static analysis of SPEC §15
+    (each of its checks unless a section it reads has an error). The Config is None
+    when any problem is an error.
     """
     config, sm, ctx, problems = compile_config(folder)
-    problems += vocabulary.check(config, sm, ctx)
-    broken = {sm.section_of(p) for p in problems if p.severity == "error"}
-    if None not in broken:
-        problems += analysis.check(config, sm, ctx, frozenset(b for b in broken if b))
-    problems.sort()
+    problems = validation_problems(config, sm, ctx, problems)
     ok = not any(p.severity == "error" for p in problems)
     return (config if ok else None), sm, problems
 

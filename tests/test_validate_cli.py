@@ -14,11 +14,12 @@ import yaml
 from click.testing import CliRunner
 from conftest import CASES, REPO, WriteConfig
 
+import sfa_rules
 from sfa_rules import docgen
 from sfa_rules.cli.main import main
 from sfa_rules.cli.validate import summary
 from sfa_rules.config import yamlread
-from sfa_rules.errors import Problem
+from sfa_rules.errors import ConfigError, Problem
 
 BROKEN = {
     "territories/reps.yaml": "reps:\n  - id: ana\n    activ: true\n",
@@ -83,9 +84,13 @@ territories:
         "repeated-section"])
 def test_the_analysis_still_proves_what_no_error_touches(
         write_config: WriteConfig, files: dict[str, str], codes: list[str]) -> None:
-    code, out, _ = run("validate", "--config", str(write_config(files)), "--format", "json")
+    folder = write_config(files)
+    code, out, _ = run("validate", "--config", str(folder), "--format", "json")
     assert code == 1
     assert sorted(p["code"] for p in json.loads(out)) == sorted(codes)
+    with pytest.raises(ConfigError) as raised:  # SPEC §11: the list validate prints
+        sfa_rules.load(folder)
+    assert [p.to_dict() for p in raised.value.problems] == json.loads(out)
 
 
 def test_text_output_is_one_sorted_line_per_problem(write_config: WriteConfig) -> None:

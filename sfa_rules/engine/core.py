@@ -22,11 +22,10 @@ from typing import Any
 
 from sfa_rules.config.loader import resolve_folder
 from sfa_rules.config.models import Config
-from sfa_rules.criteria import vocabulary
 from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.engine.decision import Decision
 from sfa_rules.engine.rows import InputRow
-from sfa_rules.engine.rules import Rules, compile_config
+from sfa_rules.engine.rules import Rules, compile_config, validation_problems
 from sfa_rules.engine.session import BATCH_ROWS, Session
 from sfa_rules.errors import ConfigError
 from sfa_rules.forecast import ForecastReport
@@ -46,9 +45,8 @@ def load(
     configuration shipped in the package (SPEC §2)."""
     root = resolve_folder(folder)
     config, sm, ctx, problems = compile_config(root)
-    if any(p.severity == "error" for p in problems):
-        # the list `sfa validate` prints (its analysis runs only on a valid configuration)
-        raise ConfigError(sorted([*problems, *vocabulary.check(config, sm, ctx)]))
+    if any(p.severity == "error" for p in problems):  # the list `sfa validate` prints
+        raise ConfigError(validation_problems(config, sm, ctx, problems))
     engine = Engine(config, ctx, root, lifecycle_engine)
     ctx.forget_sources()
     if len(config.territories) + len(config.assignment.overrides) >= LARGE:

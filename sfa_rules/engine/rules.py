@@ -9,11 +9,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self
 
+from sfa_rules.analysis import static as analysis
 from sfa_rules.config import checks
 from sfa_rules.config.eventchecks import activity_kinds, kind_of
 from sfa_rules.config.loader import SourceMap, load_config
 from sfa_rules.config.models import Config, OpportunityStatus
 from sfa_rules.config.teams import Hierarchy
+from sfa_rules.criteria import vocabulary
 from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.errors import Problem
 from sfa_rules.lifecycle.statuses import EngineName, Lifecycle
@@ -55,6 +57,20 @@ def compile_config(
         later = [replace(p, message=p.message + said) if p.code in _REFERENCES else p
                  for p in later]
     return config, sm, ctx, sorted(problems + later)
+
+
+def validation_problems(config: Config, sm: SourceMap, ctx: CriteriaContext,
+                        problems: list[Problem]) -> list[Problem]:
+    """Every problem ``sfa validate`` reports, sorted: ``compile_config``'s, the field
+    vocabulary's (``unknown-field``) and the static analysis of SPEC §15, whose checks
+    run unless they read a section with an error (their proofs need all of it: an
+    unknown status in the lifecycle still lets a shadowed territory be reported). None
+    runs when an error is in no known section (a file that could not be read)."""
+    found = [*problems, *vocabulary.check(config, sm, ctx)]
+    broken = {sm.section_of(p) for p in found if p.severity == "error"}
+    if None not in broken:
+        found += analysis.check(config, sm, ctx, frozenset(b for b in broken if b))
+    return sorted(found)
 
 
 # Problems that leave a whole file unread, and those a missing file's ids cause.
