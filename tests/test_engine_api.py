@@ -368,7 +368,7 @@ def test_forecast_of_records(engine: sfa_rules.Engine) -> None:
     ]
     by_category = engine.forecast(rows, by="category", period="year")
     assert [(r["group"], r["period"]) for r in to_json(by_category)] == \
-        [("closed", "2027"), ("best_case", "2027"), (None, None)]
+        [("best_case", "2027"), ("closed", "2027"), (None, None)]  # sorted by group
 
 
 # -- importing has no side effects -----------------------------------------------------
