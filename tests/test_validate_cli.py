@@ -250,6 +250,7 @@ def test_the_schema_takes_every_shipped_file(schema_validator: Any, path: Path) 
 def test_the_schema_takes_one_item_for_a_list(schema_validator: Any, data: dict[str, Any]) -> None:
     assert [e.message for e in schema_validator.iter_errors(data)] == []
     assert not schema_validator.is_valid({**data, "reps": [{"id": True}]})
+    assert not schema_validator.is_valid({**data, "reps": [{"id": "  "}]})  # blank: empty
 
 
 def test_sfa_command_in_a_real_process(write_config: WriteConfig) -> None:

@@ -50,10 +50,12 @@ def _as_text(value: Any) -> Any:
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
-_TEXT_OR_NUMBER = BeforeValidator(_as_text, json_schema_input_type=str | int | float)
-Id = Annotated[str, _TEXT_OR_NUMBER, StringConstraints(min_length=1, pattern=r"\S")]  # not blank
+_NOT_BLANK = StringConstraints(min_length=1, pattern=r"\S")
+# Validated as text; the JSON Schema (``sfa schema``) takes a number too, as YAML writes one.
+Id = Annotated[str, BeforeValidator(
+    _as_text, json_schema_input_type=Annotated[str, _NOT_BLANK] | int | float), _NOT_BLANK]
 IdList = Annotated[list[Id], ONE_OR_LIST]
-Text = Annotated[str, _TEXT_OR_NUMBER]
+Text = Annotated[str, BeforeValidator(_as_text, json_schema_input_type=str | int | float)]
 
 
 class Model(BaseModel):
