@@ -452,6 +452,34 @@ def test_parquet_odd_values_lose_no_row(name: str, tmp_path: Path) -> None:
     assert result.exit_code == (1 if code else 0)
 
 
+def test_a_parquet_timestamp_at_midnight_is_a_day(tmp_path: Path) -> None:
+    """pandas writes a column of dates as timestamps at midnight: such an expected_close
+    is that day (SPEC §7's YYYY-MM-DD); one with a time of day is not a date."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    import datetime as dt
+
+    utc = dt.UTC
+    closes = [dt.datetime(2027, 3, 31), dt.datetime(2027, 4, 1, tzinfo=utc),
+              dt.datetime(2027, 4, 1, 9, 30)]
+    for unit, tz in (("us", None), ("ms", "UTC")):
+        (tmp_path / unit).mkdir()
+        path = tmp_path / unit / "opportunities.parquet"
+        column = pa.array([c.replace(tzinfo=None) if tz is None else c.replace(tzinfo=utc)
+                           for c in closes], pa.timestamp(unit, tz=tz))
+        pq.write_table(pa.table({"id": ["O-1", "O-2", "O-3"], "customer": ["C-1"] * 3,
+                                 "status": ["Proposal"] * 3, "amount": ["10"] * 3,
+                                 "expected_close": column}), path)
+        customers = tmp_path / "customers.csv"
+        customers.write_text("id,country\nC-1,US\n", encoding="utf-8")
+        result = CliRunner().invoke(main, ["dry-run", str(customers), str(path),
+                                           "--format", "jsonl"])
+        errors = [json.loads(line)["error"] for line in result.stdout.splitlines()]
+        assert [e and e["code"] for e in errors] == [None, None, None, "bad-date"]
+        assert [r.record and r.record["expected_close"] for r in read([path])][:2] == [
+            "2027-03-31", "2027-04-01"]
+
+
 @pytest.mark.parametrize("damaged", [0, 1, 2])
 def test_a_damaged_parquet_row_group_is_an_error_on_its_rows_only(
         damaged: int, tmp_path: Path) -> None:

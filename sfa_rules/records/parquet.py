@@ -2,7 +2,8 @@
 
 Read by record batches, so that memory stays flat. ``row`` is the 1-based row; nulls
 and blank strings are absent, as empty CSV cells are; dates and timestamps become ISO
-strings and decimals exact strings, so that a value reads as it would in a CSV export;
+strings (a timestamp at midnight, naive or UTC, its day: pandas writes dates so) and
+decimals exact strings, so that a value reads as it would in a CSV export;
 nested structs stay dicts. A value Python cannot hold (a ``timestamp[ns]`` with a
 nanosecond part, a date past 9999) is converted on its own (see ``parquet_time``):
 ISO text when its year is 1 to 9999, else an error for its row only (``bad-date``;
@@ -123,6 +124,9 @@ def _plain(value: Any) -> Any:
     """A Parquet value as the JSON-like value a CSV or JSON export would carry."""
     if isinstance(value, (str, int, float)):
         return value
+    if isinstance(value, dt.datetime) and value.time() == dt.time() \
+            and value.utcoffset() in (None, dt.timedelta(0)):
+        return value.date().isoformat()  # midnight: a day, as pandas writes dates
     if isinstance(value, (dt.date, dt.time)):  # datetime is a date
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
