@@ -21,8 +21,6 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _OUTCOMES: dict[tuple[Any, ...], str] = {}
 _OUTCOMES_LIMIT = 4_096
 
-
-
 # A warning is "code: message" (``no-customer: ...``, ``duplicate-of:L-1: ...``); the
 # criteria's unreadable values say "field: 'x' is not a number" (SPEC §3).
 _CODED = re.compile(r"([a-z]+(?:-[a-z]+)+)(?::\S*)?(?:: |$)")
@@ -38,6 +36,7 @@ def warning_code(text: str) -> str:
         if text.endswith(ending):
             return code
     return "other"
+
 
 class FrozenDict(dict[str, Any]):
     """A dict that cannot change (a decision's ``error``): it reads, compares, hashes,

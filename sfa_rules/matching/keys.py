@@ -75,13 +75,14 @@ def host(value: Any) -> str | None:
     if text is None:
         return None
     text = text.lower()
+    url = text if "://" in text else "//" + text.lstrip("/")
     if _PLAIN.match(text):  # a bare domain (most e-mails): no URL to take apart
         name: str | None = text
-    elif url := _URL.match(text if "://" in text else "//" + text.lstrip("/")):
-        name = url[1]
+    elif plain := _URL.match(url):
+        name = plain[1]
     else:
         try:
-            name = urlsplit(text if "://" in text else "//" + text.lstrip("/")).hostname
+            name = urlsplit(url).hostname
         except ValueError:
             return None
     if not name:

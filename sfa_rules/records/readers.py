@@ -11,13 +11,13 @@ Choices the SPEC leaves open, written down here:
   ``data/leads.csv``), so a decision points at the file the user named.
 - CSV: ``row`` is the 1-based data record (the header is not a row; a quoted field
   spanning lines is still one row). Blank lines are skipped and not counted, so row N
-  is the N-th data row, as pandas or ``csv.DictReader`` count. Values stay strings; empty or blank
-  cells are absent. Columns with a blank header are dropped; of two columns with the
-  same header, the later non-empty cell wins. A row holding more non-empty cells than
-  the header has columns, a row over ``csvrecords.ROW_LIMIT`` (1 MiB, its lines
-  together) or one with an unbalanced quote (see ``csvrecords``: the rows after it are
-  still read) is a record error ``bad-csv``; a header row that cannot be read is an
-  ``InputError`` from ``open_inputs``, before any row.
+  is the N-th data row, as pandas or ``csv.DictReader`` count. Values stay strings;
+  empty or blank cells are absent. Columns with a blank header are dropped; of two
+  columns with the same header, the first non-empty cell wins. A row holding more
+  non-empty cells than the header has columns, a row over ``csvrecords.ROW_LIMIT``
+  (1 MiB, its lines together) or one with an unbalanced quote (see ``csvrecords``: the
+  rows after it are still read) is a record error ``bad-csv``; a header row that cannot
+  be read is an ``InputError`` from ``open_inputs``, before any row.
 - JSON Lines (``.jsonl``, ``.ndjson``): ``row`` is the line number; blank lines are
   skipped. A line over ``JSON_LINE_LIMIT`` (8 MiB) is a record error ``bad-json``, and
   so is a line that is not a JSON object (a code the
