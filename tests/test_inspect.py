@@ -105,6 +105,41 @@ def test_proposal_round_trips_through_validate_and_dry_run(
         ["Closed Won", "Proposal", "Closed Lost"]
 
 
+@pytest.mark.parametrize(("types", "read_as", "unknown"), [
+    # a row's own type column wins over the file name: each status by its row's kind
+    (["lead", "opportunity", "opportunity"], "read as lead, opportunity (its type column)",
+     ["Bogus"]),
+    (["opportunity"] * 3, "read as opportunity", ["LEAD-Qualified", "Bogus"]),
+])
+def test_a_type_column_decides_which_statuses_are_known(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, types: list[str], read_as: str,
+        unknown: list[str]) -> None:
+    config = shipped(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    statuses = ["LEAD-Qualified", "Proposal", "Bogus"]
+    Path("leads.csv").write_text("type,id,customer,status,amount,expected_close\n" + "".join(
+        f"{t},R{i},{'' if t == 'lead' else 'R0'},{st},{'' if t == 'lead' else 10},"
+        f"{'' if t == 'lead' else '2027-01-31'}\n"
+        for i, (t, st) in enumerate(zip(types, statuses, strict=True))), encoding="utf-8")
+    code, out, _ = sfa("inspect", "leads.csv", "--config", str(config))
+    assert code == 0
+    assert read_as in out
+    flagged = [line.split("'")[1] for line in out.splitlines() if " row (" in line
+               or line.rstrip().endswith(" row")]
+    assert flagged == unknown
+
+
+def test_a_configuration_with_errors_is_exit_1_and_still_profiled(tmp_path: Path) -> None:
+    config = shipped(tmp_path)
+    (config / "rules" / "settings.yaml").write_text("settings:\n  bogus: 1\n", encoding="utf-8")
+    data = tmp_path / "leads.csv"
+    data.write_text("id,country\nL1,DE\n", encoding="utf-8")
+    code, out, err = sfa("inspect", str(data), "--config", str(config))
+    assert code == 1
+    assert "the configuration has errors" in err
+    assert "imports:" in out
+
+
 def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     code, out, err = sfa("inspect", str(tmp_path / "nope.csv"), "--config", str(REPO))
     assert (code, out) == (2, "")

@@ -28,7 +28,7 @@ def run(files: tuple[str, ...], config: Path | None) -> int:
     click.echo(f"sfa inspect: {found.files} file(s) profiled, {found.unknown} unknown "
                "value(s); the proposed imports: are on stdout (keep them as "
                "rules/imports.yaml)", err=True)
-    return 0
+    return 1 if found.config_errors else 0
 
 
 @click.command("inspect")

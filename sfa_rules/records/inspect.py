@@ -81,6 +81,7 @@ class FileProfile:
     columns: list[ColumnProfile]
     type: str | None
     truncated: bool = False
+    row_types: tuple[str, ...] = ()  # what its own `type` column names, when several
 
 
 def _columns(path: Path) -> list[str]:
@@ -223,6 +224,13 @@ def _file_type(source: str, fields: set[str]) -> str | None:
     return None
 
 
+def _row_types(columns: Iterable[ColumnProfile]) -> list[str]:
+    """The record types a file's own ``type`` column names, sorted: a row's non-blank
+    ``type`` wins over the import's and the file name's."""
+    return sorted({t for c in columns if c.field == "type" for v in c.values
+                   if (t := normalise_type(v)) is not None})
+
+
 def _unknown_values(col: ColumnProfile, config: Config, rtype: str | None) -> None:
     """The values of an enumeration the configuration does not know."""
     if col.field == "status":
@@ -265,9 +273,15 @@ def profile(source: str, config: Config, canonical: Callable[[str], str],
         col.field, col.how = "id", "a customer file's own id, not its alias customer"
     if "created" not in by_field:
         _created(columns.values())
+    named = _row_types(columns.values())
+    if len(named) == 1:
+        rtype = named[0]
+    elif named:  # several types: a status is known when either kind knows it
+        rtype = None
     for col in columns.values():
         _unknown_values(col, config, rtype)
-    return FileProfile(source, rows, list(columns.values()), rtype, truncated)
+    return FileProfile(source, rows, list(columns.values()), rtype, truncated,
+                       tuple(named) if len(named) > 1 else ())
 
 
 def describe(col: ColumnProfile) -> str:

@@ -53,7 +53,9 @@ def _import_id(source: str, taken: set[str]) -> str:
 
 def _profile_comments(p: FileProfile) -> list[str]:
     scanned = f" (the first {p.rows:,})" if p.truncated else ""
-    lines = [f"# {p.source}: {p.rows:,} rows{scanned}, read as {p.type or '(type not guessed)'}"]
+    read_as = p.type or (f"{', '.join(p.row_types)} (its type column)" if p.row_types
+                         else "(type not guessed)")
+    lines = [f"# {p.source}: {p.rows:,} rows{scanned}, read as {read_as}"]
     width = max([len(c.name) for c in p.columns] + [6])
     kinds = [describe(c) for c in p.columns]
     kw = max([len(k) for k in kinds] + [5])
@@ -107,6 +109,8 @@ def _entry(p: FileProfile, date_fields: set[str], number_fields: set[str],
              f"    files: [{q(glob.escape(stem) + '*' + glob.escape(suffix))}]"]
     if p.type is not None:
         lines.append(f"    type: {p.type}")
+    elif p.row_types:
+        lines.append("    # type: each row's own type column")
     else:
         lines.append("    # type: not guessed from the name or columns: set one (lead, customer, ...)")
     mapped = [c for c in p.columns if c.field is not None]
