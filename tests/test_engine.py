@@ -120,6 +120,34 @@ def test_reassign_keeps_locked_owners(engine: sfa_rules.Engine) -> None:
     assert all(d["assigned_by"] == "territory:us-west" for d in again[1:])
 
 
+@pytest.mark.parametrize(("lock", "kept"), [
+    ("false", False),  # a row that says false unlocks the record
+    ("no", False),
+    ("", True),  # a row that says nothing keeps the lock
+    ("true", True),
+])
+def test_a_row_sets_or_keeps_owner_locked(engine: sfa_rules.Engine, lock: str,
+                                          kept: bool) -> None:
+    store = MemoryStore()
+    run(engine, [{**LEAD, "owner_locked": "true"}], store)
+    again = run(engine, [{**LEAD, "owner_locked": lock}], store, reassign=True)
+    assert store.get_customer("L-1").owner_locked is kept
+    assert (again[0]["assigned_by"] == "known") is kept
+
+
+def test_reassign_does_not_count_a_record_against_its_own_owner(
+        engine: sfa_rules.Engine) -> None:
+    """maria.rojas (max_open 4) holds four leads: assigned again, each stays with her."""
+    store = MemoryStore()
+    rows = [{"type": "lead", "id": f"M-{i}", "country": "MX", "created": "2026-03-02"}
+            for i in range(4)]
+    first = run(engine, rows, store)
+    again = run(engine, rows, store, reassign=True)
+    assert {d["owner"] for d in first} == {"maria.rojas"}
+    assert [(d["owner"], d["warnings"]) for d in again] == [("maria.rojas", [])] * 4
+    assert store.open_count("maria.rojas") == 4
+
+
 def test_a_record_passed_over_says_who_was_skipped_and_why(engine: sfa_rules.Engine) -> None:
     """SPEC §4: no eligible member -> the next territory; the decision says why."""
     rows = [{"type": "lead", "id": f"L-{i}", "country": "MX"} for i in range(5)]

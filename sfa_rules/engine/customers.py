@@ -13,7 +13,7 @@ from sfa_rules.engine.context import ALREADY_APPLIED, APPLIED, RowContext, requi
 from sfa_rules.engine.decision import Decision
 from sfa_rules.entities import Customer
 from sfa_rules.lifecycle.transitions import customer_view
-from sfa_rules.routing.assignment import record_day
+from sfa_rules.routing.assignment import Released, RotationStore, record_day
 
 __all__ = ["CUSTOMER_TYPES", "customer_row"]
 
@@ -124,7 +124,8 @@ def _status(
     """A new customer's status; a known one's, changed when the row names a status."""
     lifecycle = ctx.rules.lifecycle
     given_status = record.get("status")
-    locked = truthy(record.get("owner_locked"))
+    given_lock = record.get("owner_locked")
+    locked = truthy(given_lock)
     # A row that names a status is a manual change when the record is known: the
     # same row applied again must not undo what happened since (SPEC §9).
     replay = None if blank(given_status) else ctx.fingerprint(rtype, cid)
@@ -137,7 +138,9 @@ def _status(
         warnings.append(ALREADY_APPLIED)
     elif replay is not None:
         status, transition = lifecycle.manual_change(existing, given_status)
-    return _Status(status, existing.status, transition, replay, locked or existing.owner_locked)
+    # a row that says owner_locked (true or false) sets it; a row that is silent keeps it
+    kept = existing.owner_locked if blank(given_lock) else locked
+    return _Status(status, existing.status, transition, replay, kept)
 
 
 def _routing_facts(ctx: RowContext, record: Mapping[str, Any], existing: Customer | None) -> Facts:
@@ -184,7 +187,11 @@ def _owner(
                                  skipped=[{"rep": matched.owner, "reason": reason}])
         if rules.routing_reads_customer:
             facts = _routing_facts(ctx, record, existing)
-        picked = rules.assigner.assign(facts, record, ctx.store, ctx.as_of, ctx.explain)
+        store: RotationStore = ctx.store
+        if existing is not None and existing.owner is not None \
+                and rules.lifecycle.is_open(existing.status):  # --reassign: not against itself
+            store = Released(store, existing.owner)
+        picked = rules.assigner.assign(facts, record, store, ctx.as_of, ctx.explain)
         # a criteria regex that timed out warns as the facts are matched
         warnings.extend(w for w in facts.warnings if w not in warnings)
         warnings.extend(picked.skipped)
