@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from sfa_rules.engine.core import Engine, Session, compile_config, load
 from sfa_rules.engine.decision import Decision
 from sfa_rules.engine.rules import validation_problems
 from sfa_rules.entities import HistoryEntry
-from sfa_rules.errors import Problem, did_you_mean
+from sfa_rules.errors import ConfigError, Problem, did_you_mean
 from sfa_rules.forecast import ForecastReport
 from sfa_rules.records.imports import DATE_FIELDS, NUMBER_FIELDS, Imports, split_source
 from sfa_rules.records.inspect import profile
@@ -258,8 +258,7 @@ def diff(
     """``sfa diff``: the rows whose decisions differ under ``base`` and ``config`` (both
     over ``state``, never written), lazily; ``result`` counts them; ``explain`` adds
     each side's trace. Nothing is opened before the first ``next()``."""
-    old_engine = open_engine(base, lifecycle_engine)
-    new_engine = open_engine(config, lifecycle_engine)
+    old_engine, new_engine = _both_engines((base, config), lifecycle_engine)
     # The rows first, as for a dry run: unusable files are an InputError (digests would
     # otherwise meet a missing file first).
     old_rows: Iterable[InputRow] = read_rows(files, type_, old_engine, import_id)
@@ -272,6 +271,28 @@ def diff(
             session_for(new_engine, state, as_of=as_of,
                         reassign=reassign, explain=explain) as new:
         yield from diff_sessions(old, new, old_rows, new_rows, result)
+
+
+def _both_engines(folders: tuple[Path | None, Path | None],
+                  lifecycle_engine: str) -> tuple[Engine, Engine]:
+    """``sfa diff``'s two engines. One ``ConfigError`` names every problem of either
+    configuration, each file under its folder: both sides have a ``rules/assignment.yaml``."""
+    engines: list[Engine] = []
+    problems: list[Problem] = []
+    failed: set[str] = set()  # one folder on both sides: its problems once
+    for folder in folders:
+        try:
+            engines.append(open_engine(folder, lifecycle_engine))
+        except ConfigError as exc:
+            shown = os.path.normpath(resolve_folder(folder) if folder is None else folder)
+            if os.path.realpath(shown) not in failed:
+                failed.add(os.path.realpath(shown))
+                problems += [replace(p, file=os.path.join(shown, p.file)) for p in exc.problems]
+    if problems:
+        for engine in engines:
+            engine.close()
+        raise ConfigError(problems)
+    return engines[0], engines[1]
 
 
 # -- sfa inspect -------------------------------------------------------------------

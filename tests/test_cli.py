@@ -1028,7 +1028,34 @@ def test_diff_with_an_invalid_base_exits_1_and_decides_nothing(write_config: Wri
     r = sfa("diff", "examples/leads.csv", "--base", str(broken), *CONFIG)
     assert r.code == 1
     assert r.out == ""
-    assert "reps.yaml:3:5: error:" in r.err and "nothing was processed" in r.err
+    assert f"{broken}{os.sep}territories{os.sep}reps.yaml:3:5: error:" in r.err
+    assert "nothing was processed" in r.err
+
+
+def test_diff_names_every_problem_of_both_configurations_under_its_folder(
+        write_config: WriteConfig) -> None:
+    """Both sides have a territories/reps.yaml: each problem says whose it is."""
+    base = write_config(BROKEN_CONFIG)
+    new = write_config({"territories/reps.yaml": "reps:\n  - id: bob\n    actve: true\n"})
+    r = sfa("diff", "examples/leads.csv", "--base", str(base), "--config", str(new))
+    assert r.code == 1 and r.out == ""
+    reported = [line.split(": error:")[0] for line in r.err.splitlines() if ": error:" in line]
+    assert f"{base}{os.sep}territories{os.sep}reps.yaml:3:5" in reported
+    assert f"{new}{os.sep}territories{os.sep}reps.yaml:3:5" in reported
+
+
+def test_diff_rows_carry_an_id_when_the_new_side_has_none(tmp_path: Path) -> None:
+    """The new configuration drops the import that read the id: the base's id is shown."""
+    base = copy_config(tmp_path / "base")
+    new = copy_config(tmp_path / "new")
+    write(base / "rules" / "imports.yaml",
+          "imports:\n  - id: web\n    files: [web*.csv]\n    type: lead\n"
+          "    fields: {id: {column: ref}}\n")
+    data = write(tmp_path / "web.csv", "ref,country,state\nW-1,US,CA\n")
+    rows = sfa("diff", data, "--base", str(base), "--config", str(new), "--format", "jsonl")
+    assert [json.loads(line)["id"] for line in rows.out.splitlines()] == ["W-1"]
+    table = sfa("diff", data, "--base", str(base), "--config", str(new), "--format", "table")
+    assert "None" not in table.out and " W-1 " in table.out
 
 
 @pytest.mark.parametrize("command", [

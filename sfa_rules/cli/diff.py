@@ -59,7 +59,7 @@ def _moves(changed: Iterable[dict[str, Any]]
 
 def _table(changed: Iterable[dict[str, Any]]) -> list[str]:
     header = ("source:row", "id", "field", "before", "after")
-    lines = [(f"{row['source']}:{row['row']}", str(row["id"]), name, _cell(a), _cell(b))
+    lines = [(f"{row['source']}:{row['row']}", _cell(row["id"]), name, _cell(a), _cell(b))
              for row, name, (a, b) in _moves(changed)]
     widths = [max(len(r[i]) for r in (header, *lines)) for i in range(len(header))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in (header, *lines)]

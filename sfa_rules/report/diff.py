@@ -85,7 +85,7 @@ def diff(
         if before.trace is not None:  # explained (``--explain``): each side's trace
             old["trace"], now["trace"] = list(before.trace), list(after.trace or ())
         yield {
-            "id": after.id,
+            "id": after.id if after.id is not None else before.id,  # the new side's, if any
             "source": after.source,
             "row": after.row,
             "before": old,
