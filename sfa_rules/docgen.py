@@ -63,8 +63,9 @@ Strictly and safely, so that the usual YAML surprises cannot change a rule:
 - Numbers are finite: a number past 1.8e308 (the largest float), a whole number
   included, is `bad-number` (quote it if it is text).
 - Only regular files are read (a symlink to one is fine), of at most 32 MiB each: a
-  FIFO, a device or a directory named `*.yaml` is `not-a-file`, a larger file
-  `file-too-large`.
+  FIFO or a device named `*.yaml` is `not-a-file`, a larger file `file-too-large`, a
+  symlink whose target is missing `unreadable-file`. A folder is a folder, whatever its
+  name (`rules/old.yaml/` included): its files are read like the others.
 """
 
 CRITERIA = """\

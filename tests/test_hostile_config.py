@@ -259,7 +259,7 @@ def _dangling(path: Path) -> None:
 @pytest.mark.parametrize("make, code, what", [
     (_fifo, "not-a-file", "a FIFO (named pipe)"),
     (_dev_zero, "not-a-file", "a character device"),
-    (_dangling, "unreadable-file", "No such file"),
+    (_dangling, "unreadable-file", "missing-target.yaml, which does not exist: fix the link"),
 ])
 def test_a_yaml_name_that_is_not_a_regular_file_is_refused(
         write_config: WriteConfig, make: Any, code: str, what: str) -> None:

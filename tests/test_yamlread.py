@@ -139,6 +139,9 @@ def test_problems(text: str, line: int, column: int, code: str, parser: type[Any
     ("a: *team\n", "an alias (*name) must follow its anchor (&name) in the same file"),
     ("a: 'x\n", "a quote is never closed"),
     ("a:\n  - b\n c: 2\n", "this line's indentation matches no key above it"),
+    ("reps:\n  - id: ana\n    name: A\n   team: West\n",
+     "this line's indentation matches no"),
+    ("a: 1\n---\nb: 2\n", "a configuration file holds one document: remove this '---'"),
 ])
 @pytest.mark.parametrize("parser", PARSERS)
 def test_syntax_errors_say_what_to_do(text: str, hint: str, parser: type[Any],

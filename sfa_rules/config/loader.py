@@ -63,6 +63,16 @@ def discover(folder: FsPath) -> list[FsPath]:
     return sorted(found, key=lambda p: p.relative_to(folder).parts)
 
 
+def _unreadable(path: FsPath, exc: OSError) -> str:
+    """Why a file cannot be read, in words, with what to do."""
+    if path.is_symlink() and not path.exists():
+        return (f"a symlink to {os.readlink(path)}, which does not exist: fix the link, "
+                "or remove it")
+    if isinstance(exc, PermissionError):
+        return "permission denied: give the user running sfa read access to it"
+    return f"cannot be read: {exc.strerror or exc}"
+
+
 class SourceMap:
     """Positions of the merged configuration's values in the files they came from."""
 
@@ -363,8 +373,8 @@ def load_config(
             text = read_text(path)
         except (OSError, FileRefused) as exc:
             sm.positions[file] = Positions()
-            refused = exc if isinstance(exc, FileRefused) else FileRefused("unreadable-file",
-                                                                           str(exc))
+            refused = exc if isinstance(exc, FileRefused) else \
+                FileRefused("unreadable-file", _unreadable(path, exc))
             merger.problems.append(Problem(file, refused.line, refused.column, "error",
                                            refused.code, refused.message))
             continue

@@ -159,6 +159,10 @@ _SYNTAX_HINTS = (
     ("while scanning a quoted scalar", "a quote is never closed"),
     ("expected <block end>", "this line's indentation matches no key above it"),
     ("did not find expected key", "this line's indentation matches no key above it"),
+    ("did not find expected '-' indicator", "this line's indentation matches no item above "
+     "it: indent a key of an item like the item's other keys"),
+    ("but found another document", "a configuration file holds one document: remove this "
+     "'---', or move what follows it into a file of its own"),
 )
 
 
