@@ -51,7 +51,9 @@ Strictly and safely, so that the usual YAML surprises cannot change a rule:
 | mapping keys | always text (`1:` is the key `"1"`) |
 
 - Booleans and numbers are not converted from text: `active: "true"` or
-  `priority: "10"` is a `wrong-type` error.
+  `priority: "10"` is a `wrong-type` error. The other way round, an id may be written
+  as a whole number (`id: 2027` is the id `"2027"`), but not as a decimal one: `id: 1.50`
+  would read as `1.5`, so it is `invalid-value` (quote it).
 - Tags are refused, core ones included (`!!python/object`, `!custom`, `!!str`):
   `unsafe-tag`, and nothing is ever constructed. Quote a value to make it text.
 - Anchors and aliases may be used (`members: *team`); a problem inside an aliased

@@ -50,10 +50,20 @@ def _as_text(value: Any) -> Any:
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
+def _as_id(value: Any) -> Any:
+    """A whole number is an id (``id: 2027``); a decimal one is refused, since YAML has
+    already read ``1.50`` as 1.5 and the id as written is lost."""
+    if isinstance(value, float):
+        raise ValueError("must be text or a whole number (a decimal number loses how it "
+                         "was written: quote it, id: \"1.50\")")
+    return _as_text(value)
+
+
 _NOT_BLANK = StringConstraints(min_length=1, pattern=r"\S")
-# Validated as text; the JSON Schema (``sfa schema``) takes a number too, as YAML writes one.
+# Validated as text; the JSON Schema (``sfa schema``) takes a whole number too, as YAML
+# writes one.
 Id = Annotated[str, BeforeValidator(
-    _as_text, json_schema_input_type=Annotated[str, _NOT_BLANK] | int | float), _NOT_BLANK]
+    _as_id, json_schema_input_type=Annotated[str, _NOT_BLANK] | int), _NOT_BLANK]
 IdList = Annotated[list[Id], ONE_OR_LIST]
 Text = Annotated[str, BeforeValidator(_as_text, json_schema_input_type=str | int | float)]
 

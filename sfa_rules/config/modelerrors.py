@@ -180,8 +180,10 @@ def problems_from(exc: ValidationError, base: Path, doc: Document, file: str) ->
             elif kind in ("string_too_short", "too_short", "string_pattern_mismatch") \
                     and isinstance(value, str) and not value.strip():  # blanks are empty
                 code, wanted = "invalid-value", "must not be empty"
-            else:
+            else:  # a validator's ValueError says it all, in its own words
                 code, wanted = "invalid-value", err["msg"].replace("Input should be", "must be")
+                if kind == "value_error":
+                    wanted = str(err["ctx"]["error"])
             sep = ": " if what.endswith("'") else " "
             message = f"{what}{sep}{wanted}, got {shown(value)}{hint}"
         found.setdefault((line, col, code), Problem(file, line, col, "error", code, message))
