@@ -50,19 +50,31 @@ def _id_lists(config: Config) -> Iterator[tuple[str, Path, list[str]]]:
 def duplicate_ids(config: Config, sm: SourceMap) -> Iterator[Problem]:
     """``duplicate-id``: an id used twice in one list (in one file or two).
 
-    Reported at the second one, naming the first. Ids compare exactly.
+    Reported at the second one, naming the first. Ids compare exactly. An item left
+    out for its own errors still holds its id: a copy of it elsewhere is reported too.
     """
+    order = {file: n for n, file in enumerate(sm.files)}
     for noun, base, ids in _id_lists(config):
-        first: dict[str, int] = {}
-        for i, item_id in enumerate(ids):
+        places = [(sm.at(base + (i, "id")), item_id) for i, item_id in enumerate(ids)]
+        dropped = sm.dropped.get(str(base[0]), []) if len(base) == 1 else []
+        if dropped:  # a top-level list lost some items
+            places += [((file, *_id_at(sm, file, (*base, i, "id"))), item_id)
+                       for file, i, item_id in dropped]
+            places.sort(key=lambda p: (order.get(p[0][0], 0), p[0][1], p[0][2]))
+        first: dict[str, tuple[str, int, int]] = {}
+        for (file, line, col), item_id in places:
             if item_id not in first:
-                first[item_id] = i
+                first[item_id] = (file, line, col)
                 continue
-            file, line, col = sm.at(base + (first[item_id], "id"))
-            yield sm.problem(
-                base + (i, "id"), "duplicate-id",
-                f"duplicate {noun} id '{item_id}' (first defined at {file}:{line}:{col})",
-            )
+            f, fl, fc = first[item_id]
+            yield Problem(file, line, col, "error", "duplicate-id",
+                          f"duplicate {noun} id '{item_id}' (first defined at {f}:{fl}:{fc})")
+
+
+def _id_at(sm: SourceMap, file: str, path: Path) -> tuple[int, int]:
+    positions = sm.positions.get(file)
+    found = positions.at(path) if positions is not None else None
+    return (found[0], found[1]) if found is not None else (1, 1)
 
 
 class _Refs:

@@ -90,6 +90,8 @@ class SourceMap:
         # Ids of items dropped for their own errors: references to them are not reported
         # again as unknown.
         self.invalid_ids: dict[str, set[str]] = {k: set() for k in models.LIST_KEYS}
+        # ... and where each was: (file, index in the file's list, id), in reading order
+        self.dropped: dict[str, list[tuple[str, int, str]]] = {k: [] for k in models.LIST_KEYS}
         # Where reading refused a value (a tag, a number too large): it stands as None,
         # and a type error there would only repeat that problem.
         self.refused: set[tuple[str, int, int]] = set()
@@ -334,6 +336,7 @@ class _Merger:
                 self.lists[key].append(valid)
             elif isinstance(item, dict) and isinstance(item.get("id"), (str, int, float)):
                 self.sm.invalid_ids[key].add(str(item["id"]))
+                self.sm.dropped[key].append((file, index, str(item["id"])))
 
     def config(self) -> models.Config:
         parts: dict[str, Any] = dict(self.mappings)
