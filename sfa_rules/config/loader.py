@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -71,6 +72,17 @@ def _unreadable(path: FsPath, exc: OSError) -> str:
     if isinstance(exc, PermissionError):
         return "permission denied: give the user running sfa read access to it"
     return f"cannot be read: {exc.strerror or exc}"
+
+
+def _top_level_repeat(problem: Problem) -> Problem:
+    """A top-level key written twice (a block pasted below another) says what it costs
+    and how to fix it: its second value is not read, so nothing in it is checked."""
+    if problem.code != "duplicate-key" or problem.column != 1:
+        return problem
+    return replace(problem, message=(
+        f"{problem.message}: the second block is not read, and nothing in it is checked; "
+        "for a list (territories, reps, ...) delete this line to join its items to the "
+        "list above, else move it to a file of its own"))
 
 
 class SourceMap:
@@ -252,7 +264,7 @@ class _Merger:
         self.field_sets: dict[frozenset[str], set[str]] = {}
 
     def add_file(self, file: str, doc: Document) -> None:
-        self.problems.extend(doc.problems)
+        self.problems.extend(_top_level_repeat(p) for p in doc.problems)
         data = doc.data
         if data is None:
             return
