@@ -20,17 +20,14 @@ from typing import Any
 
 from sfa_rules.config.loader import SourceMap, resolve_folder
 from sfa_rules.config.models import Config
-from sfa_rules.criteria import vocabulary
 from sfa_rules.engine.core import Engine, Session, compile_config, load
 from sfa_rules.engine.decision import Decision
 from sfa_rules.engine.rules import validation_problems
 from sfa_rules.entities import HistoryEntry
 from sfa_rules.errors import ConfigError, Problem, did_you_mean
 from sfa_rules.forecast import ForecastReport
-from sfa_rules.records.imports import DATE_FIELDS, NUMBER_FIELDS, Imports, split_source
-from sfa_rules.records.inspect import profile
-from sfa_rules.records.proposal import render
-from sfa_rules.records.readers import InputRow, open_inputs
+from sfa_rules.records.imports import Imports, split_source
+from sfa_rules.records.readers import InputRow
 from sfa_rules.report.diff import DiffResult
 from sfa_rules.report.diff import diff as diff_sessions
 from sfa_rules.report.summary import Summary
@@ -38,8 +35,8 @@ from sfa_rules.report.writers import make_writer, open_output
 from sfa_rules.state import MemoryStore, StateError, Store, is_postgres_url, open_state
 
 __all__ = [
-    "DEFAULT_STATE", "Inspection", "RunRequest", "UnknownTerritory", "Validation", "diff",
-    "digests", "explain", "forecast", "history", "inspect", "next_owners", "open_engine", "open_store", "read_rows",
+    "DEFAULT_STATE", "RunRequest", "UnknownTerritory", "Validation", "diff",
+    "digests", "explain", "forecast", "history", "next_owners", "open_engine", "open_store", "read_rows",
     "require_state", "reset_rotation", "rotations", "run_decisions", "run_key", "session_for", "validate",
     "validate_config",
 ]
@@ -293,38 +290,6 @@ def _both_engines(folders: tuple[Path | None, Path | None],
             engine.close()
         raise ConfigError(problems)
     return engines[0], engines[1]
-
-
-# -- sfa inspect -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Inspection:
-    """``sfa inspect``: the proposed configuration file, the count of values the
-    configuration does not know, and whether the configuration has errors."""
-
-    text: str
-    files: int
-    unknown: int
-    config_errors: bool
-
-
-def inspect(files: tuple[str, ...], config: Path | None = None) -> Inspection:
-    """Profile ``files`` against the configuration and propose their ``imports:``
-    (SPEC §16); raises ``InputError`` for unusable files."""
-    open_inputs(files)
-    cfg, _, ctx, problems = compile_config(resolve_folder(config))
-    known = {ctx.field(name) for name in vocabulary.known_fields(cfg)}
-    schema = ctx.schema
-    profiles = [profile(f, cfg, schema.canonical, known) for f in files]
-    dates = {schema.canonical(f) for f in (*DATE_FIELDS, *schema.dates)}
-    numbers = {schema.canonical(f) for f in (*NUMBER_FIELDS, *schema.numbers)}
-    imports = Imports(cfg, schema.canonical, schema.dates, schema.numbers)
-    current = {f: imp.id for f in files if (imp := imports.match(f)) is not None}
-    text = render(profiles, dates, numbers, (i.id for i in cfg.imports), current)
-    unknown = sum(len(c.unknown) for p in profiles for c in p.columns)
-    return Inspection(text, len(profiles), unknown,
-                      any(p.severity == "error" for p in problems))
 
 
 # -- sfa state ---------------------------------------------------------------------

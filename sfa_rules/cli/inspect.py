@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from sfa_rules import api
+from sfa_rules import api_inspect
 from sfa_rules.cli.options import config_option, reported
 
 __all__ = ["command", "run"]
@@ -20,7 +20,7 @@ __all__ = ["command", "run"]
 def run(files: tuple[str, ...], config: Path | None) -> int:
     """The body of ``sfa inspect``; returns the exit code."""
     with reported():
-        found = api.inspect(files, config)
+        found = api_inspect.inspect(files, config)
     if found.config_errors:
         click.echo("sfa: the configuration has errors (see `sfa validate`); profiled "
                    "against what of it loads", err=True)
