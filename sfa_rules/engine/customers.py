@@ -13,7 +13,7 @@ from sfa_rules.engine.context import ALREADY_APPLIED, APPLIED, RowContext, requi
 from sfa_rules.engine.decision import Decision
 from sfa_rules.entities import Customer
 from sfa_rules.lifecycle.transitions import customer_view
-from sfa_rules.routing.assignment import Released, RotationStore, record_day
+from sfa_rules.routing.assignment import RotationStore, record_day
 
 __all__ = ["CUSTOMER_TYPES", "customer_row"]
 
@@ -36,6 +36,25 @@ class _Owner(NamedTuple):
     territory: str | None
     assigned_by: str | None
     account: str | None = None  # the known customer a new lead matched (SPEC §19)
+
+
+class _Released:
+    """A store as assignment reads it while a known open record is assigned again
+    (``--reassign``): the rep who holds it has one open record fewer, so that the record
+    does not count against its own owner's capacity."""
+
+    def __init__(self, store: RotationStore, owner: str) -> None:
+        self._store, self._owner = store, owner
+
+    def get_rotation(self, tid: str) -> dict[str, Any] | None:
+        return self._store.get_rotation(tid)
+
+    def set_rotation(self, tid: str, state: dict[str, Any]) -> None:
+        self._store.set_rotation(tid, state)
+
+    def open_count(self, rep: str) -> int:
+        count = self._store.open_count(rep)
+        return count - 1 if rep == self._owner else count
 
 
 def customer_row(
@@ -190,7 +209,7 @@ def _owner(
         store: RotationStore = ctx.store
         if existing is not None and existing.owner is not None \
                 and rules.lifecycle.is_open(existing.status):  # --reassign: not against itself
-            store = Released(store, existing.owner)
+            store = _Released(store, existing.owner)
         picked = rules.assigner.assign(facts, record, store, ctx.as_of, ctx.explain)
         # a criteria regex that timed out warns as the facts are matched
         warnings.extend(w for w in facts.warnings if w not in warnings)

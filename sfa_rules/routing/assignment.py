@@ -46,25 +46,6 @@ class RotationStore(Protocol):
     def open_count(self, rep: str) -> int: ...
 
 
-class Released:
-    """A store as assignment reads it while a known open record is assigned again
-    (``--reassign``): the rep who holds it has one open record fewer, so that the record
-    does not count against its own owner's capacity."""
-
-    def __init__(self, store: RotationStore, owner: str) -> None:
-        self._store, self._owner = store, owner
-
-    def get_rotation(self, tid: str) -> dict[str, Any] | None:
-        return self._store.get_rotation(tid)
-
-    def set_rotation(self, tid: str, state: dict[str, Any]) -> None:
-        self._store.set_rotation(tid, state)
-
-    def open_count(self, rep: str) -> int:
-        count = self._store.open_count(rep)
-        return count - 1 if rep == self._owner else count
-
-
 class Assignment(NamedTuple):
     """The outcome for one record: ``assigned_by`` is ``override:<id>``,
     ``territory:<id>``, ``default``, ``kept`` or None (no owner). (A named tuple:
