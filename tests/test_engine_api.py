@@ -10,6 +10,7 @@ round-robin fairness.
 from __future__ import annotations
 
 import ast
+import datetime
 import itertools
 import json
 import os
@@ -815,3 +816,33 @@ def test_a_closed_engine_decides_nothing_more() -> None:
         engine.decide(lead("L-1"))
     with pytest.raises(RuntimeError, match="this engine is closed"):
         engine.session()
+
+
+@pytest.mark.parametrize(("as_of", "day"), [
+    ("2026-03-02", "2026-03-02"),
+    (datetime.date(2026, 3, 2), "2026-03-02"),
+    (datetime.datetime(2026, 3, 2, 15, 30), "2026-03-02"),  # its day, not its isoformat
+    ("20260302", "2026-03-02"),
+])
+def test_a_session_date_is_a_day(engine: sfa_rules.Engine, as_of: Any, day: str) -> None:
+    with engine.session(as_of=as_of) as session:
+        assert session.as_of == day
+        [decision] = session.process([{"type": "lead", "id": "L-1", "country": "US"}])
+        assert decision.error is None
+
+
+@pytest.mark.parametrize("as_of", ["garbage", "2026-13-01", "", 20260302])
+def test_a_session_date_that_is_not_one_is_refused(engine: sfa_rules.Engine,
+                                                    as_of: Any) -> None:
+    with pytest.raises(ValueError, match="as_of must be a date"):
+        engine.session(as_of=as_of)
+
+
+def test_a_bad_session_date_leaves_the_state_file_free(engine: sfa_rules.Engine,
+                                                       tmp_path: Path) -> None:
+    state = tmp_path / "s.db"
+    with pytest.raises(ValueError):
+        engine.session(str(state), as_of="garbage")
+    with engine.session(str(state), as_of="2026-03-02") as session:  # not locked
+        list(session.process([{"type": "lead", "id": "L-1", "country": "US"}]))
+        session.commit()

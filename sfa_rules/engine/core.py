@@ -26,7 +26,7 @@ from sfa_rules.criteria.ir import CriteriaContext
 from sfa_rules.engine.decision import Decision
 from sfa_rules.engine.rows import InputRow
 from sfa_rules.engine.rules import Rules, compile_config, validation_problems
-from sfa_rules.engine.session import BATCH_ROWS, Session
+from sfa_rules.engine.session import BATCH_ROWS, Session, as_of_day
 from sfa_rules.errors import ConfigError
 from sfa_rules.forecast import ForecastReport
 from sfa_rules.lifecycle.statuses import TRANSACTION_EVENTS, EngineName
@@ -114,6 +114,7 @@ class Engine(Rules):
         write no history lines (nothing will read them)."""
         if self._closed:
             raise _closed()
+        day = as_of_day(as_of)  # refused before a state is opened
         store: Store
         if state is None:  # the session's own store, seen by no one else
             store = MemoryStore()
@@ -124,7 +125,7 @@ class Engine(Rules):
         else:
             raise TypeError(f"state must be None, a state file path, a postgresql:// URL or "
                             f"a Store, not {type(state).__name__}")
-        return Session(self, store, as_of=as_of, reassign=reassign, explain=explain,
+        return Session(self, store, as_of=day, reassign=reassign, explain=explain,
                        private=state is None, history=not dry_run)
 
     def decide(self, record: Mapping[str, Any]) -> Decision:

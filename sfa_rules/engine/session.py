@@ -10,7 +10,7 @@ commits every ``BATCH_ROWS`` rows with a journal of their decisions.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -31,9 +31,25 @@ from sfa_rules.forecast import ForecastItem, ForecastReport, QuotaBook, build
 from sfa_rules.lifecycle.opportunities import unknown_in_state
 from sfa_rules.state import MemoryStore, Store, encode_lines
 
-__all__ = ["BATCH_ROWS", "Session"]
+__all__ = ["BATCH_ROWS", "Session", "as_of_day"]
 
 BATCH_ROWS = 5_000  # rows per committed batch of an apply run (crash safety, SPEC §9)
+
+
+def as_of_day(day: str | date | None) -> str | None:
+    """The session's date as ``YYYY-MM-DD``; a datetime is its day. Raises ValueError
+    for text that is not a date: every row without one of its own would be dated by it."""
+    if day is None:
+        return None
+    if isinstance(day, datetime):
+        return day.date().isoformat()
+    if isinstance(day, date):
+        return day.isoformat()
+    try:
+        return date.fromisoformat(day).isoformat()
+    except (TypeError, ValueError):
+        raise ValueError(f"as_of must be a date (YYYY-MM-DD, or a datetime.date), "
+                         f"not {day!r}") from None
 
 
 def _shown(value: object) -> str:
@@ -67,7 +83,7 @@ class Session:
         history lines, for a run whose store is never committed (a dry run)."""
         self.engine = engine
         self.store = store
-        self.as_of = as_of.isoformat() if isinstance(as_of, date) else as_of
+        self.as_of = as_of_day(as_of)
         self.reassign = reassign
         self.explain = explain
         if not private:  # a state file kept by other runs: its loads as this configuration counts
