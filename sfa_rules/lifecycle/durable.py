@@ -16,16 +16,14 @@ drops events); a unique ruleset name per instance (definitions are process-globa
 name); a private host without the timer threads ``durable.engine.Host`` starts (they
 poll every ruleset forever and are not needed: no timers, no queued messages); the
 ruleset is created once per instance (the C engine holds at most 131,072 handles) and
-freed by ``close()`` through the C module's ``delete_state`` (the one session's) and
-``delete_ruleset``, which the Python layer never calls; an event no rule handles
-raises ``MessageNotHandledException``: no transition. All events share one session
-id, so no per-customer state accumulates: each event is consumed by the rule that
-fires.
+freed by ``close()`` through the C module's ``delete_ruleset``, which the Python layer
+never calls; an event no rule handles raises ``MessageNotHandledException``: no
+transition. All events share one session id, so no per-customer state accumulates:
+each event is consumed by the rule that fires.
 """
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Sequence
 from datetime import date
@@ -90,12 +88,7 @@ class _Ruleset:
         """Delete the ruleset from the C engine (idempotent)."""
         if not self._closed:
             self._closed = True
-            handle = self._ruleset._handle
-            # the state of the one session every message posts under ("0"): the C core
-            # frees it only when asked, not with its ruleset (~165 KB per engine)
-            with contextlib.suppress(Exception):
-                _dre.delete_state(handle, "0")
-            _dre.delete_ruleset(handle)
+            _dre.delete_ruleset(self._ruleset._handle)
 
     def __del__(self) -> None:
         # A forgotten close() must not leak one of the C engine's 131,072 handles. At
