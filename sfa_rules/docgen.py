@@ -68,6 +68,9 @@ Strictly and safely, so that the usual YAML surprises cannot change a rule:
   FIFO or a device named `*.yaml` is `not-a-file`, a larger file `file-too-large`, a
   symlink whose target is missing `unreadable-file`. A folder is a folder, whatever its
   name (`rules/old.yaml/` included): its files are read like the others.
+- A file that cannot be read (a syntax error, bytes that are not UTF-8) is one error;
+  a reference elsewhere to an id it may hold (a territory's member, when `reps.yaml`
+  has the syntax error) is a warning that says so, not an error of its own.
 """
 
 CRITERIA = """\

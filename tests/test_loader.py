@@ -130,13 +130,14 @@ def test_undecodable_file_is_reported_and_others_still_load(write_config: WriteC
 
 
 def test_references_into_an_unread_file_say_so(write_config: WriteConfig) -> None:
-    """The ids an unread file held are unknown to the checks: their errors say where they
-    may be, instead of reading as mistakes of their own."""
+    """The ids an unread file held are unknown to the checks: their warnings say where
+    they may be, instead of reading as mistakes of their own (one mistake, one error)."""
     folder = write_config({
         "territories/t.yaml": "territories:\n  - {id: pool, default: true, members: [{rep: ana}]}\n",
     })
     (folder / "territories" / "reps.yaml").write_bytes(b"reps: [{id: ana, name: G\xf3mez}]\n")
     _, _, problems = validate(folder)
+    assert [p.severity for p in problems] == ["error", "warning"]
     assert [(p.file, p.code, p.message) for p in problems] == [
         ("territories/reps.yaml", "unreadable-file",
          "the file is not UTF-8: byte b'\\xf3' here cannot be read (a file saved as Latin-1 "

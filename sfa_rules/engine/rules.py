@@ -52,10 +52,11 @@ def compile_config(
         # A rule dropped for its own errors is reported once, not at every use.
         if not (p.code == "unknown-rule" and p.message.startswith(broken))
     ]
-    if unread:  # what names an id of a file that was not read is not unknown, maybe
+    if unread:  # what names an id of a file that was not read is not unknown, maybe:
+        # a warning, so that one syntax error counts as the one error it is
         said = f" (it may be defined in {', '.join(unread)}, which could not be read)"
-        later = [replace(p, message=p.message + said) if p.code in _REFERENCES else p
-                 for p in later]
+        later = [replace(p, severity="warning", message=p.message + said)
+                 if p.code in _REFERENCES else p for p in later]
     return config, sm, ctx, sorted(problems + later)
 
 
