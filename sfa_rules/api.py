@@ -23,6 +23,7 @@ from sfa_rules.config.models import Config
 from sfa_rules.engine.core import Engine, Session, compile_config, load
 from sfa_rules.engine.decision import Decision
 from sfa_rules.engine.rules import validation_problems
+from sfa_rules.engine.session import as_of_day
 from sfa_rules.entities import HistoryEntry
 from sfa_rules.errors import ConfigError, Problem, did_you_mean
 from sfa_rules.forecast import ForecastReport
@@ -146,6 +147,7 @@ def session_for(engine: Engine, state: str | None, **options: Any) -> Session:
     committed). With no state its rows are still known by their place in their input,
     as ``apply`` knows them: a dry run previews what applying would do, and a file
     given twice in one run is applied once."""
+    as_of_day(options.get("as_of"))  # a ValueError before the state is opened
     return Session(engine, open_store(state, dry_run=True), history=False, **options)
 
 
@@ -183,6 +185,7 @@ def run_decisions(request: RunRequest, wrap_rows: Rows | None = None) -> Summary
     ``wrap_rows`` may wrap the rows as they are read (the CLI's progress counter).
     Returns the run's summary.
     """
+    as_of_day(request.as_of)  # a ValueError before anything is opened
     engine = open_engine(request.config, request.lifecycle_engine)
     rows: Iterable[InputRow] = read_rows(request.files, request.type_, engine, request.import_id)
     if wrap_rows is not None:
@@ -284,7 +287,9 @@ def _both_engines(folders: tuple[Path | None, Path | None],
             shown = os.path.normpath(resolve_folder(folder) if folder is None else folder)
             if os.path.realpath(shown) not in failed:
                 failed.add(os.path.realpath(shown))
-                problems += [replace(p, file=os.path.join(shown, p.file)) for p in exc.problems]
+                problems += [p if os.path.isabs(p.file) or os.path.normpath(p.file) == shown
+                             else replace(p, file=os.path.join(shown, p.file))
+                             for p in exc.problems]  # the folder's own problem names it
     if problems:
         for engine in engines:
             engine.close()

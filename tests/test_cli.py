@@ -1044,6 +1044,13 @@ def test_diff_names_every_problem_of_both_configurations_under_its_folder(
     assert f"{new}{os.sep}territories{os.sep}reps.yaml:3:5" in reported
 
 
+def test_diff_names_an_empty_folder_once(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    r = sfa("diff", "examples/leads.csv", "--base", str(tmp_path / "empty"), *CONFIG)
+    assert r.code == 1
+    assert r.err.startswith(f"{tmp_path / 'empty'}:1:1: error: no *.yaml files")
+
+
 def test_diff_rows_carry_an_id_when_the_new_side_has_none(tmp_path: Path) -> None:
     """The new configuration drops the import that read the id: the base's id is shown."""
     base = copy_config(tmp_path / "base")

@@ -125,6 +125,8 @@ def test_reassign_keeps_locked_owners(engine: sfa_rules.Engine) -> None:
     ("no", False),
     ("", True),  # a row that says nothing keeps the lock
     ("true", True),
+    ("T", True),  # not a no: the lock stays
+    ("x", True),
 ])
 def test_a_row_sets_or_keeps_owner_locked(engine: sfa_rules.Engine, lock: str,
                                           kept: bool) -> None:

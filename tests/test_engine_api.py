@@ -846,3 +846,18 @@ def test_a_bad_session_date_leaves_the_state_file_free(engine: sfa_rules.Engine,
     with engine.session(str(state), as_of="2026-03-02") as session:  # not locked
         list(session.process([{"type": "lead", "id": "L-1", "country": "US"}]))
         session.commit()
+
+
+def test_a_bad_run_date_opens_nothing(tmp_path: Path) -> None:
+    """The library's apply refuses the date before it takes the state's lock: the next
+    run is not left waiting for a lock nobody holds."""
+    from sfa_rules.api import RunRequest, run_decisions
+
+    leads = tmp_path / "leads.csv"
+    leads.write_text("id,country\nL-1,US\n", encoding="utf-8")
+    state = str(tmp_path / "s.db")
+    request = RunRequest(files=(str(leads),), config=REPO, state=state, apply=True,
+                         out=str(tmp_path / "out.jsonl"))
+    with pytest.raises(ValueError, match="as_of must be a date"):
+        run_decisions(RunRequest(**{**request.__dict__, "as_of": "2026-03-02T10:00"}))
+    assert run_decisions(request).rows == 1

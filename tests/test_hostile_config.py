@@ -256,10 +256,15 @@ def _dangling(path: Path) -> None:
     path.symlink_to(path.parent / "missing-target.yaml")
 
 
+def _loop(path: Path) -> None:
+    path.symlink_to(path)
+
+
 @pytest.mark.parametrize("make, code, what", [
     (_fifo, "not-a-file", "a FIFO (named pipe)"),
     (_dev_zero, "not-a-file", "a character device"),
     (_dangling, "unreadable-file", "missing-target.yaml, which does not exist: fix the link"),
+    (_loop, "unreadable-file", "a loop of symlinks: point the link at a file"),
 ])
 def test_a_yaml_name_that_is_not_a_regular_file_is_refused(
         write_config: WriteConfig, make: Any, code: str, what: str) -> None:

@@ -110,6 +110,9 @@ def test_proposal_round_trips_through_validate_and_dry_run(
     (["lead", "opportunity", "opportunity"], "read as lead, opportunity (its type column)",
      ["Bogus"]),
     (["opportunity"] * 3, "read as opportunity", ["LEAD-Qualified", "Bogus"]),
+    # a blank type cell is read as the file name says: leads.csv holds leads too
+    (["", "opportunity", "opportunity"], "read as lead, opportunity (its type column)",
+     ["Bogus"]),
 ])
 def test_a_type_column_decides_which_statuses_are_known(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, types: list[str], read_as: str,

@@ -65,6 +65,9 @@ _NOT_BLANK = StringConstraints(min_length=1, pattern=r"\S")
 Id = Annotated[str, BeforeValidator(
     _as_id, json_schema_input_type=Annotated[str, _NOT_BLANK] | int), _NOT_BLANK]
 IdList = Annotated[list[Id], ONE_OR_LIST]
+# A value a field may hold (``settings.domains``): not an id, so a decimal number is one.
+Value = Annotated[str, BeforeValidator(
+    _as_text, json_schema_input_type=Annotated[str, _NOT_BLANK] | int | float), _NOT_BLANK]
 Text = Annotated[str, BeforeValidator(_as_text, json_schema_input_type=str | int | float)]
 
 

@@ -50,8 +50,9 @@ def _id_lists(config: Config) -> Iterator[tuple[str, Path, list[str]]]:
 def duplicate_ids(config: Config, sm: SourceMap) -> Iterator[Problem]:
     """``duplicate-id``: an id used twice in one list (in one file or two).
 
-    Reported at the second one, naming the first. Ids compare exactly. An item left
-    out for its own errors still holds its id: a copy of it elsewhere is reported too.
+    Reported at the second one, naming the first. Ids compare exactly. An item of a
+    top-level list left out for its own errors (its id valid) still holds its id: a copy
+    of it elsewhere is reported too.
     """
     order = {file: n for n, file in enumerate(sm.files)}
     for noun, base, ids in _id_lists(config):

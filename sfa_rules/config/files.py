@@ -9,6 +9,7 @@ is one); anything else, or a file over ``MAX_FILE_BYTES``, is refused with a cod
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -87,3 +88,15 @@ def _not_utf8(data: bytes, at: int) -> FileRefused:
 def _too_large(size: int) -> str:
     return (f"the file has {size:,} bytes, more than the {MAX_FILE_BYTES // (1024 * 1024)} MiB "
             "a configuration file may have: split it into several files")
+
+
+def unreadable(path: Path, exc: OSError) -> str:
+    """Why a file cannot be read, in words, with what to do."""
+    if exc.errno == errno.ELOOP:
+        return "a loop of symlinks: point the link at a file"
+    if path.is_symlink() and not path.exists():
+        return (f"a symlink to {os.readlink(path)}, which does not exist: fix the link, "
+                "or remove it")
+    if isinstance(exc, PermissionError):
+        return "permission denied: give the user running sfa read access to it"
+    return f"cannot be read: {exc.strerror or exc}"

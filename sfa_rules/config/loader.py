@@ -18,9 +18,9 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sfa_rules.config import models
-from sfa_rules.config.files import FileRefused, read_text
+from sfa_rules.config.files import FileRefused, read_text, unreadable
 from sfa_rules.config.modelerrors import problems_from, shown
-from sfa_rules.config.partial import salvage, salvage_item
+from sfa_rules.config.partial import salvage, salvage_item, valid_id
 from sfa_rules.config.yamlread import Document, Path, Positions, load
 from sfa_rules.errors import Problem, did_you_mean
 
@@ -64,25 +64,18 @@ def discover(folder: FsPath) -> list[FsPath]:
     return sorted(found, key=lambda p: p.relative_to(folder).parts)
 
 
-def _unreadable(path: FsPath, exc: OSError) -> str:
-    """Why a file cannot be read, in words, with what to do."""
-    if path.is_symlink() and not path.exists():
-        return (f"a symlink to {os.readlink(path)}, which does not exist: fix the link, "
-                "or remove it")
-    if isinstance(exc, PermissionError):
-        return "permission denied: give the user running sfa read access to it"
-    return f"cannot be read: {exc.strerror or exc}"
-
-
 def _top_level_repeat(problem: Problem) -> Problem:
     """A top-level key written twice (a block pasted below another) says what it costs
     and how to fix it: its second value is not read, so nothing in it is checked."""
     if problem.code != "duplicate-key" or problem.column != 1:
         return problem
+    key = problem.message.split("'")[1] if problem.message.count("'") >= 2 else ""
+    how = (f"move its items into the first '{key}:' list (or into a file of its own)"
+           if SECTIONS.get(key, (None, False))[1] else
+           f"move its keys into the first '{key}:' block")
     return replace(problem, message=(
         f"{problem.message}: the second block is not read, and nothing in it is checked; "
-        "for a list (territories, reps, ...) delete this line to join its items to the "
-        "list above, else move it to a file of its own"))
+        f"{how}"))
 
 
 class SourceMap:
@@ -348,7 +341,8 @@ class _Merger:
                 self.lists[key].append(valid)
             elif isinstance(item, dict) and isinstance(item.get("id"), (str, int, float)):
                 self.sm.invalid_ids[key].add(str(item["id"]))
-                self.sm.dropped[key].append((file, index, str(item["id"])))
+                if valid_id(item["id"]):  # what it holds, for duplicate-id
+                    self.sm.dropped[key].append((file, index, str(item["id"])))
 
     def config(self) -> models.Config:
         parts: dict[str, Any] = dict(self.mappings)
@@ -389,7 +383,7 @@ def load_config(
         except (OSError, FileRefused) as exc:
             sm.positions[file] = Positions()
             refused = exc if isinstance(exc, FileRefused) else \
-                FileRefused("unreadable-file", _unreadable(path, exc))
+                FileRefused("unreadable-file", unreadable(path, exc))
             merger.problems.append(Problem(file, refused.line, refused.column, "error",
                                            refused.code, refused.message))
             continue

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from sfa_rules.config.base import ONE_OR_LIST, Id, IdList, Model
+from sfa_rules.config.base import ONE_OR_LIST, Id, IdList, Model, Value
 from sfa_rules.config.followups import FollowUp
 from sfa_rules.config.imports import Import
 from sfa_rules.config.matching import Matching
@@ -69,7 +69,7 @@ class Settings(Model):
     estimates: bool = Field(True, description="The Estimates feature: estimate rows and `estimate.created` transitions.")
     case_sensitive: bool = Field(False, description="Compare strings (and regexes) with their case; default: ignore it (a regex runs with `re.IGNORECASE` on the value as written, so `(?-i:...)` still means what it does in Python). Surrounding blanks are ignored either way (a value of blanks alone is absent).")
     fields: dict[str, IdList] = Field(default_factory=dict, description="Canonical field name -> the names it may have in incoming records (matched ignoring case and surrounding blanks).")
-    domains: dict[str, Annotated[list[Id], ONE_OR_LIST]] = Field(default_factory=dict, description="The values a field can take, for the coverage check (`uncovered-values`).")
+    domains: dict[str, Annotated[list[Value], ONE_OR_LIST]] = Field(default_factory=dict, description="The values a field can take, for the coverage check (`uncovered-values`).")
     activity_kinds: IdList = Field(default_factory=list, description="More kinds of activity rows (besides call, meeting, task, email and note); each raises `activity.<kind>`.")
     known_fields: IdList = Field(default_factory=list, description="More fields records carry, for `unknown-field` (besides the keys of `fields` and `domains`, the fields imports map to and the fields the engine knows).")
     analysis_limit: int = Field(ANALYSIS_LIMIT, ge=0, description="Box comparisons `sfa validate` may spend proving what it can about the territories (and, apart, the overrides): past it, the ones tried later are named `not-analysed` (one note), so that a large plan validates in seconds. Raise it to analyse a large plan completely, at about half a second per million.")

@@ -179,6 +179,14 @@ def truthy(value: Any) -> bool:
     return text(value) is not None and str(value).strip().lower() in ("true", "1", "yes", "y")
 
 
+def falsy(value: Any) -> bool:
+    """``false``, ``0``, ``no``, ``n`` (any case) or False: a value that says no, where
+    a blank says nothing and any other value is not read as no."""
+    if isinstance(value, bool):
+        return not value
+    return text(value) is not None and str(value).strip().lower() in ("false", "0", "no", "n")
+
+
 def required(record: Mapping[str, Any], field: str) -> str:
     """The field's text; ``missing-field`` when it is blank."""
     value = text(record.get(field))

@@ -9,7 +9,14 @@ from typing import Any, NamedTuple
 
 from sfa_rules.criteria.facts import Facts
 from sfa_rules.criteria.values import blank, text
-from sfa_rules.engine.context import ALREADY_APPLIED, APPLIED, RowContext, required, truthy
+from sfa_rules.engine.context import (
+    ALREADY_APPLIED,
+    APPLIED,
+    RowContext,
+    falsy,
+    required,
+    truthy,
+)
 from sfa_rules.engine.decision import Decision
 from sfa_rules.entities import Customer
 from sfa_rules.lifecycle.transitions import customer_view
@@ -157,8 +164,8 @@ def _status(
         warnings.append(ALREADY_APPLIED)
     elif replay is not None:
         status, transition = lifecycle.manual_change(existing, given_status)
-    # a row that says owner_locked (true or false) sets it; a row that is silent keeps it
-    kept = existing.owner_locked if blank(given_lock) else locked
+    # a row that says owner_locked: false unlocks; true locks; anything else keeps it
+    kept = locked or (existing.owner_locked and not falsy(given_lock))
     return _Status(status, existing.status, transition, replay, kept)
 
 

@@ -274,6 +274,9 @@ def profile(source: str, config: Config, canonical: Callable[[str], str],
     if "created" not in by_field:
         _created(columns.values())
     named = _row_types(columns.values())
+    if named and rtype is not None and rtype not in named and any(  # blank cells: its type
+            c.field == "type" and c.present < rows for c in columns.values()):
+        named = sorted({*named, rtype})
     if len(named) == 1:
         rtype = named[0]
     elif named:  # several types: a status is known when either kind knows it
