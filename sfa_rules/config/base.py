@@ -16,6 +16,8 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
@@ -65,6 +67,16 @@ _NOT_BLANK = StringConstraints(min_length=1, pattern=r"\S")
 Id = Annotated[str, BeforeValidator(
     _as_id, json_schema_input_type=Annotated[str, _NOT_BLANK] | int), _NOT_BLANK]
 IdList = Annotated[list[Id], ONE_OR_LIST]
+_ID: TypeAdapter[str] = TypeAdapter(Id)
+
+
+def is_id(value: Any) -> bool:
+    """Whether ``value`` validates as an id (the ``Id`` type says)."""
+    try:
+        _ID.validate_python(value)
+    except ValidationError:
+        return False
+    return True
 # A value a field may hold (``settings.domains``): not an id, so a decimal number is one.
 Value = Annotated[str, BeforeValidator(
     _as_text, json_schema_input_type=Annotated[str, _NOT_BLANK] | int | float), _NOT_BLANK]

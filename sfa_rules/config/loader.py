@@ -18,9 +18,10 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sfa_rules.config import models
+from sfa_rules.config.base import is_id
 from sfa_rules.config.files import FileRefused, read_text, unreadable
 from sfa_rules.config.modelerrors import problems_from, shown
-from sfa_rules.config.partial import salvage, salvage_item, valid_id
+from sfa_rules.config.partial import salvage, salvage_item
 from sfa_rules.config.yamlread import Document, Path, Positions, load
 from sfa_rules.errors import Problem, did_you_mean
 
@@ -341,7 +342,7 @@ class _Merger:
                 self.lists[key].append(valid)
             elif isinstance(item, dict) and isinstance(item.get("id"), (str, int, float)):
                 self.sm.invalid_ids[key].add(str(item["id"]))
-                if valid_id(item["id"]):  # what it holds, for duplicate-id
+                if is_id(item["id"]):  # what it holds, for duplicate-id
                     self.sm.dropped[key].append((file, index, str(item["id"])))
 
     def config(self) -> models.Config:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from sfa_rules.config.modelerrors import _split
 from sfa_rules.config.yamlread import Path
 
-__all__ = ["salvage", "salvage_item", "valid_id"]
+__all__ = ["salvage", "salvage_item"]
 
 _ROUNDS = 4  # a key taken out may uncover another problem; so many tries at most
 
@@ -89,9 +89,3 @@ def salvage_item(model: type[BaseModel], item: Any,
 
 def _order(path: Path) -> tuple[tuple[int, Any], ...]:
     return tuple((0, seg) if isinstance(seg, int) else (1, str(seg)) for seg in path)
-
-
-def valid_id(value: Any) -> bool:
-    """Whether an item's id would validate: text that is not blank, or a whole number."""
-    return (isinstance(value, str) and bool(value.strip())) or \
-        (isinstance(value, int) and not isinstance(value, bool))

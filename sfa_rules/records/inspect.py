@@ -274,7 +274,7 @@ def profile(source: str, config: Config, canonical: Callable[[str], str],
     if "created" not in by_field:
         _created(columns.values())
     named = _row_types(columns.values())
-    if named and rtype is not None and rtype not in named and any(  # blank cells: its type
+    if named and rtype is not None and any(  # a blank type cell: the file's own type
             c.field == "type" and c.present < rows for c in columns.values()):
         named = sorted({*named, rtype})
     if len(named) == 1:
