@@ -99,13 +99,14 @@ customer, in guards and in sales rules, territories and overrides alike: its fie
 | `any: [block, ...]` | one of the blocks holds |
 | `all: [block, ...]` | every block holds |
 | `not: block` | the block does not hold |
-| `rule: id` | the named sales rule holds |
+| `rule: id` | the named sales rule holds (`rule: [id, ...]`: every one of them) |
 
 `between`, `gt`, `gte`, `lt` and `lte` compare numbers when the bounds are numbers,
 ISO dates (`YYYY-MM-DD`) when the bounds are dates, text otherwise. A text bound that
 was meant as a date or a number is refused (`wrong-type`): a date in another format
-(`01/04/2026`, `31.12.2026`) or a number with separators, an exponent or a suffix
-(`"1,000"`, `"1e3"`, `50k`); a text of digits alone (`"01000"`, a zip code) stays text.
+(`01/04/2026`, `31.12.2026`), a number with separators, an exponent or a suffix
+(`"1,000"`, `"1e3"`, `50k`), or an infinity (`.inf`); a text of digits alone
+(`"01000"`, a zip code) stays text.
 Numbers are written without thousands separators (`{gte: 1,000}` is YAML for
 `{gte: 1, "000": null}`: an unknown operator '000'). A record's value may group
 thousands by `,` in threes (`"1,500.25"` is 1500.25, as an amount reads). A record value that
@@ -125,8 +126,8 @@ Limits, checked by `sfa validate` (so that what validates, runs):
   gets a warning saying so.
 - A criteria block nests at most 50 levels deep, counting each `any`, `all`, `not`,
   each named rule it refers to (with the rules that one refers to) and each block of
-  several entries: a chain of 25 sales rules that each add a condition to the
-  previous one reaches it (`too-deep`).
+  several entries: a sales rule and 25 more that each add a condition to the one
+  before nest 50 levels; a 26th more is refused (`too-deep`).
 - A territory has at most 20 parents above it (`too-deep`).
 """
 

@@ -221,8 +221,8 @@ SCALARS = st.one_of(st.sampled_from(["US", "no", "94107", "01234", "2026-06-30",
 
 
 def _operator_value() -> st.SearchStrategy[Any]:
-    return st.one_of(
-        SCALARS,
+    return st.one_of(  # no blank value: a criterion on one is a configuration error
+        SCALARS.filter(lambda v: v != ""),
         st.lists(SCALARS.filter(lambda v: v != ""), min_size=1, max_size=3),
         st.builds(lambda op, v: {op: v}, st.sampled_from(["ne", "gt", "gte", "lt", "lte"]),
                   SCALARS.filter(lambda v: v != "")),

@@ -149,7 +149,8 @@ class Partition:
             return None  # provably empty: nothing sorts between t and t + NUL
         # No witness found and emptiness not proven: refuse to reason about this field.
         raise Unknown(f"field '{self.name}': cannot tell whether texts between "
-                      f"{low!r} and {high!r} exist")
+                      f"{'the lowest' if low is None else repr(low)} and "
+                      f"{'the highest' if high is None else repr(high)} exist")
 
     # -- atoms of tests ------------------------------------------------------------
 

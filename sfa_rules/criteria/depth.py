@@ -5,7 +5,7 @@ hundreds of sales rules, each referring to the previous one, overflowed Python's
 (or its parser) long after ``validate`` had said yes. So a criteria block may nest at
 most ``MAX_CRITERIA_DEPTH`` levels, counting each ``any``, ``all``, ``not``, each named
 rule it refers to (with that rule's own depth), and each block of several entries: a
-chain of 25 rules that each add a condition to the previous one reaches it. The
+rule and 25 more that each add a condition to the one before nest 50 levels. The
 engine is tested to compile and run at the limit (tests/test_limits.py).
 """
 

@@ -21,13 +21,8 @@ from sfa_rules.criteria.nodes import ALWAYS, NEVER, OPERATORS, All, Any_, Node, 
 from sfa_rules.criteria.predicates import Predicate, compile, paused_gc
 from sfa_rules.criteria.regexguard import GuardedPattern
 from sfa_rules.criteria.regexsafety import unsafe_reason
+from sfa_rules.criteria.written import empty_value, misread_bound
 from sfa_rules.errors import Problem, did_you_mean
-
-# Bounds that compare as text but were meant as a date or a number (a rule file's
-# `{gte: 01/04/2026}`, `{gte: "1e3"}`, `{lt: 50k}`): refused, since as text they order
-# against records' values in ways nobody means ("800" >= "1000").
-_DATE_LIKE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}")
-_NUMBER_LIKE = re.compile(r"[+-]?\d[\d_,.]*(?:[eE][+-]?\d+)?\s*[kKmM]?")
 
 __all__ = [
     "All", "Any_", "CriteriaContext", "FactSchema", "Facts", "Node", "Not", "Predicate",
@@ -221,6 +216,10 @@ def parse(block: Any, path: Path, ctx: CriteriaContext) -> Node:
             nodes.append(Not(parse(value, here, ctx)))
         elif key == "rule":
             ids = value if isinstance(value, list) else [value]
+            if not ids:  # no rule to hold would hold for every record
+                ctx.problem(here, "wrong-type",
+                            "rule takes a sales rule id or a non-empty list of them, not an empty list")
+                nodes.append(NEVER)
             for i, rule_id in enumerate(ids):
                 where = (*here, i) if isinstance(value, list) else here
                 if not isinstance(rule_id, (str, int)) or isinstance(rule_id, bool):
@@ -266,12 +265,16 @@ def _operator(name: str, op: str, arg: Any, path: Path, ctx: CriteriaContext) ->
     if op in ("eq", "ne"):
         if not _scalar(arg):
             return wrong("a single value")
+        if _blanks(name, op, arg, path, ctx):
+            return NEVER
         ctx.known_values(name, [arg], path)
         return Test(name, op, ctx.text(arg), written=_as_written(arg))
     if op in ("in", "not_in", "prefix"):
         items = arg if isinstance(arg, list) else [arg]
         if not items or not all(_scalar(item) for item in items):
             return wrong("a value or a list of values")
+        if op != "prefix" and _blanks(name, op, arg, path, ctx):
+            return NEVER
         if op != "prefix":
             ctx.known_values(name, items, path, each=isinstance(arg, list))
         return Test(name, op, tuple(ctx.text(item) for item in items),
@@ -287,7 +290,8 @@ def _operator(name: str, op: str, arg: Any, path: Path, ctx: CriteriaContext) ->
         if not _scalar(arg) or isinstance(arg, bool):
             return wrong("a number, a date or a text")
         kind, bound = _bound(arg, ctx)
-        if kind == "text" and _misread(name, op, arg, path, ctx):
+        if kind == "text" and (why := misread_bound(name, op, arg)):
+            ctx.problem(path, "wrong-type", why)
             return NEVER
         _note_kind(name, kind, ctx)
         return Test(name, op, bound, kind, written=_as_written(arg))
@@ -325,9 +329,10 @@ def _between(name: str, arg: Any, path: Path, ctx: CriteriaContext) -> Node:
         ctx.problem(path, "bad-between", f"'{name}': between takes two values [low, high], not {arg!r}")
         return NEVER
     (kind_lo, low), (kind_hi, high) = _bound(arg[0], ctx), _bound(arg[1], ctx)
-    if any(kind == "text" and _misread(name, "between", x, (*path, i), ctx)
-           for i, (kind, x) in enumerate(((kind_lo, arg[0]), (kind_hi, arg[1])))):
-        return NEVER
+    for i, (kind, x) in enumerate(((kind_lo, arg[0]), (kind_hi, arg[1]))):
+        if kind == "text" and (why := misread_bound(name, "between", x)):
+            ctx.problem((*path, i), "wrong-type", why)  # the first one, as any() stopped
+            return NEVER
     if kind_lo != kind_hi:  # e.g. a number and a text: compare both as text (SPEC §3)
         kind_lo = kind_hi = "text"
         low, high = ctx.text(arg[0]), ctx.text(arg[1])
@@ -360,18 +365,14 @@ def _bound(value: Any, ctx: CriteriaContext) -> tuple[str, Any]:
     return "text", ctx.text(value)
 
 
-def _misread(name: str, op: str, value: Any, path: Path, ctx: CriteriaContext) -> bool:
-    """Whether a text bound was meant as a date or a number (reported as wrong-type)."""
-    text = str(value).strip()
-    if _DATE_LIKE.fullmatch(text):
-        wanted = "the date as YYYY-MM-DD (2026-04-01)"
-    elif _NUMBER_LIKE.fullmatch(text) and any(c in text for c in "_,eEkKmM"):
-        wanted = "the number as plain digits (1000, 2.5)"
-    else:
-        return False
-    ctx.problem(path, "wrong-type", f"'{name}': {op} bound {text!r} would compare as text, "
-                f"not as a date or a number: write {wanted}")
-    return True
+def _blanks(name: str, op: str, arg: Any, path: Path, ctx: CriteriaContext) -> bool:
+    """Whether ``arg`` (a value or a list) holds a blank value, each one reported."""
+    found = False
+    for i, item in enumerate(arg if isinstance(arg, list) else [arg]):
+        if blank := empty_value(name, op, item):
+            ctx.problem((*path, i) if isinstance(arg, list) else path, "invalid-value", blank)
+            found = True
+    return found
 
 
 def _note_kind(name: str, kind: str, ctx: CriteriaContext) -> None:
