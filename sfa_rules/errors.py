@@ -71,16 +71,28 @@ class RecordError(Exception):
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or an empty string.
 
-    Close spellings first; else the one choice that has the word as one of its words,
+    The same word in another case first, then close spellings; else the one choice
+    that has the word as one of its words,
     ignoring case (``Won`` -> ``Closed Won``: exports shorten the names).
     """
     options = list(choices)
-    close = get_close_matches(word, options, n=1, cutoff=0.6)
+    folded = word.strip().casefold()
+    close = [c for c in options if c.casefold() == folded][:1]  # the same but for case
+    close = close or get_close_matches(word, options, n=1, cutoff=0.6)
     if not close:
-        folded = word.strip().casefold()
         close = [c for c in options
                  if folded and folded in c.casefold().replace("-", " ").replace("_", " ").split()]
     return f" (did you mean '{close[0]}'?)" if len(close) == 1 else ""
+
+
+def key_hint(word: str, choices: Iterable[str]) -> str:
+    """A did-you-mean for an unknown key; with no close one, the keys that are known."""
+    options = sorted(set(choices))
+    hint = did_you_mean(word, options)
+    if hint or not options:
+        return hint
+    listed = ", ".join(options[:20]) + (", ..." if len(options) > 20 else "")
+    return f" (known keys: {listed})"
 
 
 class EngineUnavailable(RuntimeError):

@@ -23,7 +23,7 @@ from sfa_rules.config.files import FileRefused, read_text, unreadable
 from sfa_rules.config.modelerrors import problems_from, shown
 from sfa_rules.config.partial import salvage, salvage_item
 from sfa_rules.config.yamlread import Document, Path, Positions, load
-from sfa_rules.errors import Problem, did_you_mean
+from sfa_rules.errors import Problem, key_hint
 
 PACKAGED = FsPath(__file__).parent.parent / "defaults"
 SUBFOLDERS = ("rules", "territories")
@@ -274,7 +274,7 @@ class _Merger:
             if key not in SECTIONS:
                 self.problems.append(Problem(
                     file, line, col, "error", "unknown-key",
-                    f"unknown top-level key '{key}'{did_you_mean(key, SECTIONS)}",
+                    f"unknown top-level key '{key}'{key_hint(key, SECTIONS)}",
                 ))
             elif value is not None:
                 self.add_section(file, doc, key, value, (line, col))

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from sfa_rules.config import models
 from sfa_rules.config.yamlread import Document, Path
-from sfa_rules.errors import Problem, did_you_mean
+from sfa_rules.errors import Problem, did_you_mean, key_hint
 
 _PUNCTUATION = str.maketrans("", "", "_.<>")  # a choice with only these is shown bare
 NOUNS = {
@@ -161,13 +161,15 @@ def problems_from(exc: ValidationError, base: Path, doc: Document, file: str) ->
                            f"{with_}: write one form of it")
             else:
                 message = (f"{subject(doc.data, path[:-1])}: unknown key '{path[-1]}'"
-                           f"{did_you_mean(str(path[-1]), choices)}")
+                           f"{key_hint(str(path[-1]), choices)}")
         else:
             line, col = doc.positions.at(path) or (1, 1)
             what = subject(doc.data, path)
             hint = ""
             if kind == "literal_error":
-                choices = re.findall(r"'([^']*)'", err["ctx"]["expected"])
+                # pydantic writes each choice as its repr: 'x', or "'" for a quote
+                choices = [a or b for a, b in re.findall(r"'([^']*)'|\"([^\"]*)\"",
+                                                         err["ctx"]["expected"])]
                 plain = all(c.translate(_PUNCTUATION).isalnum() for c in choices)
                 allowed = ", ".join(choices if plain else (repr(c) for c in choices))
                 code, wanted = "invalid-value", f"must be one of {allowed}"

@@ -71,7 +71,10 @@ def check(config: Config, sm: SourceMap, ctx: CriteriaContext) -> Iterator[Probl
             continue
         if field in choices:
             continue
-        hint = did_you_mean(shown.strip(), pool) or did_you_mean(field, [n.lower() for n in pool])
+        # the name suggested whole, as written: `customer.activities.call`, not `call`
+        lead = name.strip()[:max(0, len(name.strip()) - len(shown.strip()))]
+        hint = did_you_mean(lead + shown.strip(), [lead + n for n in pool]) or \
+            did_you_mean(lead + field, [lead + n.lower() for n in pool])
         yield sm.problem(
             path, "unknown-field",
             f"unknown field '{name}'{hint}: no record field has that name "
