@@ -302,9 +302,9 @@ def test_a_json_line_over_the_limit_is_a_row_error_read_past(
     pieces only, and the lines after it read."""
     import tracemalloc
 
-    from sfa_rules.records import readers
+    from sfa_rules.records import jsonlines
 
-    monkeypatch.setattr(readers, "JSON_LINE_LIMIT", 1000)
+    monkeypatch.setattr(jsonlines, "JSON_LINE_LIMIT", 1000)
     big = json.dumps([{"id": f"L{i}", "country": "US"} for i in range(150_000)])
     path = tmp_path / "leads.jsonl"
     path.write_text('{"id":"L1"}\n' + big + '\n{"id":"L3"}\n' + "x" * 1000 + "\n",

@@ -140,6 +140,18 @@ def test_missing_file_fails_before_any_row(tmp_path: Path) -> None:
     assert info.value.problems == [f"{missing}: cannot read: no such file"]
 
 
+def test_a_file_named_twice_fails_before_any_row(tmp_path: Path) -> None:
+    """Its rows would be applied twice in one run (a lost opportunity reopened and lost
+    again), or counted twice in a forecast."""
+    leads = tmp_path / "leads.csv"
+    leads.write_text("id\nL-1\n", encoding="utf-8")
+    again = tmp_path / "." / "leads.csv"
+    with pytest.raises(InputError) as info:
+        read([leads, again])
+    assert info.value.problems == [
+        f"{again}: the same file as {leads}, named before: name each file once"]
+
+
 @pytest.mark.parametrize(("name", "hint"), [
     ("leads.json", "a .json file of one JSON object per line is JSON Lines: name it .jsonl"),
     ("leads.TXT", 'a .txt file Excel saved as "Unicode Text" is tab-separated: name it .tsv'),
@@ -410,6 +422,21 @@ def test_a_line_nested_too_deeply_is_a_row_error(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(("name", "override", "expected"), [
+    ("leads.jsonl", None, "lead"),  # the file name's type
+    ("export.jsonl", "customer", "customer"),  # --type's
+    ("export.jsonl", None, None),  # none to give
+])
+def test_a_line_not_read_has_the_type_a_row_without_one_gets(
+        tmp_path: Path, name: str, override: str | None, expected: str | None) -> None:
+    """As a CSV row that cannot be read has: the decision shows what kind of row it was."""
+    path = tmp_path / name
+    path.write_text('not json\n{"id": "L-2"}\n', encoding="utf-8")
+    first = next(iter(read([path], type_override=override)))
+    assert (first.row, first.type, first.record, first.error and first.error.code) == (
+        1, expected, None, "bad-json")
+
+
 def test_unreadable_header_is_a_usage_error_before_any_row(tmp_path: Path) -> None:
     """A header over the row limit: the file cannot be read, found before any row."""
     path = tmp_path / "leads.csv"
@@ -419,11 +446,16 @@ def test_unreadable_header_is_a_usage_error_before_any_row(tmp_path: Path) -> No
         read([path])
 
 
-def test_header_with_invalid_bytes_keeps_printable_keys(tmp_path: Path) -> None:
+def test_a_header_that_is_not_utf8_is_refused_before_any_row(tmp_path: Path) -> None:
+    """Its column would be read under a name nobody wrote (``Pa\ufffds``): an import's
+    ``country: País`` would miss it and every row be routed without it."""
     path = tmp_path / "leads.csv"
     path.write_bytes(b"id,Pa\xeds\nL-1,PE\n")
-    (row,) = read([path])
-    assert (row.record, row.error) == ({"id": "L-1", "Pa\ufffds": "PE"}, None)
+    with pytest.raises(InputError) as caught:
+        read([path])
+    assert caught.value.problems == [
+        f"{path}: the header row is not UTF-8: column 'Pa\ufffds' holds bytes that are not; "
+        "save the file as CSV UTF-8"]
 
 
 def test_parquet_binary_values(tmp_path: Path) -> None:

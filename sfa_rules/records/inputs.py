@@ -12,7 +12,7 @@ from typing import Any
 from sfa_rules.engine.rows import PLURALS, RECORD_TYPES, TYPE_NAMES, normalise_type
 from sfa_rules.errors import RecordError, did_you_mean
 
-__all__ = ["FORMATS", "InputError", "InputFile", "TypeResolver", "fold"]
+__all__ = ["FORMATS", "InputError", "InputFile", "TypeResolver", "fold", "text_encoding"]
 
 FORMATS: dict[str, str] = {
     ".csv": "csv",
@@ -100,3 +100,17 @@ class TypeResolver:
 
 def fold(name: str) -> str:
     return name.strip().lower()
+
+
+# Excel's "Unicode" exports are UTF-16 with a byte order mark: read them as they are
+# (UTF-32's marks first: they begin with UTF-16's).
+_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+              (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def text_encoding(path: Path) -> str:
+    """The codec a CSV or JSON Lines file is read with: UTF-8 (with or without its BOM),
+    or UTF-16 or UTF-32 when the file starts with their byte order mark."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    return next((codec for bom, codec in _WIDE_BOMS if head.startswith(bom)), "utf-8-sig")

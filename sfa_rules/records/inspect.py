@@ -30,8 +30,9 @@ from sfa_rules.config.models import Config
 from sfa_rules.config.recordtypes import normalise_type
 from sfa_rules.errors import did_you_mean
 from sfa_rules.records.csvrecords import CsvRecords
+from sfa_rules.records.inputs import text_encoding
 from sfa_rules.records.numbers import NumberFormat
-from sfa_rules.records.readers import FORMATS, csv_delimiter, read, text_encoding
+from sfa_rules.records.readers import FORMATS, csv_delimiter, read
 
 __all__ = ["DATE_FORMATS", "SCAN_ROWS", "ColumnProfile", "FileProfile", "profile"]
 

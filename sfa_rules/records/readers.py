@@ -29,8 +29,8 @@ Choices the SPEC leaves open, written down here:
   ``csvrecords.delimiter_of``); a ``.tsv`` file's on tabs.
 - CSV and JSON Lines files are UTF-8 (a BOM is skipped), or UTF-16 / UTF-32 when they
   start with that byte order mark (Excel's "Unicode" CSV, Windows PowerShell's files);
-  a CSV header holding NUL bytes (UTF-16 without its mark, a binary file) is an
-  ``InputError``.
+  a CSV header holding NUL bytes (UTF-16 without its mark, a binary file) or invalid
+  UTF-8 is an ``InputError``.
 - Invalid UTF-8 makes that row a ``bad-encoding`` error (CSV, JSON Lines), and so
   does an escaped lone surrogate in a JSON line (see ``surrogates``); the rest of the
   file is still read.
@@ -38,19 +38,25 @@ Choices the SPEC leaves open, written down here:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, AnyStr, Protocol, TextIO
+from typing import Protocol, TextIO
 
 from sfa_rules.engine.rows import RECORD_TYPES, TYPE_NAMES, InputRow, normalise_type
-from sfa_rules.engine.surrogates import MAY_HAVE_SURROGATE, check_surrogates
 from sfa_rules.errors import RecordError, did_you_mean
 from sfa_rules.records import parquet
 from sfa_rules.records.csvrecords import CsvRecords
-from sfa_rules.records.inputs import FORMATS, InputError, InputFile, TypeResolver, fold
+from sfa_rules.records.inputs import (
+    FORMATS,
+    InputError,
+    InputFile,
+    TypeResolver,
+    fold,
+    text_encoding,
+)
+from sfa_rules.records.jsonlines import read_jsonl
 
 __all__ = [
     "FORMATS",
@@ -63,8 +69,6 @@ __all__ = [
     "read",
 ]
 
-_BOM = b"\xef\xbb\xbf"
-JSON_LINE_LIMIT = 8 << 20  # bytes in one JSON line (characters, in a UTF-16 file)
 # what surrogateescape turns invalid UTF-8 bytes into
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
@@ -93,6 +97,7 @@ def open_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[InputFile]:
     """
     files: list[InputFile] = []
     problems: list[str] = []
+    seen: dict[tuple[int, int], str] = {}  # (device, inode) -> the name it was given as
     for given in paths:
         source = os.fspath(given)
         path = Path(source)
@@ -103,7 +108,13 @@ def open_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[InputFile]:
                 continue
             with path.open("rb"):
                 pass
-            size = path.stat().st_size
+            stat = path.stat()
+            size = stat.st_size
+            if stat.st_ino and (first := seen.setdefault((stat.st_dev, stat.st_ino), source)) \
+                    is not source:  # its rows would be applied (or counted) twice
+                problems.append(f"{source}: the same file as {first}, named before: name "
+                                "each file once")
+                continue
         except OSError as exc:
             reason = "no such file" if isinstance(exc, FileNotFoundError) else exc.strerror
             problems.append(f"{source}: cannot read: {reason}")
@@ -168,20 +179,6 @@ def _read_all(
 # -- CSV ---------------------------------------------------------------------------
 
 
-# Excel's "Unicode" exports are UTF-16 with a byte order mark: read them as they are
-# (UTF-32's marks first: they begin with UTF-16's).
-_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
-              (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
-
-
-def text_encoding(path: Path) -> str:
-    """The codec a CSV or JSON Lines file is read with: UTF-8 (with or without its BOM),
-    or UTF-16 or UTF-32 when the file starts with their byte order mark."""
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    return next((codec for bom, codec in _WIDE_BOMS if head.startswith(bom)), "utf-8-sig")
-
-
 def csv_delimiter(path: Path) -> str | None:
     """A ``.tsv`` file's delimiter, a tab; None for a ``.csv``: the header's (sniffed)."""
     return "\t" if path.suffix.lower() == ".tsv" else None
@@ -205,6 +202,11 @@ def _csv_header(records: CsvRecords, source: str) -> list[str] | None:
             raise InputError([f"{source}: the header row holds NUL bytes: the file is not "
                               "text in UTF-8 (or UTF-16 with a byte order mark); save it as "
                               "CSV UTF-8"])
+        bad = next((c for c in cells if _ESCAPED_BYTE.search(c)), None) if cells else None
+        if bad is not None:  # its column would be read under a name nobody wrote
+            raise InputError([f"{source}: the header row is not UTF-8: column "
+                              f"{_clean_key(bad)!r} holds bytes that are not; save the "
+                              "file as CSV UTF-8"])
         if cells:
             return cells
     return None
@@ -250,7 +252,7 @@ def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
                     problem += "; the row was read as that line alone, and the lines after it as rows"
                 error = RecordError("bad-csv", problem)
             if cells is None:  # a record CSV could not read at all
-                yield InputRow(source, row, None, None, error)
+                yield InputRow(source, row, types.resolve(None)[0], None, error)
                 continue
             joined = "".join(cells)
             if not joined.isascii() and _ESCAPED_BYTE.search(joined):
@@ -298,97 +300,12 @@ def _csv_encoding_error(keys: list[str], cells: list[str]) -> RecordError:
     raise AssertionError("no invalid byte in a row that has one")  # pragma: no cover
 
 
-# -- JSON Lines --------------------------------------------------------------------
-
-
-def _jsonl_lines(path: Path) -> Iterator[bytes | None]:
-    """A JSON Lines file's lines as UTF-8 (Windows PowerShell's files, UTF-16, re-encoded);
-    None for a line over ``JSON_LINE_LIMIT``, read past without holding it (a JSON array
-    of a whole export on one line)."""
-    encoding = text_encoding(path)
-    if encoding == "utf-8-sig":
-        with open(path, "rb") as fh:
-            yield from _bounded(fh.readline, b"\n")
-        return
-    with open(path, encoding=encoding, errors="replace", newline="\n") as text:
-        for line in _bounded(text.readline, "\n"):
-            yield None if line is None else line.encode("utf-8")
-
-
-def _bounded(readline: Callable[[int], AnyStr], newline: AnyStr) -> Iterator[AnyStr | None]:
-    while line := readline(JSON_LINE_LIMIT + 1):
-        if len(line) > JSON_LINE_LIMIT and not line.endswith(newline):
-            while (rest := readline(1 << 16)) and not rest.endswith(newline):
-                pass
-            yield None
-        else:
-            yield line
-
-
-def _read_jsonl(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
-    source = file.source
-    for row, line in enumerate(_jsonl_lines(file.path), 1):
-        if line is None:
-            failure = RecordError("bad-json", f"the line is longer than {JSON_LINE_LIMIT:,} "
-                                  "bytes: it was not read (one JSON object per line)")
-            yield InputRow(source, row, None, None, failure)
-            continue
-        if row == 1 and line.startswith(_BOM):
-            line = line[len(_BOM) :]
-        if not line.strip():
-            continue
-        error: RecordError | None = None
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            bad = line[exc.start : exc.end + 8]
-            error = RecordError(
-                "bad-encoding", f"the line is not valid UTF-8 at byte {exc.start + 1}: {bad!r}"
-            )
-            # still parsed, so that the decision can show the row's id and type
-            text = line.decode("utf-8", "replace")
-        try:
-            record = json.loads(text.rstrip("\r\n"))  # so errors point into the line
-        except RecursionError:
-            failure = RecordError("bad-json", "the line nests values too deeply to read")
-            yield InputRow(source, row, None, None, error or failure)
-            continue
-        except ValueError as exc:
-            msg = getattr(exc, "msg", str(exc))
-            pos = getattr(exc, "pos", None)
-            where = f" at column {pos + 1}" if pos is not None else ""
-            failure = RecordError("bad-json", f"the line is not valid JSON: {msg}{where}")
-            yield InputRow(source, row, None, None, error or failure)
-            continue
-        if not isinstance(record, dict):
-            failure = RecordError(
-                "bad-json", f"a JSON object was expected, not {_json_kind(record)}"
-            )
-            yield InputRow(source, row, None, None, error or failure)
-            continue
-        if MAY_HAVE_SURROGATE.search(line):
-            found = check_surrogates(record)
-            if found is not None:
-                record, error = found[0], error or found[1]
-        value = record.get("type")
-        if value is None:
-            key = types.key_of(record)
-            value = None if key is None else record[key]
-        rtype, problem = types.resolve(value)
-        yield InputRow(source, row, rtype, record, error or problem)
-
-
-def _json_kind(value: Any) -> str:
-    kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-    return kinds.get(type(value), "a number")
-
-
 _CHECKS: dict[str, Callable[[str, Path], str | None]] = {
     "csv": _check_csv,
     "parquet": parquet.check,
 }
 _READERS: dict[str, Callable[[InputFile, TypeResolver], Iterator[InputRow]]] = {
     "csv": _read_csv,
-    "jsonl": _read_jsonl,
+    "jsonl": read_jsonl,
     "parquet": parquet.read_rows,
 }
