@@ -132,6 +132,30 @@ def test_a_type_column_decides_which_statuses_are_known(
     assert flagged == unknown
 
 
+def test_each_file_is_read_by_its_own_proposed_import(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``leads*.csv`` would take ``leads_eu.csv`` too (an import reads the first file name
+    it matches): the narrower import is proposed first. A second file of the same name
+    (another folder) gets no import it could never use, and is said to."""
+    config = shipped(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    Path("eu").mkdir()
+    Path("leads.csv").write_text("id,Company Name\nL1,Acme\n", encoding="utf-8")
+    for name in ("leads_eu.csv", "eu/leads_eu.csv"):
+        Path(name).write_text("id,Firmenname\nL2,Beta GmbH\n", encoding="utf-8")
+    code, out, _ = sfa("inspect", "leads.csv", "leads_eu.csv", "eu/leads_eu.csv",
+                       "--config", str(config))
+    assert code == 0
+    proposed = yaml.safe_load(out)["imports"]
+    assert [(i["id"], i["files"], i.get("fields")) for i in proposed] == [
+        ("leads-eu", ["leads_eu*.csv"], None),  # its column reads as company already
+        ("leads", ["leads*.csv"], {"company": "Company Name"})]
+    assert "  # eu/leads_eu.csv: read by the import of leads_eu.csv, which has its name" in out
+    (config / "rules" / "imports.yaml").write_text(out, encoding="utf-8")
+    code, decisions, err = sfa("dry-run", "leads.csv", "leads_eu.csv", "--config", str(config))
+    assert code == 0 and "missing-column" not in decisions, err
+
+
 def test_a_configuration_with_errors_is_exit_1_and_still_profiled(tmp_path: Path) -> None:
     config = shipped(tmp_path)
     (config / "rules" / "settings.yaml").write_text("settings:\n  bogus: 1\n", encoding="utf-8")

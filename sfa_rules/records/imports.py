@@ -197,7 +197,9 @@ class CompiledImport:
                 self._shapes.clear()
             plan = self._shapes[shape] = self._plan(shape)
         record: dict[str, Any] = {}
-        error = row.error
+        error, untyped = row.error, None
+        if error is not None and error.code == "unknown-type" and self._type_column is not None:
+            untyped, error = error, None  # the import's type column may give the type yet
         for key, name, reading in plan:
             value = raw[key]
             if reading is not None:
@@ -212,7 +214,9 @@ class CompiledImport:
             error = self._read_nested(raw, record, error)
         rtype = row.type
         if self._type_column is not None and not self._has_type(raw):
-            rtype, error = self._column_type(raw, rtype, error)
+            rtype, error = self._column_type(raw, rtype, error or untyped)
+        elif untyped is not None:  # the row's own type column: the reader's word stands
+            error = untyped
         return InputRow(row.source, row.row, rtype, record, error)
 
     def _read_nested(self, raw: Mapping[str, Any], record: dict[str, Any],

@@ -16,6 +16,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from sfa_rules.records.inspect import ColumnProfile, FileProfile, describe
@@ -101,12 +102,28 @@ def _field_lines(col: ColumnProfile, fmt: str | None, notes: list[str]) -> list[
     return out
 
 
+def _pattern(source: str) -> str:
+    """The files an import proposed for ``source`` reads: its name's stem, then
+    anything (a date, a part number), then its suffix."""
+    name = Path(source).name
+    return glob.escape(name.split(".")[0]) + "*" + glob.escape(Path(name).suffix)
+
+
+def _in_order(profiles: list[FileProfile]) -> list[FileProfile]:
+    """The profiles in the order their imports are tried: one whose pattern takes
+    another file's name (``leads*.csv`` takes ``leads_eu.csv``) after that file's, as
+    an import reads the first file name it matches. A longer stem is the narrower."""
+    names = [Path(p.source).name.casefold() for p in profiles]
+    if not any(fnmatchcase(other, _pattern(p.source).casefold())
+               for p, name in zip(profiles, names, strict=True) for other in names
+               if other != name):
+        return profiles
+    return sorted(profiles, key=lambda p: -len(Path(p.source).name.split(".")[0]))
+
+
 def _entry(p: FileProfile, date_fields: set[str], number_fields: set[str],
            taken: set[str]) -> list[str]:
-    suffix = Path(p.source).suffix
-    stem = Path(p.source).name.split(".")[0]
-    lines = [f"  - id: {_import_id(p.source, taken)}",
-             f"    files: [{q(glob.escape(stem) + '*' + glob.escape(suffix))}]"]
+    lines = [f"  - id: {_import_id(p.source, taken)}", f"    files: [{q(_pattern(p.source))}]"]
     if p.type is not None:
         lines.append(f"    type: {p.type}")
     elif p.row_types:
@@ -174,6 +191,13 @@ def render(profiles: Iterable[FileProfile], date_fields: set[str], number_fields
                             "profile is of the file as it is, without it)")
         head += ["#", *lines]
     body = ["imports:"]
-    for p in profiles:
+    proposed: dict[str, str] = {}  # a file name -> the file its import was proposed for
+    for p in _in_order(profiles):
+        name = Path(p.source).name.casefold()
+        if name in proposed:  # an import is chosen by the file's name alone
+            body.append(f"  # {p.source}: read by the import of {proposed[name]}, which has "
+                        "its name; give it another name for an import of its own")
+            continue
+        proposed[name] = p.source
         body += _entry(p, date_fields, number_fields, used)
     return "\n".join(head + body) + "\n"
