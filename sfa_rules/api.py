@@ -325,10 +325,16 @@ def rotations(
         return rows, loads
 
 
+def state_exists(state: str) -> bool:
+    """Whether ``state`` is a PostgreSQL URL or an existing file (else a run that only
+    reads it reads an empty state)."""
+    return is_postgres_url(state) or os.path.exists(state)
+
+
 def require_state(state: str) -> None:
-    """``StateError`` unless ``state`` is a PostgreSQL URL or an existing file: the
-    commands that only read a state have nothing to read otherwise."""
-    if not is_postgres_url(state) and not os.path.exists(state):
+    """``StateError`` unless ``state`` exists (``state_exists``): the commands that
+    only read a state have nothing to read otherwise."""
+    if not state_exists(state):
         raise StateError(f"no state at {state} (run `sfa apply ... --state {state}` first)")
 
 
@@ -352,7 +358,7 @@ def next_owners(
         raise UnknownTerritory(territory, engine.index.by_id)
     store: Any = (
         open_store(state, dry_run=True)
-        if is_postgres_url(state) or os.path.exists(state)
+        if state_exists(state)
         else MemoryStore()
     )
     with engine, store:

@@ -662,7 +662,8 @@ def test_state_next_simulates_distribution_and_eligibility(
             *(["--as-of", as_of] if as_of else []), *CONFIG)
     assert r.code == 0
     assert r.out.splitlines() == [f"{i:>3}  {rep}" for i, rep in enumerate(expected, 1)]
-    assert r.err == err
+    assert r.err == f"sfa: no state at {state}: read as an empty state (`sfa apply --state " \
+        f"{state}` creates it)\n{err}"
     assert not state.exists()
 
 
@@ -1155,3 +1156,23 @@ def test_loads_are_counted_as_the_configuration_of_the_run_says(
                            "--format", "json").out)
     assert shown["loads"]["ana"] == 0
     assert apply(after, "L-4,US,") == ["ana"]
+
+
+@pytest.mark.parametrize("command", [
+    ["dry-run", "examples/leads.csv"],
+    ["explain", "examples/leads.csv", "--id", "L-1001"],
+    ["diff", "examples/leads.csv", "--base", str(REPO)],
+    ["forecast", "examples/leads.csv", "examples/opportunities.csv"],
+    ["state", "next", "us-west"],
+])
+def test_a_state_to_read_that_does_not_exist_is_said_to_be_read_as_empty(
+        command: list[str], tmp_path: Path) -> None:
+    """A typo in a production state's path would otherwise preview every record as new."""
+    typo = str(tmp_path / "typo.db")
+    shown = sfa(*command, "--state", typo, *CONFIG)
+    assert shown.code == 0, shown.err
+    assert f"sfa: no state at {typo}: read as an empty state (`sfa apply --state {typo}` " \
+        "creates it)" in shown.err
+    assert not Path(typo).exists()
+    if command[0] != "state":  # whose --state has a default, sfa-state.db
+        assert "no state at" not in sfa(*command, *CONFIG).err  # no --state: none to read

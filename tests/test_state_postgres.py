@@ -30,6 +30,7 @@ from sfa_rules.state import MemoryStore, StateError, open_state
 
 psycopg = pytest.importorskip("psycopg")
 from sfa_rules.state.postgres import PostgresStore  # noqa: E402
+from sfa_rules.state.postgres_parts import redact  # noqa: E402
 
 AS_OF = "2026-03-01"
 SFA = [sys.executable, "-m", "sfa_rules"]
@@ -92,6 +93,17 @@ def test_an_unreachable_server_is_a_state_error_without_the_password(
     with pytest.raises(StateError, match="cannot open state") as caught:
         open_state(url, dry_run=True)
     assert "s3cret" not in str(caught.value) and "sfa:***@" in str(caught.value)
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://127.0.0.1/sfa?user=bob&password=s3cret",
+     "postgresql://127.0.0.1/sfa?user=bob&password=***"),
+    ("postgresql://bob:s3cret@h/db?sslmode=require&PASSWORD=s3cret",
+     "postgresql://bob:***@h/db?sslmode=require&PASSWORD=***"),
+    ("postgres://h/db?mypassword=1", "postgres://h/db?mypassword=1"),  # not libpq's key
+])
+def test_a_password_is_masked_where_libpq_takes_one(url: str, shown: str) -> None:
+    assert redact(url) == shown
 
 
 def test_a_schema_of_something_else_is_a_state_error(postgres: PostgresServer) -> None:
@@ -184,6 +196,11 @@ def test_apply_dry_run_and_state_commands_take_a_url(
     dry = CliRunner().invoke(main, ["dry-run", str(leads[1]), "--state", url, "--as-of", AS_OF,
                                     "--config", str(REPO), "--format", "jsonl"])
     assert dry.exit_code == 1 and Backend("postgres", request).dump(url) == before
+    assert "no state at" not in dry.stderr
+    held = CliRunner().invoke(main, ["forecast", "--state", url, "--config", str(REPO),
+                                     "--format", "json"])  # no FILES: what the state holds
+    assert held.exit_code == 0, held.stderr
+    assert json.loads(held.stdout)[-1]["group"] is None  # the totals row
     reset = CliRunner().invoke(main, ["state", "reset", "--territory", "us-east", "--state", url,
                                       "--config", str(REPO)])
     assert reset.exit_code == 0, reset.stderr

@@ -9,7 +9,14 @@ from typing import Any
 import click
 
 from sfa_rules import api
-from sfa_rules.cli.options import default_format, progress_for, record_options, reported, waiting
+from sfa_rules.cli.options import (
+    default_format,
+    progress_for,
+    read_state_option,
+    record_options,
+    reported,
+    waiting,
+)
 
 __all__ = ["apply_command", "dry_run_command", "run"]
 
@@ -46,8 +53,7 @@ def decision_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.command("dry-run")
 @decision_options
-@click.option("--state", default=None, type=click.Path(dir_okay=False, path_type=str),
-              help="Read this state (never written). Default: an empty state.")
+@read_state_option("Read this state (never written). Default: an empty state.")
 def dry_run_command(files: tuple[str, ...], **options: Any) -> None:
     """Decide every row of FILES; write no state."""
     sys.exit(run(files, apply=False, **options))

@@ -12,7 +12,13 @@ from typing import Any
 import click
 
 from sfa_rules import api
-from sfa_rules.cli.options import default_format, progress_for, record_options, reported
+from sfa_rules.cli.options import (
+    default_format,
+    progress_for,
+    read_state_option,
+    record_options,
+    reported,
+)
 from sfa_rules.report.diff import DiffResult
 from sfa_rules.report.output import open_output
 
@@ -74,8 +80,7 @@ def _cell(value: Any) -> str:
 @click.option("--base", "base", required=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="The configuration to compare against (the one live today).")
-@click.option("--state", default=None, type=click.Path(dir_okay=False, path_type=str),
-              help="The starting state of both sides (never written).")
+@read_state_option("The starting state of both sides (never written).")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "table"]), default=None,
               help="Default: table on a terminal, jsonl otherwise; csv: the table's rows.")
 @click.option("--out", "out", default=None, type=click.Path(dir_okay=False, path_type=str),

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from sfa_rules import api
-from sfa_rules.cli.options import progress_for, record_options, reported
+from sfa_rules.cli.options import progress_for, read_state_option, record_options, reported
 from sfa_rules.report import explain as explain_text
 
 __all__ = ["command", "run"]
@@ -34,8 +34,7 @@ def run(files: tuple[str, ...], record_id: str, fmt: str | None = None, **option
 @click.command("explain")
 @record_options
 @click.option("--id", "record_id", required=True, help="The id (or customer id) to explain.")
-@click.option("--state", default=None, type=click.Path(dir_okay=False, path_type=str),
-              help="Read this state (never written).")
+@read_state_option("Read this state (never written).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=None,
               help="One line per rule tried, or JSON. Default: text on a terminal, json otherwise.")
 def command(files: tuple[str, ...], record_id: str, **options: Any) -> None:

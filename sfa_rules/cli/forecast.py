@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,14 @@ from typing import Any
 import click
 
 from sfa_rules import api
-from sfa_rules.cli.options import default_format, fail, progress_for, record_options, reported
+from sfa_rules.cli.options import (
+    default_format,
+    fail,
+    note_missing_state,
+    progress_for,
+    record_options,
+    reported,
+)
 from sfa_rules.forecast import GROUP_BYS, PERIODS
 from sfa_rules.report.forecast import forecast_text
 from sfa_rules.report.problems import by_code
@@ -23,12 +29,13 @@ def run(files: tuple[str, ...], config: Path | None, type_: str | None, as_of: s
         fmt: str | None, import_id: str | None = None, csv_raw: bool = False) -> int:
     """Print the forecast, and its problems per code on stderr; 1 when there is any
     error. With no FILES, the forecast of what ``state`` holds."""
-    if not files:
-        if state is None:
-            fail("forecast needs FILES, or --state PATH to forecast what a state holds")
-        if not os.path.exists(state):
-            fail(f"no state at {state} (run `sfa apply ... --state {state}` first)")
+    if not files and state is None:
+        fail("forecast needs FILES, or --state PATH to forecast what a state holds")
     with reported():
+        if files:
+            note_missing_state(state)
+        elif state is not None:  # what it holds: a file that exists, or a PostgreSQL URL
+            api.require_state(state)
         report, _ = api.forecast(
             files, by=by, period=period, config=config, state=state, as_of=as_of,
             type_=type_, lifecycle_engine=lifecycle_engine, wrap_rows=progress_for(files),

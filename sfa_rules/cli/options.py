@@ -13,6 +13,7 @@ from typing import Any, NoReturn, TypeVar, overload
 
 import click
 
+from sfa_rules import api
 from sfa_rules.api import UnknownTerritory
 from sfa_rules.cli.progress import progress_for as progress_for  # the commands take it here
 from sfa_rules.cli.progress import progress_option
@@ -83,6 +84,25 @@ def record_options(func: F | None = None, *, files_required: bool = True) -> Any
     )):
         func = option(func)
     return func
+
+
+def note_missing_state(state: str | None) -> None:
+    """Say on stderr that ``state``, given to be read, does not exist: a typo in its
+    path would otherwise read as an empty state, silently."""
+    if state is not None and not api.state_exists(state):
+        click.echo(f"sfa: no state at {state}: read as an empty state (`sfa apply "
+                   f"--state {state}` creates it)", err=True)
+
+
+def _read_state(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    note_missing_state(value)
+    return value
+
+
+def read_state_option(help_text: str) -> Callable[[F], F]:
+    """``--state``, read and never written; a state that does not exist is said so."""
+    return click.option("--state", default=None, callback=_read_state, help=help_text,
+                        type=click.Path(dir_okay=False, path_type=str))
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

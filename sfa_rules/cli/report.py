@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from sfa_rules import api
-from sfa_rules.cli.options import fail, progress_for, record_options, reported
+from sfa_rules.cli.options import fail, progress_for, read_state_option, record_options, reported
 from sfa_rules.config.loader import resolve_folder
 from sfa_rules.forecast import PERIODS
 from sfa_rules.report import html
@@ -67,8 +67,7 @@ def _write(page: str, out: str) -> None:
 @record_options
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="The HTML file to write (atomically).")
-@click.option("--state", default=None, type=click.Path(dir_okay=False, path_type=str),
-              help="Read this state (never written). Default: an empty state.")
+@read_state_option("Read this state (never written). Default: an empty state.")
 @click.option("--reassign", is_flag=True,
               help="Redo the assignment of known records (owner_locked ones keep their owner).")
 @click.option("--period", type=click.Choice(PERIODS), default="quarter", show_default=True,

@@ -1,5 +1,8 @@
 """The ``sfa`` group's guard: SIGTERM cleaned up like Ctrl-C, a broken stdout in one line.
 
+- Ctrl-C (SIGINT) ends the command with exit 130 and a line saying so, not click's
+  ``Aborted!`` and exit 1 (the code of a row in error).
+
 - SIGTERM (``kill``, a CI timeout, systemd stopping a job) raises ``SystemExit(143)``
   in the main thread instead of killing the process on the spot, so that every
   ``finally`` runs: a half-written ``--out`` temporary file is removed and the state
@@ -57,6 +60,15 @@ def _discard_stdout() -> None:
 
 class SafeGroup(click.Group):
     """A click group whose ``main`` adds the guard described in the module docstring."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # click would say "Aborted!" and exit 1, a row's code
+            with contextlib.suppress(OSError):
+                os.write(2, b"\nsfa: stopped by Ctrl-C (nothing after the last committed "
+                            b"batch is kept)\n")
+            raise SystemExit(128 + signal.SIGINT) from None
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         in_main = threading.current_thread() is threading.main_thread()

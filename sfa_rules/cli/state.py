@@ -11,7 +11,14 @@ import click
 
 from sfa_rules import api
 from sfa_rules.cli.history import history
-from sfa_rules.cli.options import F, as_of_option, config_option, reported, waiting
+from sfa_rules.cli.options import (
+    F,
+    as_of_option,
+    config_option,
+    note_missing_state,
+    reported,
+    waiting,
+)
 
 __all__ = ["group", "next_", "reset", "show"]
 
@@ -37,6 +44,7 @@ def show(state: str, config: Path | None, as_of: str | None, fmt: str) -> int:
 
 def next_(territory: str, count: int, state: str, config: Path | None, as_of: str | None) -> int:
     """Who would get the next ``count`` records of the territory."""
+    note_missing_state(state)
     with reported():
         picks = api.next_owners(territory, count, state, config=config, as_of=as_of)
     for i, rep in enumerate(picks, 1):

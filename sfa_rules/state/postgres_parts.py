@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -205,14 +206,18 @@ def take_run_lock(
         time.sleep(0.05)
 
 
+_QUERY_PASSWORD = re.compile(r"(?<![^&])(password)=[^&]*", re.IGNORECASE)  # libpq's ?password=
+
+
 def redact(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The URL without its password (``user:***@``, ``?password=***``), for messages."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+    query = _QUERY_PASSWORD.sub(r"\1=***", parts.query)
+    if parts.password is not None:
+        netloc = parts.netloc.rsplit("@", 1)
+        user = netloc[0].split(":", 1)[0]
+        parts = parts._replace(netloc=f"{user}:***@{netloc[1]}")
+    return urlunsplit(parts._replace(query=query))
 
 
 def customer_from_row(row: tuple[Any, ...]) -> Customer:
