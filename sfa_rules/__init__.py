@@ -11,11 +11,12 @@
 Importing the package has no side effects: nothing is written, printed or registered.
 """
 
+from sfa_rules import records  # sfa_rules.records.read, .imports: the CLI's readers
 from sfa_rules.engine.core import Engine, Session, load
 from sfa_rules.engine.decision import Decision
 from sfa_rules.errors import ConfigError, Problem, RecordError
 from sfa_rules.state.store import StateError
 
 __all__ = ["ConfigError", "Decision", "Engine", "Problem", "RecordError", "Session", "StateError",
-           "load"]
+           "load", "records"]
 __version__ = "0.1.0"

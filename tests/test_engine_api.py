@@ -406,6 +406,20 @@ def test_import_has_no_side_effects(tmp_path: Path) -> None:
     assert set(threads) == {1}
 
 
+
+def test_the_readers_readme_names_come_with_the_package(tmp_path: Path) -> None:
+    """README's embedding: `sfa_rules.records.read(paths)` and
+    `sfa_rules.records.imports.Imports.of(engine)` after a plain `import sfa_rules`."""
+    leads = tmp_path / "leads.csv"
+    leads.write_text("id,country\nL-1,US\n", encoding="utf-8")
+    code = ("import sys, sfa_rules; e = sfa_rules.load(sys.argv[1]); "
+            "rows = list(sfa_rules.records.imports.Imports.of(e).read([sys.argv[2]])); "
+            "print(len(list(sfa_rules.records.read([sys.argv[2]]))), len(rows))")
+    done = subprocess.run([sys.executable, "-c", code, str(REPO), str(leads)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout) == (0, "1 1\n"), done.stderr
+
+
 # -- properties over random streams -----------------------------------------------------
 
 PLACES = [("US", "CA"), ("US", "NY"), ("us", " ma "), ("US", "TX"), ("CA", "ON"),

@@ -81,6 +81,7 @@ def test_a_rows_warnings_have_the_codes_the_dry_run_counts() -> None:
     assert [w.code for w in report.warnings] == counted == ["not-a-number", "duplicate-of"]
     assert [w.message for w in report.warnings] == [
         "employees: 'n/a' is not a number", "duplicate-of:L1"]
+    assert [w.field for w in report.warnings] == ["employees", ""]  # the value's field
 
 
 def test_row_problems_come_in_input_order(tmp_path: Path, customers: str) -> None:

@@ -14,6 +14,8 @@ from dataclasses import replace
 from sfa_rules.engine.decision import Decision, warning_code
 from sfa_rules.forecast import ForecastIssue, ForecastReport
 
+_FIELD_FIRST = frozenset({"not-a-number", "not-a-date"})
+
 
 class RowIssues:
     """The errors and warnings of decided rows, as forecast issues."""
@@ -38,7 +40,9 @@ class RowIssues:
         for text in decision.warnings:
             code = warning_code(text)  # as the dry run's summary counts it
             message = text.removeprefix(f"{code}: ")
-            self.warnings.append(ForecastIssue(source, decision.row, code, message, "",
+            # a value a criterion cannot read says its field first: "employees: 'n/a' ..."
+            field = text.split(": ", 1)[0] if code in _FIELD_FIRST else ""
+            self.warnings.append(ForecastIssue(source, decision.row, code, message, field,
                                                decision.id or "", decision.owner or ""))
 
     def into(self, report: ForecastReport) -> ForecastReport:
