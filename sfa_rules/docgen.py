@@ -31,10 +31,11 @@ A configuration is a folder holding `rules/` and `territories/`; every `*.yaml` 
 a dot are skipped). Without `--config`, `sfa` uses `./rules` and `./territories` when
 the current directory has either, else the default configuration shipped in the package
 (the repository's own `rules/` and `territories/`). List sections (`sales_rules`,
-`statuses`, `opportunity_statuses`, `reps`, `territories`, `imports`, `quotas`) are
-concatenated in file order; a mapping section (`settings`, `assignment`, `lifecycle`,
-`forecast`, `matching`) may appear in one file only. Every key below is checked: an
-unknown key is an error with a did-you-mean.
+`statuses`, `opportunity_statuses`, `reps`, `territories`, `imports`, `quotas`,
+`follow_ups`) are concatenated in file order; a mapping section (`settings`,
+`assignment`, `lifecycle`, `forecast`, `matching`) may appear in one file only. Every
+key below is checked: an unknown key is an error with a did-you-mean (or, with none
+close, the keys known there).
 
 ## How YAML is read
 
