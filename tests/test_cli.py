@@ -556,11 +556,11 @@ def test_a_later_file_bringing_values_back_is_a_change_and_a_copy_is_not(
             assert (row["event"], row["status"]) == ("opportunity.updated", "Proposal")
 
 
-def test_a_known_record_left_without_an_owner_is_assigned_when_someone_can_take_it(
-    tmp_path: Path,
-) -> None:
-    """Nobody eligible and no default owner: no owner, `assigned_by` null. Once the rep
-    is back, the same row gets one (a known record keeps an owner, not the lack of one)."""
+def test_a_known_record_left_without_an_owner_stays_so_until_reassign(tmp_path: Path) -> None:
+    """Nobody eligible and no default owner: no owner, `assigned_by` null. A known record
+    keeps its owner, none included (SPEC §5: the assignment is not redone; §9: the same
+    input applied again changes no owner), even once the rep is back; `--reassign`
+    assigns it, and a row that brings an owner keeps that one."""
     config = tmp_path / "config"
     (config / "rules").mkdir(parents=True)
     (config / "territories").mkdir()
@@ -571,14 +571,49 @@ def test_a_known_record_left_without_an_owner_is_assigned_when_someone_can_take_
     reps.write_text("reps:\n  - {id: ana, active: false}\n"
                     "territories:\n  - {id: all, members: [{rep: ana}]}\n", encoding="utf-8")
     leads, state = write(tmp_path / "leads.csv", "id\nU1\n"), str(tmp_path / "s.db")
-    first = sfa("apply", leads, "--state", state, "--format", "jsonl", "--config", str(config))
-    assert [(d["owner"], d["assigned_by"]) for d in first.jsonl()] == [(None, None)]
+
+    def apply(*extra: str, path: str = leads) -> list[tuple[Any, Any]]:
+        run = sfa("apply", path, "--state", state, "--format", "jsonl", "--config", str(config),
+                  *extra)
+        return [(d["owner"], d["assigned_by"]) for d in run.jsonl()]
+
+    assert apply() == [(None, None)]
     reps.write_text(reps.read_text(encoding="utf-8").replace("active: false", "active: true"),
                     encoding="utf-8")
-    again = sfa("apply", leads, "--state", state, "--format", "jsonl", "--config", str(config))
-    assert [(d["owner"], d["assigned_by"]) for d in again.jsonl()] == [("ana", "territory:all")]
-    third = sfa("apply", leads, "--state", state, "--format", "jsonl", "--config", str(config))
-    assert [(d["owner"], d["assigned_by"]) for d in third.jsonl()] == [("ana", "known")]
+    assert apply() == [(None, None)]
+    assert apply("--reassign") == [("ana", "territory:all")]
+    assert apply() == [("ana", "known")]
+    reps.write_text(reps.read_text(encoding="utf-8").replace("active: true", "active: false"),
+                    encoding="utf-8")
+    state = str(tmp_path / "other.db")
+    assert apply() == [(None, None)]
+    (tmp_path / "owned").mkdir()
+    owned = write(tmp_path / "owned" / "leads.csv", "id,owner\nU1,bob\n")
+    assert apply(path=owned) == [("bob", "kept")]
+
+
+def test_an_input_applied_again_changes_no_owner_when_capacity_freed_meanwhile(
+        tmp_path: Path) -> None:
+    """SPEC §9: ana (capacity 1) takes A, so B gets nobody; A's sale then closes it, which
+    frees ana. Applied again, and B again later in one run: B keeps no owner."""
+    config = tmp_path / "config"
+    (config / "territories").mkdir(parents=True)
+    shutil.copytree(REPO / "rules", config / "rules")
+    (config / "rules" / "assignment.yaml").write_text(
+        "assignment:\n  applies_to: [lead, prospect, customer]\n", encoding="utf-8")
+    (config / "territories" / "t.yaml").write_text(
+        "reps:\n  - {id: ana, capacity: {max_open: 1}}\n"
+        "territories:\n  - {id: pool, default: true, members: [{rep: ana}]}\n",
+        encoding="utf-8")
+    rows = write(tmp_path / "in.csv",
+                 "type,id,customer,amount\nlead,A,,\nlead,B,,\nsales_order,S1,A,100\nlead,B,,\n")
+    state = str(tmp_path / "st.db")
+    runs = [sfa("apply", rows, "--state", state, "--as-of", "2026-12-28", "--format", "jsonl",
+                "--config", str(config)).jsonl() for _ in range(2)]
+    for run in runs:
+        assert [(d["id"], d["owner"]) for d in run] == [
+            ("A", "ana"), ("B", None), ("S1", "ana"), ("B", None)]
+    assert show_state(state)["loads"] == {"ana": 0}  # A is a customer now: nothing open
 
 
 def test_reassign_redoes_assignment_but_keeps_locked_owners(tmp_path: Path) -> None:

@@ -187,16 +187,20 @@ def _owner(
     ctx: RowContext, rtype: str, record: Mapping[str, Any], facts: Facts,
     existing: Customer | None, locked: bool, warnings: list[str], trace: Trace | None,
 ) -> _Owner:
-    """A known customer keeps its owner (unless reassigned and not locked; one left
-    without an owner is assigned again); else a new lead matching a known customer
+    """A known customer keeps its owner (unless reassigned and not locked), none
+    included unless its row brings one; else a new lead matching a known customer
     takes its owner (unless it keeps its own); else the assigner picks one for the
     types it assigns; else the row's own owner is kept."""
     rules = ctx.rules
-    if existing is not None and existing.owner is not None and not (ctx.reassign and not locked):
+    if existing is not None and not (ctx.reassign and not locked) and (
+            existing.owner is not None or blank(record.get("owner"))):
+        # SPEC §5, §9: the assignment is not redone, so the same input applied again
+        # changes no owner (one left without, a rep at capacity then, stays so)
         if trace is not None:
             trace.append({"step": "known", "owner": existing.owner,
                           "territory": existing.territory})
-        return _Owner(existing.owner, existing.territory, "known")
+        return _Owner(existing.owner, existing.territory,
+                      "known" if existing.owner is not None else None)
     if rules.assigner.applies(rtype):
         matched = None
         if ctx.matcher is not None and existing is None and rtype == "lead":  # SPEC §19
