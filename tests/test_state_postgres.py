@@ -101,6 +101,8 @@ def test_an_unreachable_server_is_a_state_error_without_the_password(
     ("postgresql://bob:s3cret@h/db?sslmode=require&PASSWORD=s3cret",
      "postgresql://bob:***@h/db?sslmode=require&PASSWORD=***"),
     ("postgres://h/db?mypassword=1", "postgres://h/db?mypassword=1"),  # not libpq's key
+    ("postgresql://bob:p@ss@h:5432/db?sslpassword=k", "postgresql://bob:***@h:5432/db?sslpassword=***"),
+    ("postgresql:///sfa?host=/run/postgresql", "postgresql:///sfa?host=/run/postgresql"),  # a socket
 ])
 def test_a_password_is_masked_where_libpq_takes_one(url: str, shown: str) -> None:
     assert redact(url) == shown

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -206,18 +206,20 @@ def take_run_lock(
         time.sleep(0.05)
 
 
-_QUERY_PASSWORD = re.compile(r"(?<![^&])(password)=[^&]*", re.IGNORECASE)  # libpq's ?password=
+# libpq's password keys in a URL's query (?password=..., ?sslpassword=...)
+_QUERY_PASSWORD = re.compile(r"(?<![^&])((?:ssl)?password)=[^&]*", re.IGNORECASE)
 
 
 def redact(url: str) -> str:
-    """The URL without its password (``user:***@``, ``?password=***``), for messages."""
-    parts = urlsplit(url)
-    query = _QUERY_PASSWORD.sub(r"\1=***", parts.query)
-    if parts.password is not None:
-        netloc = parts.netloc.rsplit("@", 1)
-        user = netloc[0].split(":", 1)[0]
-        parts = parts._replace(netloc=f"{user}:***@{netloc[1]}")
-    return urlunsplit(parts._replace(query=query))
+    """The URL without its passwords (``user:***@``, ``?password=***``), for messages;
+    the rest as written (``postgresql:///db`` keeps its empty host)."""
+    head, mark, query = url.partition("?")
+    password = urlsplit(url).password
+    if password is not None:  # scheme://user:password@host...: the last @ ends it
+        scheme, slashes, rest = head.partition("//")
+        auth, at, host = rest.rpartition("@")
+        head = f"{scheme}{slashes}{auth.split(':', 1)[0]}:***{at}{host}"
+    return head + mark + _QUERY_PASSWORD.sub(r"\1=***", query)
 
 
 def customer_from_row(row: tuple[Any, ...]) -> Customer:
