@@ -68,12 +68,12 @@ class RecordError(Exception):
         return {"code": self.code, "message": self.message, "field": self.field}
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or an empty string.
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice ``word`` most likely meant, or None.
 
     The same word in another case first, then close spellings; else the one choice
-    that has the word as one of its words,
-    ignoring case (``Won`` -> ``Closed Won``: exports shorten the names).
+    that has the word as one of its words, ignoring case (``Won`` -> ``Closed Won``:
+    exports shorten the names).
     """
     options = list(choices)
     folded = word.strip().casefold()
@@ -82,7 +82,13 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     if not close:
         close = [c for c in options
                  if folded and folded in c.casefold().replace("-", " ").replace("_", " ").split()]
-    return f" (did you mean '{close[0]}'?)" if len(close) == 1 else ""
+    return close[0] if len(close) == 1 else None
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice (:func:`closest`), or ''."""
+    found = closest(word, choices)
+    return f" (did you mean '{found}'?)" if found is not None else ""
 
 
 def key_hint(word: str, choices: Iterable[str]) -> str:

@@ -19,7 +19,7 @@ from sfa_rules.config.eventchecks import activity_kinds
 from sfa_rules.config.loader import SourceMap
 from sfa_rules.config.models import Config
 from sfa_rules.criteria.ir import CriteriaContext
-from sfa_rules.errors import Problem, did_you_mean
+from sfa_rules.errors import Problem, closest
 
 __all__ = ["CUSTOMER_FIELDS", "SPEC_FIELDS", "check", "known_fields"]
 
@@ -71,10 +71,10 @@ def check(config: Config, sm: SourceMap, ctx: CriteriaContext) -> Iterator[Probl
             continue
         if field in choices:
             continue
-        # the name suggested whole, as written: `customer.activities.call`, not `call`
+        found = closest(shown.strip(), pool) or closest(field, [n.lower() for n in pool])
+        # suggested whole, as written: `customer.activities.call`, not `call`
         lead = name.strip()[:max(0, len(name.strip()) - len(shown.strip()))]
-        hint = did_you_mean(lead + shown.strip(), [lead + n for n in pool]) or \
-            did_you_mean(lead + field, [lead + n.lower() for n in pool])
+        hint = f" (did you mean '{lead}{found}'?)" if found is not None else ""
         yield sm.problem(
             path, "unknown-field",
             f"unknown field '{name}'{hint}: no record field has that name "
