@@ -301,3 +301,19 @@ def test_fields_criteria_compare_as_dates_and_numbers_follow_the_import(
     decisions = [json.loads(line) for line in out.splitlines()]
     assert [(d["id"], d["territory"], d["warnings"]) for d in decisions] == [
         ("W1", "early-big", []), ("W2", "rest", []), ("W3", "rest", [])]
+
+
+def test_one_file_through_two_imports_is_read_twice_but_not_through_one(
+        tmp_path: Path) -> None:
+    """A flat export read as accounts and as leads is two readings; the same reading
+    named twice would apply its rows twice (SPEC §9), so it is refused before any row."""
+    engine = load(shipped_with(tmp_path, "imports:\n"
+                               "  - {id: as-leads, files: [none*.csv], type: lead}\n"
+                               "  - {id: as-customers, files: [none*.csv], type: customer}\n"))
+    export = tmp_path / "export.csv"
+    export.write_text("id,country\nX1,US\n", encoding="utf-8")
+    both = list(Imports.of(engine).read([f"{export}::as-leads", f"{export}::as-customers"]))
+    assert [(r.type, r.record) for r in both] == [("lead", {"id": "X1", "country": "US"}),
+                                                   ("customer", {"id": "X1", "country": "US"})]
+    with pytest.raises(InputError, match="the same file as .*export.csv, named before"):
+        Imports.of(engine).read([f"{export}::as-leads", f"{export}::as-leads"])

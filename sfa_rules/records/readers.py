@@ -89,16 +89,18 @@ class FileImport(Protocol):
              columns: Sequence[str] | None = None) -> Iterator[InputRow]: ...
 
 
-def open_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[InputFile]:
-    """Check that every file exists, is readable and has a known format.
+def open_inputs(paths: Iterable[str | os.PathLike[str]],
+                readings: Sequence[object] | None = None) -> list[InputFile]:
+    """Check that every file exists, is readable, has a known format and is named once
+    (``readings``: how each is read, its import; one file read through two is fine).
 
     Raises ``InputError`` naming every unusable file, so nothing is processed when
     one of them would fail later.
     """
     files: list[InputFile] = []
     problems: list[str] = []
-    seen: dict[tuple[int, int], str] = {}  # (device, inode) -> the name it was given as
-    for given in paths:
+    seen: dict[tuple[int, int, int | None], str] = {}  # the file, how it is read -> its name
+    for n, given in enumerate(paths):
         source = os.fspath(given)
         path = Path(source)
         fmt = FORMATS.get(path.suffix.lower())
@@ -110,15 +112,17 @@ def open_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[InputFile]:
                 pass
             stat = path.stat()
             size = stat.st_size
-            if stat.st_ino and (first := seen.setdefault((stat.st_dev, stat.st_ino), source)) \
-                    is not source:  # its rows would be applied (or counted) twice
-                problems.append(f"{source}: the same file as {first}, named before: name "
-                                "each file once")
-                continue
         except OSError as exc:
             reason = "no such file" if isinstance(exc, FileNotFoundError) else exc.strerror
             problems.append(f"{source}: cannot read: {reason}")
             continue
+        # its rows would be applied (or counted) twice; through two imports, they are not
+        key = (stat.st_dev, stat.st_ino, id(readings[n]) if readings else None)
+        if stat.st_ino and key in seen:
+            problems.append(f"{source}: the same file as {seen[key]}, named before: name "
+                            "each file once")
+            continue
+        seen[key] = source
         if fmt is None:
             known = ", ".join(FORMATS)
             hint = _RENAME_HINTS.get(path.suffix.lower(), "")
@@ -150,7 +154,7 @@ def read(
     to find the type column. ``imports`` holds the import of each file (SPEC §16:
     ``records.imports.CompiledImport``), or None where a file has none.
     """
-    files = open_inputs(paths)
+    files = open_inputs(paths, imports)
     override = None
     if type_override is not None:
         override = normalise_type(type_override)
@@ -204,9 +208,9 @@ def _csv_header(records: CsvRecords, source: str) -> list[str] | None:
                               "CSV UTF-8"])
         bad = next((c for c in cells if _ESCAPED_BYTE.search(c)), None) if cells else None
         if bad is not None:  # its column would be read under a name nobody wrote
-            raise InputError([f"{source}: the header row is not UTF-8: column "
-                              f"{_clean_key(bad)!r} holds bytes that are not; save the "
-                              "file as CSV UTF-8"])
+            raw = bad.encode("utf-8", "surrogateescape")  # the bytes, as bad-encoding shows
+            raise InputError([f"{source}: the header row is not UTF-8: column {raw!r} "
+                              "holds bytes that are not; save the file as CSV UTF-8"])
         if cells:
             return cells
     return None
