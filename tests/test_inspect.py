@@ -135,24 +135,30 @@ def test_a_type_column_decides_which_statuses_are_known(
 def test_each_file_is_read_by_its_own_proposed_import(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``leads*.csv`` would take ``leads_eu.csv`` too (an import reads the first file name
-    it matches): the narrower import is proposed first. A second file of the same name
-    (another folder) gets no import it could never use, and is said to."""
+    it matches): the narrower import is proposed first. ``leads.eu.csv`` has the stem of
+    ``leads.csv``: its import, of other columns, reads its whole stem. A file of the
+    same columns as one proposed for (a dated export), or of the same name in another
+    folder, gets a note, not an import that could never be chosen."""
     config = shipped(tmp_path)
     monkeypatch.chdir(tmp_path)
     Path("eu").mkdir()
     Path("leads.csv").write_text("id,Company Name\nL1,Acme\n", encoding="utf-8")
+    Path("leads.2026-01.csv").write_text("id,Company Name\nL4,Acme\n", encoding="utf-8")
+    Path("leads.eu.csv").write_text("id,Account Name\nL3,Gamma\n", encoding="utf-8")
     for name in ("leads_eu.csv", "eu/leads_eu.csv"):
         Path(name).write_text("id,Firmenname\nL2,Beta GmbH\n", encoding="utf-8")
-    code, out, _ = sfa("inspect", "leads.csv", "leads_eu.csv", "eu/leads_eu.csv",
-                       "--config", str(config))
+    files = ["leads.csv", "leads.eu.csv", "leads_eu.csv", "eu/leads_eu.csv", "leads.2026-01.csv"]
+    code, out, _ = sfa("inspect", *files, "--config", str(config))
     assert code == 0
     proposed = yaml.safe_load(out)["imports"]
     assert [(i["id"], i["files"], i.get("fields")) for i in proposed] == [
+        ("leads-2", ["leads.eu*.csv"], None),  # other columns, each read as company already
         ("leads-eu", ["leads_eu*.csv"], None),  # its column reads as company already
         ("leads", ["leads*.csv"], {"company": "Company Name"})]
-    assert "  # eu/leads_eu.csv: read by the import of leads_eu.csv, which has its name" in out
+    assert "  # eu/leads_eu.csv: read by the import of leads_eu.csv (the same columns)" in out
+    assert "  # leads.2026-01.csv: read by the import of leads.csv (the same columns)" in out
     (config / "rules" / "imports.yaml").write_text(out, encoding="utf-8")
-    code, decisions, err = sfa("dry-run", "leads.csv", "leads_eu.csv", "--config", str(config))
+    code, decisions, err = sfa("dry-run", *files, "--config", str(config))
     assert code == 0 and "missing-column" not in decisions, err
 
 

@@ -102,28 +102,54 @@ def _field_lines(col: ColumnProfile, fmt: str | None, notes: list[str]) -> list[
     return out
 
 
-def _pattern(source: str) -> str:
-    """The files an import proposed for ``source`` reads: its name's stem, then
-    anything (a date, a part number), then its suffix."""
+def _stem(source: str, whole: bool = False) -> str:
+    """A file name's stem: up to its first dot (``leads`` of ``leads.2026-01.csv``), or
+    ``whole``, all but its suffix."""
     name = Path(source).name
-    return glob.escape(name.split(".")[0]) + "*" + glob.escape(Path(name).suffix)
+    return name[:-len(Path(name).suffix) or None] if whole else name.split(".")[0]
 
 
-def _in_order(profiles: list[FileProfile]) -> list[FileProfile]:
-    """The profiles in the order their imports are tried: one whose pattern takes
-    another file's name (``leads*.csv`` takes ``leads_eu.csv``) after that file's, as
-    an import reads the first file name it matches. A longer stem is the narrower."""
-    names = [Path(p.source).name.casefold() for p in profiles]
-    if not any(fnmatchcase(other, _pattern(p.source).casefold())
-               for p, name in zip(profiles, names, strict=True) for other in names
-               if other != name):
-        return profiles
-    return sorted(profiles, key=lambda p: -len(Path(p.source).name.split(".")[0]))
+def _patterns(profiles: list[FileProfile]) -> list[tuple[FileProfile, str | FileProfile]]:
+    """Each profile with the ``files`` pattern of its import, or the profile whose import
+    reads it too: its stem, anything (a date, a part number), then its suffix. Of two
+    files whose patterns are one, one import reads both when their columns are the
+    same; else the later one's whole stem tells it apart."""
+    chosen: dict[str, FileProfile] = {}
+    out: list[tuple[FileProfile, str | FileProfile]] = []
+    for p in profiles:
+        suffix = glob.escape(Path(p.source).suffix)
+        pattern = glob.escape(_stem(p.source)) + "*" + suffix
+        first = chosen.get(pattern.casefold())
+        if first is not None and _columns_of(first) == _columns_of(p):
+            out.append((p, first))
+            continue
+        if first is not None:
+            pattern = glob.escape(_stem(p.source, whole=True)) + "*" + suffix
+        if pattern.casefold() in chosen:  # the same name: its import would never be chosen
+            out.append((p, chosen[pattern.casefold()]))
+            continue
+        chosen[pattern.casefold()] = p
+        out.append((p, pattern))
+    return out
 
 
-def _entry(p: FileProfile, date_fields: set[str], number_fields: set[str],
+def _tried_order(blocks: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+    """The imports in the order they are to be tried: one whose pattern takes another's
+    file (``leads*.csv`` takes ``leads_eu.csv``) after that one, as an import reads the
+    first file name it matches. A longer pattern is the narrower."""
+    if not any(a != b and fnmatchcase(b.replace("*", "").casefold(), a.casefold())
+               for a, _ in blocks for b, _ in blocks):
+        return blocks
+    return sorted(blocks, key=lambda block: -len(block[0]))  # stable: ties keep order
+
+
+def _columns_of(p: FileProfile) -> list[str]:
+    return [c.name.strip().casefold() for c in p.columns]
+
+
+def _entry(p: FileProfile, pattern: str, date_fields: set[str], number_fields: set[str],
            taken: set[str]) -> list[str]:
-    lines = [f"  - id: {_import_id(p.source, taken)}", f"    files: [{q(_pattern(p.source))}]"]
+    lines = [f"  - id: {_import_id(p.source, taken)}", f"    files: [{q(pattern)}]"]
     if p.type is not None:
         lines.append(f"    type: {p.type}")
     elif p.row_types:
@@ -191,13 +217,18 @@ def render(profiles: Iterable[FileProfile], date_fields: set[str], number_fields
                             "profile is of the file as it is, without it)")
         head += ["#", *lines]
     body = ["imports:"]
-    proposed: dict[str, str] = {}  # a file name -> the file its import was proposed for
-    for p in _in_order(profiles):
-        name = Path(p.source).name.casefold()
-        if name in proposed:  # an import is chosen by the file's name alone
-            body.append(f"  # {p.source}: read by the import of {proposed[name]}, which has "
-                        "its name; give it another name for an import of its own")
-            continue
-        proposed[name] = p.source
-        body += _entry(p, date_fields, number_fields, used)
+    blocks: list[tuple[str, list[str]]] = []  # an import's pattern, its lines
+    notes: list[str] = []
+    for p, pattern in _patterns(profiles):
+        if isinstance(pattern, str):
+            blocks.append((pattern, _entry(p, pattern, date_fields, number_fields, used)))
+        elif _columns_of(pattern) == _columns_of(p):
+            notes.append(f"  # {p.source}: read by the import of {pattern.source} (the "
+                         "same columns)")
+        else:  # the same name: an import is chosen by the file's name alone
+            notes.append(f"  # {p.source}: read by the import of {pattern.source}, which has "
+                         "its name; give it another name for an import of its own")
+    for _, lines in _tried_order(blocks):
+        body += lines
+    body += notes
     return "\n".join(head + body) + "\n"
