@@ -80,7 +80,10 @@ CRITERIA = """\
 A criteria block (`when:` of sales rules, territories, overrides and transition
 guards) is a mapping whose entries must all hold. Field names are canonical names after
 the aliases of `settings.fields`; dotted names (`address.country`) reach into nested
-values. An empty value is an absent one. Text compares ignoring case and surrounding
+values. An empty value is an absent one: a criterion on one (`country: ""`, an empty
+entry of an `in` or `not_in` list, `ne: ""`) is refused (`invalid-value`), since no
+record holds it; write `{exists: false}` (or `true`). `rule: []`, like `any: []`, is
+refused (`wrong-type`). Text compares ignoring case and surrounding
 blanks unless `settings.case_sensitive: true`. `customer.*` names read the known
 customer, in guards and in sales rules, territories and overrides alike: its fields,
 `customer.last_activity`, `customer.days_since_activity` (as of the row's date),

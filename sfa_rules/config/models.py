@@ -203,7 +203,7 @@ class Status(Model):
 class Defaults(Model):
     """The statuses NetSuite's Sales Preferences give new and converted records. A slot
     left out: a new lead, prospect or customer row without a status gets the first
-    status of its stage, in file order; a transition to that slot never fires."""
+    status of its stage, in file order; a transition to it is an error (`unset-default`)."""
 
     new_lead: Id | None = Field(None, description="Status of a new lead that arrives without one.")
     new_prospect: Id | None = Field(None, description="Status of a new prospect that arrives without one.")

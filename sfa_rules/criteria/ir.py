@@ -369,7 +369,7 @@ def _blanks(name: str, op: str, arg: Any, path: Path, ctx: CriteriaContext) -> b
     """Whether ``arg`` (a value or a list) holds a blank value, each one reported."""
     found = False
     for i, item in enumerate(arg if isinstance(arg, list) else [arg]):
-        if blank := empty_value(name, op, item):
+        if blank := empty_value(name, op, item, entry=isinstance(arg, list)):
             ctx.problem((*path, i) if isinstance(arg, list) else path, "invalid-value", blank)
             found = True
     return found

@@ -20,10 +20,19 @@ _NUMBER_LIKE = re.compile(r"[+-]?\d[\d_,.]*(?:[eE][+-]?\d+)?\s*[kKmM]?")
 _NOT_FINITE = re.compile(r"[+-]?\.?(?:inf|infinity|nan)", re.IGNORECASE)  # YAML's .inf is text here
 
 
-def empty_value(name: str, op: str, value: Any) -> str | None:
-    """The ``invalid-value`` message for a blank ``value``, else None."""
+def empty_value(name: str, op: str, value: Any, entry: bool = False) -> str | None:
+    """The ``invalid-value`` message for a blank ``value`` (``entry``: one of a list's),
+    else None."""
     if not isinstance(value, str) or value.strip():
         return None
+    if entry and op == "not_in":
+        return (f"'{name}': not_in: the empty entry excludes no record (an empty field "
+                "counts as absent): leave it out, and add {exists: true} to exclude "
+                "records without the field")
+    if entry:
+        return (f"'{name}': {op}: the empty entry matches no record (an empty field counts "
+                f"as absent): leave it out, and write any: [..., {{{name}: {{exists: false}}}}] "
+                "for records without the field too")
     holds = "every record holds" if op in ("ne", "not_in") else "no record matches"
     return (f"'{name}': {op} an empty value, which {holds} (an empty field counts as "
             "absent): write {exists: false} for records without the field, "

@@ -12,7 +12,7 @@ Choices where SPEC is silent:
 
 - A default slot that is not set: a new lead / prospect / customer row without a
   status gets the first status of its stage in file order; a transition to an unset
-  ``{default: slot}`` never fires (its trace says so).
+  ``{default: slot}`` is a configuration error (``unset-default``).
 - Status ids match exactly, else ignoring case and surrounding blanks (unless
   ``settings.case_sensitive``) when that names exactly one status.
 - A transition whose target is the current status fires (it stops the search) but
