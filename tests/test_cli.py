@@ -697,8 +697,8 @@ def test_state_next_simulates_distribution_and_eligibility(
             *(["--as-of", as_of] if as_of else []), *CONFIG)
     assert r.code == 0
     assert r.out.splitlines() == [f"{i:>3}  {rep}" for i, rep in enumerate(expected, 1)]
-    assert r.err == f"sfa: no state at {state}: read as an empty state (`sfa apply --state " \
-        f"{state}` creates it)\n{err}"
+    assert r.err == f"{err}sfa: no state at {state}: read as an empty state (`sfa apply ... " \
+        f"--state {state}` creates it)\n"
     assert not state.exists()
 
 
@@ -1206,8 +1206,11 @@ def test_a_state_to_read_that_does_not_exist_is_said_to_be_read_as_empty(
     typo = str(tmp_path / "typo.db")
     shown = sfa(*command, "--state", typo, *CONFIG)
     assert shown.code == 0, shown.err
-    assert f"sfa: no state at {typo}: read as an empty state (`sfa apply --state {typo}` " \
-        "creates it)" in shown.err
+    assert shown.err.endswith(f"sfa: no state at {typo}: read as an empty state (`sfa apply "
+                              f"... --state {typo}` creates it)\n")  # after the run's summary
     assert not Path(typo).exists()
     if command[0] != "state":  # whose --state has a default, sfa-state.db
         assert "no state at" not in sfa(*command, *CONFIG).err  # no --state: none to read
+    refused = sfa(*command, "--state", typo, "--type", "bogus", *CONFIG) \
+        if command[0] != "state" else sfa(*command, "--state", typo, "-n", "x", *CONFIG)
+    assert refused.code == 2 and "no state at" not in refused.err  # the run read nothing

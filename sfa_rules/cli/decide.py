@@ -11,6 +11,7 @@ import click
 from sfa_rules import api
 from sfa_rules.cli.options import (
     default_format,
+    note_missing_state,
     progress_for,
     read_state_option,
     record_options,
@@ -29,6 +30,8 @@ def run(files: tuple[str, ...], *, apply: bool, fmt: str | None, **options: Any)
         summary = api.run_decisions(request, progress_for(files))
     verb = "applied to " + str(request.state) if apply else "dry run: nothing written"
     click.echo(f"{summary.render()}\n({verb})", err=True)
+    if not apply:
+        note_missing_state(request.state)
     return 1 if summary.error_rows else 0
 
 

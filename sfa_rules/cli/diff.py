@@ -14,6 +14,7 @@ import click
 from sfa_rules import api
 from sfa_rules.cli.options import (
     default_format,
+    note_missing_state,
     progress_for,
     read_state_option,
     record_options,
@@ -48,6 +49,7 @@ def run(files: tuple[str, ...], config: Path | None, type_: str | None, as_of: s
         else:
             stream.write("".join(line + "\n" for line in _table(changed)))
     click.echo("\n".join(result.summary()), err=True)
+    note_missing_state(state)
     errors = result.errors_before or result.errors_after
     return 1 if errors or (exit_code and result.changed) else 0
 

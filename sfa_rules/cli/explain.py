@@ -9,7 +9,13 @@ from typing import Any
 import click
 
 from sfa_rules import api
-from sfa_rules.cli.options import progress_for, read_state_option, record_options, reported
+from sfa_rules.cli.options import (
+    note_missing_state,
+    progress_for,
+    read_state_option,
+    record_options,
+    reported,
+)
 from sfa_rules.report import explain as explain_text
 
 __all__ = ["command", "run"]
@@ -28,6 +34,7 @@ def run(files: tuple[str, ...], record_id: str, fmt: str | None = None, **option
         click.echo(json.dumps(found, indent=2, ensure_ascii=False))
     if not found:
         click.echo(f"sfa: no row with id or customer {record_id!r}", err=True)
+    note_missing_state(options.get("state"))
     return 0 if found and not any(d["error"] for d in found) else 1
 
 

@@ -32,9 +32,7 @@ def run(files: tuple[str, ...], config: Path | None, type_: str | None, as_of: s
     if not files and state is None:
         fail("forecast needs FILES, or --state PATH to forecast what a state holds")
     with reported():
-        if files:
-            note_missing_state(state)
-        elif state is not None:  # what it holds: a file that exists, or a PostgreSQL URL
+        if not files and state is not None:  # what it holds: a file, or a PostgreSQL URL
             api.require_state(state)
         report, _ = api.forecast(
             files, by=by, period=period, config=config, state=state, as_of=as_of,
@@ -44,6 +42,7 @@ def run(files: tuple[str, ...], config: Path | None, type_: str | None, as_of: s
     click.echo(forecast_text(report, default_format(fmt, "json"), raw=csv_raw), nl=False)
     for line in by_code(report.errors, report.warnings, "forecast"):
         click.echo(line, err=True)
+    note_missing_state(state)
     return 1 if report.errors else 0
 
 

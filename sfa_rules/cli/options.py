@@ -87,21 +87,16 @@ def record_options(func: F | None = None, *, files_required: bool = True) -> Any
 
 
 def note_missing_state(state: str | None) -> None:
-    """Say on stderr that ``state``, given to be read, does not exist: a typo in its
-    path would otherwise read as an empty state, silently."""
+    """Say on stderr, after a run that read ``state``, that it does not exist: a typo
+    in its path would otherwise read as an empty state, silently."""
     if state is not None and not api.state_exists(state):
-        click.echo(f"sfa: no state at {state}: read as an empty state (`sfa apply "
+        click.echo(f"sfa: no state at {state}: read as an empty state (`sfa apply ... "
                    f"--state {state}` creates it)", err=True)
 
 
-def _read_state(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    note_missing_state(value)
-    return value
-
-
 def read_state_option(help_text: str) -> Callable[[F], F]:
-    """``--state``, read and never written; a state that does not exist is said so."""
-    return click.option("--state", default=None, callback=_read_state, help=help_text,
+    """``--state``, read and never written (see ``note_missing_state``)."""
+    return click.option("--state", default=None, help=help_text,
                         type=click.Path(dir_okay=False, path_type=str))
 
 

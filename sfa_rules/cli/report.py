@@ -17,7 +17,14 @@ from typing import Any
 import click
 
 from sfa_rules import api
-from sfa_rules.cli.options import fail, progress_for, read_state_option, record_options, reported
+from sfa_rules.cli.options import (
+    fail,
+    note_missing_state,
+    progress_for,
+    read_state_option,
+    record_options,
+    reported,
+)
 from sfa_rules.config.loader import resolve_folder
 from sfa_rules.forecast import PERIODS
 from sfa_rules.report import html
@@ -55,6 +62,7 @@ def run(files: tuple[str, ...], *, out: str, config: Path | None, state: str | N
             data = collect(session, rows, period=period, problems=problems, inputs=files)
         _write(html.render(data, title=title), out)
     click.echo(f"{data.summary.render()}\n(dry run: nothing written; report in {out})", err=True)
+    note_missing_state(state)
     return 1 if data.summary.error_rows else 0
 
 

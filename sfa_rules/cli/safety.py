@@ -65,9 +65,8 @@ class SafeGroup(click.Group):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:  # click would say "Aborted!" and exit 1, a row's code
-            with contextlib.suppress(OSError):
-                os.write(2, b"\nsfa: stopped by Ctrl-C (nothing after the last committed "
-                            b"batch is kept)\n")
+            with contextlib.suppress(OSError):  # on a terminal, after the ^C it echoed
+                os.write(2, b"\n" * os.isatty(2) + b"sfa: stopped by Ctrl-C\n")
             raise SystemExit(128 + signal.SIGINT) from None
 
     def main(self, *args: Any, **kwargs: Any) -> Any:

@@ -44,13 +44,13 @@ def show(state: str, config: Path | None, as_of: str | None, fmt: str) -> int:
 
 def next_(territory: str, count: int, state: str, config: Path | None, as_of: str | None) -> int:
     """Who would get the next ``count`` records of the territory."""
-    note_missing_state(state)
     with reported():
         picks = api.next_owners(territory, count, state, config=config, as_of=as_of)
     for i, rep in enumerate(picks, 1):
         click.echo(f"{i:>3}  {rep}")
     if len(picks) < count:
         click.echo(f"sfa: only {len(picks)} of {count}: nobody else is eligible", err=True)
+    note_missing_state(state)
     return 0
 
 
