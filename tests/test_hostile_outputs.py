@@ -264,6 +264,26 @@ def test_a_second_apply_waits_for_the_first_and_says_so(tmp_path: Path) -> None:
     assert not Path(f"{state}.lock").exists()
 
 
+def test_ctrl_c_while_waiting_for_the_state_gives_up_with_exit_130(tmp_path: Path) -> None:
+    """README: a run waiting for another's state waits until Ctrl-C; then it says so and
+    exits 130 (not click's 'Aborted!' and 1, a row's code), leaving the state as it was."""
+    state = tmp_path / "st.db"
+    holder = RunLock(f"{state}.lock", str(state), None)
+    try:
+        run = subprocess.Popen([*SFA, "apply", str(_leads(tmp_path)), "--state", str(state)],
+                               stderr=subprocess.PIPE, text=True)
+        time.sleep(3)  # started, and waiting (as in the test above)
+        assert run.poll() is None
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=60)
+    finally:
+        holder.release()
+        run.kill()
+    assert run.returncode == 130, err
+    assert "waiting for it to finish" in err and err.endswith("sfa: stopped by Ctrl-C\n")
+    assert "Traceback" not in err and "Aborted!" not in err
+
+
 def test_the_lock_is_never_held_twice_while_files_come_and_go(tmp_path: Path) -> None:
     """Many runs taking and releasing (and so removing) the lock: never two at once."""
     path = str(tmp_path / "st.db.lock")
