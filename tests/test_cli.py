@@ -1214,3 +1214,33 @@ def test_a_state_to_read_that_does_not_exist_is_said_to_be_read_as_empty(
     refused = sfa(*command, "--state", typo, "--type", "bogus", *CONFIG) \
         if command[0] != "state" else sfa(*command, "--state", typo, "-n", "x", *CONFIG)
     assert refused.code == 2 and "no state at" not in refused.err  # the run read nothing
+
+
+def test_a_distribution_changed_between_runs_goes_on_or_restarts_and_says_so(
+        tmp_path: Path) -> None:
+    """SPEC §4: a round robin gives each record to the member after the one who got the
+    previous record, whatever distribution gave that one; a weighted rotation cannot go
+    on from a round robin's (no current weights): it starts again, and the summary says so."""
+    config = tmp_path / "config"
+    (config / "rules").mkdir(parents=True)
+    (config / "territories").mkdir()
+    (config / "rules" / "lifecycle.yaml").write_text(
+        "statuses:\n  - {id: LEAD-New, stage: lead, probability: 0}\n"
+        "lifecycle:\n  defaults: {new_lead: LEAD-New}\n", encoding="utf-8")
+    plan = config / "territories" / "t.yaml"
+    state = str(tmp_path / "s.db")
+
+    def apply(distribution: str, ids: str) -> tuple[list[str], str]:
+        plan.write_text("reps: [{id: a}, {id: b}, {id: c}]\nterritories:\n"
+                        "  - {id: t, members: [{rep: a}, {rep: b}, {rep: c}], "
+                        f"distribution: {distribution}}}\n", encoding="utf-8")
+        leads = write(tmp_path / "leads.csv", "id\n" + "\n".join(ids.split()) + "\n")
+        run = sfa("apply", leads, "--state", state, "--format", "jsonl", "--config", str(config))
+        return [d["owner"] for d in run.jsonl()], run.err
+
+    assert apply("weighted", "A1 A2")[0] == ["a", "b"]
+    owners, err = apply("round_robin", "B1 B2 B3")
+    assert owners == ["c", "a", "b"] and "restarted" not in err
+    owners, err = apply("weighted", "C1 C2")
+    assert owners == ["a", "b"]
+    assert "notice: rotation of territory t restarted: distribution changed" in err

@@ -142,7 +142,7 @@ class Territory(Model):
     when: Criteria | None = Field(None, description="Inline criteria (see Criteria below).")
     parent: Id | None = Field(None, description="Parent territory: the child also requires the parent's criteria.")
     members: list[Member] = Field(default_factory=list, description="The reps who get records, in rotation order.")
-    distribution: Literal["round_robin", "weighted", "least_loaded"] = Field("round_robin", description="How members take turns.")
+    distribution: Literal["round_robin", "weighted", "least_loaded"] = Field("round_robin", description="How members take turns. Its rotation starts again, said in the run's summary, when the members or weights change between runs, or when a round robin becomes weighted; a round robin goes on after a weighted rotation's last pick.")
     active: bool = Field(True, description="Inactive territories never match.")
     effective: Window | None = Field(None, description="Dated realignment: matches only records dated within (inclusive).")
     default: bool = Field(False, description="The catch-all territory (at most one, no criteria), tried after all others.")

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple, Protocol
 from sfa_rules.config.models import Config, Rep
 from sfa_rules.criteria.facts import Facts, FactSchema
 from sfa_rules.criteria.predicates import compile
-from sfa_rules.routing.distribution import last_position, least_loaded, weighted
+from sfa_rules.routing.distribution import last_position, least_loaded, restart_reason, weighted
 from sfa_rules.routing.territories import CompiledTerritory, DateLike, TerritoryIndex, iso_day
 
 Trace = list[dict[str, Any]]
@@ -286,8 +286,8 @@ class Assigner:
         restarted = False
         if t.distribution != "least_loaded":
             state = store.get_rotation(t.id)
-            if state is not None and state.get("sig") != sig:
-                notices.append(f"rotation of territory {t.id} restarted: members changed")
+            if (why := restart_reason(state, sig, t.distribution)) is not None:
+                notices.append(f"rotation of territory {t.id} restarted: {why}")
                 state, restarted = None, True
         owner, new_state = self._choose(t, state, day, store.open_count, skipped, exclude)
         if entry is not None:
@@ -362,7 +362,7 @@ class Assigner:
         t = self.index.by_id[tid]
         today = iso_day(day)
         state = store.get_rotation(tid)
-        if state is not None and state.get("sig") != self._signatures[tid]:
+        if restart_reason(state, self._signatures[tid], t.distribution) is not None:
             state = None
         extra: dict[str, int] = {}
 

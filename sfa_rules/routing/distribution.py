@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["last_position", "least_loaded", "weighted"]
+__all__ = ["last_position", "least_loaded", "restart_reason", "weighted"]
 
 Members = Sequence[tuple[str, int]]  # (rep, weight), in declared order
 
@@ -18,6 +18,19 @@ def last_position(state: dict[str, Any] | None, n: int) -> int:
         return -1
     last = state.get("last", -1)
     return last if isinstance(last, int) and -1 <= last < n else -1
+
+
+def restart_reason(state: dict[str, Any] | None, sig: Any, distribution: str) -> str | None:
+    """Why a territory's stored rotation no longer applies (said in the run's summary),
+    or None. A round robin goes on from a weighted one's last pick; a weighted rotation
+    cannot go on from a round robin's, which holds no current weights."""
+    if state is None:
+        return None
+    if state.get("sig") != sig:
+        return "members changed"
+    if distribution == "weighted" and "last" in state and "current" not in state:
+        return "distribution changed"
+    return None
 
 
 def least_loaded(members: Members, ok: Sequence[int], load: Callable[[str], int]) -> str:
@@ -41,4 +54,4 @@ def weighted(
         if current[i] > current[best]:
             best = i
     current[best] -= total
-    return members[best][0], {"current": current}
+    return members[best][0], {"current": current, "last": best}  # last: for a round robin
