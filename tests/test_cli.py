@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import CASES, REPO, WriteConfig
+from conftest import CASES, REPO, WriteConfig, write_config_files
 
 from sfa_rules.cli.main import main
 from sfa_rules.lifecycle import durable as lifecycle_durable
@@ -27,6 +27,9 @@ GOLDEN = CASES / "cli"
 EXAMPLES = ("examples/customers.csv", "examples/leads.csv", "examples/opportunities.csv",
             "examples/estimates.csv", "examples/sales_orders.csv")
 CONFIG = ("--config", str(REPO))
+# a lifecycle of one status, for configurations whose territories a test writes
+ONE_STATUS = ("statuses:\n  - {id: LEAD-New, stage: lead, probability: 0}\n"
+              "lifecycle:\n  defaults: {new_lead: LEAD-New}\n")
 
 # SPEC §8: the keys of every decision, in order; transaction rows add customer and
 # customer_status, opportunity rows also forecast; a lead matched to an account adds
@@ -561,15 +564,11 @@ def test_a_known_record_left_without_an_owner_stays_so_until_reassign(tmp_path: 
     keeps its owner, none included (SPEC §5: the assignment is not redone; §9: the same
     input applied again changes no owner), even once the rep is back; `--reassign`
     assigns it, and a row that brings an owner keeps that one."""
-    config = tmp_path / "config"
-    (config / "rules").mkdir(parents=True)
-    (config / "territories").mkdir()
-    (config / "rules" / "lifecycle.yaml").write_text(
-        "statuses:\n  - {id: LEAD-New, stage: lead, probability: 0}\n"
-        "lifecycle:\n  defaults: {new_lead: LEAD-New}\n", encoding="utf-8")
+    config = write_config_files(tmp_path / "config", {
+        "rules/lifecycle.yaml": ONE_STATUS,
+        "territories/t.yaml": "reps:\n  - {id: ana, active: false}\n"
+                              "territories:\n  - {id: all, members: [{rep: ana}]}\n"})
     reps = config / "territories" / "t.yaml"
-    reps.write_text("reps:\n  - {id: ana, active: false}\n"
-                    "territories:\n  - {id: all, members: [{rep: ana}]}\n", encoding="utf-8")
     leads, state = write(tmp_path / "leads.csv", "id\nU1\n"), str(tmp_path / "s.db")
 
     def apply(*extra: str, path: str = leads) -> list[tuple[Any, Any]]:
@@ -1221,13 +1220,9 @@ def test_a_distribution_changed_between_runs_goes_on_or_restarts_and_says_so(
     """SPEC §4: a round robin gives each record to the member after the one who got the
     previous record, whatever distribution gave that one; a weighted rotation cannot go
     on from a round robin's (no current weights): it starts again, and the summary says so."""
-    config = tmp_path / "config"
-    (config / "rules").mkdir(parents=True)
-    (config / "territories").mkdir()
-    (config / "rules" / "lifecycle.yaml").write_text(
-        "statuses:\n  - {id: LEAD-New, stage: lead, probability: 0}\n"
-        "lifecycle:\n  defaults: {new_lead: LEAD-New}\n", encoding="utf-8")
+    config = write_config_files(tmp_path / "config", {"rules/lifecycle.yaml": ONE_STATUS})
     plan = config / "territories" / "t.yaml"
+    plan.parent.mkdir()
     state = str(tmp_path / "s.db")
 
     def apply(distribution: str, ids: str) -> tuple[list[str], str]:

@@ -49,7 +49,7 @@ def _bounded(readline: Callable[[int], AnyStr], newline: AnyStr) -> Iterator[Any
 
 def read_jsonl(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
     source = file.source
-    unread = types.resolve(None)[0]  # a line not read: --type's, or the file name's
+    unread = types.fallback  # a line not read: the type of a row without one
     for row, line in enumerate(_jsonl_lines(file.path), 1):
         if line is None:
             failure = RecordError("bad-json", f"the line is longer than {JSON_LINE_LIMIT:,} "

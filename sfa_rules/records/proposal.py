@@ -109,47 +109,52 @@ def _stem(source: str, whole: bool = False) -> str:
     return name[:-len(Path(name).suffix) or None] if whole else name.split(".")[0]
 
 
-def _patterns(profiles: list[FileProfile]) -> list[tuple[FileProfile, str | FileProfile]]:
-    """Each profile with the ``files`` pattern of its import, or the profile whose import
-    reads it too: its stem, anything (a date, a part number), then its suffix. Of two
-    files whose patterns are one, one import reads both when their columns are the
-    same; else the later one's whole stem tells it apart."""
+def _patterns(profiles: list[FileProfile]) -> tuple[list[tuple[FileProfile, str]], list[str]]:
+    """The profiles that get an import, each with its ``files`` pattern (its stem,
+    anything: a date, a part number, then its suffix), and a note for each other one.
+    Of two files whose patterns are one, one import reads both when their columns are
+    the same; else the later one's whole stem tells it apart."""
     chosen: dict[str, FileProfile] = {}
-    out: list[tuple[FileProfile, str | FileProfile]] = []
+    imports: list[tuple[FileProfile, str]] = []
+    notes: list[str] = []
     for p in profiles:
         suffix = glob.escape(Path(p.source).suffix)
         pattern = glob.escape(_stem(p.source)) + "*" + suffix
         first = chosen.get(pattern.casefold())
         if first is not None and _columns_of(first) == _columns_of(p):
-            out.append((p, first))
+            notes.append(f"  # {p.source}: read by the import of {first.source} (the same "
+                         "columns)")
             continue
         if first is not None:
             pattern = glob.escape(_stem(p.source, whole=True)) + "*" + suffix
-        if pattern.casefold() in chosen:  # the same name: its import would never be chosen
-            out.append((p, chosen[pattern.casefold()]))
-            continue
+        if (first := chosen.get(pattern.casefold())) is not None:  # an import is chosen
+            notes.append(f"  # {p.source}: read by the import of {first.source}, which has "
+                         "its name; give it another name for an import of its own")
+            continue  # by the file's name alone
         chosen[pattern.casefold()] = p
-        out.append((p, pattern))
-    return out
+        imports.append((p, pattern))
+    return imports, notes
 
 
-def _tried_order(blocks: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+def _tried_order(imports: list[tuple[FileProfile, str]]) -> list[tuple[FileProfile, str]]:
     """The imports in the order they are to be tried: one whose pattern takes another's
     file (``leads*.csv`` takes ``leads_eu.csv``) after that one, as an import reads the
     first file name it matches. A longer pattern is the narrower."""
-    if not any(a != b and fnmatchcase(b.replace("*", "").casefold(), a.casefold())
-               for a, _ in blocks for b, _ in blocks):
-        return blocks
-    return sorted(blocks, key=lambda block: -len(block[0]))  # stable: ties keep order
+    names = [Path(p.source).name.casefold() for p, _ in imports]
+    if not any(fnmatchcase(other, pattern.casefold())
+               for (_, pattern), name in zip(imports, names, strict=True)
+               for other in names if other != name):
+        return imports
+    return sorted(imports, key=lambda item: -len(item[1]))  # stable: ties keep order
 
 
 def _columns_of(p: FileProfile) -> list[str]:
     return [c.name.strip().casefold() for c in p.columns]
 
 
-def _entry(p: FileProfile, pattern: str, date_fields: set[str], number_fields: set[str],
-           taken: set[str]) -> list[str]:
-    lines = [f"  - id: {_import_id(p.source, taken)}", f"    files: [{q(pattern)}]"]
+def _entry(p: FileProfile, import_id: str, pattern: str, date_fields: set[str],
+           number_fields: set[str]) -> list[str]:
+    lines = [f"  - id: {import_id}", f"    files: [{q(pattern)}]"]
     if p.type is not None:
         lines.append(f"    type: {p.type}")
     elif p.row_types:
@@ -217,18 +222,9 @@ def render(profiles: Iterable[FileProfile], date_fields: set[str], number_fields
                             "profile is of the file as it is, without it)")
         head += ["#", *lines]
     body = ["imports:"]
-    blocks: list[tuple[str, list[str]]] = []  # an import's pattern, its lines
-    notes: list[str] = []
-    for p, pattern in _patterns(profiles):
-        if isinstance(pattern, str):
-            blocks.append((pattern, _entry(p, pattern, date_fields, number_fields, used)))
-        elif _columns_of(pattern) == _columns_of(p):
-            notes.append(f"  # {p.source}: read by the import of {pattern.source} (the "
-                         "same columns)")
-        else:  # the same name: an import is chosen by the file's name alone
-            notes.append(f"  # {p.source}: read by the import of {pattern.source}, which has "
-                         "its name; give it another name for an import of its own")
-    for _, lines in _tried_order(blocks):
-        body += lines
+    imports, notes = _patterns(profiles)
+    ids = {p.source: _import_id(p.source, used) for p, _ in imports}  # in the files' order
+    for p, pattern in _tried_order(imports):
+        body += _entry(p, ids[p.source], pattern, date_fields, number_fields)
     body += notes
     return "\n".join(head + body) + "\n"

@@ -256,7 +256,7 @@ def _read_csv(file: InputFile, types: TypeResolver) -> Iterator[InputRow]:
                     problem += "; the row was read as that line alone, and the lines after it as rows"
                 error = RecordError("bad-csv", problem)
             if cells is None:  # a record CSV could not read at all
-                yield InputRow(source, row, types.resolve(None)[0], None, error)
+                yield InputRow(source, row, types.fallback, None, error)  # as a row without a type
                 continue
             joined = "".join(cells)
             if not joined.isascii() and _ESCAPED_BYTE.search(joined):
